@@ -1,0 +1,49 @@
+//! ha-core: the vocabulary the ha-rs crates share.
+//!
+//! - [`HealthCheck`]: one probe of a target, with built-in [`TcpCheck`],
+//!   [`HttpCheck`] and [`CommandCheck`].
+//! - [`Health`]: rise/fall hysteresis over probe results, as a sans-IO type
+//!   (no clock, no I/O: results in, [`Transition`]s out).
+//! - [`Checker`]: the driver that runs a check every `inter`
+//!   (`fastinter`/`downinter` as HAProxy has them) and publishes the state on
+//!   a watch channel.
+//! - [`duration`]: durations as HAProxy (`5000` = 5 s) and keepalived
+//!   (`0.2` = 200 ms) write them.
+//! - [`Script`]: runs notify hooks and agents without a shell, with a
+//!   timeout that kills the whole process group.
+//!
+//! ```
+//! use ha_core::{duration, CheckError, Health, Phase, Schedule, State, Thresholds};
+//!
+//! // `server web1 10.0.0.1:80 check inter 2s fastinter 500 rise 2 fall 3`
+//! let schedule = Schedule::new(duration::haproxy("2s")?)?
+//!     .fastinter(duration::haproxy("500")?)?;
+//! let mut health = Health::new(Thresholds::new(2, 3)?, State::Up);
+//!
+//! health.handle_failure(CheckError::Connect("Connection refused".into()));
+//! assert_eq!(health.phase(), Phase::GoingDown);
+//! assert_eq!(schedule.interval(health.phase()).as_millis(), 500);
+//!
+//! health.handle_failure(CheckError::Connect("Connection refused".into()));
+//! health.handle_failure(CheckError::Connect("Connection refused".into()));
+//! let down = health.poll_transition().expect("three failures in a row");
+//! assert_eq!(down.to, State::Down);
+//! assert_eq!(
+//!     down.reason.unwrap().to_string(),
+//!     r#"Layer4 connection problem, info: "Connection refused""#
+//! );
+//! # Ok::<(), ha_core::Error>(())
+//! ```
+
+pub mod check;
+pub mod checker;
+pub mod duration;
+pub mod error;
+pub mod health;
+pub mod script;
+
+pub use check::{CheckError, CommandCheck, HealthCheck, HttpCheck, StatusMatch, TcpCheck};
+pub use checker::{Checker, CheckerHandle, HealthStatus, Schedule};
+pub use error::{Error, Result};
+pub use health::{Health, Phase, State, Thresholds, Transition};
+pub use script::{Script, ScriptOutput, ScriptStatus};
