@@ -18,7 +18,7 @@ use tokio::net::TcpStream;
 use super::{CheckError, HealthCheck};
 
 /// Which response statuses count as healthy.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum StatusMatch {
     /// 2xx and 3xx: HAProxy's default when no `http-check expect` is given.
     SuccessOrRedirect,

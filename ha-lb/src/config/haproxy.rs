@@ -1,0 +1,1 @@
+//! Import of haproxy.cfg into [`Config`](super::Config): being written.

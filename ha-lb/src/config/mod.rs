@@ -1,0 +1,11 @@
+//! ha-lb's configuration: a plain serde model ([`Config`]) and the importer
+//! that builds it from haproxy.cfg ([`haproxy`]).
+//!
+//! The model is what the proxy runs; haproxy.cfg is one way to write it.
+//! `defaults` sections are resolved by the importer, so every frontend and
+//! backend in the model carries its complete settings.
+
+pub mod haproxy;
+mod model;
+
+pub use model::*;
