@@ -1,4 +1,7 @@
 //! The ha-rs example binaries. Each binary in `src/bin/` is a thin shell
 //! around the library crates: it reads the classic configuration files and
-//! runs the tokio drivers. No logic lives here that a library user would
-//! need.
+//! runs the tokio drivers. What the binaries share (logging to syslog,
+//! dropping privileges) lives here.
+
+pub mod logging;
+pub mod privileges;

@@ -123,6 +123,8 @@ pub struct Options {
     /// `option forwardfor`: add `X-Forwarded-For`.
     pub forwardfor: bool,
     /// `option redispatch`: retry on another server after a connect failure.
+    /// On by default in ha-lb (off in HAProxy); `no option redispatch` turns
+    /// it off.
     pub redispatch: bool,
     /// `option httplog`: HTTP access log lines.
     pub httplog: bool,
@@ -355,7 +357,8 @@ pub enum Criterion {
     PathBeg,
     /// `path_end`: the path ends with a value.
     PathEnd,
-    /// `hdr(NAME)`: a header equals a value (`hdr(host)` ignores any port).
+    /// `hdr(NAME)`: a header equals a value, compared raw as in HAProxy
+    /// (`hdr(host) example.com` does not match `Host: example.com:8080`).
     Hdr(String),
     /// `hdr_beg(NAME)`: a header starts with a value.
     HdrBeg(String),

@@ -1,0 +1,211 @@
+//! `ha-lb`: the load balancer daemon, reading haproxy.cfg.
+//!
+//! ```text
+//! ha-lb -f /etc/haproxy/haproxy.cfg [-f more.cfg ...] [-c] [-d | -db] [-D]
+//! ```
+//! `-c` checks the configuration and exits 0 (valid) or 1, like `haproxy -c`.
+//! `-d` runs in the foreground with debug logs on standard error, `-db` in
+//! the foreground (ignoring `daemon`), `-D` in the background. SIGTERM and
+//! SIGINT stop gracefully: no new connections, requests in flight finish
+//! (up to 30 s).
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use ha_examples::logging::{Syslog, facility};
+use ha_examples::privileges::{self, Outcome};
+use ha_lb::LoadBalancer;
+use ha_lb::config::{Config, LogTarget, SyslogAddress, haproxy};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer as _};
+
+const GRACE: Duration = Duration::from_secs(30);
+
+#[derive(Debug, Default)]
+struct Args {
+    files: Vec<PathBuf>,
+    check_only: bool,
+    debug: bool,
+    foreground: bool,
+    background: bool,
+}
+
+const USAGE: &str = "usage: ha-lb -f CONFIG [-f CONFIG ...] [-c] [-d | -db] [-D]
+  -f FILE  configuration file (haproxy.cfg syntax); may be repeated
+  -c       check the configuration and exit (0 valid, 1 invalid)
+  -d       foreground, debug logs on stderr
+  -db      foreground (ignore 'daemon')
+  -D       run in the background (as 'daemon' does)";
+
+fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
+    let mut args = Args::default();
+    while let Some(arg) = argv.next() {
+        match arg.as_str() {
+            "-f" => match argv.next() {
+                Some(file) => args.files.push(file.into()),
+                None => return Err("-f needs a file name".into()),
+            },
+            "-c" => args.check_only = true,
+            "-d" => {
+                args.debug = true;
+                args.foreground = true;
+            }
+            "-db" => args.foreground = true,
+            "-D" => args.background = true,
+            "-h" | "--help" => return Err(String::new()),
+            other => return Err(format!("unknown option '{other}'")),
+        }
+    }
+    if args.files.is_empty() {
+        return Err("no configuration file given (-f)".into());
+    }
+    Ok(args)
+}
+
+fn main() -> ExitCode {
+    let args = match parse_args(std::env::args().skip(1)) {
+        Ok(args) => args,
+        Err(message) => {
+            if !message.is_empty() {
+                eprintln!("ha-lb: {message}");
+            }
+            eprintln!("{USAGE}");
+            return ExitCode::from(1);
+        }
+    };
+    let imported = match haproxy::load(&args.files) {
+        Ok(imported) => imported,
+        Err(e) => {
+            eprintln!("[ALERT] config : {e}");
+            eprintln!("[ALERT] config : Fatal errors found in configuration.");
+            return ExitCode::from(1);
+        }
+    };
+    for warning in &imported.warnings {
+        eprintln!("[WARNING] config : {warning}");
+    }
+    let config = imported.config;
+    if args.check_only {
+        println!("Configuration file is valid");
+        return ExitCode::SUCCESS;
+    }
+    match run(config, &args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("[ALERT] {message}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn run(config: Config, args: &Args) -> Result<(), String> {
+    let daemonize = (config.global.daemon || args.background) && !args.foreground;
+    init_logging(&config, args, daemonize)?;
+    let nbthread = config.global.nbthread;
+    let (user, group) = (config.global.user.clone(), config.global.group.clone());
+    // Bind first: privileged ports need root, which is dropped next.
+    let lb = LoadBalancer::bind(config).map_err(|e| e.to_string())?;
+    for (frontend, addr) in lb.local_addrs() {
+        tracing::info!("frontend '{frontend}' listening on {addr}");
+    }
+    match privileges::drop_to(user.as_deref(), group.as_deref())? {
+        Outcome::NotRoot => tracing::warn!(
+            "'user'/'group' in global ignored: not running as root, staying uid {}",
+            nix::unistd::Uid::effective()
+        ),
+        Outcome::Switched | Outcome::NothingAsked => {}
+    }
+    if daemonize {
+        // Before any runtime thread exists: fork only copies the caller.
+        nix::unistd::daemon(false, false).map_err(|e| format!("cannot daemonize: {e}"))?;
+    }
+    let runtime = match nbthread {
+        Some(1) => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build(),
+        Some(n) => tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(n as usize)
+            .enable_all()
+            .build(),
+        None => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build(),
+    }
+    .map_err(|e| format!("cannot start the runtime: {e}"))?;
+    runtime.block_on(async move {
+        let running = lb.start().await.map_err(|e| e.to_string())?;
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .map_err(|e| e.to_string())?;
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
+        tracing::warn!("stopping: no new connections, {GRACE:?} for those in flight");
+        running.shutdown(GRACE).await;
+        Ok(())
+    })
+}
+
+fn init_logging(config: &Config, args: &Args, daemonize: bool) -> Result<(), String> {
+    let default = if args.debug { "debug" } else { "info" };
+    let filter = || EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let mut layers: Vec<Box<dyn tracing_subscriber::Layer<_> + Send + Sync>> = Vec::new();
+    for target in &config.global.log {
+        match target {
+            LogTarget::Syslog {
+                address,
+                facility: name,
+                ..
+            } => {
+                let facility =
+                    facility(name).ok_or_else(|| format!("unknown syslog facility '{name}'"))?;
+                let syslog = match address {
+                    SyslogAddress::Unix(path) => Syslog::unix(path, facility, "ha-lb"),
+                    SyslogAddress::Udp(addr) => Syslog::udp(*addr, facility, "ha-lb"),
+                };
+                match syslog {
+                    Ok(syslog) => layers.push(Box::new(
+                        tracing_subscriber::fmt::layer()
+                            .without_time()
+                            .with_ansi(false)
+                            .with_target(false)
+                            .with_writer(syslog)
+                            .with_filter(filter()),
+                    )),
+                    // HAProxy also starts when the syslog socket is missing.
+                    Err(e) => eprintln!(
+                        "[WARNING] cannot open syslog {address:?}: {e}; those logs are dropped"
+                    ),
+                }
+            }
+            LogTarget::Stdout => layers.push(Box::new(
+                tracing_subscriber::fmt::layer()
+                    .with_ansi(std::io::stdout().is_terminal())
+                    .with_writer(std::io::stdout)
+                    .with_filter(filter()),
+            )),
+            LogTarget::Stderr => layers.push(Box::new(
+                tracing_subscriber::fmt::layer()
+                    .with_ansi(std::io::stderr().is_terminal())
+                    .with_writer(std::io::stderr)
+                    .with_filter(filter()),
+            )),
+        }
+    }
+    let has_stderr = config.global.log.contains(&LogTarget::Stderr);
+    if !daemonize && !has_stderr {
+        layers.push(Box::new(
+            tracing_subscriber::fmt::layer()
+                .with_ansi(std::io::stderr().is_terminal())
+                .with_writer(std::io::stderr)
+                .with_filter(filter()),
+        ));
+    }
+    tracing_subscriber::registry()
+        .with(layers)
+        .try_init()
+        .map_err(|e| e.to_string())
+}

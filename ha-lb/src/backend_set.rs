@@ -1,0 +1,256 @@
+//! A backend in HAProxy's sense: a named set of servers, a balancing
+//! algorithm over them, and live updates.
+//!
+//! Servers can be added, removed, re-weighted, drained or put in maintenance
+//! while traffic flows. Every change publishes a new immutable snapshot
+//! (server list and a balancer rebuilt over the servers that may take new
+//! traffic); pickers load the current snapshot without locking. Connections
+//! already open keep their server (they hold an `Arc` to it), so nothing in
+//! flight is dropped by a change.
+
+use std::sync::{Arc, Mutex};
+
+use arc_swap::ArcSwap;
+use ha_core::State;
+
+use crate::balance::{self, Balancer, Candidate, MAX_WEIGHT, PickKey, ServerId};
+use crate::config::{Balance, HashType};
+use crate::error::{Error, Result};
+use crate::server::{Server, ServerSpec, ServerState};
+
+/// How a backend set chooses among its servers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Balancing {
+    /// The algorithm.
+    pub balance: Balance,
+    /// How hash-based algorithms map keys.
+    pub hash_type: HashType,
+    /// Use every backup server at once (`option allbackups`), not only the first.
+    pub allbackups: bool,
+    /// Seed for algorithms that draw at random.
+    pub seed: u64,
+}
+
+/// Counts of servers that can take traffic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Usable {
+    /// Normal servers that are ready, up and weighted.
+    pub active: usize,
+    /// Backup servers that are ready, up and weighted.
+    pub backup: usize,
+}
+
+struct Snapshot {
+    servers: Vec<Arc<Server>>,
+    balancer: Box<dyn Balancer>,
+    usable: Usable,
+}
+
+/// A named set of servers with a balancing algorithm.
+pub struct BackendSet {
+    name: String,
+    balancing: Balancing,
+    /// Serialises writers; readers use `snapshot`.
+    servers: Mutex<Vec<Arc<Server>>>,
+    snapshot: ArcSwap<Snapshot>,
+}
+
+impl std::fmt::Debug for BackendSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BackendSet")
+            .field("name", &self.name)
+            .field("balancing", &self.balancing)
+            .field("servers", &self.snapshot.load().servers)
+            .finish()
+    }
+}
+
+impl BackendSet {
+    /// An empty set called `name`.
+    pub fn new(name: impl Into<String>, balancing: Balancing) -> Self {
+        let snapshot = build(&balancing, Vec::new());
+        Self {
+            name: name.into(),
+            balancing,
+            servers: Mutex::new(Vec::new()),
+            snapshot: ArcSwap::from_pointee(snapshot),
+        }
+    }
+
+    /// The set's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Adds a server; its name must be new in this set.
+    pub fn add(&self, spec: ServerSpec) -> Result<Arc<Server>> {
+        check_weight(spec.weight)?;
+        let mut servers = self.lock();
+        if servers.iter().any(|s| s.name() == spec.name) {
+            return Err(Error::ServerExists {
+                backend: self.name.clone(),
+                server: spec.name,
+            });
+        }
+        let key = balance::stable_hash(spec.name.as_bytes());
+        let server = Arc::new(Server::new(spec, key));
+        servers.push(Arc::clone(&server));
+        self.publish(&servers);
+        Ok(server)
+    }
+
+    /// Removes a server. Connections in flight to it finish normally.
+    pub fn remove(&self, name: &str) -> Result<Arc<Server>> {
+        let mut servers = self.lock();
+        let index = servers
+            .iter()
+            .position(|s| s.name() == name)
+            .ok_or_else(|| self.no_such(name))?;
+        let server = servers.remove(index);
+        self.publish(&servers);
+        Ok(server)
+    }
+
+    /// Changes a server's weight (0..=256).
+    pub fn set_weight(&self, name: &str, weight: u32) -> Result<()> {
+        check_weight(weight)?;
+        self.update(name, |s| s.set_weight(weight))
+    }
+
+    /// Changes a server's administrative state.
+    pub fn set_state(&self, name: &str, state: ServerState) -> Result<()> {
+        self.update(name, |s| s.set_state(state))
+    }
+
+    /// Records a server's health, as its checker found it.
+    pub fn set_health(&self, name: &str, health: State) -> Result<()> {
+        self.update(name, |s| s.set_health(health))
+    }
+
+    fn update(&self, name: &str, change: impl FnOnce(&Server)) -> Result<()> {
+        let servers = self.lock();
+        let server = servers
+            .iter()
+            .find(|s| s.name() == name)
+            .ok_or_else(|| self.no_such(name))?;
+        change(server);
+        self.publish(&servers);
+        Ok(())
+    }
+
+    /// The server called `name`.
+    pub fn server(&self, name: &str) -> Option<Arc<Server>> {
+        self.snapshot
+            .load()
+            .servers
+            .iter()
+            .find(|s| s.name() == name)
+            .cloned()
+    }
+
+    /// All servers, in declaration order.
+    pub fn servers(&self) -> Vec<Arc<Server>> {
+        self.snapshot.load().servers.clone()
+    }
+
+    /// How many servers can take traffic.
+    pub fn usable(&self) -> Usable {
+        self.snapshot.load().usable
+    }
+
+    /// Picks a server for new traffic, avoiding the servers in `tried`
+    /// (earlier attempts of the same request).
+    pub fn pick(&self, key: &PickKey<'_>, tried: &[Arc<Server>]) -> Option<Arc<Server>> {
+        let snapshot = self.snapshot.load();
+        let id = if tried.is_empty() {
+            snapshot.balancer.pick(key, &[])
+        } else {
+            let ids: Vec<ServerId> = snapshot
+                .servers
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| tried.iter().any(|t| Arc::ptr_eq(s, t)))
+                .map(|(i, _)| i)
+                .collect();
+            snapshot.balancer.pick(key, &ids)
+        }?;
+        snapshot.servers.get(id).cloned()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Arc<Server>>> {
+        // A panic elsewhere while holding the lock cannot leave the list
+        // half-edited (edits are single Vec operations), so keep going.
+        self.servers.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn publish(&self, servers: &[Arc<Server>]) {
+        self.snapshot
+            .store(Arc::new(build(&self.balancing, servers.to_vec())));
+    }
+
+    fn no_such(&self, name: &str) -> Error {
+        Error::NoSuchServer {
+            backend: self.name.clone(),
+            server: name.to_owned(),
+        }
+    }
+}
+
+fn check_weight(weight: u32) -> Result<()> {
+    if weight > MAX_WEIGHT {
+        return Err(Error::InvalidWeight(weight));
+    }
+    Ok(())
+}
+
+/// Chooses the servers that may take new traffic and builds the balancer
+/// over them: the usable normal servers, or, when none is left, the first
+/// usable backup (all of them with `allbackups`), as HAProxy does.
+fn build(balancing: &Balancing, servers: Vec<Arc<Server>>) -> Snapshot {
+    let candidate = |(id, s): (usize, &Arc<Server>)| Candidate {
+        id,
+        weight: s.weight(),
+        key: s.key(),
+        maxconn: s.maxconn(),
+        load: Arc::clone(s.load_counter()),
+    };
+    let usable = Usable {
+        active: servers
+            .iter()
+            .filter(|s| !s.is_backup() && s.is_usable())
+            .count(),
+        backup: servers
+            .iter()
+            .filter(|s| s.is_backup() && s.is_usable())
+            .count(),
+    };
+    let chosen: Vec<Candidate> = if usable.active > 0 {
+        servers
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| !s.is_backup() && s.is_usable())
+            .map(candidate)
+            .collect()
+    } else {
+        let backups = servers
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.is_backup() && s.is_usable());
+        if balancing.allbackups {
+            backups.map(candidate).collect()
+        } else {
+            backups.take(1).map(candidate).collect()
+        }
+    };
+    let balancer = balance::build(
+        balancing.balance,
+        balancing.hash_type,
+        chosen,
+        balancing.seed,
+    );
+    Snapshot {
+        servers,
+        balancer,
+        usable,
+    }
+}

@@ -1,0 +1,122 @@
+//! Getting a connection to a server: pick, connect, retry, redispatch.
+//!
+//! A connection attempt that fails sends nothing to the server, so it is
+//! always safe to try again. Like HAProxy, ha-lb retries `retries` times; with
+//! `option redispatch` a retry goes to another server when there is one, and
+//! only falls back to waiting a turn-around delay (`min(timeout connect, 1s)`)
+//! and retrying the same server when there is not.
+
+use std::io;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::backend::BoxStream;
+use crate::backend_set::BackendSet;
+use crate::balance::PickKey;
+use crate::server::{InFlight, Server};
+
+/// How to reach a backend set's servers.
+#[derive(Debug, Clone)]
+pub(crate) struct Dispatch {
+    pub backend: Arc<BackendSet>,
+    pub connect_timeout: Option<Duration>,
+    pub retries: u32,
+    pub redispatch: bool,
+}
+
+/// Why no connection could be made.
+#[derive(Debug)]
+pub(crate) enum DispatchError {
+    /// No server can take traffic (HAProxy answers 503).
+    NoServer,
+    /// Every attempt failed; the last error is kept (HAProxy answers 503).
+    Failed {
+        server: Arc<Server>,
+        error: io::Error,
+    },
+}
+
+const MAX_TURNAROUND: Duration = Duration::from_secs(1);
+
+impl Dispatch {
+    /// Connects to a server chosen for `key`, avoiding `avoid` (servers that
+    /// already failed this request).
+    pub async fn connect(
+        &self,
+        key: &PickKey<'_>,
+        avoid: &mut Vec<Arc<Server>>,
+    ) -> Result<(InFlight, BoxStream), DispatchError> {
+        let server = self.pick(key, avoid)?;
+        self.connect_from(server, key, avoid).await
+    }
+
+    /// Picks a server for `key`, preferring one not in `avoid`.
+    pub fn pick(
+        &self,
+        key: &PickKey<'_>,
+        avoid: &[Arc<Server>],
+    ) -> Result<Arc<Server>, DispatchError> {
+        self.backend
+            .pick(key, avoid)
+            .or_else(|| self.backend.pick(key, &[]))
+            .ok_or(DispatchError::NoServer)
+    }
+
+    /// Connects to `server`, retrying and redispatching as configured.
+    pub async fn connect_from(
+        &self,
+        mut server: Arc<Server>,
+        key: &PickKey<'_>,
+        avoid: &mut Vec<Arc<Server>>,
+    ) -> Result<(InFlight, BoxStream), DispatchError> {
+        let mut attempts_left = self.retries.saturating_add(1);
+        loop {
+            let in_flight = server.begin();
+            let attempt = server.backend().connect();
+            let result = match self.connect_timeout {
+                Some(limit) => tokio::time::timeout(limit, attempt)
+                    .await
+                    .unwrap_or_else(|_| {
+                        Err(io::Error::new(io::ErrorKind::TimedOut, "connect timeout"))
+                    }),
+                None => attempt.await,
+            };
+            let error = match result {
+                Ok(stream) => return Ok((in_flight, stream)),
+                Err(error) => error,
+            };
+            drop(in_flight);
+            server
+                .counters()
+                .connect_errors
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            tracing::debug!(backend = %self.backend.name(), server = %server.name(), %error, "connect failed");
+            attempts_left -= 1;
+            if attempts_left == 0 {
+                return Err(DispatchError::Failed { server, error });
+            }
+            if !avoid.iter().any(|s| Arc::ptr_eq(s, &server)) {
+                avoid.push(Arc::clone(&server));
+            }
+            let other = if self.redispatch {
+                self.backend.pick(key, avoid)
+            } else {
+                None
+            };
+            server = match other {
+                Some(other) => other,
+                None => {
+                    let turnaround = self
+                        .connect_timeout
+                        .map_or(MAX_TURNAROUND, |t| t.min(MAX_TURNAROUND));
+                    tokio::time::sleep(turnaround).await;
+                    if self.redispatch {
+                        self.backend.pick(key, &[]).unwrap_or(server)
+                    } else {
+                        server
+                    }
+                }
+            };
+        }
+    }
+}

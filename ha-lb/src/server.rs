@@ -1,0 +1,235 @@
+//! A server as the proxy runs it: a [`Backend`] plus the settings that change
+//! at run time (weight, administrative state, health) and its counters.
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, Ordering};
+
+use ha_core::State;
+use serde::{Deserialize, Serialize};
+
+use crate::backend::Backend;
+use crate::proxy::pool::ConnPool;
+
+/// The administrative state of a server (HAProxy's `set server ... state`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ServerState {
+    /// Takes traffic when healthy.
+    Ready,
+    /// Takes no new traffic; connections in flight finish.
+    Drain,
+    /// Maintenance: takes no traffic at all.
+    Maint,
+}
+
+impl ServerState {
+    fn to_u8(self) -> u8 {
+        match self {
+            ServerState::Ready => 0,
+            ServerState::Drain => 1,
+            ServerState::Maint => 2,
+        }
+    }
+
+    fn from_u8(v: u8) -> Self {
+        match v {
+            0 => ServerState::Ready,
+            1 => ServerState::Drain,
+            _ => ServerState::Maint,
+        }
+    }
+}
+
+impl fmt::Display for ServerState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ServerState::Ready => "ready",
+            ServerState::Drain => "drain",
+            ServerState::Maint => "maint",
+        })
+    }
+}
+
+/// How to create a server in a [`BackendSet`](crate::BackendSet).
+#[derive(Debug, Clone)]
+pub struct ServerSpec {
+    /// Unique within the backend set.
+    pub name: String,
+    /// How to reach it.
+    pub backend: Arc<dyn Backend>,
+    /// 0..=256; 0 takes no new traffic.
+    pub weight: u32,
+    /// Only used when no normal server is usable.
+    pub backup: bool,
+    /// Concurrent connection limit.
+    pub maxconn: Option<u32>,
+    /// Initial administrative state.
+    pub state: ServerState,
+    /// Initial health.
+    pub health: State,
+}
+
+impl ServerSpec {
+    /// A ready, healthy server of weight 1.
+    pub fn new(name: impl Into<String>, backend: Arc<dyn Backend>) -> Self {
+        Self {
+            name: name.into(),
+            backend,
+            weight: 1,
+            backup: false,
+            maxconn: None,
+            state: ServerState::Ready,
+            health: State::Up,
+        }
+    }
+}
+
+/// Traffic counters of one server.
+#[derive(Debug, Default)]
+pub struct ServerCounters {
+    /// Connections (TCP) or requests (HTTP) sent to it.
+    pub sessions: AtomicU64,
+    /// Connection attempts that failed.
+    pub connect_errors: AtomicU64,
+    /// Responses it failed to give (reset, timeout, invalid).
+    pub response_errors: AtomicU64,
+}
+
+/// A server in a backend set.
+#[derive(Debug)]
+pub struct Server {
+    name: String,
+    backend: Arc<dyn Backend>,
+    backup: bool,
+    maxconn: Option<u32>,
+    /// Stable hash of the name: the server's place on a hash ring.
+    key: u64,
+    weight: AtomicU32,
+    state: AtomicU8,
+    up: AtomicU8,
+    load: Arc<AtomicU32>,
+    counters: ServerCounters,
+    pool: ConnPool,
+}
+
+impl Server {
+    pub(crate) fn new(spec: ServerSpec, key: u64) -> Self {
+        Self {
+            name: spec.name,
+            backend: spec.backend,
+            backup: spec.backup,
+            maxconn: spec.maxconn,
+            key,
+            weight: AtomicU32::new(spec.weight),
+            state: AtomicU8::new(spec.state.to_u8()),
+            up: AtomicU8::new(u8::from(spec.health == State::Up)),
+            load: Arc::new(AtomicU32::new(0)),
+            counters: ServerCounters::default(),
+            pool: ConnPool::default(),
+        }
+    }
+
+    /// The server's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// How to reach it.
+    pub fn backend(&self) -> &Arc<dyn Backend> {
+        &self.backend
+    }
+
+    /// Whether it is a backup server.
+    pub fn is_backup(&self) -> bool {
+        self.backup
+    }
+
+    /// Its connection limit.
+    pub fn maxconn(&self) -> Option<u32> {
+        self.maxconn
+    }
+
+    pub(crate) fn key(&self) -> u64 {
+        self.key
+    }
+
+    /// Its current weight.
+    pub fn weight(&self) -> u32 {
+        self.weight.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn set_weight(&self, weight: u32) {
+        self.weight.store(weight, Ordering::Relaxed);
+    }
+
+    /// Its administrative state.
+    pub fn state(&self) -> ServerState {
+        ServerState::from_u8(self.state.load(Ordering::Relaxed))
+    }
+
+    pub(crate) fn set_state(&self, state: ServerState) {
+        self.state.store(state.to_u8(), Ordering::Relaxed);
+    }
+
+    /// Its health as last checked.
+    pub fn health(&self) -> State {
+        if self.up.load(Ordering::Relaxed) == 1 {
+            State::Up
+        } else {
+            State::Down
+        }
+    }
+
+    pub(crate) fn set_health(&self, health: State) {
+        self.up
+            .store(u8::from(health == State::Up), Ordering::Relaxed);
+    }
+
+    /// Whether it may take new traffic now (ready, healthy, weight above 0).
+    pub fn is_usable(&self) -> bool {
+        self.state() == ServerState::Ready && self.health() == State::Up && self.weight() > 0
+    }
+
+    /// Connections in flight to it.
+    pub fn load(&self) -> u32 {
+        self.load.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn load_counter(&self) -> &Arc<AtomicU32> {
+        &self.load
+    }
+
+    /// Counts one connection in flight until the returned guard is dropped.
+    pub(crate) fn begin(self: &Arc<Self>) -> InFlight {
+        self.load.fetch_add(1, Ordering::Relaxed);
+        self.counters.sessions.fetch_add(1, Ordering::Relaxed);
+        InFlight(Arc::clone(self))
+    }
+
+    /// Its traffic counters.
+    pub fn counters(&self) -> &ServerCounters {
+        &self.counters
+    }
+
+    /// Its idle keep-alive connections (HTTP mode).
+    pub(crate) fn pool(&self) -> &ConnPool {
+        &self.pool
+    }
+}
+
+/// One connection or request in flight to a server; lowers the server's
+/// load when dropped, so leastconn and maxconn see it end however it ends.
+#[derive(Debug)]
+pub(crate) struct InFlight(Arc<Server>);
+
+impl InFlight {
+    pub(crate) fn server(&self) -> &Arc<Server> {
+        &self.0
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.load.fetch_sub(1, Ordering::Relaxed);
+    }
+}

@@ -1,0 +1,325 @@
+//! `mode http` against real servers: balancing, header handling, errors,
+//! bad input and run-time changes.
+
+mod support;
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use ha_lb::config::haproxy;
+use ha_lb::{LoadBalancer, Running, ServerState};
+use http::{HeaderMap, Request, Response};
+use http_body_util::{BodyExt, Full};
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use support::{Web, get, raw};
+use tokio::net::TcpListener;
+
+async fn start(config: &str) -> (Running, SocketAddr) {
+    let imported = haproxy::parse_str(config, "test.cfg".as_ref()).unwrap();
+    let running = LoadBalancer::bind(imported.config)
+        .unwrap()
+        .start()
+        .await
+        .unwrap();
+    let addr = running.local_addrs()[0].1;
+    (running, addr)
+}
+
+fn two_servers(web1: &Web, web2: &Web, extra: &str) -> String {
+    format!(
+        "defaults\n  mode http\n  timeout connect 1s\n  timeout client 5s\n  timeout server 5s\n{extra}\n\
+         frontend web\n  bind 127.0.0.1:0\n  default_backend webs\n\
+         backend webs\n  balance roundrobin\n  server web1 {}\n  server web2 {}\n",
+        web1.addr, web2.addr
+    )
+}
+
+#[tokio::test]
+async fn requests_alternate_between_servers() {
+    let (web1, web2) = (
+        Web::start("Welcome to Web1").await,
+        Web::start("Welcome to Web2").await,
+    );
+    let (running, addr) = start(&two_servers(&web1, &web2, "")).await;
+    let mut bodies = Vec::new();
+    for _ in 0..4 {
+        bodies.push(get(addr).await.unwrap().1);
+    }
+    assert_eq!(
+        bodies,
+        [
+            "Welcome to Web1",
+            "Welcome to Web2",
+            "Welcome to Web1",
+            "Welcome to Web2"
+        ]
+    );
+    running.shutdown(Duration::from_secs(1)).await;
+}
+
+#[tokio::test]
+async fn drained_and_maintenance_servers_get_no_new_requests() {
+    let (web1, web2) = (
+        Web::start("Welcome to Web1").await,
+        Web::start("Welcome to Web2").await,
+    );
+    let (running, addr) = start(&two_servers(&web1, &web2, "")).await;
+    let webs = running.backend("webs").unwrap();
+    webs.set_state("web1", ServerState::Drain).unwrap();
+    for _ in 0..4 {
+        assert_eq!(get(addr).await.unwrap().1, "Welcome to Web2");
+    }
+    webs.set_state("web2", ServerState::Maint).unwrap();
+    let (status, body) = get(addr).await.unwrap();
+    assert_eq!(status, 503);
+    assert!(body.contains("No server is available"), "{body}");
+    webs.set_state("web1", ServerState::Ready).unwrap();
+    assert_eq!(get(addr).await.unwrap().1, "Welcome to Web1");
+    running.shutdown(Duration::from_secs(1)).await;
+}
+
+/// What a recording server saw of one request.
+#[derive(Debug, Clone)]
+struct Seen {
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+/// A server that records every request and can be told to answer slowly.
+async fn recorder(delay: Duration) -> (SocketAddr, Arc<Mutex<Vec<Seen>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = Arc::clone(&seen);
+    tokio::spawn(async move {
+        loop {
+            let (stream, _) = listener.accept().await.unwrap();
+            let log = Arc::clone(&log);
+            tokio::spawn(async move {
+                let service = service_fn(move |req: Request<hyper::body::Incoming>| {
+                    let log = Arc::clone(&log);
+                    async move {
+                        let headers = req.headers().clone();
+                        let body = req
+                            .into_body()
+                            .collect()
+                            .await
+                            .map(|b| b.to_bytes())
+                            .unwrap_or_default();
+                        log.lock().unwrap().push(Seen { headers, body });
+                        tokio::time::sleep(delay).await;
+                        let mut res = Response::new(Full::new(Bytes::from_static(b"ok")));
+                        res.headers_mut()
+                            .insert("connection", "keep-alive, x-hop".parse().unwrap());
+                        res.headers_mut().insert("x-hop", "secret".parse().unwrap());
+                        Ok::<_, Infallible>(res)
+                    }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    (addr, seen)
+}
+
+fn one_server(server: SocketAddr, extra: &str) -> String {
+    format!(
+        "defaults\n  mode http\n  timeout connect 1s\n  timeout client 5s\n  timeout server 5s\n{extra}\n\
+         frontend web\n  bind 127.0.0.1:0\n  default_backend app\n\
+         backend app\n  server s1 {server}\n"
+    )
+}
+
+#[tokio::test]
+async fn headers_are_forwarded_as_a_proxy_must() {
+    let (server, seen) = recorder(Duration::ZERO).await;
+    let (running, addr) = start(&one_server(server, "  option forwardfor")).await;
+    let response = raw(
+        addr,
+        b"GET /x HTTP/1.1\r\nHost: www.example.com\r\nConnection: close, x-secret\r\nX-Secret: 1\r\nKeep-Alive: timeout=5\r\nProxy-Connection: keep-alive\r\nTE: trailers\r\nX-Kept: yes\r\n\r\n",
+        Duration::from_secs(2),
+    )
+    .await;
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    // The server's hop-by-hop headers are not passed back either.
+    assert!(
+        !response.to_ascii_lowercase().contains("x-hop"),
+        "{response}"
+    );
+    let seen = seen.lock().unwrap()[0].clone();
+    let h = &seen.headers;
+    assert_eq!(h["host"], "www.example.com");
+    assert_eq!(h["x-forwarded-for"], "127.0.0.1");
+    assert_eq!(h["x-kept"], "yes");
+    for gone in ["x-secret", "keep-alive", "proxy-connection", "te"] {
+        assert!(!h.contains_key(gone), "{gone} was forwarded: {h:?}");
+    }
+    running.shutdown(Duration::from_secs(1)).await;
+}
+
+#[tokio::test]
+async fn a_request_with_both_lengths_never_reaches_the_server_with_both() {
+    let (server, seen) = recorder(Duration::ZERO).await;
+    let (running, addr) = start(&one_server(server, "")).await;
+    let response = raw(
+        addr,
+        b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: a\r\n\r\n",
+        Duration::from_secs(2),
+    )
+    .await;
+    // Framed by Transfer-Encoding; the connection closes after the response,
+    // so the trailing bytes are never read as a second request.
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert_eq!(response.matches("HTTP/1.1").count(), 1, "{response}");
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert!(
+        !seen[0].headers.contains_key("content-length")
+            || !seen[0].headers.contains_key("transfer-encoding")
+    );
+    assert!(seen[0].body.is_empty());
+    running.shutdown(Duration::from_secs(1)).await;
+}
+
+#[tokio::test]
+async fn bad_requests_get_400_and_the_proxy_keeps_serving() {
+    let (server, seen) = recorder(Duration::ZERO).await;
+    let (running, addr) = start(&one_server(server, "")).await;
+    let vectors: &[(&str, &[u8])] = &[
+        ("garbage request line", b"HELLO\r\n\r\n"),
+        ("bad version", b"GET / HTTP/9.9\r\nHost: a\r\n\r\n"),
+        (
+            "space before colon",
+            b"GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding : chunked\r\n\r\n",
+        ),
+        (
+            "obsolete line folding",
+            b"GET / HTTP/1.1\r\nHost: a\r\nX-A: b\r\n c\r\n\r\n",
+        ),
+        (
+            "differing content lengths",
+            b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab",
+        ),
+        (
+            "signed content length",
+            b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: -1\r\n\r\n",
+        ),
+        (
+            "transfer-encoding not ending in chunked",
+            b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n",
+        ),
+        (
+            "transfer-encoding in HTTP/1.0",
+            b"POST / HTTP/1.0\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+        ),
+        ("missing Host", b"GET / HTTP/1.1\r\n\r\n"),
+        (
+            "two Host headers",
+            b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
+        ),
+        (
+            "NUL in a header value",
+            b"GET / HTTP/1.1\r\nHost: a\r\nX-A: b\0c\r\n\r\n",
+        ),
+    ];
+    for (what, bytes) in vectors {
+        let response = raw(addr, bytes, Duration::from_secs(2)).await;
+        assert!(response.starts_with("HTTP/1.1 400"), "{what}: {response:?}");
+    }
+    assert!(
+        seen.lock().unwrap().is_empty(),
+        "a bad request reached the server"
+    );
+    // Bad chunk size: the head was fine, so the request may start, but the
+    // body is cut and no complete request reaches the server.
+    let response = raw(
+        addr,
+        b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n",
+        Duration::from_secs(2),
+    )
+    .await;
+    assert!(!response.starts_with("HTTP/1.1 200"), "{response:?}");
+    assert!(seen.lock().unwrap().iter().all(|s| s.body.is_empty()));
+    // Oversized head.
+    let mut big = b"GET / HTTP/1.1\r\nHost: a\r\n".to_vec();
+    for i in 0..2000 {
+        big.extend_from_slice(format!("X-Filler-{i}: {}\r\n", "y".repeat(40)).as_bytes());
+    }
+    big.extend_from_slice(b"\r\n");
+    let response = raw(addr, &big, Duration::from_secs(2)).await;
+    assert!(
+        response.starts_with("HTTP/1.1 431") || response.starts_with("HTTP/1.1 400"),
+        "{response:?}"
+    );
+    // Still serving.
+    assert_eq!(get(addr).await.unwrap(), (200, "ok".to_owned()));
+    running.shutdown(Duration::from_secs(1)).await;
+}
+
+#[tokio::test]
+async fn a_slow_request_head_gets_408_while_others_are_served() {
+    let (server, _seen) = recorder(Duration::ZERO).await;
+    let (running, addr) = start(&one_server(server, "  timeout http-request 500ms")).await;
+    let slow = tokio::spawn(async move {
+        raw(
+            addr,
+            b"GET / HTTP/1.1\r\nHost: a\r\nX-Slow",
+            Duration::from_secs(3),
+        )
+        .await
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(get(addr).await.unwrap(), (200, "ok".to_owned()));
+    let response = slow.await.unwrap();
+    assert!(response.starts_with("HTTP/1.1 408"), "{response:?}");
+    running.shutdown(Duration::from_secs(1)).await;
+}
+
+#[tokio::test]
+async fn a_server_that_does_not_answer_in_time_gets_504() {
+    let (server, _seen) = recorder(Duration::from_secs(5)).await;
+    let (running, addr) = start(&one_server(server, "  timeout server 300ms")).await;
+    let (status, body) = get(addr).await.unwrap();
+    assert_eq!(status, 504);
+    assert!(body.contains("Gateway Time-out"), "{body}");
+    running.shutdown(Duration::from_secs(1)).await;
+}
+
+#[tokio::test]
+async fn a_server_that_breaks_gets_502() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let server = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            use tokio::io::AsyncWriteExt;
+            let _ = stream.write_all(b"HTTP/1.1 2OO NOT OK\r\n\r\n").await;
+        }
+    });
+    let (running, addr) = start(&one_server(server, "")).await;
+    let (status, body) = get(addr).await.unwrap();
+    assert_eq!(status, 502);
+    assert!(body.contains("Bad Gateway"), "{body}");
+    running.shutdown(Duration::from_secs(1)).await;
+}
+
+#[tokio::test]
+async fn graceful_shutdown_finishes_requests_in_flight() {
+    let (server, _seen) = recorder(Duration::from_millis(500)).await;
+    let (running, addr) = start(&one_server(server, "")).await;
+    let in_flight = tokio::spawn(async move { get(addr).await });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let drained = running.shutdown(Duration::from_secs(5)).await;
+    assert_eq!(in_flight.await.unwrap().unwrap(), (200, "ok".to_owned()));
+    assert!(drained);
+    assert!(
+        tokio::net::TcpStream::connect(addr).await.is_err(),
+        "still accepting"
+    );
+}

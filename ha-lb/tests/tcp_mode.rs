@@ -1,0 +1,133 @@
+//! `mode tcp` against a real echo server: integrity, half-close, retries.
+
+mod support;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use ha_lb::LoadBalancer;
+use ha_lb::config::haproxy;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+/// Echoes until the client half-closes, then closes its side.
+async fn echo_server() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            tokio::spawn(async move {
+                let (mut r, mut w) = stream.split();
+                let _ = tokio::io::copy(&mut r, &mut w).await;
+                let _ = w.shutdown().await;
+            });
+        }
+    });
+    addr
+}
+
+async fn start(config: &str) -> (ha_lb::Running, SocketAddr) {
+    let imported = haproxy::parse_str(config, "test.cfg".as_ref()).unwrap();
+    let lb = LoadBalancer::bind(imported.config).unwrap();
+    let running = lb.start().await.unwrap();
+    let addr = running.local_addrs()[0].1;
+    (running, addr)
+}
+
+#[tokio::test]
+async fn a_hundred_megabytes_come_back_intact_and_half_close_works() {
+    let echo = echo_server().await;
+    let (running, addr) = start(&format!(
+        "defaults\n  mode tcp\n  timeout connect 5s\n  timeout client 30s\n  timeout server 30s\n\
+         listen echo\n  bind 127.0.0.1:0\n  server e1 {echo}\n"
+    ))
+    .await;
+    const TOTAL: usize = 100 * 1024 * 1024;
+    let stream = TcpStream::connect(addr).await.unwrap();
+    let (mut r, mut w) = stream.into_split();
+    let writer = tokio::spawn(async move {
+        let mut block = vec![0u8; 64 * 1024];
+        let mut sum = 0u64;
+        let mut sent = 0usize;
+        let mut x = 0x1234_5678_u32;
+        while sent < TOTAL {
+            for b in block.iter_mut() {
+                x ^= x << 13;
+                x ^= x >> 17;
+                x ^= x << 5;
+                *b = x as u8;
+            }
+            w.write_all(&block).await.unwrap();
+            sum = block
+                .iter()
+                .fold(sum, |s, &b| s.wrapping_mul(31).wrapping_add(u64::from(b)));
+            sent += block.len();
+        }
+        // Half-close: the echo server sees EOF, finishes echoing, closes.
+        w.shutdown().await.unwrap();
+        sum
+    });
+    let mut received = 0usize;
+    let mut sum = 0u64;
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = r.read(&mut buf).await.unwrap();
+        if n == 0 {
+            break;
+        }
+        sum = buf[..n]
+            .iter()
+            .fold(sum, |s, &b| s.wrapping_mul(31).wrapping_add(u64::from(b)));
+        received += n;
+    }
+    assert_eq!(received, TOTAL);
+    assert_eq!(sum, writer.await.unwrap());
+    running.shutdown(Duration::from_secs(1)).await;
+}
+
+#[tokio::test]
+async fn a_refused_connection_is_redispatched_to_a_live_server() {
+    let echo = echo_server().await;
+    let dead = support::free_port();
+    let (running, addr) = start(&format!(
+        "defaults\n  mode tcp\n  timeout connect 1s\n  option redispatch\n\
+         listen echo\n  bind 127.0.0.1:0\n  balance roundrobin\n  server dead 127.0.0.1:{dead}\n  server live {echo}\n"
+    ))
+    .await;
+    for _ in 0..4 {
+        let mut stream = TcpStream::connect(addr).await.unwrap();
+        stream.write_all(b"ping").await.unwrap();
+        stream.shutdown().await.unwrap();
+        let mut back = Vec::new();
+        tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut back))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(back, b"ping");
+    }
+    running.shutdown(Duration::from_secs(1)).await;
+}
+
+#[tokio::test]
+async fn an_idle_client_is_cut_after_timeout_client() {
+    let echo = echo_server().await;
+    let (running, addr) = start(&format!(
+        "defaults\n  mode tcp\n  timeout client 300ms\n  timeout server 30s\n\
+         listen echo\n  bind 127.0.0.1:0\n  server e1 {echo}\n"
+    ))
+    .await;
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    stream.write_all(b"x").await.unwrap();
+    let mut buf = [0u8; 1];
+    stream.read_exact(&mut buf).await.unwrap();
+    let started = std::time::Instant::now();
+    let n = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buf))
+        .await
+        .expect("the proxy should close an idle connection")
+        .unwrap_or(0);
+    assert_eq!(n, 0);
+    let waited = started.elapsed();
+    assert!(waited >= Duration::from_millis(250), "{waited:?}");
+    running.shutdown(Duration::from_secs(1)).await;
+}
