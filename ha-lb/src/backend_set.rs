@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwap;
 use ha_core::State;
+use tokio::sync::Notify;
 
 use crate::balance::{self, Balancer, Candidate, MAX_WEIGHT, PickKey, ServerId};
 use crate::config::{Balance, HashType};
@@ -53,6 +54,9 @@ pub struct BackendSet {
     /// Serialises writers; readers use `snapshot`.
     servers: Mutex<Vec<Arc<Server>>>,
     snapshot: ArcSwap<Snapshot>,
+    /// Signalled when a connection to a server with a `maxconn` ends, for
+    /// requests queued while every server was full.
+    slot_freed: Arc<Notify>,
 }
 
 impl std::fmt::Debug for BackendSet {
@@ -74,6 +78,7 @@ impl BackendSet {
             balancing,
             servers: Mutex::new(Vec::new()),
             snapshot: ArcSwap::from_pointee(snapshot),
+            slot_freed: Arc::new(Notify::new()),
         }
     }
 
@@ -93,7 +98,7 @@ impl BackendSet {
             });
         }
         let key = balance::stable_hash(spec.name.as_bytes());
-        let server = Arc::new(Server::new(spec, key));
+        let server = Arc::new(Server::new(spec, key, Arc::clone(&self.slot_freed)));
         servers.push(Arc::clone(&server));
         self.publish(&servers);
         Ok(server)
@@ -151,6 +156,11 @@ impl BackendSet {
     /// All servers, in declaration order.
     pub fn servers(&self) -> Vec<Arc<Server>> {
         self.snapshot.load().servers.clone()
+    }
+
+    /// Woken when a server slot frees up (see [`Server::maxconn`]).
+    pub(crate) fn slot_freed(&self) -> Arc<Notify> {
+        Arc::clone(&self.slot_freed)
     }
 
     /// How many servers can take traffic.
@@ -252,5 +262,121 @@ fn build(balancing: &Balancing, servers: Vec<Arc<Server>>) -> Snapshot {
         servers,
         balancer,
         usable,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::TcpBackend;
+    use crate::config::{Balance, HashType};
+    use proptest::prelude::*;
+
+    fn spec(i: usize, weight: u32, backup: bool, state: ServerState, up: bool) -> ServerSpec {
+        ServerSpec {
+            weight,
+            backup,
+            state,
+            health: if up { State::Up } else { State::Down },
+            ..ServerSpec::new(
+                format!("s{i}"),
+                Arc::new(TcpBackend::new(([127, 0, 0, 1], 1000 + i as u16).into())),
+            )
+        }
+    }
+
+    fn any_state() -> impl Strategy<Value = ServerState> {
+        prop_oneof![
+            Just(ServerState::Ready),
+            Just(ServerState::Drain),
+            Just(ServerState::Maint)
+        ]
+    }
+
+    fn any_balance() -> impl Strategy<Value = Balance> {
+        prop_oneof![
+            Just(Balance::RoundRobin),
+            Just(Balance::StaticRr),
+            Just(Balance::LeastConn),
+            Just(Balance::First),
+            Just(Balance::Source),
+            Just(Balance::Uri),
+            Just(Balance::Random { draws: 2 }),
+        ]
+    }
+
+    proptest! {
+        /// Down, drained, in-maintenance and weight-0 servers never get new
+        /// traffic; backups only when no normal server is usable, and then
+        /// only the first one unless `allbackups`.
+        #[test]
+        fn only_usable_servers_are_picked(
+            servers in prop::collection::vec(
+                (0u32..4, any::<bool>(), any_state(), any::<bool>()), 1..8),
+            balance in any_balance(),
+            consistent in any::<bool>(),
+            allbackups in any::<bool>(),
+            changes in prop::collection::vec((0usize..8, any_state(), any::<bool>()), 0..6),
+        ) {
+            let set = BackendSet::new("b", Balancing {
+                balance,
+                hash_type: if consistent { HashType::Consistent } else { HashType::MapBased },
+                allbackups,
+                seed: 7,
+            });
+            for (i, (w, backup, state, up)) in servers.iter().enumerate() {
+                set.add(spec(i, *w, *backup, *state, *up)).unwrap();
+            }
+            // Live changes go through the same rules.
+            for (i, state, up) in changes {
+                let name = format!("s{}", i % servers.len());
+                set.set_state(&name, state).unwrap();
+                set.set_health(&name, if up { State::Up } else { State::Down }).unwrap();
+            }
+            let all = set.servers();
+            let normal: Vec<_> = all.iter().filter(|s| !s.is_backup() && s.is_usable()).collect();
+            let backups: Vec<_> = all.iter().filter(|s| s.is_backup() && s.is_usable()).collect();
+            for i in 0..50u32 {
+                let ip = std::net::IpAddr::from([10, 0, 0, i as u8]);
+                let path = format!("/p{i}");
+                let key = PickKey { src: Some(ip), uri: Some(&path) };
+                let picked = set.pick(&key, &[]);
+                match picked {
+                    Some(s) => {
+                        prop_assert!(s.is_usable(), "{} is not usable", s.name());
+                        if normal.is_empty() {
+                            prop_assert!(s.is_backup());
+                            if !allbackups {
+                                prop_assert!(Arc::ptr_eq(&s, backups[0]));
+                            }
+                        } else {
+                            prop_assert!(!s.is_backup());
+                        }
+                    }
+                    None => prop_assert!(normal.is_empty() && backups.is_empty()),
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn weights_and_names_are_checked() {
+        let set = BackendSet::new("b", Balancing::default());
+        set.add(spec(0, 1, false, ServerState::Ready, true))
+            .unwrap();
+        assert!(matches!(
+            set.add(spec(0, 1, false, ServerState::Ready, true)),
+            Err(Error::ServerExists { .. })
+        ));
+        assert!(matches!(
+            set.set_weight("s0", 257),
+            Err(Error::InvalidWeight(257))
+        ));
+        assert!(matches!(
+            set.set_weight("nope", 1),
+            Err(Error::NoSuchServer { .. })
+        ));
+        set.set_weight("s0", 0).unwrap();
+        assert!(set.pick(&PickKey::default(), &[]).is_none());
     }
 }

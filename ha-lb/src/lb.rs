@@ -312,6 +312,7 @@ fn build_route(
     let dispatch_for = |b: &config::Backend| Dispatch {
         backend: Arc::clone(&sets[&b.name]),
         connect_timeout: b.timeouts.connect,
+        queue_timeout: b.timeouts.queue.or(b.timeouts.connect),
         retries: b.retries,
         redispatch: b.options.redispatch,
     };
@@ -471,9 +472,17 @@ async fn accept_loop(
     }
 }
 
-async fn serve(stream: TcpStream, peer: SocketAddr, route: Route, stop: watch::Receiver<bool>) {
+async fn serve(stream: TcpStream, peer: SocketAddr, route: Route, mut stop: watch::Receiver<bool>) {
     match route {
-        Route::Tcp(route) => tcp::serve(stream, peer, route).await,
-        Route::Http(route) => http::serve(stream, peer, route, stop).await,
+        Route::Tcp(route) => Box::pin(tcp::serve(stream, peer, route)).await,
+        Route::Http(route) => {
+            // An idle client costs only this small future: the HTTP
+            // machinery (buffers, parser state) is allocated, boxed, once the
+            // first bytes arrive. That keeps thousands of idle connections
+            // cheap, as HAProxy's on-demand buffers do.
+            if http::first_bytes(&stream, &route, &mut stop).await {
+                Box::pin(http::serve(stream, peer, route, stop)).await;
+            }
+        }
     }
 }

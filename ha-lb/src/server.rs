@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, Ordering};
 
 use ha_core::State;
 use serde::{Deserialize, Serialize};
+use tokio::sync::Notify;
 
 use crate::backend::Backend;
 use crate::proxy::pool::ConnPool;
@@ -110,10 +111,11 @@ pub struct Server {
     load: Arc<AtomicU32>,
     counters: ServerCounters,
     pool: ConnPool,
+    slot_freed: Arc<Notify>,
 }
 
 impl Server {
-    pub(crate) fn new(spec: ServerSpec, key: u64) -> Self {
+    pub(crate) fn new(spec: ServerSpec, key: u64, slot_freed: Arc<Notify>) -> Self {
         Self {
             name: spec.name,
             backend: spec.backend,
@@ -126,6 +128,7 @@ impl Server {
             load: Arc::new(AtomicU32::new(0)),
             counters: ServerCounters::default(),
             pool: ConnPool::default(),
+            slot_freed,
         }
     }
 
@@ -231,5 +234,8 @@ impl InFlight {
 impl Drop for InFlight {
     fn drop(&mut self) {
         self.0.load.fetch_sub(1, Ordering::Relaxed);
+        if self.0.maxconn.is_some() {
+            self.0.slot_freed.notify_waiters();
+        }
     }
 }

@@ -323,3 +323,88 @@ async fn graceful_shutdown_finishes_requests_in_flight() {
         "still accepting"
     );
 }
+
+#[tokio::test]
+async fn requests_queue_for_a_full_server_until_timeout_queue() {
+    let (server, seen) = recorder(Duration::from_millis(300)).await;
+    let config = format!(
+        "defaults\n  mode http\n  timeout connect 1s\n  timeout client 5s\n  timeout server 5s\n  timeout queue 1s\n\
+         frontend web\n  bind 127.0.0.1:0\n  default_backend app\n\
+         backend app\n  server s1 {server} maxconn 1\n"
+    );
+    let (running, addr) = start(&config).await;
+    // Three at once on a server that takes one at a time, 300 ms each:
+    // all fit in the 1 s queue timeout, one after the other.
+    let started = std::time::Instant::now();
+    let requests: Vec<_> = (0..3).map(|_| tokio::spawn(get(addr))).collect();
+    for r in requests {
+        assert_eq!(r.await.unwrap().unwrap(), (200, "ok".to_owned()));
+    }
+    assert!(
+        started.elapsed() >= Duration::from_millis(850),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(seen.lock().unwrap().len(), 3);
+    // Six at once: the last ones would wait over 1 s and get 503.
+    let requests: Vec<_> = (0..6).map(|_| tokio::spawn(get(addr))).collect();
+    let mut statuses = Vec::new();
+    for r in requests {
+        statuses.push(r.await.unwrap().unwrap().0);
+    }
+    statuses.sort();
+    assert!(
+        statuses.contains(&200) && statuses.contains(&503),
+        "{statuses:?}"
+    );
+    running.shutdown(Duration::from_secs(1)).await;
+}
+
+#[tokio::test]
+async fn an_in_process_server_added_at_run_time_takes_traffic() {
+    use ha_lb::{InProcessBackend, ServerSpec};
+    let web1 = Web::start("Welcome to Web1").await;
+    let (running, addr) = start(&format!(
+        "defaults\n  mode http\n  timeout connect 1s\n  timeout client 5s\n  timeout server 5s\n\
+         frontend web\n  bind 127.0.0.1:0\n  default_backend webs\n\
+         backend webs\n  server web1 {}\n",
+        web1.addr
+    ))
+    .await;
+    let handler: ha_lb::backend::Handler = Arc::new(|stream| {
+        tokio::spawn(async move {
+            let service = service_fn(|_req: Request<hyper::body::Incoming>| async {
+                Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(b"in-process"))))
+            });
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    });
+    let webs = running.backend("webs").unwrap();
+    webs.add(ServerSpec::new(
+        "local",
+        Arc::new(InProcessBackend::new(handler)),
+    ))
+    .unwrap();
+    let mut bodies = Vec::new();
+    for _ in 0..4 {
+        bodies.push(get(addr).await.unwrap().1);
+    }
+    bodies.sort();
+    assert_eq!(
+        bodies,
+        [
+            "Welcome to Web1",
+            "Welcome to Web1",
+            "in-process",
+            "in-process"
+        ]
+    );
+    webs.remove("web1").unwrap();
+    for _ in 0..3 {
+        assert_eq!(get(addr).await.unwrap().1, "in-process");
+    }
+    assert!(webs.remove("web1").is_err());
+    running.shutdown(Duration::from_secs(1)).await;
+}

@@ -20,6 +20,8 @@ use crate::server::{InFlight, Server};
 pub(crate) struct Dispatch {
     pub backend: Arc<BackendSet>,
     pub connect_timeout: Option<Duration>,
+    /// `timeout queue`, else `timeout connect`: the longest wait for a slot.
+    pub queue_timeout: Option<Duration>,
     pub retries: u32,
     pub redispatch: bool,
 }
@@ -29,6 +31,8 @@ pub(crate) struct Dispatch {
 pub(crate) enum DispatchError {
     /// No server can take traffic (HAProxy answers 503).
     NoServer,
+    /// Every usable server stayed full for the whole queue timeout (503).
+    QueueTimeout,
     /// Every attempt failed; the last error is kept (HAProxy answers 503).
     Failed {
         server: Arc<Server>,
@@ -46,20 +50,49 @@ impl Dispatch {
         key: &PickKey<'_>,
         avoid: &mut Vec<Arc<Server>>,
     ) -> Result<(InFlight, BoxStream), DispatchError> {
-        let server = self.pick(key, avoid)?;
+        let server = self.pick(key, avoid).await?;
         self.connect_from(server, key, avoid).await
     }
 
-    /// Picks a server for `key`, preferring one not in `avoid`.
-    pub fn pick(
+    /// Picks a server for `key`, preferring one not in `avoid`. When every
+    /// usable server is at its `maxconn`, waits in the backend's queue for a
+    /// slot, up to `timeout queue` (HAProxy's behaviour; it answers 503
+    /// when the wait runs out).
+    pub async fn pick(
         &self,
         key: &PickKey<'_>,
         avoid: &[Arc<Server>],
     ) -> Result<Arc<Server>, DispatchError> {
-        self.backend
-            .pick(key, avoid)
-            .or_else(|| self.backend.pick(key, &[]))
-            .ok_or(DispatchError::NoServer)
+        let mut deadline = None;
+        loop {
+            let freed = self.backend.slot_freed();
+            let mut freed = std::pin::pin!(freed.notified());
+            // Registered before looking, so a slot freed in between still wakes us.
+            freed.as_mut().enable();
+            if let Some(server) = self
+                .backend
+                .pick(key, avoid)
+                .or_else(|| self.backend.pick(key, &[]))
+            {
+                return Ok(server);
+            }
+            let usable = self.backend.usable();
+            if usable.active + usable.backup == 0 {
+                return Err(DispatchError::NoServer);
+            }
+            let deadline = *deadline.get_or_insert_with(|| {
+                self.queue_timeout
+                    .map(|limit| tokio::time::Instant::now() + limit)
+            });
+            match deadline {
+                Some(at) => {
+                    if tokio::time::timeout_at(at, freed).await.is_err() {
+                        return Err(DispatchError::QueueTimeout);
+                    }
+                }
+                None => freed.await,
+            }
+        }
     }
 
     /// Connects to `server`, retrying and redispatching as configured.

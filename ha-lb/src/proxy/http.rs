@@ -67,6 +67,40 @@ pub(crate) struct HttpRoute {
 
 type ResBody = Either<GuardedBody, Full<Bytes>>;
 
+/// Waits until the client sends something. `false` when it closes, stops,
+/// or says nothing within the request timeout (then the connection is closed
+/// silently, like HAProxy's `option http-ignore-probes`: browsers open
+/// connections speculatively).
+pub(crate) async fn first_bytes(
+    stream: &TcpStream,
+    route: &HttpRoute,
+    stop: &mut watch::Receiver<bool>,
+) -> bool {
+    // `readable()` may wake without data; peeking waits for real bytes
+    // (or end of file, which is no request at all).
+    let mut byte = [0u8; 1];
+    let peek = stream.peek(&mut byte);
+    let readable = async {
+        match route.head_timeout() {
+            Some(limit) => tokio::time::timeout(limit, peek)
+                .await
+                .is_ok_and(|r| r.is_ok_and(|n| n > 0)),
+            None => peek.await.is_ok_and(|n| n > 0),
+        }
+    };
+    tokio::select! {
+        ready = readable => ready,
+        _ = stop.wait_for(|stopping| *stopping) => false,
+    }
+}
+
+impl HttpRoute {
+    /// `timeout http-request`, else `timeout client`.
+    fn head_timeout(&self) -> Option<Duration> {
+        self.timeouts.http_request.or(self.timeouts.client)
+    }
+}
+
 /// Serves one client connection until it closes.
 ///
 /// When `stop` turns true, the connection finishes the request in progress
@@ -83,7 +117,7 @@ pub(crate) async fn serve(
         inner: &mut stream,
         unanswered: Arc::clone(&unanswered),
     });
-    let head_timeout = route.timeouts.http_request.or(route.timeouts.client);
+    let head_timeout = route.head_timeout();
     let service = {
         let route = Arc::clone(&route);
         service_fn(move |req| {
@@ -122,12 +156,15 @@ pub(crate) async fn serve(
 }
 
 async fn handle(req: Request<Incoming>, peer: SocketAddr, route: &HttpRoute) -> Response<ResBody> {
+    if !route.log {
+        return forward(req, peer, route).await.0;
+    }
     let started = Instant::now();
     let method = req.method().clone();
     let uri = req.uri().clone();
     let version = req.version();
     let (response, served_by) = forward(req, peer, route).await;
-    if route.log {
+    {
         tracing::info!(
             target: "ha_lb::log",
             "{peer} [{}] {} {}ms {} \"{method} {uri} {version:?}\"",
@@ -177,7 +214,7 @@ async fn forward(
     let mut avoid: Vec<Arc<Server>> = Vec::new();
     let mut attempts_left = backend.dispatch.retries.saturating_add(1);
     loop {
-        let server = match backend.dispatch.pick(&key, &avoid) {
+        let server = match backend.dispatch.pick(&key, &avoid).await {
             Ok(server) => server,
             Err(_) => return (error(StatusCode::SERVICE_UNAVAILABLE), None),
         };
@@ -185,7 +222,7 @@ async fn forward(
             Some(conn) => (server.begin(), conn),
             None => match open(&backend.dispatch, server, &key, &mut avoid).await {
                 Ok(pair) => pair,
-                Err(DispatchError::NoServer) => {
+                Err(DispatchError::NoServer | DispatchError::QueueTimeout) => {
                     return (error(StatusCode::SERVICE_UNAVAILABLE), None);
                 }
                 Err(DispatchError::Failed { server, error: e }) => {
@@ -330,6 +367,11 @@ const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 /// Removes the headers that describe one hop, not the message (RFC 9110
 /// 7.6.1): `Connection` and every header it names, and the fixed list.
 fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    // Most messages carry none: one pass over the names is cheaper than
+    // ten hashed removals.
+    if !headers.keys().any(is_hop_by_hop) {
+        return;
+    }
     let named: Vec<HeaderName> = headers
         .get_all(header::CONNECTION)
         .iter()
@@ -352,6 +394,20 @@ fn strip_hop_by_hop(headers: &mut HeaderMap) {
     }
     headers.remove("keep-alive");
     headers.remove("proxy-connection");
+}
+
+fn is_hop_by_hop(name: &HeaderName) -> bool {
+    [
+        header::CONNECTION,
+        header::TE,
+        header::TRAILER,
+        header::TRANSFER_ENCODING,
+        header::UPGRADE,
+        header::PROXY_AUTHENTICATE,
+    ]
+    .contains(name)
+        || name.as_str() == "keep-alive"
+        || name.as_str() == "proxy-connection"
 }
 
 /// A server's response body that counts as load on the server until it has

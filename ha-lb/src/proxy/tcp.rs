@@ -39,6 +39,10 @@ pub(crate) async fn serve(client: TcpStream, peer: SocketAddr, route: Arc<TcpRou
     let mut avoid = Vec::new();
     let (in_flight, server_stream) = match route.dispatch.connect(&key, &mut avoid).await {
         Ok(ok) => ok,
+        Err(DispatchError::QueueTimeout) => {
+            tracing::warn!(frontend = %route.frontend, backend = %route.dispatch.backend.name(), client = %peer, "every server stayed full for the queue timeout, connection closed");
+            return;
+        }
         Err(DispatchError::NoServer) => {
             tracing::warn!(frontend = %route.frontend, backend = %route.dispatch.backend.name(), client = %peer, "no server available, connection closed");
             return;
