@@ -313,7 +313,10 @@ def write_report(results):
         f"- Each proxy: one worker pinned to core 0 (ha-lb `nbthread 1` = current-thread runtime, "
         f"haproxy `nbthread 1`, nginx `worker_processes 1`). Backend nginx (`return 200`), wrk and iperf3 on core 1.",
         f"- wrk: `wrk -t1 -c{CONNS} -d{SECS}s --latency`; closed loop, so latency is under saturation. "
-        f"TCP: `iperf3 -l 64K -t {SECS}` through `mode tcp`. Memory: VmRSS with {IDLE:,} idle client connections.",
+        f"TCP: `iperf3 -l 64K -t {SECS}` through `mode tcp`. Memory: VmRSS with {IDLE:,} idle client connections "
+        f"(the target says 10,000, but HAProxy reserves `maxconn * 2 + 14` descriptors and this machine's hard "
+        f"limit is 20,000, so 9,900 is the most HAProxy can hold here; every proxy is measured at the same count).",
+        "- nginx has no TCP figure when Debian's nginx lacks the stream module.",
         f"- Medians of {ROUNDS} rounds, proxy order rotated each round. Ratios are to HAProxy from the same run.",
         "",
         "| | keep-alive req/s | p50 ms | p99 ms | req per CPU-s | close req/s | close p99 ms | close req per CPU-s | TCP MB/s | RSS idle KiB | RSS 10k conns KiB |",

@@ -36,6 +36,7 @@ pub struct Syslog {
     socket: Arc<Socket>,
     facility: u8,
     tag: Arc<str>,
+    path: Option<Arc<Path>>,
 }
 
 impl Syslog {
@@ -43,7 +44,12 @@ impl Syslog {
     pub fn unix(path: &Path, facility: u8, tag: &str) -> io::Result<Self> {
         let socket = UnixDatagram::unbound()?;
         socket.connect(path)?;
-        Ok(Self::with(Socket::Unix(socket), facility, tag))
+        // Logging must never stall the proxy: when the syslog daemon is
+        // slow, lines are dropped rather than waited for.
+        socket.set_nonblocking(true)?;
+        let mut syslog = Self::with(Socket::Unix(socket), facility, tag);
+        syslog.path = Some(path.into());
+        Ok(syslog)
     }
 
     /// Sends to a syslog server over UDP.
@@ -53,18 +59,17 @@ impl Syslog {
         } else {
             (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
         };
-        Ok(Self::with(
-            Socket::Udp(UdpSocket::bind(local)?, addr),
-            facility,
-            tag,
-        ))
+        let socket = UdpSocket::bind(local)?;
+        socket.set_nonblocking(true)?;
+        Ok(Self::with(Socket::Udp(socket, addr), facility, tag))
     }
 
     fn with(socket: Socket, facility: u8, tag: &str) -> Self {
         Self {
             socket: Arc::new(socket),
             facility,
-            tag: format!("{tag}[{}]", std::process::id()).into(),
+            tag: tag.into(),
+            path: None,
         }
     }
 }
@@ -96,13 +101,22 @@ impl Drop for SyslogLine {
             return;
         }
         let pri = u16::from(self.syslog.facility) * 8 + u16::from(self.severity);
-        let datagram = format!("<{pri}>{}: {text}", self.syslog.tag);
+        // The pid is read per line: the daemon forks after logging starts.
+        let datagram = format!("<{pri}>{}[{}]: {text}", self.syslog.tag, std::process::id());
         // A log line that cannot be delivered is dropped: logging must never
         // stop the proxy.
-        let _ = match &*self.syslog.socket {
+        let sent = match &*self.syslog.socket {
             Socket::Unix(s) => s.send(datagram.as_bytes()),
             Socket::Udp(s, to) => s.send_to(datagram.as_bytes(), to),
         };
+        // A restarted syslog daemon has a new socket: reconnect once.
+        if let (Err(e), Socket::Unix(s), Some(path)) =
+            (&sent, &*self.syslog.socket, &self.syslog.path)
+            && e.kind() != io::ErrorKind::WouldBlock
+            && s.connect(path).is_ok()
+        {
+            let _ = s.send(datagram.as_bytes());
+        }
     }
 }
 

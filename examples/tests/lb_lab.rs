@@ -224,7 +224,85 @@ fn check_mode_accepts_the_chapter_config_and_rejects_a_broken_one() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("bad.cfg:21"), "{stderr}");
 
+    // -c checks what start-up would: a server name that does not resolve.
+    let unresolvable = dir.join("unresolvable.cfg");
+    std::fs::write(
+        &unresolvable,
+        CHAPTER_CONFIG.replace("192.168.122.102:80", "web2.invalid:80"),
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_ha-lb"))
+        .args(["-c", "-f"])
+        .arg(&unresolvable)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("unresolvable.cfg:23") && stderr.contains("web2.invalid"),
+        "{stderr}"
+    );
+
     let out = Command::new(env!("CARGO_BIN_EXE_ha-lb")).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("usage"));
+}
+
+#[tokio::test]
+async fn daemon_mode_detaches_writes_its_pid_and_stops_on_sigterm() {
+    let web = Web::start("Welcome to Web1").await;
+    let port = free_port();
+    let dir = std::env::temp_dir().join(format!("ha-lb-daemon-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cfg = dir.join("lb.cfg");
+    let pidfile = dir.join("lb.pid");
+    let _ = std::fs::remove_file(&pidfile);
+    std::fs::write(
+        &cfg,
+        format!(
+            "global\n  daemon\ndefaults\n  mode http\n  timeout connect 1s\n  timeout client 5s\n  timeout server 5s\n\
+             frontend web\n  bind 127.0.0.1:{port}\n  default_backend webs\nbackend webs\n  server web1 {}\n",
+            web.addr
+        ),
+    )
+    .unwrap();
+    // The parent returns at once; the daemon keeps running.
+    // A relative pid file is relative to where ha-lb was started, although
+    // the daemon itself moves to `/`.
+    let status = Command::new(env!("CARGO_BIN_EXE_ha-lb"))
+        .current_dir(&dir)
+        .arg("-f")
+        .arg(&cfg)
+        .arg("-p")
+        .arg("lb.pid")
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+    wait_listening(addr).await;
+    assert_eq!(get(addr).await.unwrap().1, "Welcome to Web1");
+    let pid: i32 = std::fs::read_to_string(&pidfile)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let pid = nix::unistd::Pid::from_raw(pid);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+    // Gone, or a zombie waiting for a reaper that containers may lack.
+    let stopped = || {
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).map_or(true, |stat| {
+            stat.rsplit(')')
+                .next()
+                .unwrap_or("")
+                .trim_start()
+                .starts_with('Z')
+        })
+    };
+    for _ in 0..200 {
+        if stopped() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("the daemon did not stop on SIGTERM");
 }

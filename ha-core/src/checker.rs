@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
+use tracing::Instrument;
 
 use crate::check::{CheckError, HealthCheck};
 use crate::error::{Error, Result};
@@ -166,13 +167,12 @@ impl Checker {
     /// once. Probing stops when the handle is dropped.
     pub fn spawn(self) -> CheckerHandle {
         let (tx, rx) = watch::channel(self.status(0, None));
-        let task = tokio::spawn(self.run(tx));
+        let span = tracing::debug_span!("health_check", name = %self.name);
+        let task = tokio::spawn(self.run(tx).instrument(span));
         CheckerHandle { status: rx, task }
     }
 
     async fn run(mut self, tx: watch::Sender<HealthStatus>) {
-        let span = tracing::debug_span!("health_check", name = %self.name);
-        let _enter = span.enter();
         let mut checks = 0u64;
         let mut last_transition = None;
         loop {

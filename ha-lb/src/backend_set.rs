@@ -17,7 +17,7 @@ use tokio::sync::Notify;
 use crate::balance::{self, Balancer, Candidate, MAX_WEIGHT, PickKey, ServerId};
 use crate::config::{Balance, HashType};
 use crate::error::{Error, Result};
-use crate::server::{Server, ServerSpec, ServerState};
+use crate::server::{InFlight, Server, ServerSpec, ServerState};
 
 /// How a backend set chooses among its servers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -112,6 +112,7 @@ impl BackendSet {
             .position(|s| s.name() == name)
             .ok_or_else(|| self.no_such(name))?;
         let server = servers.remove(index);
+        server.pool().clear();
         self.publish(&servers);
         Ok(server)
     }
@@ -124,7 +125,12 @@ impl BackendSet {
 
     /// Changes a server's administrative state.
     pub fn set_state(&self, name: &str, state: ServerState) -> Result<()> {
-        self.update(name, |s| s.set_state(state))
+        self.update(name, |s| {
+            s.set_state(state);
+            if state == ServerState::Maint {
+                s.pool().clear();
+            }
+        })
     }
 
     /// Records a server's health, as its checker found it.
@@ -169,22 +175,31 @@ impl BackendSet {
     }
 
     /// Picks a server for new traffic, avoiding the servers in `tried`
-    /// (earlier attempts of the same request).
-    pub fn pick(&self, key: &PickKey<'_>, tried: &[Arc<Server>]) -> Option<Arc<Server>> {
+    /// (earlier attempts of the same request), and takes one of its slots.
+    /// `None` when no server can take it now (none usable, or all full).
+    pub(crate) fn pick(&self, key: &PickKey<'_>, tried: &[Arc<Server>]) -> Option<InFlight> {
         let snapshot = self.snapshot.load();
-        let id = if tried.is_empty() {
-            snapshot.balancer.pick(key, &[])
-        } else {
-            let ids: Vec<ServerId> = snapshot
-                .servers
-                .iter()
-                .enumerate()
-                .filter(|(_, s)| tried.iter().any(|t| Arc::ptr_eq(s, t)))
-                .map(|(i, _)| i)
-                .collect();
-            snapshot.balancer.pick(key, &ids)
-        }?;
-        snapshot.servers.get(id).cloned()
+        let mut skip: Vec<ServerId> = Vec::new();
+        if !tried.is_empty() {
+            skip.extend(
+                snapshot
+                    .servers
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, s)| tried.iter().any(|t| Arc::ptr_eq(s, t)))
+                    .map(|(i, _)| i),
+            );
+        }
+        // A server that filled up between the balancer's look and our
+        // reservation is skipped and the balancer asked again.
+        for _ in 0..=snapshot.servers.len() {
+            let id = snapshot.balancer.pick(key, &skip)?;
+            if let Some(guard) = snapshot.servers.get(id)?.try_begin() {
+                return Some(guard);
+            }
+            skip.push(id);
+        }
+        None
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Arc<Server>>> {
@@ -196,6 +211,8 @@ impl BackendSet {
     fn publish(&self, servers: &[Arc<Server>]) {
         self.snapshot
             .store(Arc::new(build(&self.balancing, servers.to_vec())));
+        // A server may have become usable: queued requests look again.
+        self.slot_freed.notify_waiters();
     }
 
     fn no_such(&self, name: &str) -> Error {
@@ -341,13 +358,13 @@ mod tests {
                 let path = format!("/p{i}");
                 let key = PickKey { src: Some(ip), uri: Some(&path) };
                 let picked = set.pick(&key, &[]);
-                match picked {
+                match picked.as_ref().map(|g| g.server()) {
                     Some(s) => {
                         prop_assert!(s.is_usable(), "{} is not usable", s.name());
                         if normal.is_empty() {
                             prop_assert!(s.is_backup());
                             if !allbackups {
-                                prop_assert!(Arc::ptr_eq(&s, backups[0]));
+                                prop_assert!(Arc::ptr_eq(s, backups[0]));
                             }
                         } else {
                             prop_assert!(!s.is_backup());

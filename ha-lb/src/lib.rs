@@ -41,7 +41,9 @@ pub mod backend_set;
 pub mod balance;
 pub mod config;
 pub mod error;
+mod health;
 pub mod lb;
+mod listener;
 pub mod proxy;
 pub mod server;
 

@@ -202,11 +202,27 @@ impl Server {
         &self.load
     }
 
-    /// Counts one connection in flight until the returned guard is dropped.
-    pub(crate) fn begin(self: &Arc<Self>) -> InFlight {
-        self.load.fetch_add(1, Ordering::Relaxed);
+    /// Takes one of the server's slots until the returned guard is dropped;
+    /// `None` when it is at its `maxconn`. The check and the increment are
+    /// one atomic step, so concurrent pickers cannot overshoot the limit.
+    pub(crate) fn try_begin(self: &Arc<Self>) -> Option<InFlight> {
+        let mut load = self.load.load(Ordering::Relaxed);
+        loop {
+            if self.maxconn.is_some_and(|max| load >= max) {
+                return None;
+            }
+            match self.load.compare_exchange_weak(
+                load,
+                load + 1,
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => break,
+                Err(now) => load = now,
+            }
+        }
         self.counters.sessions.fetch_add(1, Ordering::Relaxed);
-        InFlight(Arc::clone(self))
+        Some(InFlight(Arc::clone(self)))
     }
 
     /// Its traffic counters.
@@ -233,7 +249,7 @@ impl InFlight {
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        self.0.load.fetch_sub(1, Ordering::Relaxed);
+        self.0.load.fetch_sub(1, Ordering::AcqRel);
         if self.0.maxconn.is_some() {
             self.0.slot_freed.notify_waiters();
         }

@@ -86,7 +86,8 @@ async fn drained_and_maintenance_servers_get_no_new_requests() {
 #[derive(Debug, Clone)]
 struct Seen {
     headers: HeaderMap,
-    body: Bytes,
+    /// The body, or why it could not be read whole.
+    body: Result<Bytes, String>,
 }
 
 /// A server that records every request and can be told to answer slowly.
@@ -109,7 +110,7 @@ async fn recorder(delay: Duration) -> (SocketAddr, Arc<Mutex<Vec<Seen>>>) {
                             .collect()
                             .await
                             .map(|b| b.to_bytes())
-                            .unwrap_or_default();
+                            .map_err(|e| e.to_string());
                         log.lock().unwrap().push(Seen { headers, body });
                         tokio::time::sleep(delay).await;
                         let mut res = Response::new(Full::new(Bytes::from_static(b"ok")));
@@ -163,9 +164,44 @@ async fn headers_are_forwarded_as_a_proxy_must() {
     running.shutdown(Duration::from_secs(1)).await;
 }
 
+/// A server that records the raw bytes of everything it receives and
+/// answers each request head with a small response.
+async fn raw_recorder() -> (SocketAddr, Arc<Mutex<Vec<u8>>>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let bytes = Arc::new(Mutex::new(Vec::new()));
+    let log = Arc::clone(&bytes);
+    tokio::spawn(async move {
+        loop {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            let log = Arc::clone(&log);
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                let mut pending = Vec::new();
+                while let Ok(n) = stream.read(&mut buf).await {
+                    if n == 0 {
+                        break;
+                    }
+                    log.lock().unwrap().extend_from_slice(&buf[..n]);
+                    pending.extend_from_slice(&buf[..n]);
+                    // Answer once a head and the empty chunked body are in.
+                    if pending.windows(5).any(|w| w == b"0\r\n\r\n") {
+                        pending.clear();
+                        let _ = stream
+                            .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+                            .await;
+                    }
+                }
+            });
+        }
+    });
+    (addr, bytes)
+}
+
 #[tokio::test]
 async fn a_request_with_both_lengths_never_reaches_the_server_with_both() {
-    let (server, seen) = recorder(Duration::ZERO).await;
+    let (server, bytes) = raw_recorder().await;
     let (running, addr) = start(&one_server(server, "")).await;
     let response = raw(
         addr,
@@ -177,13 +213,13 @@ async fn a_request_with_both_lengths_never_reaches_the_server_with_both() {
     // so the trailing bytes are never read as a second request.
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
     assert_eq!(response.matches("HTTP/1.1").count(), 1, "{response}");
-    let seen = seen.lock().unwrap().clone();
-    assert_eq!(seen.len(), 1, "{seen:?}");
-    assert!(
-        !seen[0].headers.contains_key("content-length")
-            || !seen[0].headers.contains_key("transfer-encoding")
-    );
-    assert!(seen[0].body.is_empty());
+    let received = String::from_utf8(bytes.lock().unwrap().clone())
+        .unwrap()
+        .to_ascii_lowercase();
+    assert!(received.starts_with("post / http/1.1\r\n"), "{received}");
+    assert!(!received.contains("content-length"), "{received}");
+    assert!(!received.contains("/smuggled"), "{received}");
+    assert_eq!(received.matches("post ").count(), 1, "{received}");
     running.shutdown(Duration::from_secs(1)).await;
 }
 
@@ -245,7 +281,14 @@ async fn bad_requests_get_400_and_the_proxy_keeps_serving() {
     )
     .await;
     assert!(!response.starts_with("HTTP/1.1 200"), "{response:?}");
-    assert!(seen.lock().unwrap().iter().all(|s| s.body.is_empty()));
+    // What reached the server (if anything) is a cut body, never "hello".
+    assert!(
+        seen.lock()
+            .unwrap()
+            .iter()
+            .all(|s| s.body.as_ref().is_err()),
+        "a complete body reached the server"
+    );
     // Oversized head.
     let mut big = b"GET / HTTP/1.1\r\nHost: a\r\n".to_vec();
     for i in 0..2000 {
@@ -324,9 +367,9 @@ async fn graceful_shutdown_finishes_requests_in_flight() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn requests_queue_for_a_full_server_until_timeout_queue() {
-    let (server, seen) = recorder(Duration::from_millis(300)).await;
+    let (server, seen, peak) = counting(Duration::from_millis(300)).await;
     let config = format!(
         "defaults\n  mode http\n  timeout connect 1s\n  timeout client 5s\n  timeout server 5s\n  timeout queue 1s\n\
          frontend web\n  bind 127.0.0.1:0\n  default_backend app\n\
@@ -345,7 +388,7 @@ async fn requests_queue_for_a_full_server_until_timeout_queue() {
         "{:?}",
         started.elapsed()
     );
-    assert_eq!(seen.lock().unwrap().len(), 3);
+    assert_eq!(seen.load(std::sync::atomic::Ordering::SeqCst), 3);
     // Six at once: the last ones would wait over 1 s and get 503.
     let requests: Vec<_> = (0..6).map(|_| tokio::spawn(get(addr))).collect();
     let mut statuses = Vec::new();
@@ -357,7 +400,43 @@ async fn requests_queue_for_a_full_server_until_timeout_queue() {
         statuses.contains(&200) && statuses.contains(&503),
         "{statuses:?}"
     );
+    // maxconn 1 held under two worker threads.
+    assert_eq!(peak.load(std::sync::atomic::Ordering::SeqCst), 1);
     running.shutdown(Duration::from_secs(1)).await;
+}
+
+type Counter = Arc<std::sync::atomic::AtomicUsize>;
+
+/// A server that counts requests and the most it ever handled at once.
+async fn counting(delay: Duration) -> (SocketAddr, Counter, Counter) {
+    use std::sync::atomic::Ordering;
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (total, peak, now) = (Counter::default(), Counter::default(), Counter::default());
+    let counters = (Arc::clone(&total), Arc::clone(&peak), now);
+    tokio::spawn(async move {
+        loop {
+            let (stream, _) = listener.accept().await.unwrap();
+            let counters = counters.clone();
+            tokio::spawn(async move {
+                let service = service_fn(move |_req: Request<hyper::body::Incoming>| {
+                    let (total, peak, now) = counters.clone();
+                    async move {
+                        let current = now.fetch_add(1, Ordering::SeqCst) + 1;
+                        peak.fetch_max(current, Ordering::SeqCst);
+                        tokio::time::sleep(delay).await;
+                        now.fetch_sub(1, Ordering::SeqCst);
+                        total.fetch_add(1, Ordering::SeqCst);
+                        Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(b"ok"))))
+                    }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    (addr, total, peak)
 }
 
 #[tokio::test]
@@ -406,5 +485,149 @@ async fn an_in_process_server_added_at_run_time_takes_traffic() {
         assert_eq!(get(addr).await.unwrap().1, "in-process");
     }
     assert!(webs.remove("web1").is_err());
+    running.shutdown(Duration::from_secs(1)).await;
+}
+
+/// A server whose `/health` answers the status the test sets; other paths 200.
+async fn health_controlled() -> (SocketAddr, Arc<std::sync::atomic::AtomicU16>) {
+    use std::sync::atomic::{AtomicU16, Ordering};
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let status = Arc::new(AtomicU16::new(200));
+    let shared = Arc::clone(&status);
+    tokio::spawn(async move {
+        loop {
+            let (stream, _) = listener.accept().await.unwrap();
+            let status = Arc::clone(&shared);
+            tokio::spawn(async move {
+                let service = service_fn(move |req: Request<hyper::body::Incoming>| {
+                    let code = if req.uri().path() == "/health" {
+                        status.load(Ordering::SeqCst)
+                    } else {
+                        200
+                    };
+                    async move {
+                        let mut res = Response::new(Full::new(Bytes::from_static(b"app")));
+                        *res.status_mut() = http::StatusCode::from_u16(code).unwrap();
+                        Ok::<_, Infallible>(res)
+                    }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    (addr, status)
+}
+
+#[tokio::test]
+async fn httpchk_takes_a_server_out_on_a_bad_status_and_back() {
+    use std::sync::atomic::Ordering;
+    let (server, health) = health_controlled().await;
+    let config = format!(
+        "defaults\n  mode http\n  timeout connect 1s\n  timeout client 5s\n  timeout server 5s\n\
+         frontend web\n  bind 127.0.0.1:0\n  default_backend app\n\
+         backend app\n  option httpchk GET /health\n  http-check expect status 200\n\
+         server s1 {server} check inter 100ms rise 2 fall 2\n"
+    );
+    let (running, addr) = start(&config).await;
+    let app = running.backend("app").unwrap();
+    let wait_for = |state: ha_core::State| {
+        let app = Arc::clone(&app);
+        async move {
+            for _ in 0..100 {
+                if app.server("s1").unwrap().health() == state {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            panic!("s1 never became {state}");
+        }
+    };
+    assert_eq!(get(addr).await.unwrap(), (200, "app".to_owned()));
+    health.store(503, Ordering::SeqCst);
+    wait_for(ha_core::State::Down).await;
+    assert_eq!(get(addr).await.unwrap().0, 503);
+    health.store(200, Ordering::SeqCst);
+    wait_for(ha_core::State::Up).await;
+    assert_eq!(get(addr).await.unwrap(), (200, "app".to_owned()));
+    running.shutdown(Duration::from_secs(1)).await;
+}
+
+#[tokio::test]
+async fn an_absolute_form_target_is_routed_by_its_own_host() {
+    let (public, _) = recorder(Duration::ZERO).await;
+    let (admin, admin_seen) = recorder(Duration::ZERO).await;
+    let config = format!(
+        "defaults\n  mode http\n  timeout connect 1s\n  timeout client 5s\n  timeout server 5s\n\
+         frontend web\n  bind 127.0.0.1:0\n  acl is_admin hdr(host) -i admin.internal\n\
+         use_backend admin if is_admin\n  default_backend public\n\
+         backend public\n  server p {public}\nbackend admin\n  server a {admin}\n"
+    );
+    let (running, addr) = start(&config).await;
+    let response = raw(
+        addr,
+        b"GET http://admin.internal/secret HTTP/1.1\r\nHost: public.example.com\r\nConnection: close\r\n\r\n",
+        Duration::from_secs(2),
+    )
+    .await;
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    // The rules saw the Host the server sees.
+    let seen = admin_seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0].headers["host"], "admin.internal");
+    running.shutdown(Duration::from_secs(1)).await;
+}
+
+#[tokio::test]
+async fn a_server_stalling_mid_body_is_cut_after_timeout_server() {
+    use tokio::io::AsyncWriteExt;
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let server = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let (mut stream, _) = listener.accept().await.unwrap();
+        let mut buf = [0u8; 1024];
+        let _ = tokio::io::AsyncReadExt::read(&mut stream, &mut buf).await;
+        let _ = stream
+            .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\nfirst part")
+            .await;
+        tokio::time::sleep(Duration::from_secs(30)).await;
+    });
+    let (running, addr) = start(&one_server(server, "  timeout server 300ms")).await;
+    let started = std::time::Instant::now();
+    let response = raw(
+        addr,
+        b"GET / HTTP/1.1\r\nHost: a\r\n\r\n",
+        Duration::from_secs(5),
+    )
+    .await;
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(response.ends_with("first part"), "{response}");
+    // raw() returned because the proxy closed, not because it gave up waiting.
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        started.elapsed()
+    );
+    running.shutdown(Duration::from_secs(1)).await;
+}
+
+#[tokio::test]
+async fn a_client_stalling_its_upload_gets_408_after_timeout_client() {
+    let (server, seen) = recorder(Duration::ZERO).await;
+    let (running, addr) = start(&format!(
+        "defaults\n  mode http\n  timeout connect 1s\n  timeout client 300ms\n  timeout server 5s\n\
+         frontend web\n  bind 127.0.0.1:0\n  default_backend app\nbackend app\n  server s1 {server}\n"
+    ))
+    .await;
+    let response = raw(
+        addr,
+        b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\nabc",
+        Duration::from_secs(3),
+    )
+    .await;
+    assert!(response.starts_with("HTTP/1.1 408"), "{response:?}");
+    assert!(seen.lock().unwrap().iter().all(|s| s.body.is_err()));
     running.shutdown(Duration::from_secs(1)).await;
 }

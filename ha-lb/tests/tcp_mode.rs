@@ -125,9 +125,59 @@ async fn an_idle_client_is_cut_after_timeout_client() {
     let n = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buf))
         .await
         .expect("the proxy should close an idle connection")
-        .unwrap_or(0);
+        .expect("a clean close, not a reset");
     assert_eq!(n, 0);
     let waited = started.elapsed();
     assert!(waited >= Duration::from_millis(250), "{waited:?}");
     running.shutdown(Duration::from_secs(1)).await;
+}
+
+#[tokio::test]
+async fn use_backend_routes_connections_by_source_address() {
+    // Two echo servers that prefix what they send back, to tell them apart.
+    async fn tagged(tag: &'static [u8]) -> SocketAddr {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            loop {
+                let (mut stream, _) = listener.accept().await.unwrap();
+                let _ = stream.write_all(tag).await;
+                let _ = stream.shutdown().await;
+            }
+        });
+        addr
+    }
+    let (local, other) = (tagged(b"local").await, tagged(b"other").await);
+    let (running, addr) = start(&format!(
+        "defaults\n  mode tcp\n  timeout connect 1s\n\
+         frontend f\n  bind 127.0.0.1:0\n  acl from_lo src 127.0.0.0/8\n  use_backend lo if from_lo\n  default_backend rest\n\
+         backend lo\n  server l {local}\nbackend rest\n  server o {other}\n"
+    ))
+    .await;
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    let mut got = Vec::new();
+    stream.read_to_end(&mut got).await.unwrap();
+    assert_eq!(got, b"local");
+    running.shutdown(Duration::from_secs(1)).await;
+}
+
+#[tokio::test]
+async fn shutdown_drops_tunnels_that_outlive_the_grace_period() {
+    let echo = echo_server().await;
+    let (running, addr) = start(&format!(
+        "defaults\n  mode tcp\n  timeout client 30s\n  timeout server 30s\n\
+         listen echo\n  bind 127.0.0.1:0\n  server e1 {echo}\n"
+    ))
+    .await;
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    stream.write_all(b"x").await.unwrap();
+    let mut one = [0u8; 1];
+    stream.read_exact(&mut one).await.unwrap();
+    let drained = running.shutdown(Duration::from_millis(200)).await;
+    assert!(!drained);
+    let n = tokio::time::timeout(Duration::from_secs(2), stream.read(&mut one))
+        .await
+        .expect("the tunnel should be closed after the grace period")
+        .unwrap_or(0);
+    assert_eq!(n, 0);
 }

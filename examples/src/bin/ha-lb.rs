@@ -1,13 +1,14 @@
 //! `ha-lb`: the load balancer daemon, reading haproxy.cfg.
 //!
 //! ```text
-//! ha-lb -f /etc/haproxy/haproxy.cfg [-f more.cfg ...] [-c] [-d | -db] [-D]
+//! ha-lb -f /etc/haproxy/haproxy.cfg [-f more.cfg ...] [-c] [-d | -db] [-D] [-p PIDFILE]
 //! ```
 //! `-c` checks the configuration and exits 0 (valid) or 1, like `haproxy -c`.
 //! `-d` runs in the foreground with debug logs on standard error, `-db` in
-//! the foreground (ignoring `daemon`), `-D` in the background. SIGTERM and
-//! SIGINT stop gracefully: no new connections, requests in flight finish
-//! (up to 30 s).
+//! the foreground (ignoring `daemon`), `-D` in the background. SIGTERM,
+//! SIGINT and SIGUSR1 stop gracefully: no new connections, requests in
+//! flight finish (up to 30 s); a second signal stops at once. (HAProxy
+//! treats SIGTERM as an immediate stop; ha-lb keeps connections safe.)
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -18,6 +19,7 @@ use ha_examples::logging::{Syslog, facility};
 use ha_examples::privileges::{self, Outcome};
 use ha_lb::LoadBalancer;
 use ha_lb::config::{Config, LogTarget, SyslogAddress, haproxy};
+use tokio::signal::unix::{Signal, SignalKind, signal};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer as _};
@@ -31,14 +33,16 @@ struct Args {
     debug: bool,
     foreground: bool,
     background: bool,
+    pidfile: Option<PathBuf>,
 }
 
-const USAGE: &str = "usage: ha-lb -f CONFIG [-f CONFIG ...] [-c] [-d | -db] [-D]
+const USAGE: &str = "usage: ha-lb -f CONFIG [-f CONFIG ...] [-c] [-d | -db] [-D] [-p PIDFILE]
   -f FILE  configuration file (haproxy.cfg syntax); may be repeated
   -c       check the configuration and exit (0 valid, 1 invalid)
   -d       foreground, debug logs on stderr
   -db      foreground (ignore 'daemon')
-  -D       run in the background (as 'daemon' does)";
+  -D       run in the background (as 'daemon' does)
+  -p FILE  write the process id to FILE once running";
 
 fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
     let mut args = Args::default();
@@ -55,6 +59,10 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
             }
             "-db" => args.foreground = true,
             "-D" => args.background = true,
+            "-p" => match argv.next() {
+                Some(file) => args.pidfile = Some(file.into()),
+                None => return Err("-p needs a file name".into()),
+            },
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown option '{other}'")),
         }
@@ -89,6 +97,12 @@ fn main() -> ExitCode {
     }
     let config = imported.config;
     if args.check_only {
+        // Everything start-up would check, short of binding.
+        if let Err(e) = LoadBalancer::check(&config) {
+            eprintln!("[ALERT] config : {e}");
+            eprintln!("[ALERT] config : Fatal errors found in configuration.");
+            return ExitCode::from(1);
+        }
         println!("Configuration file is valid");
         return ExitCode::SUCCESS;
     }
@@ -111,6 +125,15 @@ fn run(config: Config, args: &Args) -> Result<(), String> {
     for (frontend, addr) in lb.local_addrs() {
         tracing::info!("frontend '{frontend}' listening on {addr}");
     }
+    // Created while still root and before `daemon()` moves to `/`, as
+    // HAProxy does; written once the final process id is known.
+    let mut pidfile = match &args.pidfile {
+        Some(path) => Some(
+            std::fs::File::create(path)
+                .map_err(|e| format!("cannot create pid file {}: {e}", path.display()))?,
+        ),
+        None => None,
+    };
     match privileges::drop_to(user.as_deref(), group.as_deref())? {
         Outcome::NotRoot => tracing::warn!(
             "'user'/'group' in global ignored: not running as root, staying uid {}",
@@ -121,6 +144,11 @@ fn run(config: Config, args: &Args) -> Result<(), String> {
     if daemonize {
         // Before any runtime thread exists: fork only copies the caller.
         nix::unistd::daemon(false, false).map_err(|e| format!("cannot daemonize: {e}"))?;
+    }
+    if let Some(file) = &mut pidfile {
+        use std::io::Write as _;
+        writeln!(file, "{}", std::process::id())
+            .map_err(|e| format!("cannot write pid file: {e}"))?;
     }
     let runtime = match nbthread {
         Some(1) => tokio::runtime::Builder::new_current_thread()
@@ -137,14 +165,15 @@ fn run(config: Config, args: &Args) -> Result<(), String> {
     .map_err(|e| format!("cannot start the runtime: {e}"))?;
     runtime.block_on(async move {
         let running = lb.start().await.map_err(|e| e.to_string())?;
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .map_err(|e| e.to_string())?;
+        let mut signals = Signals::new().map_err(|e| e.to_string())?;
+        signals.next().await;
+        tracing::warn!(
+            "stopping: no new connections, {GRACE:?} for those in flight (signal again to stop now)"
+        );
         tokio::select! {
-            _ = term.recv() => {}
-            _ = tokio::signal::ctrl_c() => {}
+            _ = running.shutdown(GRACE) => {}
+            () = signals.next() => tracing::warn!("stopping now"),
         }
-        tracing::warn!("stopping: no new connections, {GRACE:?} for those in flight");
-        running.shutdown(GRACE).await;
         Ok(())
     })
 }
@@ -208,4 +237,41 @@ fn init_logging(config: &Config, args: &Args, daemonize: bool) -> Result<(), Str
         .with(layers)
         .try_init()
         .map_err(|e| e.to_string())
+}
+
+/// The signals that stop ha-lb: SIGTERM, SIGINT and SIGUSR1 (HAProxy's soft
+/// stop) all stop gracefully; a second one stops at once. SIGHUP and SIGUSR2
+/// (HAProxy's reload) are logged and ignored: reloading is not supported
+/// yet, and their default action would kill the process.
+struct Signals {
+    term: Signal,
+    int: Signal,
+    usr1: Signal,
+    hup: Signal,
+    usr2: Signal,
+}
+
+impl Signals {
+    fn new() -> std::io::Result<Self> {
+        Ok(Self {
+            term: signal(SignalKind::terminate())?,
+            int: signal(SignalKind::interrupt())?,
+            usr1: signal(SignalKind::user_defined1())?,
+            hup: signal(SignalKind::hangup())?,
+            usr2: signal(SignalKind::user_defined2())?,
+        })
+    }
+
+    /// Waits for a stopping signal.
+    async fn next(&mut self) {
+        loop {
+            tokio::select! {
+                _ = self.term.recv() => return,
+                _ = self.int.recv() => return,
+                _ = self.usr1.recv() => return,
+                _ = self.hup.recv() => tracing::warn!("SIGHUP ignored: reloading is not supported yet"),
+                _ = self.usr2.recv() => tracing::warn!("SIGUSR2 ignored: reloading is not supported yet"),
+            }
+        }
+    }
 }

@@ -1,10 +1,12 @@
-//! Getting a connection to a server: pick, connect, retry, redispatch.
+//! Getting a connection to a server: pick, queue, connect, retry, redispatch.
 //!
 //! A connection attempt that fails sends nothing to the server, so it is
 //! always safe to try again. Like HAProxy, ha-lb retries `retries` times; with
-//! `option redispatch` a retry goes to another server when there is one, and
-//! only falls back to waiting a turn-around delay (`min(timeout connect, 1s)`)
-//! and retrying the same server when there is not.
+//! `option redispatch` (ha-lb's default) a retry goes to another server when
+//! there is one, and only falls back to waiting a turn-around delay
+//! (`min(timeout connect, 1s)`) and retrying the same server when there is
+//! not. When every usable server is at its `maxconn`, a request waits for a
+//! slot up to `timeout queue`.
 
 use std::io;
 use std::sync::Arc;
@@ -50,31 +52,30 @@ impl Dispatch {
         key: &PickKey<'_>,
         avoid: &mut Vec<Arc<Server>>,
     ) -> Result<(InFlight, BoxStream), DispatchError> {
-        let server = self.pick(key, avoid).await?;
-        self.connect_from(server, key, avoid).await
+        let slot = self.pick(key, avoid).await?;
+        self.connect_from(slot, key, avoid).await
     }
 
-    /// Picks a server for `key`, preferring one not in `avoid`. When every
-    /// usable server is at its `maxconn`, waits in the backend's queue for a
-    /// slot, up to `timeout queue` (HAProxy's behaviour; it answers 503
-    /// when the wait runs out).
+    /// Picks a server for `key` and takes one of its slots, preferring a
+    /// server not in `avoid`. When every usable server is full, waits in the
+    /// backend's queue up to the queue timeout.
     pub async fn pick(
         &self,
         key: &PickKey<'_>,
         avoid: &[Arc<Server>],
-    ) -> Result<Arc<Server>, DispatchError> {
+    ) -> Result<InFlight, DispatchError> {
         let mut deadline = None;
         loop {
             let freed = self.backend.slot_freed();
             let mut freed = std::pin::pin!(freed.notified());
             // Registered before looking, so a slot freed in between still wakes us.
             freed.as_mut().enable();
-            if let Some(server) = self
+            if let Some(slot) = self
                 .backend
                 .pick(key, avoid)
                 .or_else(|| self.backend.pick(key, &[]))
             {
-                return Ok(server);
+                return Ok(slot);
             }
             let usable = self.backend.usable();
             if usable.active + usable.backup == 0 {
@@ -95,16 +96,17 @@ impl Dispatch {
         }
     }
 
-    /// Connects to `server`, retrying and redispatching as configured.
+    /// Connects to the server of `slot`, retrying and redispatching as
+    /// configured.
     pub async fn connect_from(
         &self,
-        mut server: Arc<Server>,
+        mut slot: InFlight,
         key: &PickKey<'_>,
         avoid: &mut Vec<Arc<Server>>,
     ) -> Result<(InFlight, BoxStream), DispatchError> {
         let mut attempts_left = self.retries.saturating_add(1);
         loop {
-            let in_flight = server.begin();
+            let server = Arc::clone(slot.server());
             let attempt = server.backend().connect();
             let result = match self.connect_timeout {
                 Some(limit) => tokio::time::timeout(limit, attempt)
@@ -115,10 +117,10 @@ impl Dispatch {
                 None => attempt.await,
             };
             let error = match result {
-                Ok(stream) => return Ok((in_flight, stream)),
+                Ok(stream) => return Ok((slot, stream)),
                 Err(error) => error,
             };
-            drop(in_flight);
+            drop(slot);
             server
                 .counters()
                 .connect_errors
@@ -136,17 +138,16 @@ impl Dispatch {
             } else {
                 None
             };
-            server = match other {
+            slot = match other {
                 Some(other) => other,
                 None => {
                     let turnaround = self
                         .connect_timeout
                         .map_or(MAX_TURNAROUND, |t| t.min(MAX_TURNAROUND));
                     tokio::time::sleep(turnaround).await;
-                    if self.redispatch {
-                        self.backend.pick(key, &[]).unwrap_or(server)
-                    } else {
-                        server
+                    match server.try_begin() {
+                        Some(same) if !self.redispatch => same,
+                        _ => self.pick(key, &[]).await?,
                     }
                 }
             };

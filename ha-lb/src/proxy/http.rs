@@ -1,19 +1,21 @@
 //! `mode http`: HTTP/1.1 from clients, balanced per request over pooled
 //! keep-alive connections to servers.
 //!
-//! hyper parses and frames both sides. On top of it this module enforces
-//! what a proxy must (RFC 9110/9112): exactly one `Host` in HTTP/1.1 requests,
-//! hop-by-hop headers not forwarded, `X-Forwarded-For` with `option
-//! forwardfor`. hyper itself rejects what it cannot frame safely (differing
-//! `Content-Length`s, a `Transfer-Encoding` not ending in chunked, one in an
-//! HTTP/1.0 request, bad chunk sizes, malformed heads) with 400, and for a
-//! request carrying both `Transfer-Encoding` and `Content-Length` it frames by
-//! the former, drops the latter and closes the connection after the
-//! response, as HAProxy does: the two lengths never reach a server together.
+//! hyper parses and frames both sides; [`message`](super::message) applies
+//! the proxy rules. hyper itself rejects what it cannot frame safely
+//! (differing `Content-Length`s, a `Transfer-Encoding` not ending in chunked,
+//! one in an HTTP/1.0 request, bad chunk sizes, malformed heads) with 400, and
+//! for a request carrying both `Transfer-Encoding` and `Content-Length` it
+//! frames by the former, drops the latter and closes the connection after
+//! the response, as HAProxy does: the two lengths never reach a server
+//! together.
 //!
 //! Errors are HAProxy's: 503 when no server can take the request, 502 when a
-//! server fails, 504 when it does not answer within `timeout server`, 408 when
-//! a client does not finish its request head within `timeout http-request`.
+//! server fails, 504 when it goes quiet for `timeout server` before
+//! answering, 408 when a client does not finish its request head within
+//! `timeout http-request` or stalls its body for `timeout client`.
+//! `timeout server` also bounds a server stalling mid-response, and
+//! `timeout client` a client that stops reading.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -25,10 +27,10 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http::header::{self, HeaderMap, HeaderName, HeaderValue};
-use http::{Method, Request, Response, StatusCode, Uri, Version};
+use http::request::Parts;
+use http::{Method, Request, Response, StatusCode};
 use http_body_util::{Either, Full};
-use hyper::body::{Body, Frame, Incoming, SizeHint};
+use hyper::body::{Body, Incoming};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
@@ -37,6 +39,10 @@ use tokio::sync::watch;
 
 use super::dispatch::{Dispatch, DispatchError};
 use super::errors;
+use super::idle::{self, Activity, Idle, Tracked, Watch};
+use super::message;
+use super::pool::Conn;
+use super::timed::{self, Stall, TimedBody};
 use crate::acl::{self, Routing};
 use crate::balance::PickKey;
 use crate::config::Timeouts;
@@ -44,7 +50,7 @@ use crate::server::{InFlight, Server};
 
 /// Biggest request head accepted (HAProxy's default `tune.bufsize` is 16 KiB).
 const MAX_HEAD: usize = 16 * 1024;
-/// Longest wait for one keep-alive connection to be handed a request.
+/// Longest wait for a new server connection to accept its first request.
 const READY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A backend as HTTP mode uses it.
@@ -65,7 +71,14 @@ pub(crate) struct HttpRoute {
     pub log: bool,
 }
 
-type ResBody = Either<GuardedBody, Full<Bytes>>;
+impl HttpRoute {
+    /// `timeout http-request`, else `timeout client`.
+    fn head_timeout(&self) -> Option<Duration> {
+        self.timeouts.http_request.or(self.timeouts.client)
+    }
+}
+
+type ResBody = Either<TimedBody, Full<Bytes>>;
 
 /// Waits until the client sends something. `false` when it closes, stops,
 /// or says nothing within the request timeout (then the connection is closed
@@ -90,14 +103,7 @@ pub(crate) async fn first_bytes(
     };
     tokio::select! {
         ready = readable => ready,
-        _ = stop.wait_for(|stopping| *stopping) => false,
-    }
-}
-
-impl HttpRoute {
-    /// `timeout http-request`, else `timeout client`.
-    fn head_timeout(&self) -> Option<Duration> {
-        self.timeouts.http_request.or(self.timeouts.client)
+        () = crate::listener::until_set(stop) => false,
     }
 }
 
@@ -113,11 +119,11 @@ pub(crate) async fn serve(
 ) {
     let _ = stream.set_nodelay(true);
     let unanswered = Arc::new(AtomicBool::new(false));
-    let io = TokioIo::new(HeadWatch {
+    let io = TokioIo::new(ClientIo {
         inner: &mut stream,
         unanswered: Arc::clone(&unanswered),
+        write_stall: Stall::new(route.timeouts.client),
     });
-    let head_timeout = route.head_timeout();
     let service = {
         let route = Arc::clone(&route);
         service_fn(move |req| {
@@ -128,7 +134,7 @@ pub(crate) async fn serve(
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder
         .timer(TokioTimer::new())
-        .header_read_timeout(head_timeout)
+        .header_read_timeout(route.head_timeout())
         .max_buf_size(MAX_HEAD.max(8192))
         .keep_alive(true);
     let result = {
@@ -136,7 +142,7 @@ pub(crate) async fn serve(
         tokio::pin!(connection);
         tokio::select! {
             result = connection.as_mut() => result,
-            _ = async { let _ = stop.wait_for(|stopping| *stopping).await; } => {
+            () = crate::listener::until_set(&mut stop) => {
                 connection.as_mut().graceful_shutdown();
                 connection.await
             }
@@ -164,21 +170,27 @@ async fn handle(req: Request<Incoming>, peer: SocketAddr, route: &HttpRoute) -> 
     let uri = req.uri().clone();
     let version = req.version();
     let (response, served_by) = forward(req, peer, route).await;
-    {
-        tracing::info!(
-            target: "ha_lb::log",
-            "{peer} [{}] {} {}ms {} \"{method} {uri} {version:?}\"",
-            route.frontend,
-            served_by.as_deref().unwrap_or("<NOSRV>"),
-            started.elapsed().as_millis(),
-            response.status().as_u16(),
-        );
-    }
+    tracing::info!(
+        target: "ha_lb::log",
+        "{peer} [{}] {} {}ms {} \"{method} {uri} {version:?}\"",
+        route.frontend,
+        served_by.as_deref().unwrap_or("<NOSRV>"),
+        started.elapsed().as_millis(),
+        response.status().as_u16(),
+    );
     response
 }
 
 fn error(status: StatusCode) -> Response<ResBody> {
     errors::page(status).map(Either::Right)
+}
+
+/// Methods whose requests may be sent twice (RFC 9110 9.2.2).
+fn idempotent(method: &Method) -> bool {
+    matches!(
+        *method,
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE | Method::PUT | Method::DELETE
+    )
 }
 
 /// Forwards one request; returns the response and `backend/server` for the log.
@@ -187,40 +199,50 @@ async fn forward(
     peer: SocketAddr,
     route: &HttpRoute,
 ) -> (Response<ResBody>, Option<String>) {
-    if let Err(why) = validate(&req) {
+    let (mut parts, body) = req.into_parts();
+    if let Err(why) = message::validate(&parts) {
         tracing::debug!(frontend = %route.frontend, client = %peer, why, "bad request");
         return (error(StatusCode::BAD_REQUEST), None);
     }
+    message::normalize_target(&mut parts);
     let facts = acl::Request {
         src: peer.ip(),
-        method: req.method().as_str(),
-        path: req.uri().path(),
-        headers: req.headers(),
+        method: parts.method.as_str(),
+        path: parts.uri.path(),
+        headers: &parts.headers,
     };
-    let Some(backend) = route
+    let Some((backend_name, backend)) = route
         .routing
         .route(&facts)
-        .and_then(|name| route.backends.get(name).map(|b| (name, b)))
+        .and_then(|name| route.backends.get_key_value(name))
     else {
         return (error(StatusCode::SERVICE_UNAVAILABLE), None);
     };
-    let (backend_name, backend) = backend;
-    let mut request = prepare(req, peer, backend.forwardfor);
-    let uri = request.uri().clone();
+    message::to_server(&mut parts, peer.ip(), backend.forwardfor);
+    let uri = parts.uri.clone();
     let key = PickKey {
         src: Some(peer.ip()),
         uri: Some(uri.path()),
     };
+    // A bodiless idempotent request can be sent again if a reused
+    // connection turns out to have been closed by the server under it.
+    let replayable = idempotent(&parts.method) && body.is_end_stream();
+    let mut request = Some(Request::from_parts(
+        parts,
+        TimedBody::new(body, route.timeouts.client, None),
+    ));
     let mut avoid: Vec<Arc<Server>> = Vec::new();
     let mut attempts_left = backend.dispatch.retries.saturating_add(1);
     loop {
-        let server = match backend.dispatch.pick(&key, &avoid).await {
-            Ok(server) => server,
+        let slot = match backend.dispatch.pick(&key, &avoid).await {
+            Ok(slot) => slot,
             Err(_) => return (error(StatusCode::SERVICE_UNAVAILABLE), None),
         };
-        let (guard, mut conn) = match server.pool().checkout() {
-            Some(conn) => (server.begin(), conn),
-            None => match open(&backend.dispatch, server, &key, &mut avoid).await {
+        let pooled = slot.server().pool().checkout();
+        let reused = pooled.is_some();
+        let (slot, mut conn) = match pooled {
+            Some(conn) => (slot, conn),
+            None => match open(&backend.dispatch, slot, &key, &mut avoid).await {
                 Ok(pair) => pair,
                 Err(DispatchError::NoServer | DispatchError::QueueTimeout) => {
                     return (error(StatusCode::SERVICE_UNAVAILABLE), None);
@@ -232,38 +254,56 @@ async fn forward(
                 }
             },
         };
-        let server = Arc::clone(guard.server());
+        let server = Arc::clone(slot.server());
         let who = || Some(format!("{backend_name}/{}", server.name()));
-        let sent = conn.try_send_request(request);
-        let outcome = match backend.server_timeout {
-            Some(limit) => match tokio::time::timeout(limit, sent).await {
-                Ok(outcome) => outcome,
-                Err(_) => {
-                    count_response_error(&server);
-                    return (error(StatusCode::GATEWAY_TIMEOUT), who());
-                }
-            },
-            None => sent.await,
+        let sending = request.take().expect("a request is ready for each attempt");
+        let replay = replayable.then(|| head_copy(&sending));
+        let sent = conn.sender.try_send_request(sending);
+        // `timeout server` counts the server's silence, not the whole wait:
+        // a long upload keeps the connection busy and is not cut.
+        let watch = [Watch {
+            activity: conn.activity.clone(),
+            timeout: backend.server_timeout,
+            side: Idle::Server,
+        }];
+        let outcome = match idle::until_idle(sent, &watch).await {
+            Ok(outcome) => outcome,
+            Err(_) => {
+                count_response_error(&server);
+                return (error(StatusCode::GATEWAY_TIMEOUT), who());
+            }
         };
         match outcome {
             Ok(response) => {
                 server.pool().checkin(conn);
                 let (mut parts, body) = response.into_parts();
-                strip_hop_by_hop(&mut parts.headers);
-                let body = GuardedBody {
-                    inner: body,
-                    _in_flight: guard,
-                };
+                message::strip_hop_by_hop(&mut parts.headers);
+                let body = TimedBody::new(body, backend.server_timeout, Some(slot));
                 return (Response::from_parts(parts, Either::Left(body)), who());
             }
             Err(mut failed) => {
-                // The request never left: try again elsewhere or later.
-                if let Some(unsent) = failed.take_message() {
-                    attempts_left -= 1;
+                if timed::is_idle(failed.error()) {
+                    // The client stopped sending its body.
+                    return (error(StatusCode::REQUEST_TIMEOUT), who());
+                }
+                // Sent nowhere, or sent on a reused connection the server
+                // had closed without answering: safe to try again.
+                let again = failed.take_message().or_else(|| {
+                    replay
+                        .filter(|_| reused)
+                        .map(|head| Request::from_parts(head, TimedBody::empty()))
+                });
+                if !avoid.iter().any(|s| Arc::ptr_eq(s, &server)) {
+                    avoid.push(Arc::clone(&server));
+                }
+                attempts_left -= 1;
+                if let Some(again) = again {
                     if attempts_left > 0 {
-                        request = unsent;
+                        request = Some(again);
                         continue;
                     }
+                    // Nothing was ever answered: the server could not be used.
+                    return (error(StatusCode::SERVICE_UNAVAILABLE), who());
                 }
                 count_response_error(&server);
                 tracing::warn!(backend = %backend_name, server = %server.name(), error = %failed.error(), "server failed the request");
@@ -271,6 +311,16 @@ async fn forward(
             }
         }
     }
+}
+
+/// A copy of a request head, for sending the request again.
+fn head_copy(request: &Request<TimedBody>) -> Parts {
+    let mut copy = Request::new(());
+    *copy.method_mut() = request.method().clone();
+    *copy.uri_mut() = request.uri().clone();
+    *copy.version_mut() = request.version();
+    *copy.headers_mut() = request.headers().clone();
+    copy.into_parts().0
 }
 
 fn count_response_error(server: &Server) {
@@ -284,21 +334,20 @@ fn count_response_error(server: &Server) {
 /// starts an HTTP/1.1 client connection on the stream.
 async fn open(
     dispatch: &Dispatch,
-    server: Arc<Server>,
+    mut slot: InFlight,
     key: &PickKey<'_>,
     avoid: &mut Vec<Arc<Server>>,
-) -> Result<(InFlight, hyper::client::conn::http1::SendRequest<Incoming>), DispatchError> {
+) -> Result<(InFlight, Conn), DispatchError> {
     loop {
-        let (guard, stream) = dispatch
-            .connect_from(Arc::clone(&server), key, avoid)
-            .await?;
+        let (connected, stream) = dispatch.connect_from(slot, key, avoid).await?;
+        let activity = Activity::default();
         let handshake = hyper::client::conn::http1::Builder::new()
-            .handshake::<_, Incoming>(TokioIo::new(stream));
+            .handshake::<_, TimedBody>(TokioIo::new(Tracked::new(stream, activity.clone())));
         let (mut sender, connection) = match handshake.await {
             Ok(pair) => pair,
             Err(e) => {
                 return Err(DispatchError::Failed {
-                    server: Arc::clone(guard.server()),
+                    server: Arc::clone(connected.server()),
                     error: std::io::Error::other(e),
                 });
             }
@@ -310,10 +359,11 @@ async fn open(
         });
         if tokio::time::timeout(READY_TIMEOUT, sender.ready())
             .await
-            .is_ok()
+            .is_ok_and(|r| r.is_ok())
         {
-            return Ok((guard, sender));
+            return Ok((connected, Conn { sender, activity }));
         }
+        slot = connected;
     }
 }
 
@@ -322,130 +372,43 @@ pub(crate) fn method(name: &str) -> Result<Method, String> {
     Method::from_bytes(name.as_bytes()).map_err(|_| format!("invalid HTTP method '{name}'"))
 }
 
-/// Rejects what hyper lets through but a proxy must not forward.
-fn validate(req: &Request<Incoming>) -> Result<(), &'static str> {
-    let hosts = req.headers().get_all(header::HOST).iter().count();
-    if hosts > 1 {
-        return Err("several Host headers");
-    }
-    if hosts == 0 && req.version() == Version::HTTP_11 && req.uri().authority().is_none() {
-        return Err("HTTP/1.1 request without Host");
-    }
-    Ok(())
-}
-
-/// Turns a client request into the request sent to a server.
-fn prepare(req: Request<Incoming>, peer: SocketAddr, forwardfor: bool) -> Request<Incoming> {
-    let (mut parts, body) = req.into_parts();
-    // Absolute-form targets become origin-form with the authority as Host.
-    if let Some(authority) = parts.uri.authority().cloned() {
-        if let Ok(value) = HeaderValue::from_str(authority.as_str()) {
-            parts.headers.insert(header::HOST, value);
-        }
-        let path = parts
-            .uri
-            .path_and_query()
-            .map_or("/", |p| p.as_str())
-            .to_owned();
-        if let Ok(origin) = path.parse::<Uri>() {
-            parts.uri = origin;
-        }
-    }
-    strip_hop_by_hop(&mut parts.headers);
-    if forwardfor {
-        let ip = peer.ip().to_string();
-        if let Ok(value) = HeaderValue::from_str(&ip) {
-            parts.headers.append(X_FORWARDED_FOR, value);
-        }
-    }
-    parts.version = Version::HTTP_11;
-    Request::from_parts(parts, body)
-}
-
-const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
-
-/// Removes the headers that describe one hop, not the message (RFC 9110
-/// 7.6.1): `Connection` and every header it names, and the fixed list.
-fn strip_hop_by_hop(headers: &mut HeaderMap) {
-    // Most messages carry none: one pass over the names is cheaper than
-    // ten hashed removals.
-    if !headers.keys().any(is_hop_by_hop) {
-        return;
-    }
-    let named: Vec<HeaderName> = headers
-        .get_all(header::CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
-        .collect();
-    for name in named {
-        headers.remove(name);
-    }
-    for name in [
-        header::CONNECTION,
-        header::TE,
-        header::TRAILER,
-        header::TRANSFER_ENCODING,
-        header::UPGRADE,
-        header::PROXY_AUTHENTICATE,
-    ] {
-        headers.remove(name);
-    }
-    headers.remove("keep-alive");
-    headers.remove("proxy-connection");
-}
-
-fn is_hop_by_hop(name: &HeaderName) -> bool {
-    [
-        header::CONNECTION,
-        header::TE,
-        header::TRAILER,
-        header::TRANSFER_ENCODING,
-        header::UPGRADE,
-        header::PROXY_AUTHENTICATE,
-    ]
-    .contains(name)
-        || name.as_str() == "keep-alive"
-        || name.as_str() == "proxy-connection"
-}
-
-/// A server's response body that counts as load on the server until it has
-/// been sent to the client or dropped.
-pub(crate) struct GuardedBody {
-    inner: Incoming,
-    _in_flight: InFlight,
-}
-
-impl Body for GuardedBody {
-    type Data = Bytes;
-    type Error = hyper::Error;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
-        Pin::new(&mut self.inner).poll_frame(cx)
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
-    }
-}
-
-/// The client stream as hyper sees it, noting whether request bytes arrived
-/// that no response has followed yet: the mark of a request head in
-/// progress when hyper's head timeout fires.
-struct HeadWatch<'a> {
+/// The client stream as hyper sees it. It notes whether request bytes
+/// arrived that no response has followed yet (the mark of a request head in
+/// progress when hyper's head timeout fires), and gives up on a client that
+/// stops reading for `timeout client`.
+struct ClientIo<'a> {
     inner: &'a mut TcpStream,
     unanswered: Arc<AtomicBool>,
+    write_stall: Stall,
 }
 
-impl AsyncRead for HeadWatch<'_> {
+impl ClientIo<'_> {
+    fn after_write(
+        &mut self,
+        cx: &mut Context<'_>,
+        poll: Poll<std::io::Result<usize>>,
+    ) -> Poll<std::io::Result<usize>> {
+        match poll {
+            Poll::Ready(Ok(n)) => {
+                if n > 0 {
+                    self.unanswered.store(false, Ordering::Relaxed);
+                }
+                self.write_stall.progress();
+                Poll::Ready(Ok(n))
+            }
+            Poll::Pending => match self.write_stall.poll_waiting(cx) {
+                Poll::Ready(_) => Poll::Ready(Err(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    "client stopped reading",
+                ))),
+                Poll::Pending => Poll::Pending,
+            },
+            other => other,
+        }
+    }
+}
+
+impl AsyncRead for ClientIo<'_> {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -460,17 +423,14 @@ impl AsyncRead for HeadWatch<'_> {
     }
 }
 
-impl AsyncWrite for HeadWatch<'_> {
+impl AsyncWrite for ClientIo<'_> {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<std::io::Result<usize>> {
         let poll = Pin::new(&mut *self.inner).poll_write(cx, buf);
-        if matches!(poll, Poll::Ready(Ok(n)) if n > 0) {
-            self.unanswered.store(false, Ordering::Relaxed);
-        }
-        poll
+        self.after_write(cx, poll)
     }
 
     fn poll_write_vectored(
@@ -479,10 +439,7 @@ impl AsyncWrite for HeadWatch<'_> {
         bufs: &[std::io::IoSlice<'_>],
     ) -> Poll<std::io::Result<usize>> {
         let poll = Pin::new(&mut *self.inner).poll_write_vectored(cx, bufs);
-        if matches!(poll, Poll::Ready(Ok(n)) if n > 0) {
-            self.unanswered.store(false, Ordering::Relaxed);
-        }
-        poll
+        self.after_write(cx, poll)
     }
 
     fn is_write_vectored(&self) -> bool {

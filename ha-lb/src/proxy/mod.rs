@@ -7,5 +7,7 @@ pub(crate) mod dispatch;
 pub(crate) mod errors;
 pub(crate) mod http;
 pub mod idle;
+pub(crate) mod message;
 pub(crate) mod pool;
 pub(crate) mod tcp;
+pub(crate) mod timed;
