@@ -310,6 +310,7 @@ fn route(
                         dispatch: dispatch(b),
                         forwardfor: b.options.forwardfor || frontend.options.forwardfor,
                         server_timeout: b.timeouts.server,
+                        tunnel_timeout: frontend.timeouts.tunnel.or(b.timeouts.tunnel),
                     };
                     (b.name.clone(), Arc::new(backend))
                 })

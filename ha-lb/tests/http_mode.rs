@@ -631,3 +631,67 @@ async fn a_client_stalling_its_upload_gets_408_after_timeout_client() {
     assert!(seen.lock().unwrap().iter().all(|s| s.body.is_err()));
     running.shutdown(Duration::from_secs(1)).await;
 }
+
+#[tokio::test]
+async fn websocket_style_upgrades_become_tunnels() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    // A server that switches to an echo protocol on `Upgrade: echo`.
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let server = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let (stream, _) = listener.accept().await.unwrap();
+            tokio::spawn(async move {
+                let service = service_fn(|mut req: Request<hyper::body::Incoming>| async move {
+                    assert_eq!(req.headers()["upgrade"], "echo");
+                    let upgrade = hyper::upgrade::on(&mut req);
+                    tokio::spawn(async move {
+                        let mut io = TokioIo::new(upgrade.await.unwrap());
+                        let mut buf = [0u8; 64];
+                        loop {
+                            let n = io.read(&mut buf).await.unwrap_or(0);
+                            if n == 0 || io.write_all(&buf[..n]).await.is_err() {
+                                break;
+                            }
+                        }
+                    });
+                    let mut res = Response::new(Full::new(Bytes::new()));
+                    *res.status_mut() = http::StatusCode::SWITCHING_PROTOCOLS;
+                    res.headers_mut().insert("upgrade", "echo".parse().unwrap());
+                    res.headers_mut()
+                        .insert("connection", "upgrade".parse().unwrap());
+                    Ok::<_, Infallible>(res)
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .with_upgrades()
+                    .await;
+            });
+        }
+    });
+    let (running, addr) = start(&one_server(server, "  timeout tunnel 10s")).await;
+    let mut client = tokio::net::TcpStream::connect(addr).await.unwrap();
+    client
+        .write_all(b"GET /chat HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n")
+        .await
+        .unwrap();
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        client.read_exact(&mut byte).await.unwrap();
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8(head).unwrap().to_ascii_lowercase();
+    assert!(head.starts_with("http/1.1 101"), "{head}");
+    assert!(head.contains("upgrade: echo"), "{head}");
+    for message in [&b"ping"[..], b"a longer message"] {
+        client.write_all(message).await.unwrap();
+        let mut back = vec![0u8; message.len()];
+        tokio::time::timeout(Duration::from_secs(2), client.read_exact(&mut back))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(back, message);
+    }
+    running.shutdown(Duration::from_secs(1)).await;
+}

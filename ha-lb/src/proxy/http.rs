@@ -15,7 +15,8 @@
 //! answering, 408 when a client does not finish its request head within
 //! `timeout http-request` or stalls its body for `timeout client`.
 //! `timeout server` also bounds a server stalling mid-response, and
-//! `timeout client` a client that stops reading.
+//! `timeout client` a client that stops reading. Upgrade requests
+//! (WebSocket) become tunnels: see [`upgrade`](super::upgrade).
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -33,7 +34,7 @@ use http_body_util::{Either, Full};
 use hyper::body::{Body, Incoming};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 
@@ -43,6 +44,7 @@ use super::idle::{self, Activity, Idle, Tracked, Watch};
 use super::message;
 use super::pool::Conn;
 use super::timed::{self, Stall, TimedBody};
+use super::upgrade;
 use crate::acl::{self, Routing};
 use crate::balance::PickKey;
 use crate::config::Timeouts;
@@ -50,6 +52,9 @@ use crate::server::{InFlight, Server};
 
 /// Biggest request head accepted (HAProxy's default `tune.bufsize` is 16 KiB).
 const MAX_HEAD: usize = 16 * 1024;
+/// Idle time after which a reused connection may have been closed by its
+/// server under a request; below it, no copy is kept for a replay.
+const REPLAY_AFTER_IDLE: Duration = Duration::from_millis(500);
 /// Longest wait for a new server connection to accept its first request.
 const READY_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -59,6 +64,8 @@ pub(crate) struct HttpBackend {
     pub dispatch: Dispatch,
     pub forwardfor: bool,
     pub server_timeout: Option<Duration>,
+    /// `timeout tunnel` (frontend's, else backend's), for upgraded connections.
+    pub tunnel_timeout: Option<Duration>,
 }
 
 /// What an HTTP frontend needs to serve a connection.
@@ -112,15 +119,16 @@ pub(crate) async fn first_bytes(
 /// When `stop` turns true, the connection finishes the request in progress
 /// and closes.
 pub(crate) async fn serve(
-    mut stream: TcpStream,
+    stream: TcpStream,
     peer: SocketAddr,
     route: Arc<HttpRoute>,
     mut stop: watch::Receiver<bool>,
 ) {
     let _ = stream.set_nodelay(true);
+    let stream = Arc::new(stream);
     let unanswered = Arc::new(AtomicBool::new(false));
     let io = TokioIo::new(ClientIo {
-        inner: &mut stream,
+        stream: Arc::clone(&stream),
         unanswered: Arc::clone(&unanswered),
         write_stall: Stall::new(route.timeouts.client),
     });
@@ -138,7 +146,7 @@ pub(crate) async fn serve(
         .max_buf_size(MAX_HEAD.max(8192))
         .keep_alive(true);
     let result = {
-        let connection = builder.serve_connection(io, service);
+        let connection = builder.serve_connection(io, service).with_upgrades();
         tokio::pin!(connection);
         tokio::select! {
             result = connection.as_mut() => result,
@@ -153,12 +161,25 @@ pub(crate) async fn serve(
             // A request head started but did not finish in time: say so, as
             // HAProxy does, instead of vanishing.
             tracing::debug!(frontend = %route.frontend, client = %peer, "request head timeout, answering 408");
-            let _ = stream.write_all(&errors::raw_408()).await;
-            let _ = stream.shutdown().await;
+            let _ = write_all(&stream, &errors::raw_408()).await;
+            let _ = socket2::SockRef::from(&*stream).shutdown(std::net::Shutdown::Write);
         } else {
             tracing::debug!(frontend = %route.frontend, client = %peer, %error, "client connection ended with an error");
         }
     }
+}
+
+/// Writes all of `bytes` through a shared stream.
+async fn write_all(stream: &TcpStream, mut bytes: &[u8]) -> std::io::Result<()> {
+    while !bytes.is_empty() {
+        stream.writable().await?;
+        match stream.try_write(bytes) {
+            Ok(n) => bytes = &bytes[n..],
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 async fn handle(req: Request<Incoming>, peer: SocketAddr, route: &HttpRoute) -> Response<ResBody> {
@@ -218,12 +239,42 @@ async fn forward(
     else {
         return (error(StatusCode::SERVICE_UNAVAILABLE), None);
     };
+    let upgrade = upgrade::requested(&parts.headers);
     message::to_server(&mut parts, peer.ip(), backend.forwardfor);
     let uri = parts.uri.clone();
     let key = PickKey {
         src: Some(peer.ip()),
         uri: Some(uri.path()),
     };
+    if let Some(protocol) = upgrade {
+        let mut avoid = Vec::new();
+        let Ok(slot) = backend.dispatch.pick(&key, &avoid).await else {
+            return (error(StatusCode::SERVICE_UNAVAILABLE), None);
+        };
+        let timeouts = upgrade::TunnelTimeouts {
+            client: backend.tunnel_timeout.or(route.timeouts.client),
+            server: backend.tunnel_timeout.or(backend.server_timeout),
+        };
+        let body = TimedBody::new(body, route.timeouts.client, None);
+        let sent = upgrade::forward(
+            parts,
+            body,
+            protocol,
+            &backend.dispatch,
+            slot,
+            &key,
+            &mut avoid,
+            timeouts,
+        );
+        return match sent.await {
+            Ok((response, server)) => (
+                response.map(|b| Either::Left(TimedBody::new(b, backend.server_timeout, None))),
+                Some(format!("{backend_name}/{}", server.name())),
+            ),
+            Err(upgrade::Failure::Unavailable) => (error(StatusCode::SERVICE_UNAVAILABLE), None),
+            Err(upgrade::Failure::Server) => (error(StatusCode::BAD_GATEWAY), None),
+        };
+    }
     // A bodiless idempotent request can be sent again if a reused
     // connection turns out to have been closed by the server under it.
     let replayable = idempotent(&parts.method) && body.is_end_stream();
@@ -239,9 +290,13 @@ async fn forward(
             Err(_) => return (error(StatusCode::SERVICE_UNAVAILABLE), None),
         };
         let pooled = slot.server().pool().checkout();
-        let reused = pooled.is_some();
+        // A connection idle for a while may be closed by the server just as
+        // the request goes out; one used a moment ago will not be.
+        let risky = pooled
+            .as_ref()
+            .is_some_and(|(_, idle)| *idle >= REPLAY_AFTER_IDLE);
         let (slot, mut conn) = match pooled {
-            Some(conn) => (slot, conn),
+            Some((conn, _)) => (slot, conn),
             None => match open(&backend.dispatch, slot, &key, &mut avoid).await {
                 Ok(pair) => pair,
                 Err(DispatchError::NoServer | DispatchError::QueueTimeout) => {
@@ -257,7 +312,7 @@ async fn forward(
         let server = Arc::clone(slot.server());
         let who = || Some(format!("{backend_name}/{}", server.name()));
         let sending = request.take().expect("a request is ready for each attempt");
-        let replay = replayable.then(|| head_copy(&sending));
+        let replay = (replayable && risky).then(|| head_copy(&sending));
         let sent = conn.sender.try_send_request(sending);
         // `timeout server` counts the server's silence, not the whole wait:
         // a long upload keeps the connection busy and is not cut.
@@ -288,11 +343,9 @@ async fn forward(
                 }
                 // Sent nowhere, or sent on a reused connection the server
                 // had closed without answering: safe to try again.
-                let again = failed.take_message().or_else(|| {
-                    replay
-                        .filter(|_| reused)
-                        .map(|head| Request::from_parts(head, TimedBody::empty()))
-                });
+                let again = failed
+                    .take_message()
+                    .or_else(|| replay.map(|head| Request::from_parts(head, TimedBody::empty())));
                 if !avoid.iter().any(|s| Arc::ptr_eq(s, &server)) {
                     avoid.push(Arc::clone(&server));
                 }
@@ -375,14 +428,16 @@ pub(crate) fn method(name: &str) -> Result<Method, String> {
 /// The client stream as hyper sees it. It notes whether request bytes
 /// arrived that no response has followed yet (the mark of a request head in
 /// progress when hyper's head timeout fires), and gives up on a client that
-/// stops reading for `timeout client`.
-struct ClientIo<'a> {
-    inner: &'a mut TcpStream,
+/// stops reading for `timeout client`. The stream is shared so that the
+/// proxy can still write a 408 after hyper has given the connection up, and
+/// owned so that hyper can hand it over to an upgrade tunnel.
+struct ClientIo {
+    stream: Arc<TcpStream>,
     unanswered: Arc<AtomicBool>,
     write_stall: Stall,
 }
 
-impl ClientIo<'_> {
+impl ClientIo {
     fn after_write(
         &mut self,
         cx: &mut Context<'_>,
@@ -406,31 +461,62 @@ impl ClientIo<'_> {
             other => other,
         }
     }
-}
 
-impl AsyncRead for ClientIo<'_> {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
+    /// Retries `op` until the socket is ready for it, as tokio's own
+    /// `TcpStream` does, but through a shared reference.
+    fn poll_write_with(
+        &mut self,
         cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        let before = buf.filled().len();
-        let poll = Pin::new(&mut *self.inner).poll_read(cx, buf);
-        if matches!(poll, Poll::Ready(Ok(()))) && buf.filled().len() > before {
-            self.unanswered.store(true, Ordering::Relaxed);
-        }
-        poll
+        op: impl Fn(&TcpStream) -> std::io::Result<usize>,
+    ) -> Poll<std::io::Result<usize>> {
+        let poll = loop {
+            match self.stream.poll_write_ready(cx) {
+                Poll::Ready(Ok(())) => {}
+                Poll::Ready(Err(e)) => break Poll::Ready(Err(e)),
+                Poll::Pending => break Poll::Pending,
+            }
+            match op(&self.stream) {
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+                done => break Poll::Ready(done),
+            }
+        };
+        self.after_write(cx, poll)
     }
 }
 
-impl AsyncWrite for ClientIo<'_> {
+impl AsyncRead for ClientIo {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        loop {
+            match self.stream.poll_read_ready(cx) {
+                Poll::Ready(Ok(())) => {}
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => return Poll::Pending,
+            }
+            match self.stream.try_read_buf(buf) {
+                Ok(n) => {
+                    if n > 0 {
+                        self.unanswered.store(true, Ordering::Relaxed);
+                    }
+                    return Poll::Ready(Ok(()));
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+                Err(e) => return Poll::Ready(Err(e)),
+            }
+        }
+    }
+}
+
+impl AsyncWrite for ClientIo {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<std::io::Result<usize>> {
-        let poll = Pin::new(&mut *self.inner).poll_write(cx, buf);
-        self.after_write(cx, poll)
+        self.poll_write_with(cx, |s| s.try_write(buf))
     }
 
     fn poll_write_vectored(
@@ -438,19 +524,18 @@ impl AsyncWrite for ClientIo<'_> {
         cx: &mut Context<'_>,
         bufs: &[std::io::IoSlice<'_>],
     ) -> Poll<std::io::Result<usize>> {
-        let poll = Pin::new(&mut *self.inner).poll_write_vectored(cx, bufs);
-        self.after_write(cx, poll)
+        self.poll_write_with(cx, |s| s.try_write_vectored(bufs))
     }
 
     fn is_write_vectored(&self) -> bool {
-        self.inner.is_write_vectored()
+        true
     }
 
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut *self.inner).poll_flush(cx)
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
     }
 
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut *self.inner).poll_shutdown(cx)
+    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(socket2::SockRef::from(&*self.stream).shutdown(std::net::Shutdown::Write))
     }
 }

@@ -11,3 +11,4 @@ pub(crate) mod message;
 pub(crate) mod pool;
 pub(crate) mod tcp;
 pub(crate) mod timed;
+pub(crate) mod upgrade;

@@ -43,17 +43,19 @@ pub(crate) struct ConnPool {
 }
 
 impl ConnPool {
-    /// A connection ready for a request, if one is pooled.
-    pub fn checkout(&self) -> Option<Conn> {
+    /// A connection ready for a request, if one is pooled, and how long it
+    /// has been idle.
+    pub fn checkout(&self) -> Option<(Conn, Duration)> {
         let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
         let now = Instant::now();
         for _ in 0..idle.len() {
             let entry = idle.pop_front()?;
-            if entry.conn.sender.is_closed() || now.duration_since(entry.since) > MAX_IDLE_AGE {
+            let age = now.duration_since(entry.since);
+            if entry.conn.sender.is_closed() || age > MAX_IDLE_AGE {
                 continue;
             }
             if entry.conn.sender.is_ready() {
-                return Some(entry.conn);
+                return Some((entry.conn, age));
             }
             idle.push_back(entry);
         }
