@@ -97,6 +97,7 @@ pub(crate) async fn accept_loop(
             } = signals;
             let _alive = alive;
             tokio::select! {
+                biased;
                 () = serve(stream, peer, route, stop) => {}
                 () = until_set(&mut kill) => {}
             }

@@ -64,6 +64,14 @@ impl Dispatch {
         key: &PickKey<'_>,
         avoid: &[Arc<Server>],
     ) -> Result<InFlight, DispatchError> {
+        // The common case: a server has room. No queue bookkeeping.
+        if let Some(slot) = self
+            .backend
+            .pick(key, avoid)
+            .or_else(|| self.backend.pick(key, &[]))
+        {
+            return Ok(slot);
+        }
         let mut deadline = None;
         loop {
             let freed = self.backend.slot_freed();

@@ -125,11 +125,10 @@ pub(crate) async fn serve(
     mut stop: watch::Receiver<bool>,
 ) {
     let _ = stream.set_nodelay(true);
-    let stream = Arc::new(stream);
-    let unanswered = Arc::new(AtomicBool::new(false));
+    let state = Arc::new(ClientState::default());
     let io = TokioIo::new(ClientIo {
-        stream: Arc::clone(&stream),
-        unanswered: Arc::clone(&unanswered),
+        stream,
+        state: Arc::clone(&state),
         write_stall: Stall::new(route.timeouts.client),
     });
     let service = {
@@ -145,41 +144,27 @@ pub(crate) async fn serve(
         .header_read_timeout(route.head_timeout())
         .max_buf_size(MAX_HEAD.max(8192))
         .keep_alive(true);
-    let result = {
-        let connection = builder.serve_connection(io, service).with_upgrades();
-        tokio::pin!(connection);
-        tokio::select! {
-            result = connection.as_mut() => result,
-            () = crate::listener::until_set(&mut stop) => {
-                connection.as_mut().graceful_shutdown();
-                connection.await
-            }
+    let connection = builder.serve_connection(io, service).with_upgrades();
+    tokio::pin!(connection);
+    let result = tokio::select! {
+        biased;
+        result = connection.as_mut() => result,
+        () = crate::listener::until_set(&mut stop) => {
+            connection.as_mut().graceful_shutdown();
+            connection.as_mut().await
         }
     };
     if let Err(error) = result {
-        if error.is_timeout() && unanswered.load(Ordering::Relaxed) {
+        if error.is_timeout() && state.unanswered.load(Ordering::Relaxed) {
             // A request head started but did not finish in time: say so, as
-            // HAProxy does, instead of vanishing.
+            // HAProxy does, instead of vanishing. The page is written when
+            // the connection (and the stream inside it) is dropped.
             tracing::debug!(frontend = %route.frontend, client = %peer, "request head timeout, answering 408");
-            let _ = write_all(&stream, &errors::raw_408()).await;
-            let _ = socket2::SockRef::from(&*stream).shutdown(std::net::Shutdown::Write);
+            state.head_timed_out.store(true, Ordering::Relaxed);
         } else {
             tracing::debug!(frontend = %route.frontend, client = %peer, %error, "client connection ended with an error");
         }
     }
-}
-
-/// Writes all of `bytes` through a shared stream.
-async fn write_all(stream: &TcpStream, mut bytes: &[u8]) -> std::io::Result<()> {
-    while !bytes.is_empty() {
-        stream.writable().await?;
-        match stream.try_write(bytes) {
-            Ok(n) => bytes = &bytes[n..],
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(())
 }
 
 async fn handle(req: Request<Incoming>, peer: SocketAddr, route: &HttpRoute) -> Response<ResBody> {
@@ -427,14 +412,32 @@ pub(crate) fn method(name: &str) -> Result<Method, String> {
 
 /// The client stream as hyper sees it. It notes whether request bytes
 /// arrived that no response has followed yet (the mark of a request head in
-/// progress when hyper's head timeout fires), and gives up on a client that
-/// stops reading for `timeout client`. The stream is shared so that the
-/// proxy can still write a 408 after hyper has given the connection up, and
-/// owned so that hyper can hand it over to an upgrade tunnel.
+/// progress when hyper's head timeout fires), gives up on a client that
+/// stops reading for `timeout client`, and, when told the head timed out,
+/// answers 408 as it is dropped (hyper has given the connection up by then).
 struct ClientIo {
-    stream: Arc<TcpStream>,
-    unanswered: Arc<AtomicBool>,
+    stream: TcpStream,
+    state: Arc<ClientState>,
     write_stall: Stall,
+}
+
+/// What [`serve`] and the [`ClientIo`] inside hyper share.
+#[derive(Debug, Default)]
+struct ClientState {
+    /// Request bytes arrived that no response bytes have followed yet.
+    unanswered: AtomicBool,
+    /// The request head timed out: answer 408 on drop.
+    head_timed_out: AtomicBool,
+}
+
+impl Drop for ClientIo {
+    fn drop(&mut self) {
+        if self.state.head_timed_out.load(Ordering::Relaxed) {
+            // A short page on an idle socket: one non-blocking write fits.
+            let _ = self.stream.try_write(&errors::raw_408());
+            let _ = socket2::SockRef::from(&self.stream).shutdown(std::net::Shutdown::Write);
+        }
+    }
 }
 
 impl ClientIo {
@@ -446,7 +449,7 @@ impl ClientIo {
         match poll {
             Poll::Ready(Ok(n)) => {
                 if n > 0 {
-                    self.unanswered.store(false, Ordering::Relaxed);
+                    self.state.unanswered.store(false, Ordering::Relaxed);
                 }
                 self.write_stall.progress();
                 Poll::Ready(Ok(n))
@@ -461,52 +464,20 @@ impl ClientIo {
             other => other,
         }
     }
-
-    /// Retries `op` until the socket is ready for it, as tokio's own
-    /// `TcpStream` does, but through a shared reference.
-    fn poll_write_with(
-        &mut self,
-        cx: &mut Context<'_>,
-        op: impl Fn(&TcpStream) -> std::io::Result<usize>,
-    ) -> Poll<std::io::Result<usize>> {
-        let poll = loop {
-            match self.stream.poll_write_ready(cx) {
-                Poll::Ready(Ok(())) => {}
-                Poll::Ready(Err(e)) => break Poll::Ready(Err(e)),
-                Poll::Pending => break Poll::Pending,
-            }
-            match op(&self.stream) {
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
-                done => break Poll::Ready(done),
-            }
-        };
-        self.after_write(cx, poll)
-    }
 }
 
 impl AsyncRead for ClientIo {
     fn poll_read(
-        self: Pin<&mut Self>,
+        mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<std::io::Result<()>> {
-        loop {
-            match self.stream.poll_read_ready(cx) {
-                Poll::Ready(Ok(())) => {}
-                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-                Poll::Pending => return Poll::Pending,
-            }
-            match self.stream.try_read_buf(buf) {
-                Ok(n) => {
-                    if n > 0 {
-                        self.unanswered.store(true, Ordering::Relaxed);
-                    }
-                    return Poll::Ready(Ok(()));
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
-                Err(e) => return Poll::Ready(Err(e)),
-            }
+        let before = buf.filled().len();
+        let poll = Pin::new(&mut self.stream).poll_read(cx, buf);
+        if matches!(poll, Poll::Ready(Ok(()))) && buf.filled().len() > before {
+            self.state.unanswered.store(true, Ordering::Relaxed);
         }
+        poll
     }
 }
 
@@ -516,7 +487,8 @@ impl AsyncWrite for ClientIo {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<std::io::Result<usize>> {
-        self.poll_write_with(cx, |s| s.try_write(buf))
+        let poll = Pin::new(&mut self.stream).poll_write(cx, buf);
+        self.after_write(cx, poll)
     }
 
     fn poll_write_vectored(
@@ -524,18 +496,19 @@ impl AsyncWrite for ClientIo {
         cx: &mut Context<'_>,
         bufs: &[std::io::IoSlice<'_>],
     ) -> Poll<std::io::Result<usize>> {
-        self.poll_write_with(cx, |s| s.try_write_vectored(bufs))
+        let poll = Pin::new(&mut self.stream).poll_write_vectored(cx, bufs);
+        self.after_write(cx, poll)
     }
 
     fn is_write_vectored(&self) -> bool {
-        true
+        self.stream.is_write_vectored()
     }
 
-    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Poll::Ready(Ok(()))
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.stream).poll_flush(cx)
     }
 
-    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Poll::Ready(socket2::SockRef::from(&*self.stream).shutdown(std::net::Shutdown::Write))
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.stream).poll_shutdown(cx)
     }
 }
