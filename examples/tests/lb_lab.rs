@@ -14,30 +14,7 @@ use std::time::{Duration, Instant};
 
 use support::{Web, free_port, get, wait_listening};
 
-const CHAPTER_CONFIG: &str = "global
-    log /dev/log local0
-    maxconn 4096
-    user haproxy
-    group haproxy
-    daemon
-
-defaults
-    log     global
-    mode    http
-    option  httplog
-    timeout connect 5000
-    timeout client  30000
-    timeout server  30000
-
-frontend web_frontend
-    bind *:80
-    default_backend web_servers
-
-backend web_servers
-    balance roundrobin
-    server web1 192.168.122.101:80 check
-    server web2 192.168.122.102:80 check
-";
+const CHAPTER_CONFIG: &str = include_str!("../../ha-lb/tests/fixtures/chapter.cfg");
 
 /// The running binary; its stderr lines arrive on a channel with the time
 /// they were read.

@@ -21,31 +21,8 @@ fn ms(n: u64) -> Option<Duration> {
     Some(Duration::from_millis(n))
 }
 
-const CHAPTER: &str = "\
-global
-    log /dev/log local0
-    maxconn 4096
-    user haproxy
-    group haproxy
-    daemon
-
-defaults
-    log     global
-    mode    http
-    option  httplog
-    timeout connect 5000
-    timeout client  30000
-    timeout server  30000
-
-frontend web_frontend
-    bind *:80
-    default_backend web_servers
-
-backend web_servers
-    balance roundrobin
-    server web1 192.168.122.101:80 check
-    server web2 192.168.122.102:80 check
-";
+/// The chapter's haproxy.cfg, as printed.
+const CHAPTER: &str = include_str!("fixtures/chapter.cfg");
 
 const LAB: &str = "\
 frontend web

@@ -181,3 +181,31 @@ async fn shutdown_drops_tunnels_that_outlive_the_grace_period() {
         .unwrap_or(0);
     assert_eq!(n, 0);
 }
+
+#[tokio::test]
+async fn global_maxconn_holds_new_clients_in_the_backlog() {
+    let echo = echo_server().await;
+    let (running, addr) = start(&format!(
+        "global\n  maxconn 1\ndefaults\n  mode tcp\n  timeout connect 1s\n\
+         listen echo\n  bind 127.0.0.1:0\n  server e1 {echo}\n"
+    ))
+    .await;
+    let mut first = TcpStream::connect(addr).await.unwrap();
+    first.write_all(b"1").await.unwrap();
+    let mut one = [0u8; 1];
+    first.read_exact(&mut one).await.unwrap();
+    // The second client's connect completes in the kernel's backlog, but
+    // ha-lb does not serve it while the first holds the only slot.
+    let mut second = TcpStream::connect(addr).await.unwrap();
+    second.write_all(b"2").await.unwrap();
+    let waited =
+        tokio::time::timeout(Duration::from_millis(300), second.read_exact(&mut one)).await;
+    assert!(waited.is_err(), "served beyond maxconn");
+    drop(first);
+    tokio::time::timeout(Duration::from_secs(2), second.read_exact(&mut one))
+        .await
+        .expect("served once the slot is free")
+        .unwrap();
+    assert_eq!(&one, b"2");
+    running.shutdown(Duration::from_secs(1)).await;
+}

@@ -99,11 +99,8 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
-    use crate::balance::testutil::{candidates, distinct_ips, distinct_uris, src_keys, tally};
-
-    const NO_KEY: PickKey<'static> = PickKey {
-        src: None,
-        uri: None,
+    use crate::balance::testutil::{
+        NO_KEY, candidates, distinct_ips, distinct_uris, src_keys, tally,
     };
 
     fn key(ip: IpAddr) -> PickKey<'static> {

@@ -40,12 +40,7 @@ mod tests {
     use std::sync::atomic::Ordering;
 
     use super::*;
-    use crate::balance::testutil::candidates;
-
-    const NO_KEY: PickKey<'static> = PickKey {
-        src: None,
-        uri: None,
-    };
+    use crate::balance::testutil::{NO_KEY, candidates};
 
     #[test]
     fn fills_the_servers_in_id_order() {

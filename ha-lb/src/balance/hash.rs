@@ -68,12 +68,8 @@ mod tests {
 
     use super::*;
     use crate::balance::testutil::{
-        assert_shares_within, candidates, distinct_ips, distinct_uris, src_keys, tally, uri_keys,
-    };
-
-    const NO_KEY: PickKey<'static> = PickKey {
-        src: None,
-        uri: None,
+        NO_KEY, assert_shares_within, candidates, distinct_ips, distinct_uris, src_keys, tally,
+        uri_keys,
     };
 
     fn src(a: u8, b: u8) -> PickKey<'static> {

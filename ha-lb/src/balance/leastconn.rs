@@ -69,12 +69,7 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
-    use crate::balance::testutil::candidates;
-
-    const NO_KEY: PickKey<'static> = PickKey {
-        src: None,
-        uri: None,
-    };
+    use crate::balance::testutil::{NO_KEY, candidates};
 
     fn with_loads(weights: &[u32], loads: &[u32]) -> Vec<Candidate> {
         let cands = candidates(weights);

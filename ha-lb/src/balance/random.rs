@@ -110,12 +110,7 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
-    use crate::balance::testutil::{candidates, tally};
-
-    const NO_KEY: PickKey<'static> = PickKey {
-        src: None,
-        uri: None,
-    };
+    use crate::balance::testutil::{NO_KEY, candidates, tally};
 
     fn loaded(weights: &[u32], loads: &[u32]) -> Vec<Candidate> {
         let cands = candidates(weights);

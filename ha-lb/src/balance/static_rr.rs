@@ -151,12 +151,7 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
-    use crate::balance::testutil::{assert_within_one_percent, candidates, tally};
-
-    const NO_KEY: PickKey<'static> = PickKey {
-        src: None,
-        uri: None,
-    };
+    use crate::balance::testutil::{NO_KEY, assert_within_one_percent, candidates, tally};
 
     #[test]
     fn the_table_is_interleaved() {

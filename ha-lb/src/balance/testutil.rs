@@ -6,6 +6,12 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::{Balancer, Candidate, PickKey, stable_hash};
 
+/// A key with neither source nor path.
+pub(crate) const NO_KEY: PickKey<'static> = PickKey {
+    src: None,
+    uri: None,
+};
+
 /// Candidates `0..weights.len()` with the given weights, keyed by the hash
 /// of the names `srv0`, `srv1`, ... as the proxy would key them.
 pub(crate) fn candidates(weights: &[u32]) -> Vec<Candidate> {
