@@ -1,6 +1,33 @@
-//! ha-vrrp: a Keepalived-class VRRP (RFC 3768 / RFC 9568) router: a sans-IO state machine, the packet codec, keepalived.conf import, and a Linux driver that moves the virtual IP.
+//! ha-vrrp: a Keepalived-class VRRP (RFC 3768 / RFC 9568) router.
 //!
-//! **Status: not implemented yet.** This crate is an empty shell that reserves
-//! its place in the ha-rs workspace; it exports nothing. The work is tracked
-//! in the project's issue #4, and `docs/architecture.md` describes what the
-//! crate will hold and how it fits with the others.
+//! **Status: the wire format is done; the router is not.** [`packet`]
+//! encodes and decodes VRRPv2 and VRRPv3 advertisements (IPv4 and IPv6,
+//! both v3 checksum conventions). The sans-IO `Router` state machine,
+//! keepalived.conf import and the Linux driver that moves the virtual IP
+//! are the next steps (issue #4); `docs/architecture.md` shows where they go.
+//!
+//! ```
+//! use ha_vrrp::packet::{Advert, Auth, Interval, Path, Version};
+//! use ha_vrrp::V3Checksum;
+//!
+//! // The chapter's instance: vrid 51, priority 150, advert_int 1, PASS auth.
+//! let advert = Advert {
+//!     version: Version::V2,
+//!     vrid: 51,
+//!     priority: 150,
+//!     interval: Interval::from_centis(100).unwrap(),
+//!     addresses: vec!["192.168.122.100".parse().unwrap()],
+//!     auth: Auth::password("secret123"),
+//! };
+//! let path = Path { src: "192.168.122.10".parse().unwrap(), dst: "224.0.0.18".parse().unwrap() };
+//! let bytes = advert.encode(&path, V3Checksum::default())?;
+//! assert_eq!(Advert::decode(&bytes, &path, V3Checksum::default())?, advert);
+//! # Ok::<(), ha_vrrp::Error>(())
+//! ```
+
+mod checksum;
+pub mod error;
+pub mod packet;
+
+pub use checksum::{PROTOCOL, V3Checksum};
+pub use error::{Error, Result};

@@ -1,5 +1,5 @@
 //! `ha-lab`: the chapter's lab (two web servers, a load balancer, a floating
-//! virtual IP) on one machine. It needs ha-lb and ha-vrrp, which do not
+//! virtual IP) on one machine. It needs ha-vrrp's router, which does not
 //! exist yet, so for now it says so instead of pretending to run.
 
 use std::process::ExitCode;
