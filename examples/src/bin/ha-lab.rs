@@ -7,7 +7,8 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     eprintln!("ha-lab is not built yet: see the crates' status in README.md.");
     eprintln!(
-        "It needs ha-lb (a load balancer) and ha-vrrp (a floating virtual IP), not written yet."
+        "ha-lb (the load balancer) works; ha-vrrp (the floating virtual IP) is not finished."
     );
+    eprintln!("Meanwhile: cargo run --release --bin ha-lb -- -f haproxy.cfg -db");
     ExitCode::from(2)
 }
