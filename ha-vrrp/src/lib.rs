@@ -1,10 +1,11 @@
 //! ha-vrrp: a Keepalived-class VRRP (RFC 3768 / RFC 9568) router.
 //!
-//! **Status: the wire format is done; the router is not.** [`packet`]
-//! encodes and decodes VRRPv2 and VRRPv3 advertisements (IPv4 and IPv6,
-//! both v3 checksum conventions). The sans-IO `Router` state machine,
-//! keepalived.conf import and the Linux driver that moves the virtual IP
-//! are the next steps (issue #4); `docs/architecture.md` shows where they go.
+//! **Status: the wire format and the state machine are done; the daemon is
+//! not.** [`packet`] encodes and decodes VRRPv2 and VRRPv3 advertisements
+//! (IPv4 and IPv6, both v3 checksum conventions). [`Router`] is RFC 9568's
+//! state machine, sans IO, tested on a simulated network. keepalived.conf
+//! import, tracking, notify scripts and the Linux driver that moves the
+//! virtual IP are the next steps.
 //!
 //! ```
 //! use ha_vrrp::packet::{Advert, Auth, Interval, Path, Version};
@@ -28,6 +29,8 @@
 mod checksum;
 pub mod error;
 pub mod packet;
+pub mod router;
 
 pub use checksum::{PROTOCOL, V3Checksum};
 pub use error::{Error, Result};
+pub use router::{Ignored, Output, Router, RouterConfig, State};

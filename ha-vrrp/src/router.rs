@@ -1,0 +1,440 @@
+//! The VRRP router: RFC 9568's state machine for one virtual router, sans
+//! IO.
+//!
+//! Inputs carry the current time: [`Router::handle_startup`],
+//! [`Router::handle_advert`] (an advertisement the driver received, decoded
+//! and found to carry TTL 255), [`Router::handle_timeout`] and
+//! [`Router::handle_shutdown`]. Outputs are pulled: [`Router::poll_output`]
+//! (advertisements to send, virtual addresses to add or remove, gratuitous
+//! ARP / unsolicited NA bursts, state changes) and [`Router::poll_timeout`]
+//! (when to call `handle_timeout` next). No socket, clock or task in here,
+//! so a test can run many routers on a simulated network.
+//!
+//! VRRPv2 and VRRPv3 share the machine; they differ in the skew time
+//! (RFC 3768: `(256 - priority) / 256` s; RFC 9568: the same fraction of the
+//! master's advertisement interval) and in v3's learning of the master's
+//! interval.
+
+use std::collections::VecDeque;
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+use crate::packet::{Advert, Auth, Interval, Version};
+
+/// A virtual router's settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouterConfig {
+    /// Virtual router id, 1..=255.
+    pub vrid: u8,
+    /// Priority, 1..=255 (255: this router owns the addresses).
+    pub priority: u8,
+    /// Protocol version.
+    pub version: Version,
+    /// Advertisement interval (`advert_int`).
+    pub interval: Interval,
+    /// The virtual addresses.
+    pub addresses: Vec<IpAddr>,
+    /// This router's primary address on the link: the advertisement source,
+    /// and the tie-breaker between equal priorities.
+    pub primary: IpAddr,
+    /// Whether a higher-priority backup takes over from a lower-priority
+    /// master (`nopreempt` turns it off).
+    pub preempt: bool,
+    /// VRRPv2 authentication (`authentication { auth_type PASS ... }`).
+    pub auth: Auth,
+    /// Gratuitous ARPs / unsolicited NAs sent at once on becoming master
+    /// (keepalived's `garp_master_repeat`, default 5).
+    pub garp_repeat: u32,
+    /// Delay before a second burst (keepalived's `garp_master_delay`,
+    /// default 5 s; `None`: no second burst).
+    pub garp_delay: Option<Duration>,
+}
+
+impl RouterConfig {
+    /// Settings with keepalived's defaults for the rest.
+    pub fn new(vrid: u8, priority: u8, primary: IpAddr, addresses: Vec<IpAddr>) -> Self {
+        Self {
+            vrid,
+            priority,
+            version: Version::V2,
+            interval: Interval::from_centis(100).expect("1 s is valid"),
+            addresses,
+            primary,
+            preempt: true,
+            auth: Auth::None,
+            garp_repeat: 5,
+            garp_delay: Some(Duration::from_secs(5)),
+        }
+    }
+}
+
+/// The router's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum State {
+    /// Not started, or stopped.
+    Initialize,
+    /// Listening; takes over when the master goes quiet.
+    Backup,
+    /// Owns the virtual addresses and advertises.
+    Master,
+}
+
+/// What the driver must do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Output {
+    /// Send this advertisement.
+    Transmit(Advert),
+    /// Add the virtual addresses to the interface.
+    AddAddresses(Vec<IpAddr>),
+    /// Remove them.
+    RemoveAddresses(Vec<IpAddr>),
+    /// Send this many gratuitous ARPs / unsolicited NAs for every address.
+    Announce {
+        /// How many of each.
+        count: u32,
+    },
+    /// The state changed (for notify scripts and logs).
+    StateChanged {
+        /// Before.
+        from: State,
+        /// After.
+        to: State,
+    },
+}
+
+/// Why an advertisement was not acted on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ignored {
+    /// Another virtual router's.
+    OtherVrid,
+    /// Another protocol version.
+    OtherVersion,
+    /// Wrong VRRPv2 password.
+    Auth,
+    /// A VRRPv2 interval different from ours (RFC 3768 7.1).
+    IntervalMismatch,
+    /// Not started.
+    NotRunning,
+    /// Valid, but changes nothing (a lower-priority advert to a master, or
+    /// one a preempting backup discards).
+    Discarded,
+}
+
+/// One virtual router.
+#[derive(Debug)]
+pub struct Router {
+    config: RouterConfig,
+    state: State,
+    /// Master_Adver_Interval: ours when master, learned from the master in v3.
+    master_interval: Interval,
+    /// When the master is considered down (Backup).
+    down_at: Option<Instant>,
+    /// When to advertise next (Master).
+    advert_at: Option<Instant>,
+    /// When to send the second gratuitous ARP burst (Master).
+    garp_at: Option<Instant>,
+    outputs: VecDeque<Output>,
+}
+
+impl Router {
+    /// A router in [`State::Initialize`]; call [`Router::handle_startup`].
+    pub fn new(config: RouterConfig) -> Self {
+        let master_interval = config.interval;
+        Self {
+            config,
+            state: State::Initialize,
+            master_interval,
+            down_at: None,
+            advert_at: None,
+            garp_at: None,
+            outputs: VecDeque::new(),
+        }
+    }
+
+    /// The current state.
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &RouterConfig {
+        &self.config
+    }
+
+    /// Skew_Time: lower priorities wait longer before taking over.
+    pub fn skew(&self) -> Duration {
+        let weight = 256 - u32::from(self.config.priority);
+        match self.config.version {
+            Version::V2 => Duration::from_secs(1) * weight / 256,
+            Version::V3 => self.master_interval.duration() * weight / 256,
+        }
+    }
+
+    /// Master_Down_Interval: how long a backup waits for the master.
+    pub fn master_down_interval(&self) -> Duration {
+        self.master_interval.duration() * 3 + self.skew()
+    }
+
+    /// Starts the router (RFC 9568 6.4.1).
+    pub fn handle_startup(&mut self, now: Instant) {
+        if self.state != State::Initialize {
+            return;
+        }
+        if self.config.priority == 255 {
+            self.become_master(now);
+        } else {
+            self.master_interval = self.config.interval;
+            self.down_at = Some(now + self.master_down_interval());
+            self.set_state(State::Backup);
+        }
+    }
+
+    /// Acts on a received advertisement from `src`.
+    pub fn handle_advert(
+        &mut self,
+        now: Instant,
+        src: IpAddr,
+        advert: &Advert,
+    ) -> Result<(), Ignored> {
+        if advert.vrid != self.config.vrid {
+            return Err(Ignored::OtherVrid);
+        }
+        if advert.version != self.config.version {
+            return Err(Ignored::OtherVersion);
+        }
+        if self.config.version == Version::V2 {
+            if advert.auth != self.config.auth {
+                return Err(Ignored::Auth);
+            }
+            if advert.interval != self.config.interval {
+                return Err(Ignored::IntervalMismatch);
+            }
+        }
+        match self.state {
+            State::Initialize => Err(Ignored::NotRunning),
+            State::Backup => {
+                if advert.priority == 0 {
+                    // The master is leaving: take over after the skew only.
+                    self.down_at = Some(now + self.skew());
+                    Ok(())
+                } else if !self.config.preempt || advert.priority >= self.config.priority {
+                    if self.config.version == Version::V3 {
+                        self.master_interval = advert.interval;
+                    }
+                    self.down_at = Some(now + self.master_down_interval());
+                    Ok(())
+                } else {
+                    Err(Ignored::Discarded)
+                }
+            }
+            State::Master => {
+                if advert.priority == 0 {
+                    // Another master resigned: show we are here at once.
+                    self.advertise(now);
+                    Ok(())
+                } else if advert.priority > self.config.priority
+                    || (advert.priority == self.config.priority && src > self.config.primary)
+                {
+                    if self.config.version == Version::V3 {
+                        self.master_interval = advert.interval;
+                    }
+                    self.advert_at = None;
+                    self.garp_at = None;
+                    self.down_at = Some(now + self.master_down_interval());
+                    self.outputs
+                        .push_back(Output::RemoveAddresses(self.config.addresses.clone()));
+                    self.set_state(State::Backup);
+                    Ok(())
+                } else {
+                    Err(Ignored::Discarded)
+                }
+            }
+        }
+    }
+
+    /// Fires the timers that are due.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        match self.state {
+            State::Backup => {
+                if self.down_at.is_some_and(|at| at <= now) {
+                    self.become_master(now);
+                }
+            }
+            State::Master => {
+                if self.advert_at.is_some_and(|at| at <= now) {
+                    self.advertise(now);
+                }
+                if self.garp_at.is_some_and(|at| at <= now) {
+                    self.garp_at = None;
+                    self.outputs.push_back(Output::Announce {
+                        count: self.config.garp_repeat,
+                    });
+                }
+            }
+            State::Initialize => {}
+        }
+    }
+
+    /// Stops the router: a master resigns with a priority-0 advertisement
+    /// and drops the addresses (RFC 9568 6.4.3).
+    pub fn handle_shutdown(&mut self, _now: Instant) {
+        if self.state == State::Master {
+            let mut resign = self.advert();
+            resign.priority = 0;
+            self.outputs.push_back(Output::Transmit(resign));
+            self.outputs
+                .push_back(Output::RemoveAddresses(self.config.addresses.clone()));
+        }
+        self.down_at = None;
+        self.advert_at = None;
+        self.garp_at = None;
+        if self.state != State::Initialize {
+            self.set_state(State::Initialize);
+        }
+    }
+
+    /// The next thing for the driver to do.
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.outputs.pop_front()
+    }
+
+    /// When [`Router::handle_timeout`] is due next.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        [self.down_at, self.advert_at, self.garp_at]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    fn become_master(&mut self, now: Instant) {
+        self.down_at = None;
+        self.master_interval = self.config.interval;
+        self.outputs
+            .push_back(Output::AddAddresses(self.config.addresses.clone()));
+        self.advertise(now);
+        self.outputs.push_back(Output::Announce {
+            count: self.config.garp_repeat,
+        });
+        self.garp_at = self.config.garp_delay.map(|d| now + d);
+        self.set_state(State::Master);
+    }
+
+    fn advertise(&mut self, now: Instant) {
+        self.outputs.push_back(Output::Transmit(self.advert()));
+        self.advert_at = Some(now + self.config.interval.duration());
+    }
+
+    fn advert(&self) -> Advert {
+        Advert {
+            version: self.config.version,
+            vrid: self.config.vrid,
+            priority: self.config.priority,
+            interval: self.config.interval,
+            addresses: self.config.addresses.clone(),
+            auth: self.config.auth,
+        }
+    }
+
+    fn set_state(&mut self, to: State) {
+        let from = self.state;
+        self.state = to;
+        self.outputs.push_back(Output::StateChanged { from, to });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(priority: u8) -> RouterConfig {
+        RouterConfig::new(
+            51,
+            priority,
+            "10.0.0.1".parse().unwrap(),
+            vec!["10.0.0.100".parse().unwrap()],
+        )
+    }
+
+    fn outputs(router: &mut Router) -> Vec<Output> {
+        std::iter::from_fn(|| router.poll_output()).collect()
+    }
+
+    #[test]
+    fn the_owner_becomes_master_at_once_and_announces() {
+        let now = Instant::now();
+        let mut r = Router::new(config(255));
+        r.handle_startup(now);
+        let out = outputs(&mut r);
+        assert_eq!(r.state(), State::Master);
+        assert!(matches!(out[0], Output::AddAddresses(_)));
+        assert!(matches!(&out[1], Output::Transmit(a) if a.priority == 255));
+        assert_eq!(out[2], Output::Announce { count: 5 });
+        // The second burst after garp_master_delay, adverts every interval.
+        assert_eq!(r.poll_timeout(), Some(now + Duration::from_secs(1)));
+        r.handle_timeout(now + Duration::from_secs(5));
+        let out = outputs(&mut r);
+        assert!(out.contains(&Output::Announce { count: 5 }));
+    }
+
+    #[test]
+    fn shutdown_resigns_with_priority_zero_and_drops_the_addresses() {
+        let now = Instant::now();
+        let mut r = Router::new(config(255));
+        r.handle_startup(now);
+        outputs(&mut r);
+        r.handle_shutdown(now);
+        let out = outputs(&mut r);
+        assert!(matches!(&out[0], Output::Transmit(a) if a.priority == 0));
+        assert!(matches!(out[1], Output::RemoveAddresses(_)));
+        assert_eq!(r.state(), State::Initialize);
+        assert_eq!(r.poll_timeout(), None);
+    }
+
+    #[test]
+    fn foreign_and_unauthenticated_adverts_are_ignored() {
+        let now = Instant::now();
+        let mut cfg = config(100);
+        cfg.auth = Auth::password("secret123");
+        let mut r = Router::new(cfg);
+        r.handle_startup(now);
+        let src: IpAddr = "10.0.0.2".parse().unwrap();
+        let mut advert = r.advert();
+        advert.vrid = 52;
+        assert_eq!(r.handle_advert(now, src, &advert), Err(Ignored::OtherVrid));
+        advert.vrid = 51;
+        advert.auth = Auth::password("wrong");
+        assert_eq!(r.handle_advert(now, src, &advert), Err(Ignored::Auth));
+        advert.auth = Auth::password("secret12");
+        advert.interval = Interval::from_centis(200).unwrap();
+        assert_eq!(
+            r.handle_advert(now, src, &advert),
+            Err(Ignored::IntervalMismatch)
+        );
+        advert.interval = Interval::from_centis(100).unwrap();
+        advert.version = Version::V3;
+        assert_eq!(
+            r.handle_advert(now, src, &advert),
+            Err(Ignored::OtherVersion)
+        );
+    }
+
+    #[test]
+    fn v3_backups_learn_the_masters_interval() {
+        let now = Instant::now();
+        let mut cfg = config(100);
+        cfg.version = Version::V3;
+        let mut r = Router::new(cfg);
+        r.handle_startup(now);
+        let mut advert = r.advert();
+        advert.priority = 200;
+        advert.interval = Interval::from_centis(20).unwrap();
+        r.handle_advert(now, "10.0.0.2".parse().unwrap(), &advert)
+            .unwrap();
+        // 3 x 200 ms + (256 - 100) / 256 x 200 ms
+        assert_eq!(
+            r.master_down_interval(),
+            Duration::from_millis(600) + Duration::from_millis(200) * 156 / 256
+        );
+        assert_eq!(r.poll_timeout(), Some(now + r.master_down_interval()));
+    }
+}
