@@ -33,4 +33,4 @@ pub mod router;
 
 pub use checksum::{PROTOCOL, V3Checksum};
 pub use error::{Error, Result};
-pub use router::{Ignored, Output, Router, RouterConfig, State};
+pub use router::{Ignored, Output, Router, RouterConfig, State, Track};

@@ -48,6 +48,23 @@ pub struct RouterConfig {
     /// Delay before a second burst (keepalived's `garp_master_delay`,
     /// default 5 s; `None`: no second burst).
     pub garp_delay: Option<Duration>,
+    /// keepalived's `preempt_delay`: a higher-priority backup lets a lower
+    /// master be for this long after first seeing it before taking over.
+    pub preempt_delay: Option<Duration>,
+    /// Tracked objects (keepalived's `track_script`, `track_interface`,
+    /// `track_file`), reported by the driver through [`Router::handle_track`].
+    pub tracks: Vec<Track>,
+}
+
+/// A tracked object and what its state does to the router.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Track {
+    /// Its name, for logs.
+    pub name: String,
+    /// keepalived's weight: a positive weight is added to the priority while
+    /// the object is up, a negative one while it is down; weight 0 puts the
+    /// router in [`State::Fault`] while it is down.
+    pub weight: i32,
 }
 
 impl RouterConfig {
@@ -64,6 +81,8 @@ impl RouterConfig {
             auth: Auth::None,
             garp_repeat: 5,
             garp_delay: Some(Duration::from_secs(5)),
+            preempt_delay: None,
+            tracks: Vec::new(),
         }
     }
 }
@@ -77,6 +96,8 @@ pub enum State {
     Backup,
     /// Owns the virtual addresses and advertises.
     Master,
+    /// A tracked object of weight 0 is down: silent, owns nothing.
+    Fault,
 }
 
 /// What the driver must do.
@@ -133,6 +154,10 @@ pub struct Router {
     advert_at: Option<Instant>,
     /// When to send the second gratuitous ARP burst (Master).
     garp_at: Option<Instant>,
+    /// Up/down of each tracked object, in `config.tracks` order.
+    tracked_up: Vec<bool>,
+    /// When a lower-priority master was first seen (for `preempt_delay`).
+    lower_master_since: Option<Instant>,
     outputs: VecDeque<Output>,
 }
 
@@ -140,6 +165,8 @@ impl Router {
     /// A router in [`State::Initialize`]; call [`Router::handle_startup`].
     pub fn new(config: RouterConfig) -> Self {
         let master_interval = config.interval;
+        // Tracked objects count as up until the driver says otherwise.
+        let tracked_up = vec![true; config.tracks.len()];
         Self {
             config,
             state: State::Initialize,
@@ -147,6 +174,8 @@ impl Router {
             down_at: None,
             advert_at: None,
             garp_at: None,
+            tracked_up,
+            lower_master_since: None,
             outputs: VecDeque::new(),
         }
     }
@@ -161,9 +190,39 @@ impl Router {
         &self.config
     }
 
+    /// The priority in force: the configured one adjusted by the weights of
+    /// tracked objects, kept within 1..=254. An address owner (255) is not
+    /// adjusted, as in keepalived.
+    pub fn priority(&self) -> u8 {
+        let base = self.config.priority;
+        if base == 255 {
+            return base;
+        }
+        let adjust: i32 = self
+            .config
+            .tracks
+            .iter()
+            .zip(&self.tracked_up)
+            .map(|(t, &up)| match (t.weight > 0, up) {
+                (true, true) => t.weight,
+                (false, false) if t.weight < 0 => t.weight,
+                _ => 0,
+            })
+            .sum();
+        (i32::from(base) + adjust).clamp(1, 254) as u8
+    }
+
+    fn faulted(&self) -> bool {
+        self.config
+            .tracks
+            .iter()
+            .zip(&self.tracked_up)
+            .any(|(t, &up)| t.weight == 0 && !up)
+    }
+
     /// Skew_Time: lower priorities wait longer before taking over.
     pub fn skew(&self) -> Duration {
-        let weight = 256 - u32::from(self.config.priority);
+        let weight = 256 - u32::from(self.priority());
         match self.config.version {
             Version::V2 => Duration::from_secs(1) * weight / 256,
             Version::V3 => self.master_interval.duration() * weight / 256,
@@ -180,12 +239,35 @@ impl Router {
         if self.state != State::Initialize {
             return;
         }
-        if self.config.priority == 255 {
+        if self.faulted() {
+            self.set_state(State::Fault);
+        } else if self.config.priority == 255 {
             self.become_master(now);
         } else {
-            self.master_interval = self.config.interval;
-            self.down_at = Some(now + self.master_down_interval());
-            self.set_state(State::Backup);
+            self.become_backup(now);
+        }
+    }
+
+    /// Records a tracked object's state (index into `config.tracks`).
+    /// Priority changes show in the next advertisement; a weight-0 object
+    /// going down moves the router to [`State::Fault`] (a master first
+    /// resigns, so backups take over at once), and coming back up returns it
+    /// to [`State::Backup`].
+    pub fn handle_track(&mut self, now: Instant, track: usize, up: bool) {
+        let Some(slot) = self.tracked_up.get_mut(track) else {
+            return;
+        };
+        if *slot == up {
+            return;
+        }
+        *slot = up;
+        match (self.state, self.faulted()) {
+            (State::Master | State::Backup, true) => {
+                self.leave(now);
+                self.set_state(State::Fault);
+            }
+            (State::Fault, false) => self.become_backup(now),
+            _ => {}
         }
     }
 
@@ -210,14 +292,23 @@ impl Router {
                 return Err(Ignored::IntervalMismatch);
             }
         }
+        let ours = self.priority();
         match self.state {
-            State::Initialize => Err(Ignored::NotRunning),
+            State::Initialize | State::Fault => Err(Ignored::NotRunning),
             State::Backup => {
+                let lower = advert.priority != 0 && advert.priority < ours;
+                if !lower {
+                    self.lower_master_since = None;
+                }
+                let preempt_waits = lower
+                    && self.config.preempt_delay.is_some_and(|delay| {
+                        now < *self.lower_master_since.get_or_insert(now) + delay
+                    });
                 if advert.priority == 0 {
                     // The master is leaving: take over after the skew only.
                     self.down_at = Some(now + self.skew());
                     Ok(())
-                } else if !self.config.preempt || advert.priority >= self.config.priority {
+                } else if !self.config.preempt || !lower || preempt_waits {
                     if self.config.version == Version::V3 {
                         self.master_interval = advert.interval;
                     }
@@ -232,8 +323,8 @@ impl Router {
                     // Another master resigned: show we are here at once.
                     self.advertise(now);
                     Ok(())
-                } else if advert.priority > self.config.priority
-                    || (advert.priority == self.config.priority && src > self.config.primary)
+                } else if advert.priority > ours
+                    || (advert.priority == ours && src > self.config.primary)
                 {
                     if self.config.version == Version::V3 {
                         self.master_interval = advert.interval;
@@ -271,13 +362,21 @@ impl Router {
                     });
                 }
             }
-            State::Initialize => {}
+            State::Initialize | State::Fault => {}
         }
     }
 
     /// Stops the router: a master resigns with a priority-0 advertisement
     /// and drops the addresses (RFC 9568 6.4.3).
-    pub fn handle_shutdown(&mut self, _now: Instant) {
+    pub fn handle_shutdown(&mut self, now: Instant) {
+        self.leave(now);
+        if self.state != State::Initialize {
+            self.set_state(State::Initialize);
+        }
+    }
+
+    /// Stops whatever the current state does; a master resigns.
+    fn leave(&mut self, _now: Instant) {
         if self.state == State::Master {
             let mut resign = self.advert();
             resign.priority = 0;
@@ -288,9 +387,6 @@ impl Router {
         self.down_at = None;
         self.advert_at = None;
         self.garp_at = None;
-        if self.state != State::Initialize {
-            self.set_state(State::Initialize);
-        }
     }
 
     /// The next thing for the driver to do.
@@ -304,6 +400,13 @@ impl Router {
             .into_iter()
             .flatten()
             .min()
+    }
+
+    fn become_backup(&mut self, now: Instant) {
+        self.master_interval = self.config.interval;
+        self.lower_master_since = None;
+        self.down_at = Some(now + self.master_down_interval());
+        self.set_state(State::Backup);
     }
 
     fn become_master(&mut self, now: Instant) {
@@ -328,7 +431,7 @@ impl Router {
         Advert {
             version: self.config.version,
             vrid: self.config.vrid,
-            priority: self.config.priority,
+            priority: self.priority(),
             interval: self.config.interval,
             addresses: self.config.addresses.clone(),
             auth: self.config.auth,
@@ -436,5 +539,93 @@ mod tests {
             Duration::from_millis(600) + Duration::from_millis(200) * 156 / 256
         );
         assert_eq!(r.poll_timeout(), Some(now + r.master_down_interval()));
+    }
+
+    #[test]
+    fn tracked_weights_adjust_the_advertised_priority() {
+        let now = Instant::now();
+        let mut cfg = config(100);
+        cfg.tracks = vec![
+            Track {
+                name: "chk_haproxy".into(),
+                weight: -60,
+            },
+            Track {
+                name: "uplink".into(),
+                weight: 20,
+            },
+        ];
+        let mut r = Router::new(cfg);
+        r.handle_startup(now);
+        assert_eq!(r.priority(), 120);
+        r.handle_track(now, 0, false);
+        assert_eq!(r.priority(), 60);
+        r.handle_track(now, 1, false);
+        assert_eq!(r.priority(), 40);
+        assert_eq!(r.state(), State::Backup);
+        // Clamped to 1..=254; an owner is never adjusted.
+        let mut cfg = config(250);
+        cfg.tracks = vec![Track {
+            name: "up".into(),
+            weight: 100,
+        }];
+        assert_eq!(Router::new(cfg).priority(), 254);
+        let mut cfg = config(255);
+        cfg.tracks = vec![Track {
+            name: "down".into(),
+            weight: -100,
+        }];
+        let mut owner = Router::new(cfg);
+        owner.handle_track(now, 0, false);
+        assert_eq!(owner.priority(), 255);
+    }
+
+    #[test]
+    fn a_weight_zero_track_faults_the_router_and_a_master_resigns() {
+        let now = Instant::now();
+        let mut cfg = config(255);
+        cfg.tracks = vec![Track {
+            name: "eth0".into(),
+            weight: 0,
+        }];
+        let mut r = Router::new(cfg);
+        r.handle_startup(now);
+        assert_eq!(r.state(), State::Master);
+        outputs(&mut r);
+        r.handle_track(now, 0, false);
+        let out = outputs(&mut r);
+        assert_eq!(r.state(), State::Fault);
+        assert!(matches!(&out[0], Output::Transmit(a) if a.priority == 0));
+        assert!(matches!(out[1], Output::RemoveAddresses(_)));
+        assert_eq!(r.poll_timeout(), None);
+        let advert = r.advert();
+        assert_eq!(
+            r.handle_advert(now, "10.0.0.2".parse().unwrap(), &advert),
+            Err(Ignored::NotRunning)
+        );
+        r.handle_track(now, 0, true);
+        assert_eq!(r.state(), State::Backup);
+        assert_eq!(r.poll_timeout(), Some(now + r.master_down_interval()));
+    }
+
+    #[test]
+    fn preempt_delay_lets_a_lower_master_be_for_a_while() {
+        let now = Instant::now();
+        let mut cfg = config(150);
+        cfg.preempt_delay = Some(Duration::from_secs(10));
+        let mut r = Router::new(cfg);
+        r.handle_startup(now);
+        let mut lower = r.advert();
+        lower.priority = 100;
+        let src: IpAddr = "10.0.0.2".parse().unwrap();
+        // Accepted (timer reset) during the delay...
+        for s in 0..10 {
+            let t = now + Duration::from_secs(s);
+            assert_eq!(r.handle_advert(t, src, &lower), Ok(()));
+            assert_eq!(r.poll_timeout(), Some(t + r.master_down_interval()));
+        }
+        // ...then discarded, so the down timer runs out and it takes over.
+        let t = now + Duration::from_secs(10);
+        assert_eq!(r.handle_advert(t, src, &lower), Err(Ignored::Discarded));
     }
 }

@@ -345,3 +345,32 @@ proptest! {
         prop_assert_eq!(lan.masters(), vec![best]);
     }
 }
+
+#[test]
+fn a_faulted_master_hands_over_after_the_skew() {
+    let mut lan = Lan::new(&[150, 100], Version::V3, 100, 8);
+    lan.nodes[0].router = {
+        let mut config = lan.nodes[0].router.config().clone();
+        config.tracks = vec![ha_vrrp::router::Track {
+            name: "eth0".into(),
+            weight: 0,
+        }];
+        Router::new(config)
+    };
+    lan.start_all();
+    lan.run_until(Duration::from_secs(5));
+    assert_eq!(lan.masters(), [0]);
+    lan.nodes[0].router.handle_track(lan.now, 0, false);
+    lan.drain(0);
+    let faulted = lan.now;
+    lan.run_until(Duration::from_secs(6));
+    assert_eq!(lan.masters(), [1]);
+    assert_eq!(lan.nodes[0].router.state(), State::Fault);
+    let took = lan.became_master(1).unwrap() - faulted;
+    assert!(took <= lan.nodes[1].router.skew() + ms(1), "{took:?}");
+    // Back up: it preempts again.
+    lan.nodes[0].router.handle_track(lan.now, 0, true);
+    lan.drain(0);
+    lan.run_until(Duration::from_secs(12));
+    assert_eq!(lan.masters(), [0]);
+}
