@@ -47,6 +47,22 @@ pub enum Error {
     /// An advertisement that cannot be put on the wire as asked.
     #[error("cannot encode advertisement: {0}")]
     Unencodable(&'static str),
+    /// An invalid keepalived.conf value or structure.
+    #[error("{location}: {message}")]
+    Config {
+        /// The file and line at fault.
+        location: crate::config::Location,
+        /// What is wrong and what was expected.
+        message: String,
+    },
+    /// A configuration file that cannot be read.
+    #[error("cannot read {}: {message}", path.display())]
+    ReadConfig {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The I/O error, as text (so that `Error` stays `Clone + Eq`).
+        message: String,
+    },
 }
 
 /// Shorthand for results of this crate.

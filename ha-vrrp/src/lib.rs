@@ -1,11 +1,13 @@
 //! ha-vrrp: a Keepalived-class VRRP (RFC 3768 / RFC 9568) router.
 //!
-//! **Status: the wire format and the state machine are done; the daemon is
-//! not.** [`packet`] encodes and decodes VRRPv2 and VRRPv3 advertisements
-//! (IPv4 and IPv6, both v3 checksum conventions). [`Router`] is RFC 9568's
-//! state machine, sans IO, tested on a simulated network. keepalived.conf
-//! import, tracking, notify scripts and the Linux driver that moves the
-//! virtual IP are the next steps.
+//! **Status: the pieces are done, the daemon is not.** [`packet`] encodes
+//! and decodes VRRPv2 and VRRPv3 advertisements (IPv4 and IPv6, both v3
+//! checksum conventions). [`Router`] is RFC 9568's state machine, sans IO,
+//! with keepalived's tracking weights, FAULT state and `preempt_delay`,
+//! tested on a simulated network. [`keepalived`] imports keepalived.conf
+//! into [`config`]. [`linux::socket`] sends and receives advertisements
+//! (IPv4). Still to come: netlink address changes, gratuitous ARP, IPv6
+//! sockets, notify scripts, and the `ha-vrrpd` daemon that joins them.
 //!
 //! ```
 //! use ha_vrrp::packet::{Advert, Auth, Interval, Path, Version};
@@ -27,7 +29,11 @@
 //! ```
 
 mod checksum;
+pub mod config;
 pub mod error;
+pub mod keepalived;
+#[cfg(target_os = "linux")]
+pub mod linux;
 pub mod packet;
 pub mod router;
 

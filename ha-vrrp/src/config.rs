@@ -1,0 +1,199 @@
+//! The typed VRRP daemon configuration, as read from keepalived.conf by
+//! [`crate::keepalived`].
+//!
+//! Every item keeps the [`Location`] it was read from, so later checks (and
+//! the daemon's logs) can point at `file:line`.
+
+use std::fmt;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::packet::{Auth, Version};
+
+/// Where a piece of configuration came from, for messages (`file:line`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Location {
+    /// The file.
+    pub file: PathBuf,
+    /// The line, counted from 1; 0 when the item was not read from a file.
+    pub line: u32,
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.file.display(), self.line)
+    }
+}
+
+/// A whole VRRP daemon configuration.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Config {
+    /// Process-wide settings (`global_defs`).
+    pub global: GlobalDefs,
+    /// Health scripts instances may track (`vrrp_script`), in file order.
+    pub scripts: Vec<VrrpScript>,
+    /// Virtual routers (`vrrp_instance`), in file order.
+    pub instances: Vec<Instance>,
+    /// Instances that change state together (`vrrp_sync_group`).
+    pub sync_groups: Vec<SyncGroup>,
+}
+
+impl Config {
+    /// The instance called `name`.
+    pub fn instance(&self, name: &str) -> Option<&Instance> {
+        self.instances.iter().find(|i| i.name == name)
+    }
+
+    /// The script called `name`.
+    pub fn script(&self, name: &str) -> Option<&VrrpScript> {
+        self.scripts.iter().find(|s| s.name == name)
+    }
+}
+
+/// Process-wide settings (`global_defs`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct GlobalDefs {
+    /// `router_id`: this node's name in notifications.
+    pub router_id: Option<String>,
+    /// `vrrp_version`: the default protocol version of the instances.
+    pub vrrp_version: Option<Version>,
+    /// `enable_script_security`: refuse scripts writable by non-root users.
+    pub enable_script_security: bool,
+    /// `script_user`: the user scripts run as.
+    pub script_user: Option<String>,
+}
+
+/// A health script (`vrrp_script NAME { ... }`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VrrpScript {
+    /// The name `track_script` refers to.
+    pub name: String,
+    /// The command line (`script`), unquoted.
+    pub script: String,
+    /// How often it runs (`interval`, default 1 s).
+    pub interval: Duration,
+    /// How long a run may take before it counts as failed (`timeout`).
+    pub timeout: Option<Duration>,
+    /// Priority change while the script succeeds (positive) or fails
+    /// (negative); -253..=253, default 0 (failure means FAULT).
+    pub weight: i32,
+    /// Successes needed to count as up (default 1).
+    pub rise: u32,
+    /// Failures needed to count as down (default 1).
+    pub fall: u32,
+    /// Where the block starts.
+    pub location: Location,
+}
+
+/// The state an instance asks for at start-up (`state`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum InitialState {
+    /// `state MASTER`.
+    Master,
+    /// `state BACKUP`.
+    Backup,
+}
+
+/// An address the virtual router owns (a `virtual_ipaddress` line).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct VirtualAddress {
+    /// The address.
+    pub addr: IpAddr,
+    /// The prefix length (32 or 128 when not given).
+    pub prefix: u8,
+    /// `dev IFACE`: the interface to add it to, if not the instance's.
+    pub dev: Option<String>,
+    /// `label LABEL`: the IPv4 address label (`eth0:1`).
+    pub label: Option<String>,
+}
+
+/// Something an instance tracks (an interface, a script or a file), with
+/// an optional weight overriding the tracked object's own.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Tracked {
+    /// The interface, `vrrp_script` or `vrrp_track_file` name.
+    pub name: String,
+    /// `weight N` (-253..=253).
+    pub weight: Option<i32>,
+}
+
+/// A virtual router (`vrrp_instance NAME { ... }`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Instance {
+    /// The instance name.
+    pub name: String,
+    /// `state MASTER|BACKUP`, as written; the router decides what it means.
+    pub initial_state: Option<InitialState>,
+    /// `interface`: where adverts are sent and received (required).
+    pub interface: String,
+    /// `virtual_router_id` (1..=255, required).
+    pub vrid: u8,
+    /// `priority` (1..=255, default 100).
+    pub priority: u8,
+    /// `advert_int` (default 1 s).
+    pub advert_int: Duration,
+    /// `version`: overrides the global `vrrp_version`.
+    pub version: Option<Version>,
+    /// `authentication { auth_type PASS auth_pass ... }` (VRRPv2 only).
+    pub auth: Option<Auth>,
+    /// `virtual_ipaddress { ... }`.
+    pub virtual_addresses: Vec<VirtualAddress>,
+    /// `unicast_src_ip`: the source of unicast adverts.
+    pub unicast_src_ip: Option<IpAddr>,
+    /// `unicast_peer { ... }`: send adverts to these instead of multicast.
+    pub unicast_peers: Vec<IpAddr>,
+    /// `nopreempt`: a higher priority backup does not take over.
+    pub nopreempt: bool,
+    /// `preempt_delay`: wait this long after start-up before preempting.
+    pub preempt_delay: Option<Duration>,
+    /// `accept` (`Some(true)`) / `no_accept` (`Some(false)`): whether a
+    /// master accepts packets to the virtual addresses it does not own.
+    pub accept: Option<bool>,
+    /// `track_interface { ... }`.
+    pub track_interfaces: Vec<Tracked>,
+    /// `track_script { ... }`: names of `vrrp_script`s.
+    pub track_scripts: Vec<Tracked>,
+    /// `track_file { ... }`.
+    pub track_files: Vec<Tracked>,
+    /// `notify_master`: command line run on becoming master.
+    pub notify_master: Option<String>,
+    /// `notify_backup`: command line run on becoming backup.
+    pub notify_backup: Option<String>,
+    /// `notify_fault`: command line run on entering FAULT.
+    pub notify_fault: Option<String>,
+    /// `notify_stop`: command line run when the instance stops.
+    pub notify_stop: Option<String>,
+    /// `notify`: command line run on every change, with arguments
+    /// `INSTANCE NAME STATE PRIORITY` appended.
+    pub notify: Option<String>,
+    /// `garp_master_delay`: delay of the second burst of gratuitous ARPs
+    /// (default 5 s).
+    pub garp_master_delay: Duration,
+    /// `garp_master_repeat`: gratuitous ARPs per burst (default 5).
+    pub garp_master_repeat: u32,
+    /// `garp_master_refresh`: repeat gratuitous ARPs this often while master
+    /// (`None`, the default, or 0 in the file: never).
+    pub garp_master_refresh: Option<Duration>,
+    /// `use_vmac`: put the virtual MAC on a macvlan interface.
+    pub use_vmac: bool,
+    /// Where the block starts.
+    pub location: Location,
+}
+
+/// Instances that change state together (`vrrp_sync_group NAME { ... }`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncGroup {
+    /// The group name.
+    pub name: String,
+    /// `group { ... }`: instance names.
+    pub members: Vec<String>,
+    /// `notify_master`: command line run when the group becomes master.
+    pub notify_master: Option<String>,
+    /// `notify_backup`: command line run when the group becomes backup.
+    pub notify_backup: Option<String>,
+    /// `notify_fault`: command line run when the group enters FAULT.
+    pub notify_fault: Option<String>,
+    /// Where the block starts.
+    pub location: Location,
+}
