@@ -63,6 +63,16 @@ pub enum Error {
         /// The I/O error, as text (so that `Error` stays `Clone + Eq`).
         message: String,
     },
+    /// The kernel refused an address change.
+    #[error("cannot {action} {address}: {message}")]
+    Address {
+        /// `add` or `remove`.
+        action: &'static str,
+        /// The address, as `ip` shows it.
+        address: String,
+        /// The kernel's reason.
+        message: String,
+    },
 }
 
 /// Shorthand for results of this crate.

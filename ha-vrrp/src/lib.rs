@@ -5,9 +5,10 @@
 //! checksum conventions). [`Router`] is RFC 9568's state machine, sans IO,
 //! with keepalived's tracking weights, FAULT state and `preempt_delay`,
 //! tested on a simulated network. [`keepalived`] imports keepalived.conf
-//! into [`config`]. [`linux::socket`] sends and receives advertisements
-//! (IPv4). Still to come: netlink address changes, gratuitous ARP, IPv6
-//! sockets, notify scripts, and the `ha-vrrpd` daemon that joins them.
+//! into [`config`]. On Linux, [`linux::socket`] sends and receives
+//! advertisements (IPv4) and [`linux::address`] adds and removes the
+//! virtual addresses. Still to come: gratuitous ARP, IPv6 sockets, notify
+//! scripts, and the `ha-vrrpd` daemon that joins them.
 //!
 //! ```
 //! use ha_vrrp::packet::{Advert, Auth, Interval, Path, Version};
