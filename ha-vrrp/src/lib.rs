@@ -6,9 +6,10 @@
 //! with keepalived's tracking weights, FAULT state and `preempt_delay`,
 //! tested on a simulated network. [`keepalived`] imports keepalived.conf
 //! into [`config`]. On Linux, [`linux::socket`] sends and receives
-//! advertisements (IPv4) and [`linux::address`] adds and removes the
-//! virtual addresses. Still to come: gratuitous ARP, IPv6 sockets, notify
-//! scripts, and the `ha-vrrpd` daemon that joins them.
+//! advertisements (IPv4), [`linux::address`] adds and removes the virtual
+//! addresses and [`linux::arp`] sends gratuitous ARP. Still to come: IPv6
+//! sockets and unsolicited NA, notify scripts, and the `ha-vrrpd` daemon
+//! that joins them.
 //!
 //! ```
 //! use ha_vrrp::packet::{Advert, Auth, Interval, Path, Version};

@@ -51,3 +51,53 @@ async fn a_vip_is_added_with_prefix_and_label_and_removed() {
     );
     addresses.remove(index, &vip).await.unwrap();
 }
+
+#[tokio::test]
+async fn a_gratuitous_arp_updates_the_neighbours_cache() {
+    use ha_vrrp::linux::arp::ArpSender;
+    if !have_root() {
+        return;
+    }
+    let pair = Pair::new("havg");
+    // Neighbours only learn from gratuitous ARP for addresses they already
+    // have an entry for (Linux's default arp_accept=0); make one, stale.
+    support::ip(&[
+        "-n",
+        &pair.b,
+        "neigh",
+        "add",
+        "10.199.0.100",
+        "lladdr",
+        "02:00:00:00:00:99",
+        "dev",
+        "vrb",
+        "nud",
+        "stale",
+    ]);
+    let handle = tokio::runtime::Handle::current();
+    let (addresses, arp, index) = in_netns(&pair.a, move || {
+        let _guard = handle.enter();
+        let index = nix::net::if_::if_nametoindex("vra").unwrap();
+        (
+            Addresses::open().unwrap(),
+            ArpSender::open(index).unwrap(),
+            index,
+        )
+    });
+    let mac = addresses.mac(index).await.unwrap();
+    arp.announce(mac, &["10.199.0.100".parse().unwrap()], 3)
+        .unwrap();
+    let expected = mac.map(|b| format!("{b:02x}")).join(":");
+    for _ in 0..50 {
+        let out = Command::new("ip")
+            .args(["-n", &pair.b, "neigh", "show", "10.199.0.100"])
+            .output()
+            .unwrap();
+        let shown = String::from_utf8(out.stdout).unwrap();
+        if shown.contains(&expected) {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("the neighbour entry never pointed at {expected}");
+}

@@ -79,6 +79,32 @@ impl Addresses {
     }
 }
 
+impl Addresses {
+    /// The MAC address of the interface with index `interface`.
+    pub async fn mac(&self, interface: u32) -> Result<[u8; 6]> {
+        use futures_util::TryStreamExt;
+        use rtnetlink::packet_route::link::LinkAttribute;
+        let fail = |message: String| Error::Address {
+            action: "read the MAC address of",
+            address: format!("interface {interface}"),
+            message,
+        };
+        let mut links = self.handle.link().get().match_index(interface).execute();
+        let link = links
+            .try_next()
+            .await
+            .map_err(|e| fail(e.to_string()))?
+            .ok_or_else(|| fail("no such interface".into()))?;
+        link.attributes
+            .iter()
+            .find_map(|a| match a {
+                LinkAttribute::Address(bytes) => <[u8; 6]>::try_from(bytes.as_slice()).ok(),
+                _ => None,
+            })
+            .ok_or_else(|| fail("it has no Ethernet address".into()))
+    }
+}
+
 impl Drop for Addresses {
     fn drop(&mut self) {
         self.connection.abort();
