@@ -197,3 +197,36 @@ pub struct SyncGroup {
     /// Where the block starts.
     pub location: Location,
 }
+
+impl Instance {
+    /// The router settings this instance describes. `primary` is the
+    /// advertisement source (`unicast_src_ip`, else the interface's primary
+    /// address); `version` applies when the instance names none.
+    pub fn router_config(
+        &self,
+        primary: IpAddr,
+        version: Version,
+    ) -> crate::error::Result<crate::router::RouterConfig> {
+        let fail = |message: String| crate::error::Error::Config {
+            location: self.location.clone(),
+            message,
+        };
+        let version = self.version.unwrap_or(version);
+        let interval = crate::packet::Interval::from_duration(self.advert_int)
+            .ok_or_else(|| fail(format!("advert_int {:?} cannot be sent", self.advert_int)))?;
+        let mut config = crate::router::RouterConfig::new(
+            self.vrid,
+            self.priority,
+            primary,
+            self.virtual_addresses.iter().map(|v| v.addr).collect(),
+        );
+        config.version = version;
+        config.interval = interval;
+        config.preempt = !self.nopreempt;
+        config.preempt_delay = self.preempt_delay;
+        config.auth = self.auth.unwrap_or_default();
+        config.garp_repeat = self.garp_master_repeat;
+        config.garp_delay = Some(self.garp_master_delay);
+        Ok(config)
+    }
+}

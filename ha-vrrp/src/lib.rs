@@ -7,9 +7,11 @@
 //! tested on a simulated network. [`keepalived`] imports keepalived.conf
 //! into [`config`]. On Linux, [`linux::socket`] sends and receives
 //! advertisements (IPv4), [`linux::address`] adds and removes the virtual
-//! addresses and [`linux::arp`] sends gratuitous ARP. Still to come: IPv6
-//! sockets and unsolicited NA, notify scripts, and the `ha-vrrpd` daemon
-//! that joins them.
+//! addresses, [`linux::arp`] sends gratuitous ARP, and
+//! [`linux::instance`] runs one `vrrp_instance` with them (the `ha-vrrpd`
+//! binary runs them all). [`notify`] maps state changes to keepalived's
+//! notify scripts. Still to come: IPv6 sockets and unsolicited NA, unicast
+//! source addresses, tracking sources, sync groups and reload.
 //!
 //! ```
 //! use ha_vrrp::packet::{Advert, Auth, Interval, Path, Version};
@@ -36,6 +38,7 @@ pub mod error;
 pub mod keepalived;
 #[cfg(target_os = "linux")]
 pub mod linux;
+pub mod notify;
 pub mod packet;
 pub mod router;
 

@@ -80,6 +80,36 @@ impl Addresses {
 }
 
 impl Addresses {
+    /// The interface's first IPv4 address: its primary address, the source
+    /// of VRRPv2/v3 advertisements over IPv4.
+    pub async fn primary_v4(&self, interface: u32) -> Result<Ipv4Addr> {
+        use futures_util::TryStreamExt;
+        use rtnetlink::packet_route::address::AddressAttribute as A;
+        let fail = |message: String| Error::Address {
+            action: "find the primary address of",
+            address: format!("interface {interface}"),
+            message,
+        };
+        let mut addresses = self
+            .handle
+            .address()
+            .get()
+            .set_link_index_filter(interface)
+            .execute();
+        while let Some(message) = addresses
+            .try_next()
+            .await
+            .map_err(|e| fail(e.to_string()))?
+        {
+            for attribute in &message.attributes {
+                if let A::Local(IpAddr::V4(a)) | A::Address(IpAddr::V4(a)) = attribute {
+                    return Ok(*a);
+                }
+            }
+        }
+        Err(fail("it has no IPv4 address".into()))
+    }
+
     /// The MAC address of the interface with index `interface`.
     pub async fn mac(&self, interface: u32) -> Result<[u8; 6]> {
         use futures_util::TryStreamExt;
