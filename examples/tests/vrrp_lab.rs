@@ -117,4 +117,25 @@ fn the_vip_lives_on_the_master_and_moves_when_it_stops() {
         wait_until(Duration::from_secs(2), || !has_vip(&pair.a, "vra")).is_some(),
         "the stopped master removed the VIP"
     );
+    drop(master);
+
+    // The master comes back and preempts (150 > 100) once its own down
+    // timer runs out: it discards the lower master's adverts.
+    let master = start(&pair.a, "vra", false);
+    let back = wait_until(Duration::from_secs(8), || {
+        has_vip(&pair.a, "vra") && !has_vip(&pair.b, "vrb")
+    })
+    .expect("the returning master preempts");
+    eprintln!("preempted after {back:?}");
+
+    // SIGSTOP: a frozen master sends nothing; the backup takes over after
+    // Master_Down_Interval = 3 x 1 s + 0.61 s from the last advert it heard.
+    let pid = nix::unistd::Pid::from_raw(master.0.id() as i32);
+    std::thread::sleep(Duration::from_millis(500));
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGSTOP).unwrap();
+    let moved = wait_until(Duration::from_secs(6), || has_vip(&pair.b, "vrb"))
+        .expect("the backup takes over from a frozen master");
+    eprintln!("failover after SIGSTOP: {moved:?}");
+    assert!(moved <= Duration::from_millis(3700), "{moved:?}");
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGCONT).unwrap();
 }
