@@ -11,6 +11,8 @@
 //!   (`0.2` = 200 ms) write them.
 //! - [`Script`]: runs notify hooks and agents without a shell, with a
 //!   timeout that kills the whole process group.
+//! - [`Location`] and [`Warning`]: `file:line` for every configuration
+//!   importer.
 //!
 //! ```
 //! use ha_core::{duration, CheckError, Health, Phase, Schedule, State, Thresholds};
@@ -40,10 +42,12 @@ pub mod checker;
 pub mod duration;
 pub mod error;
 pub mod health;
+pub mod location;
 pub mod script;
 
 pub use check::{CheckError, CommandCheck, HealthCheck, HttpCheck, StatusMatch, TcpCheck};
 pub use checker::{Checker, CheckerHandle, HealthStatus, Schedule};
 pub use error::{Error, Result};
 pub use health::{Health, Phase, State, Thresholds, Transition};
+pub use location::{Location, Warning};
 pub use script::{Script, ScriptOutput, ScriptStatus};

@@ -4,27 +4,12 @@
 //! Every item keeps the [`Location`] it was read from, so later checks (and
 //! the daemon's logs) can point at `file:line`.
 
-use std::fmt;
 use std::net::IpAddr;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::packet::{Auth, Version};
 
-/// Where a piece of configuration came from, for messages (`file:line`).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Location {
-    /// The file.
-    pub file: PathBuf,
-    /// The line, counted from 1; 0 when the item was not read from a file.
-    pub line: u32,
-}
-
-impl fmt::Display for Location {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}", self.file.display(), self.line)
-    }
-}
+pub use ha_core::Location;
 
 /// A whole VRRP daemon configuration.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

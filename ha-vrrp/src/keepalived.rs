@@ -56,7 +56,6 @@
 //! ```
 
 use std::collections::HashSet;
-use std::fmt;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -78,21 +77,7 @@ pub const MAX_FILES: usize = 1024;
 /// How deep `{ ... }` blocks may nest.
 const MAX_BLOCK_DEPTH: usize = 32;
 
-/// A non-fatal remark (unknown keyword, truncated password...), like
-/// keepalived's log lines. Displays as `file:line: message`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Warning {
-    /// Where the remark applies.
-    pub location: Location,
-    /// What was found and what ha-vrrp does about it.
-    pub message: String,
-}
-
-impl fmt::Display for Warning {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.location, self.message)
-    }
-}
+pub use ha_core::Warning;
 
 /// A configuration read from keepalived.conf, with the remarks made on the
 /// way.

@@ -14,23 +14,8 @@ use ha_vrrp::keepalived::{self, Imported};
 use ha_vrrp::packet::{Auth, Version};
 use proptest::prelude::*;
 
-const MASTER: &str = r#"vrrp_instance VI_1 {
-    state MASTER
-    interface eth0
-    virtual_router_id 51
-    priority 150
-    advert_int 1
-    authentication {
-        auth_type PASS
-        auth_pass secret123
-    }
-    virtual_ipaddress {
-        192.168.122.100/24
-    }
-    notify_master "/usr/bin/systemctl start haproxy"
-    notify_backup "/usr/bin/systemctl stop haproxy"
-}
-"#;
+/// The chapter's keepalived.conf for the master, as printed.
+const MASTER: &str = include_str!("fixtures/chapter.conf");
 
 fn parse(text: &str) -> ha_vrrp::Result<Imported> {
     keepalived::parse_str(text, Path::new("keepalived.conf"))

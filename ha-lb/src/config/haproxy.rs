@@ -61,7 +61,6 @@
 //! ```
 
 use std::collections::HashMap;
-use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -76,21 +75,7 @@ use super::{
 use crate::acl::Network;
 use crate::error::{Error, Result};
 
-/// A non-fatal remark (unknown keyword, ignored setting...), like HAProxy's
-/// `[WARNING]` lines. Displays as `file:line: message`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Warning {
-    /// Where the remark applies.
-    pub location: Location,
-    /// What was found and what ha-lb does about it.
-    pub message: String,
-}
-
-impl fmt::Display for Warning {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.location, self.message)
-    }
-}
+pub use ha_core::Warning;
 
 /// A configuration read from haproxy.cfg, with the remarks made on the way.
 #[derive(Debug, Clone, PartialEq)]

@@ -8,20 +8,7 @@ use std::time::Duration;
 use ha_core::StatusMatch;
 use serde::{Deserialize, Serialize};
 
-/// Where a piece of configuration came from, for messages (`file:line`).
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub struct Location {
-    /// The file.
-    pub file: PathBuf,
-    /// The line, counted from 1; 0 when the item was not read from a file.
-    pub line: u32,
-}
-
-impl fmt::Display for Location {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}", self.file.display(), self.line)
-    }
-}
+pub use ha_core::Location;
 
 /// A whole load-balancer configuration.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
