@@ -25,6 +25,12 @@ impl Drop for Daemon {
 }
 
 fn start(ns: &str, interface: &str, backup: bool) -> Daemon {
+    start_with(ns, interface, backup, "")
+}
+
+/// Starts ha-vrrpd in `ns` with the chapter's config plus `extra` lines in
+/// the instance.
+fn start_with(ns: &str, interface: &str, backup: bool, extra: &str) -> Daemon {
     // Only the interface, the address and the notify commands change (the
     // chapter's start and stop the haproxy service; a test must not).
     let mut config = CHAPTER
@@ -37,6 +43,7 @@ fn start(ns: &str, interface: &str, backup: bool) -> Daemon {
             .replace("state MASTER", "state BACKUP")
             .replace("priority 150", "priority 100");
     }
+    config = config.replace("    advert_int 1\n", &format!("    advert_int 1\n{extra}"));
     let path = std::env::temp_dir().join(format!("ha-vrrpd-{ns}.conf"));
     std::fs::write(&path, config).unwrap();
     let child = Command::new("ip")
@@ -128,4 +135,31 @@ fn the_vip_lives_on_the_master_and_moves_when_it_stops() {
     eprintln!("failover after SIGSTOP: {moved:?}");
     assert!(moved <= Duration::from_millis(3700), "{moved:?}");
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGCONT).unwrap();
+}
+
+#[test]
+fn unicast_peers_elect_and_fail_over_without_multicast() {
+    if !have_root() {
+        return;
+    }
+    let pair = Pair::new("hvu");
+    let a = "    unicast_src_ip 10.199.0.1\n    unicast_peer {\n        10.199.0.2\n    }\n";
+    let b = "    unicast_src_ip 10.199.0.2\n    unicast_peer {\n        10.199.0.1\n    }\n";
+    let master = start_with(&pair.a, "vra", false, a);
+    let _backup = start_with(&pair.b, "vrb", true, b);
+    wait_until(Duration::from_secs(8), || has_vip(&pair.a, "vra"))
+        .expect("the master takes the VIP");
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(
+        !has_vip(&pair.b, "vrb"),
+        "the backup hears the master over unicast"
+    );
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(master.0.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let moved = wait_until(Duration::from_secs(5), || has_vip(&pair.b, "vrb"))
+        .expect("the backup takes the VIP");
+    assert!(moved <= Duration::from_millis(1500), "{moved:?}");
 }

@@ -9,7 +9,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
 use ha_vrrp::V3Checksum;
-use ha_vrrp::linux::socket::{AdvertSocket, GROUP_V4};
+use ha_vrrp::linux::socket::{AdvertSocket, GROUP_V4, Peers};
 use ha_vrrp::packet::{Advert, Auth, Interval, Path, Version};
 use support::{Pair, have_root, in_netns};
 
@@ -23,11 +23,11 @@ async fn an_advert_crosses_namespaces_with_ttl_255() {
     let h = handle.clone();
     let sender = in_netns(&pair.a, move || {
         let _guard = h.enter();
-        AdvertSocket::ipv4("vra", true).unwrap()
+        AdvertSocket::ipv4("vra", Peers::Multicast).unwrap()
     });
     let receiver = in_netns(&pair.b, move || {
         let _guard = handle.enter();
-        AdvertSocket::ipv4("vrb", true).unwrap()
+        AdvertSocket::ipv4("vrb", Peers::Multicast).unwrap()
     });
     let advert = Advert {
         version: Version::V2,

@@ -9,7 +9,7 @@ use tokio::sync::watch;
 
 use super::address::{Addresses, Vip};
 use super::arp::ArpSender;
-use super::socket::{AdvertSocket, GROUP_V4};
+use super::socket::{AdvertSocket, GROUP_V4, Peers};
 use crate::checksum::V3Checksum;
 use crate::config::Instance;
 use crate::error::{Error, Result};
@@ -48,7 +48,17 @@ impl InstanceDriver {
             None => IpAddr::V4(addresses.primary_v4(index).await?),
         };
         let mac = addresses.mac(index).await?;
-        let socket = AdvertSocket::ipv4(&instance.interface, instance.unicast_peers.is_empty())
+        let peers = match (instance.unicast_peers.is_empty(), primary) {
+            (true, _) => Peers::Multicast,
+            (false, IpAddr::V4(source)) => Peers::Unicast(source),
+            (false, IpAddr::V6(_)) => {
+                return Err(Error::Config {
+                    location: instance.location.clone(),
+                    message: "IPv6 unicast peers are not supported yet".into(),
+                });
+            }
+        };
+        let socket = AdvertSocket::ipv4(&instance.interface, peers)
             .map_err(|e| os("cannot open the VRRP socket", e))?;
         let arp = ArpSender::open(index).map_err(|e| os("cannot open the ARP socket", e))?;
         let router = Router::new(instance.router_config(primary, version)?);
@@ -99,6 +109,12 @@ impl InstanceDriver {
     }
 
     fn receive(&mut self, packet: super::socket::Received) {
+        if !self.instance.unicast_peers.is_empty()
+            && !self.instance.unicast_peers.contains(&packet.src)
+        {
+            tracing::debug!(instance = %self.instance.name, src = %packet.src, "advert dropped: not from a unicast_peer");
+            return;
+        }
         if packet.ttl != 255 {
             tracing::debug!(instance = %self.instance.name, src = %packet.src, ttl = packet.ttl, "advert dropped: TTL is not 255");
             return;

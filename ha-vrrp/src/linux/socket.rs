@@ -20,6 +20,16 @@ pub const GROUP_V4: Ipv4Addr = Ipv4Addr::new(224, 0, 0, 18);
 /// Network-control precedence, as keepalived sends.
 const TOS: u32 = 0xc0;
 
+/// How advertisements reach the other routers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Peers {
+    /// To the VRRP group on the link (the RFC's way).
+    Multicast,
+    /// To each `unicast_peer`, from this address (keepalived's
+    /// `unicast_src_ip`), for networks without multicast.
+    Unicast(Ipv4Addr),
+}
+
 /// An advertisement as received.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Received {
@@ -40,10 +50,12 @@ pub struct AdvertSocket {
 }
 
 impl AdvertSocket {
-    /// Opens the socket on `interface`, joined to 224.0.0.18 when
-    /// `multicast` is set. Needs CAP_NET_RAW. Must be called within a tokio
-    /// runtime.
-    pub fn ipv4(interface: &str, multicast: bool) -> io::Result<Self> {
+    /// Opens the socket on `interface`: joined to 224.0.0.18 for
+    /// [`Peers::Multicast`]; bound to the source address for
+    /// [`Peers::Unicast`], which also makes the kernel deliver only packets
+    /// sent to that address. Needs CAP_NET_RAW. Must be called within a
+    /// tokio runtime.
+    pub fn ipv4(interface: &str, peers: Peers) -> io::Result<Self> {
         let socket = Socket::new(
             Domain::IPV4,
             Type::RAW,
@@ -54,11 +66,14 @@ impl AdvertSocket {
         socket.set_multicast_ttl_v4(255)?;
         socket.set_tos_v4(TOS)?;
         socket.set_multicast_loop_v4(false)?;
-        if multicast {
-            let index = nix::net::if_::if_nametoindex(interface).map_err(io::Error::from)?;
-            let interface = InterfaceIndexOrAddress::Index(index);
-            // Sent multicast leaves through the bound device.
-            socket.join_multicast_v4_n(&GROUP_V4, &interface)?;
+        match peers {
+            Peers::Multicast => {
+                let index = nix::net::if_::if_nametoindex(interface).map_err(io::Error::from)?;
+                let interface = InterfaceIndexOrAddress::Index(index);
+                // Sent multicast leaves through the bound device.
+                socket.join_multicast_v4_n(&GROUP_V4, &interface)?;
+            }
+            Peers::Unicast(source) => socket.bind(&SockAddr::from(SocketAddrV4::new(source, 0)))?,
         }
         socket.set_nonblocking(true)?;
         Ok(Self {
