@@ -198,7 +198,29 @@ impl Instance {
         };
         let version = self.version.unwrap_or(version);
         let interval = crate::packet::Interval::from_duration(self.advert_int)
-            .ok_or_else(|| fail(format!("advert_int {:?} cannot be sent", self.advert_int)))?;
+            .filter(|i| match version {
+                Version::V2 => i.centis() % 100 == 0,
+                Version::V3 => i.centis() <= crate::packet::Interval::MAX_V3_CENTIS,
+            })
+            .ok_or_else(|| {
+                fail(format!(
+                    "advert_int {:?} cannot be sent with VRRP version {}: expected whole seconds \
+                     (v2) or at most 40.95 s (v3)",
+                    self.advert_int,
+                    if version == Version::V2 { 2 } else { 3 }
+                ))
+            })?;
+        if let Some(v) = self
+            .virtual_addresses
+            .iter()
+            .find(|v| v.addr.is_ipv4() != primary.is_ipv4())
+        {
+            return Err(fail(format!(
+                "virtual address {} is not of the family of the source address {primary}: \
+                 one instance carries one family",
+                v.addr
+            )));
+        }
         let mut config = crate::router::RouterConfig::new(
             self.vrid,
             self.priority,
@@ -211,7 +233,53 @@ impl Instance {
         config.preempt_delay = self.preempt_delay;
         config.auth = self.auth.unwrap_or_default();
         config.garp_repeat = self.garp_master_repeat;
-        config.garp_delay = Some(self.garp_master_delay);
+        // keepalived: a delay of 0 means no second burst.
+        config.garp_delay = (!self.garp_master_delay.is_zero()).then_some(self.garp_master_delay);
         Ok(config)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::keepalived;
+
+    fn instance(extra: &str) -> super::Instance {
+        let text = format!(
+            "vrrp_instance VI_1 {{\n interface eth0\n virtual_router_id 51\n{extra}\n\
+             virtual_ipaddress {{\n 192.168.122.100/24\n }}\n}}\n"
+        );
+        keepalived::parse_str(&text, "k.conf".as_ref())
+            .unwrap()
+            .config
+            .instances[0]
+            .clone()
+    }
+
+    #[test]
+    fn intervals_must_fit_the_version() {
+        let src = "192.168.122.10".parse().unwrap();
+        let v2 = super::Version::V2;
+        let v3 = super::Version::V3;
+        assert!(instance(" advert_int 1.5").router_config(src, v2).is_err());
+        assert!(instance(" advert_int 1.5").router_config(src, v3).is_ok());
+        assert!(instance(" advert_int 60").router_config(src, v3).is_err());
+        assert!(instance(" advert_int 60").router_config(src, v2).is_ok());
+    }
+
+    #[test]
+    fn addresses_must_match_the_source_family() {
+        let err = instance("")
+            .router_config("fe80::1".parse().unwrap(), super::Version::V3)
+            .unwrap_err();
+        assert!(err.to_string().contains("family"), "{err}");
+    }
+
+    #[test]
+    fn a_zero_garp_delay_means_no_second_burst() {
+        let src = "192.168.122.10".parse().unwrap();
+        let config = instance(" garp_master_delay 0")
+            .router_config(src, super::Version::V2)
+            .unwrap();
+        assert_eq!(config.garp_delay, None);
     }
 }

@@ -239,6 +239,17 @@ impl Router {
         if self.state != State::Initialize {
             return;
         }
+        if self.config.priority != 255 || self.faulted() {
+            // Addresses a crashed predecessor left behind must not answer
+            // for a router that is not master (RFC 9568 6.4.2).
+            self.outputs
+                .push_back(Output::RemoveAddresses(self.config.addresses.clone()));
+        }
+        self.enter_service(now);
+    }
+
+    /// Initialize's decision: Fault, Master for the owner, else Backup.
+    fn enter_service(&mut self, now: Instant) {
         if self.faulted() {
             self.set_state(State::Fault);
         } else if self.config.priority == 255 {
@@ -266,7 +277,7 @@ impl Router {
                 self.leave(now);
                 self.set_state(State::Fault);
             }
-            (State::Fault, false) => self.become_backup(now),
+            (State::Fault, false) => self.enter_service(now),
             _ => {}
         }
     }
@@ -291,6 +302,10 @@ impl Router {
             if advert.interval != self.config.interval {
                 return Err(Ignored::IntervalMismatch);
             }
+        }
+        // The address owner never defers to anyone (RFC 9568 7.1).
+        if self.config.priority == 255 && matches!(self.state, State::Master | State::Backup) {
+            return Err(Ignored::Discarded);
         }
         let ours = self.priority();
         match self.state {
@@ -603,6 +618,19 @@ mod tests {
             r.handle_advert(now, "10.0.0.2".parse().unwrap(), &advert),
             Err(Ignored::NotRunning)
         );
+        // Back up: an owner goes straight to master, others to backup.
+        r.handle_track(now, 0, true);
+        assert_eq!(r.state(), State::Master);
+        let mut cfg = config(100);
+        cfg.tracks = vec![Track {
+            name: "eth0".into(),
+            weight: 0,
+        }];
+        let mut r = Router::new(cfg);
+        r.handle_startup(now);
+        assert_eq!(r.state(), State::Backup);
+        r.handle_track(now, 0, false);
+        assert_eq!(r.state(), State::Fault);
         r.handle_track(now, 0, true);
         assert_eq!(r.state(), State::Backup);
         assert_eq!(r.poll_timeout(), Some(now + r.master_down_interval()));
@@ -627,5 +655,38 @@ mod tests {
         // ...then discarded, so the down timer runs out and it takes over.
         let t = now + Duration::from_secs(10);
         assert_eq!(r.handle_advert(t, src, &lower), Err(Ignored::Discarded));
+    }
+
+    #[test]
+    fn the_owner_ignores_other_adverts_and_returns_from_fault_as_master() {
+        let now = Instant::now();
+        let mut cfg = config(255);
+        cfg.tracks = vec![Track {
+            name: "eth0".into(),
+            weight: 0,
+        }];
+        let mut r = Router::new(cfg);
+        r.handle_startup(now);
+        let mut other = r.advert();
+        other.priority = 255;
+        // A higher address with the same priority does not move the owner.
+        assert_eq!(
+            r.handle_advert(now, "10.0.0.9".parse().unwrap(), &other),
+            Err(Ignored::Discarded)
+        );
+        assert_eq!(r.state(), State::Master);
+        r.handle_track(now, 0, false);
+        assert_eq!(r.state(), State::Fault);
+        r.handle_track(now, 0, true);
+        assert_eq!(r.state(), State::Master);
+    }
+
+    #[test]
+    fn a_backup_clears_addresses_a_predecessor_left_behind() {
+        let mut r = Router::new(config(100));
+        r.handle_startup(Instant::now());
+        let out = outputs(&mut r);
+        assert!(matches!(out[0], Output::RemoveAddresses(_)), "{out:?}");
+        assert_eq!(r.state(), State::Backup);
     }
 }

@@ -85,8 +85,10 @@ async fn a_gratuitous_arp_updates_the_neighbours_cache() {
         )
     });
     let mac = addresses.mac(index).await.unwrap();
-    arp.announce(mac, &["10.199.0.100".parse().unwrap()], 3)
+    let dropped = arp
+        .announce(mac, &["10.199.0.100".parse().unwrap()], 3)
         .unwrap();
+    assert_eq!(dropped, 0);
     let expected = mac.map(|b| format!("{b:02x}")).join(":");
     for _ in 0..50 {
         let out = Command::new("ip")

@@ -88,16 +88,24 @@ fn main() -> ExitCode {
 
 async fn run(config: ha_vrrp::config::Config) -> Result<(), String> {
     let version = config.global.vrrp_version.unwrap_or(Version::V2);
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let mut running = Vec::new();
-    for instance in config.instances {
-        let driver = InstanceDriver::open(instance, version)
-            .await
-            .map_err(|e| e.to_string())?;
-        running.push(tokio::spawn(driver.run(stop_rx.clone())));
-    }
+    // Signals first, so a stop during start-up is handled like any other.
     let mut term = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
     let mut hup = signal(SignalKind::hangup()).map_err(|e| e.to_string())?;
+    // Open every instance before starting any: a failure leaves nothing
+    // running, and no address behind.
+    let mut drivers = Vec::new();
+    for instance in config.instances {
+        drivers.push(
+            InstanceDriver::open(instance, version)
+                .await
+                .map_err(|e| e.to_string())?,
+        );
+    }
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let running: Vec<_> = drivers
+        .into_iter()
+        .map(|driver| tokio::spawn(driver.run(stop_rx.clone())))
+        .collect();
     loop {
         tokio::select! {
             _ = term.recv() => break,

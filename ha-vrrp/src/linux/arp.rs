@@ -34,22 +34,29 @@ pub struct ArpSender {
 impl ArpSender {
     /// Opens it on the interface with index `interface`. Needs CAP_NET_RAW.
     pub fn open(interface: u32) -> io::Result<Self> {
-        let protocol = Protocol::from(i32::from(ETH_P_ARP.to_be()));
-        let socket = Socket::new(Domain::PACKET, Type::RAW, Some(protocol))?;
+        // Protocol 0: the socket only sends, so it should receive nothing.
+        let socket = Socket::new(Domain::PACKET, Type::RAW, Some(Protocol::from(0)))?;
         socket.bind(&link_address(interface))?;
+        // Never block the runtime: a full device queue drops the frame.
+        socket.set_nonblocking(true)?;
         Ok(Self { socket })
     }
 
-    /// Sends `count` gratuitous ARPs for each address in `vips`. Sending to
-    /// a packet socket does not block for long: the frames are small and go
-    /// straight to the device queue.
-    pub fn announce(&self, mac: [u8; 6], vips: &[Ipv4Addr], count: u32) -> io::Result<()> {
+    /// Sends `count` gratuitous ARPs for each address in `vips`. Frames the
+    /// device queue has no room for are dropped (and counted in the result),
+    /// as a busy switch would drop them: the next burst repeats them.
+    pub fn announce(&self, mac: [u8; 6], vips: &[Ipv4Addr], count: u32) -> io::Result<usize> {
+        let mut dropped = 0;
         for _ in 0..count {
             for vip in vips {
-                self.socket.send(&frame(mac, *vip))?;
+                match self.socket.send(&frame(mac, *vip)) {
+                    Ok(_) => {}
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => dropped += 1,
+                    Err(e) => return Err(e),
+                }
             }
         }
-        Ok(())
+        Ok(dropped)
     }
 }
 

@@ -30,6 +30,8 @@ pub struct InstanceDriver {
     primary: IpAddr,
     vips: Vec<Vip>,
     checksum: V3Checksum,
+    /// Notify scripts still running; awaited when stopping.
+    scripts: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl InstanceDriver {
@@ -43,10 +45,26 @@ impl InstanceDriver {
         let index = nix::net::if_::if_nametoindex(instance.interface.as_str())
             .map_err(|e| os("no such interface", e.into()))?;
         let addresses = Addresses::open().map_err(|e| os("cannot open rtnetlink", e))?;
-        let primary = match instance.unicast_src_ip {
-            Some(ip) => ip,
-            None => IpAddr::V4(addresses.primary_v4(index).await?),
+        // unicast_src_ip only means something with unicast peers: multicast
+        // adverts leave from the interface's primary address.
+        let primary = match (instance.unicast_src_ip, instance.unicast_peers.is_empty()) {
+            (Some(ip), false) => ip,
+            (Some(ip), true) => {
+                tracing::warn!(instance = %instance.name, %ip, "unicast_src_ip ignored: no unicast_peer");
+                IpAddr::V4(addresses.primary_v4(index).await?)
+            }
+            (None, _) => IpAddr::V4(addresses.primary_v4(index).await?),
         };
+        if !(instance.track_scripts.is_empty()
+            && instance.track_interfaces.is_empty()
+            && instance.track_files.is_empty())
+        {
+            tracing::warn!(
+                instance = %instance.name,
+                "track_script/track_interface/track_file are read but not applied yet: priority stays {}",
+                instance.priority
+            );
+        }
         let mac = addresses.mac(index).await?;
         let peers = match (instance.unicast_peers.is_empty(), primary) {
             (true, _) => Peers::Multicast,
@@ -82,6 +100,7 @@ impl InstanceDriver {
             primary,
             vips,
             checksum: V3Checksum::default(),
+            scripts: Vec::new(),
         })
     }
 
@@ -101,6 +120,11 @@ impl InstanceDriver {
                 () = until_set(&mut stop) => {
                     self.router.handle_shutdown(Instant::now());
                     self.apply().await;
+                    // Let notify_stop (and any script still running) finish;
+                    // each is bounded by its own timeout.
+                    for script in self.scripts.drain(..) {
+                        let _ = script.await;
+                    }
                     return Ok(());
                 }
             }
@@ -165,8 +189,14 @@ impl InstanceDriver {
                             IpAddr::V6(_) => None,
                         })
                         .collect();
-                    if let Err(e) = self.arp.announce(self.mac, &v4, count) {
-                        tracing::warn!(instance = %self.instance.name, error = %e, "gratuitous ARP failed");
+                    match self.arp.announce(self.mac, &v4, count) {
+                        Ok(0) => {}
+                        Ok(dropped) => {
+                            tracing::debug!(instance = %self.instance.name, dropped, "gratuitous ARPs dropped: device queue full")
+                        }
+                        Err(e) => {
+                            tracing::warn!(instance = %self.instance.name, error = %e, "gratuitous ARP failed")
+                        }
                     }
                 }
                 Output::StateChanged { from, to } => {
@@ -207,11 +237,12 @@ impl InstanceDriver {
         }
     }
 
-    fn notify(&self, state: State) {
+    fn notify(&mut self, state: State) {
+        self.scripts.retain(|s| !s.is_finished());
         for script in notify::scripts(&self.instance, state, self.router.priority()) {
             let name = self.instance.name.clone();
             // Scripts run on their own: a slow one never delays adverts.
-            tokio::spawn(async move {
+            self.scripts.push(tokio::spawn(async move {
                 match script.run().await {
                     Ok(out) if out.status.success() => {}
                     Ok(out) => {
@@ -221,7 +252,7 @@ impl InstanceDriver {
                         tracing::warn!(instance = %name, error = %e, "notify script could not run")
                     }
                 }
-            });
+            }));
         }
     }
 
