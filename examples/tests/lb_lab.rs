@@ -99,10 +99,7 @@ async fn the_chapter_lab_alternates_survives_a_kill_and_recovers() {
     wait_listening(addr).await;
 
     // 1. Four requests alternate.
-    let mut bodies = Vec::new();
-    for _ in 0..4 {
-        bodies.push(get(addr).await.unwrap().1);
-    }
+    let bodies = support::bodies(addr, 4).await;
     assert_eq!(
         bodies,
         [
@@ -164,10 +161,7 @@ async fn the_chapter_lab_alternates_survives_a_kill_and_recovers() {
     let recovery = up.duration_since(restarted);
     eprintln!("recovery {recovery:?}");
     assert!(recovery <= Duration::from_millis(6500), "{recovery:?}");
-    let mut bodies = Vec::new();
-    for _ in 0..4 {
-        bodies.push(get(addr).await.unwrap().1);
-    }
+    let bodies = support::bodies(addr, 4).await;
     assert!(bodies.contains(&"Welcome to Web1".to_owned()), "{bodies:?}");
     assert!(bodies.contains(&"Welcome to Web2".to_owned()), "{bodies:?}");
 }

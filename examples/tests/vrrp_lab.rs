@@ -17,6 +17,13 @@ const CHAPTER: &str = include_str!("../../ha-vrrp/tests/fixtures/chapter.conf");
 
 struct Daemon(Child);
 
+impl Daemon {
+    fn signal(&self, signal: nix::sys::signal::Signal) {
+        let pid = nix::unistd::Pid::from_raw(self.0.id() as i32);
+        nix::sys::signal::kill(pid, signal).unwrap();
+    }
+}
+
 impl Drop for Daemon {
     fn drop(&mut self) {
         let _ = self.0.kill();
@@ -101,11 +108,7 @@ fn the_vip_lives_on_the_master_and_moves_when_it_stops() {
 
     // SIGTERM: the master resigns with priority 0; the backup takes over
     // after its skew ((256 - 100) / 256 s = 0.61 s).
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(master.0.id() as i32),
-        nix::sys::signal::Signal::SIGTERM,
-    )
-    .unwrap();
+    master.signal(nix::sys::signal::Signal::SIGTERM);
     let moved = wait_until(Duration::from_secs(5), || has_vip(&pair.b, "vrb"))
         .expect("the backup takes the VIP");
     eprintln!("failover after SIGTERM: {moved:?}");
@@ -127,14 +130,13 @@ fn the_vip_lives_on_the_master_and_moves_when_it_stops() {
 
     // SIGSTOP: a frozen master sends nothing; the backup takes over after
     // Master_Down_Interval = 3 x 1 s + 0.61 s from the last advert it heard.
-    let pid = nix::unistd::Pid::from_raw(master.0.id() as i32);
     std::thread::sleep(Duration::from_millis(500));
-    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGSTOP).unwrap();
+    master.signal(nix::sys::signal::Signal::SIGSTOP);
     let moved = wait_until(Duration::from_secs(6), || has_vip(&pair.b, "vrb"))
         .expect("the backup takes over from a frozen master");
     eprintln!("failover after SIGSTOP: {moved:?}");
     assert!(moved <= Duration::from_millis(3700), "{moved:?}");
-    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGCONT).unwrap();
+    master.signal(nix::sys::signal::Signal::SIGCONT);
 }
 
 #[test]
@@ -154,11 +156,7 @@ fn unicast_peers_elect_and_fail_over_without_multicast() {
         !has_vip(&pair.b, "vrb"),
         "the backup hears the master over unicast"
     );
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(master.0.id() as i32),
-        nix::sys::signal::Signal::SIGTERM,
-    )
-    .unwrap();
+    master.signal(nix::sys::signal::Signal::SIGTERM);
     let moved = wait_until(Duration::from_secs(5), || has_vip(&pair.b, "vrb"))
         .expect("the backup takes the VIP");
     assert!(moved <= Duration::from_millis(1500), "{moved:?}");

@@ -43,9 +43,6 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
-    /// A runtime command named a backend that does not exist.
-    #[error("no such backend {0:?}")]
-    NoSuchBackend(String),
     /// A runtime command named a server that does not exist.
     #[error("no such server {backend}/{server}")]
     NoSuchServer {

@@ -45,10 +45,7 @@ async fn requests_alternate_between_servers() {
         Web::start("Welcome to Web2").await,
     );
     let (running, addr) = start(&two_servers(&web1, &web2, "")).await;
-    let mut bodies = Vec::new();
-    for _ in 0..4 {
-        bodies.push(get(addr).await.unwrap().1);
-    }
+    let bodies = support::bodies(addr, 4).await;
     assert_eq!(
         bodies,
         [
@@ -466,10 +463,7 @@ async fn an_in_process_server_added_at_run_time_takes_traffic() {
         Arc::new(InProcessBackend::new(handler)),
     ))
     .unwrap();
-    let mut bodies = Vec::new();
-    for _ in 0..4 {
-        bodies.push(get(addr).await.unwrap().1);
-    }
+    let mut bodies = support::bodies(addr, 4).await;
     bodies.sort();
     assert_eq!(
         bodies,

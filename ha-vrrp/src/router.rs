@@ -473,6 +473,16 @@ mod tests {
         )
     }
 
+    /// A router whose link is tracked with weight 0 (down means FAULT).
+    fn with_link_track(priority: u8) -> RouterConfig {
+        let mut cfg = config(priority);
+        cfg.tracks = vec![Track {
+            name: "eth0".into(),
+            weight: 0,
+        }];
+        cfg
+    }
+
     fn outputs(router: &mut Router) -> Vec<Output> {
         std::iter::from_fn(|| router.poll_output()).collect()
     }
@@ -598,11 +608,7 @@ mod tests {
     #[test]
     fn a_weight_zero_track_faults_the_router_and_a_master_resigns() {
         let now = Instant::now();
-        let mut cfg = config(255);
-        cfg.tracks = vec![Track {
-            name: "eth0".into(),
-            weight: 0,
-        }];
+        let cfg = with_link_track(255);
         let mut r = Router::new(cfg);
         r.handle_startup(now);
         assert_eq!(r.state(), State::Master);
@@ -621,11 +627,7 @@ mod tests {
         // Back up: an owner goes straight to master, others to backup.
         r.handle_track(now, 0, true);
         assert_eq!(r.state(), State::Master);
-        let mut cfg = config(100);
-        cfg.tracks = vec![Track {
-            name: "eth0".into(),
-            weight: 0,
-        }];
+        let cfg = with_link_track(100);
         let mut r = Router::new(cfg);
         r.handle_startup(now);
         assert_eq!(r.state(), State::Backup);
@@ -660,11 +662,7 @@ mod tests {
     #[test]
     fn the_owner_ignores_other_adverts_and_returns_from_fault_as_master() {
         let now = Instant::now();
-        let mut cfg = config(255);
-        cfg.tracks = vec![Track {
-            name: "eth0".into(),
-            weight: 0,
-        }];
+        let cfg = with_link_track(255);
         let mut r = Router::new(cfg);
         r.handle_startup(now);
         let mut other = r.advert();

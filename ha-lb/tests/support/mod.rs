@@ -127,6 +127,15 @@ pub async fn get(addr: SocketAddr) -> Result<(u16, String), String> {
     request(&mut sender, addr).await
 }
 
+/// The bodies of `n` GETs, each on a new connection.
+pub async fn bodies(addr: SocketAddr, n: usize) -> Vec<String> {
+    let mut bodies = Vec::with_capacity(n);
+    for _ in 0..n {
+        bodies.push(get(addr).await.unwrap().1);
+    }
+    bodies
+}
+
 /// One GET on an existing client connection.
 pub async fn request(
     sender: &mut hyper::client::conn::http1::SendRequest<http_body_util::Empty<Bytes>>,
