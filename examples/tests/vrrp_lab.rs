@@ -9,9 +9,9 @@
 mod support;
 
 use std::process::{Child, Command};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use support::{Pair, have_root};
+use support::{Pair, has_address, have_root, wait_until};
 
 const CHAPTER: &str = include_str!("../../ha-vrrp/tests/fixtures/chapter.conf");
 
@@ -69,22 +69,7 @@ fn start_with(ns: &str, interface: &str, backup: bool, extra: &str) -> Daemon {
 }
 
 fn has_vip(ns: &str, dev: &str) -> bool {
-    let out = Command::new("ip")
-        .args(["-n", ns, "-4", "addr", "show", "dev", dev])
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout).contains("10.199.0.100/24")
-}
-
-fn wait_until(limit: Duration, mut ok: impl FnMut() -> bool) -> Option<Duration> {
-    let start = Instant::now();
-    while start.elapsed() < limit {
-        if ok() {
-            return Some(start.elapsed());
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    None
+    has_address(ns, dev, "10.199.0.100/24")
 }
 
 #[test]

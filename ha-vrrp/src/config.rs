@@ -221,6 +221,20 @@ impl Instance {
                 v.addr
             )));
         }
+        if version == Version::V2 && primary.is_ipv6() {
+            return Err(fail(
+                "VRRPv2 carries IPv4 only: set `vrrp_version 3` (or `version 3`) for IPv6".into(),
+            ));
+        }
+        if let Some(peer) = self
+            .unicast_peers
+            .iter()
+            .find(|p| p.is_ipv4() != primary.is_ipv4())
+        {
+            return Err(fail(format!(
+                "unicast_peer {peer} is not of the family of the source address {primary}"
+            )));
+        }
         let mut config = crate::router::RouterConfig::new(
             self.vrid,
             self.priority,
@@ -272,6 +286,23 @@ mod tests {
             .router_config("fe80::1".parse().unwrap(), super::Version::V3)
             .unwrap_err();
         assert!(err.to_string().contains("family"), "{err}");
+    }
+
+    #[test]
+    fn ipv6_needs_version_3_and_peers_of_its_family() {
+        let src = "fe80::1".parse().unwrap();
+        let v6 = |extra: &str| {
+            let mut i = instance(extra);
+            i.virtual_addresses[0].addr = "fd00::100".parse().unwrap();
+            i
+        };
+        let err = v6("").router_config(src, super::Version::V2).unwrap_err();
+        assert!(err.to_string().contains("vrrp_version 3"), "{err}");
+        assert!(v6("").router_config(src, super::Version::V3).is_ok());
+        let err = v6(" unicast_peer {\n 10.0.0.2\n }")
+            .router_config(src, super::Version::V3)
+            .unwrap_err();
+        assert!(err.to_string().contains("unicast_peer"), "{err}");
     }
 
     #[test]

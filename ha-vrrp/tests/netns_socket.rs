@@ -23,11 +23,11 @@ async fn an_advert_crosses_namespaces_with_ttl_255() {
     let h = handle.clone();
     let sender = in_netns(&pair.a, move || {
         let _guard = h.enter();
-        AdvertSocket::ipv4("vra", Peers::Multicast).unwrap()
+        AdvertSocket::open("vra", Peers::Multicast("10.199.0.1".parse().unwrap())).unwrap()
     });
     let receiver = in_netns(&pair.b, move || {
         let _guard = handle.enter();
-        AdvertSocket::ipv4("vrb", Peers::Multicast).unwrap()
+        AdvertSocket::open("vrb", Peers::Multicast("10.199.0.2".parse().unwrap())).unwrap()
     });
     let advert = Advert {
         version: Version::V2,
@@ -43,7 +43,7 @@ async fn an_advert_crosses_namespaces_with_ttl_255() {
         dst: GROUP_V4.into(),
     };
     let bytes = advert.encode(&path, V3Checksum::default()).unwrap();
-    sender.send(&bytes, GROUP_V4).await.unwrap();
+    sender.send(&bytes, GROUP_V4.into()).await.unwrap();
     let received = tokio::time::timeout(Duration::from_secs(2), receiver.recv())
         .await
         .expect("the advert arrives")

@@ -9,7 +9,7 @@
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use rtnetlink::packet_route::address::AddressAttribute;
+use rtnetlink::packet_route::address::{AddressAttribute, AddressHeaderFlags};
 use rtnetlink::{AddressMessageBuilder, Handle};
 use tokio::task::JoinHandle;
 
@@ -52,6 +52,15 @@ impl Addresses {
                 .attributes
                 .push(AddressAttribute::Label(label.clone()));
         }
+        if vip.addr.is_ipv6() {
+            // As keepalived: the address is the master's the moment it is
+            // added; duplicate detection would hold it back a second or more.
+            request
+                .message_mut()
+                .header
+                .flags
+                .insert(AddressHeaderFlags::Nodad);
+        }
         match request.execute().await {
             Ok(()) => Ok(()),
             Err(e) if errno(&e) == Some(nix::errno::Errno::EEXIST) => Ok(()),
@@ -80,9 +89,10 @@ impl Addresses {
 }
 
 impl Addresses {
-    /// The interface's first IPv4 address: its primary address, the source
-    /// of VRRPv2/v3 advertisements over IPv4.
-    pub async fn primary_v4(&self, interface: u32) -> Result<Ipv4Addr> {
+    /// The source of advertisements on the interface with index
+    /// `interface`: its primary (first) IPv4 address, or for IPv6 its
+    /// link-local address (RFC 9568 5.1.2.1).
+    pub async fn primary(&self, interface: u32, ipv6: bool) -> Result<IpAddr> {
         use futures_util::TryStreamExt;
         use rtnetlink::packet_route::address::AddressAttribute as A;
         let fail = |message: String| Error::Address {
@@ -102,12 +112,22 @@ impl Addresses {
             .map_err(|e| fail(e.to_string()))?
         {
             for attribute in &message.attributes {
-                if let A::Local(IpAddr::V4(a)) | A::Address(IpAddr::V4(a)) = attribute {
-                    return Ok(*a);
+                match attribute {
+                    A::Local(IpAddr::V4(a)) | A::Address(IpAddr::V4(a)) if !ipv6 => {
+                        return Ok(IpAddr::V4(*a));
+                    }
+                    A::Address(IpAddr::V6(a)) if ipv6 && a.is_unicast_link_local() => {
+                        return Ok(IpAddr::V6(*a));
+                    }
+                    _ => {}
                 }
             }
         }
-        Err(fail("it has no IPv4 address".into()))
+        Err(fail(if ipv6 {
+            "it has no IPv6 link-local address".into()
+        } else {
+            "it has no IPv4 address".into()
+        }))
     }
 
     /// The MAC address of the interface with index `interface`.

@@ -2,14 +2,15 @@
 //! advertisement socket and a clock, its decisions carried out with
 //! rtnetlink (addresses), gratuitous ARP and notify scripts.
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::Instant;
 
 use tokio::sync::watch;
 
 use super::address::{Addresses, Vip};
 use super::arp::ArpSender;
-use super::socket::{AdvertSocket, GROUP_V4, Peers};
+use super::ndisc::NeighborAdvertiser;
+use super::socket::{AdvertSocket, GROUP_V4, GROUP_V6, Peers};
 use crate::checksum::V3Checksum;
 use crate::config::Instance;
 use crate::error::{Error, Result};
@@ -24,7 +25,7 @@ pub struct InstanceDriver {
     router: Router,
     socket: AdvertSocket,
     addresses: Addresses,
-    arp: ArpSender,
+    announcer: Announcer,
     index: u32,
     mac: [u8; 6],
     primary: IpAddr,
@@ -45,15 +46,21 @@ impl InstanceDriver {
         let index = nix::net::if_::if_nametoindex(instance.interface.as_str())
             .map_err(|e| os("no such interface", e.into()))?;
         let addresses = Addresses::open().map_err(|e| os("cannot open rtnetlink", e))?;
+        // One instance carries one family: its addresses' (keepalived's rule).
+        let ipv6 = instance
+            .virtual_addresses
+            .first()
+            .is_some_and(|v| v.addr.is_ipv6());
         // unicast_src_ip only means something with unicast peers: multicast
-        // adverts leave from the interface's primary address.
+        // adverts leave from the interface's primary (IPv4) or link-local
+        // (IPv6) address.
         let primary = match (instance.unicast_src_ip, instance.unicast_peers.is_empty()) {
             (Some(ip), false) => ip,
             (Some(ip), true) => {
                 tracing::warn!(instance = %instance.name, %ip, "unicast_src_ip ignored: no unicast_peer");
-                IpAddr::V4(addresses.primary_v4(index).await?)
+                addresses.primary(index, ipv6).await?
             }
-            (None, _) => IpAddr::V4(addresses.primary_v4(index).await?),
+            (None, _) => addresses.primary(index, ipv6).await?,
         };
         if !(instance.track_scripts.is_empty()
             && instance.track_interfaces.is_empty()
@@ -66,19 +73,21 @@ impl InstanceDriver {
             );
         }
         let mac = addresses.mac(index).await?;
-        let peers = match (instance.unicast_peers.is_empty(), primary) {
-            (true, _) => Peers::Multicast,
-            (false, IpAddr::V4(source)) => Peers::Unicast(source),
-            (false, IpAddr::V6(_)) => {
-                return Err(Error::Config {
-                    location: instance.location.clone(),
-                    message: "IPv6 unicast peers are not supported yet".into(),
-                });
-            }
+        let peers = if instance.unicast_peers.is_empty() {
+            Peers::Multicast(primary)
+        } else {
+            Peers::Unicast(primary)
         };
-        let socket = AdvertSocket::ipv4(&instance.interface, peers)
+        let socket = AdvertSocket::open(&instance.interface, peers)
             .map_err(|e| os("cannot open the VRRP socket", e))?;
-        let arp = ArpSender::open(index).map_err(|e| os("cannot open the ARP socket", e))?;
+        let announcer = if ipv6 {
+            Announcer::Ndisc(
+                NeighborAdvertiser::open(&instance.interface, index)
+                    .map_err(|e| os("cannot open the ICMPv6 socket", e))?,
+            )
+        } else {
+            Announcer::Arp(ArpSender::open(index).map_err(|e| os("cannot open the ARP socket", e))?)
+        };
         let router = Router::new(instance.router_config(primary, version)?);
         let vips = instance
             .virtual_addresses
@@ -94,7 +103,7 @@ impl InstanceDriver {
             router,
             socket,
             addresses,
-            arp,
+            announcer,
             index,
             mac,
             primary,
@@ -181,21 +190,14 @@ impl InstanceDriver {
                     }
                 }
                 Output::Announce { count } => {
-                    let v4: Vec<Ipv4Addr> = self
-                        .vips
-                        .iter()
-                        .filter_map(|v| match v.addr {
-                            IpAddr::V4(a) => Some(a),
-                            IpAddr::V6(_) => None,
-                        })
-                        .collect();
-                    match self.arp.announce(self.mac, &v4, count) {
+                    let vips: Vec<IpAddr> = self.vips.iter().map(|v| v.addr).collect();
+                    match self.announcer.announce(self.mac, &vips, count) {
                         Ok(0) => {}
                         Ok(dropped) => {
-                            tracing::debug!(instance = %self.instance.name, dropped, "gratuitous ARPs dropped: device queue full")
+                            tracing::debug!(instance = %self.instance.name, dropped, "announcements dropped: device queue full")
                         }
                         Err(e) => {
-                            tracing::warn!(instance = %self.instance.name, error = %e, "gratuitous ARP failed")
+                            tracing::warn!(instance = %self.instance.name, error = %e, "announcing the virtual addresses failed")
                         }
                     }
                 }
@@ -213,20 +215,19 @@ impl InstanceDriver {
     }
 
     async fn transmit(&self, advert: &Advert) {
-        let peers: Vec<IpAddr> = if self.instance.unicast_peers.is_empty() {
-            vec![IpAddr::V4(GROUP_V4)]
-        } else {
-            self.instance.unicast_peers.clone()
+        let peers: Vec<IpAddr> = match (self.instance.unicast_peers.is_empty(), self.primary) {
+            (true, IpAddr::V4(_)) => vec![IpAddr::V4(GROUP_V4)],
+            (true, IpAddr::V6(_)) => vec![IpAddr::V6(GROUP_V6)],
+            (false, _) => self.instance.unicast_peers.clone(),
         };
         for dst in peers {
-            let IpAddr::V4(dst_v4) = dst else { continue };
             let path = Path {
                 src: self.primary,
                 dst,
             };
             match advert.encode(&path, self.checksum) {
                 Ok(bytes) => {
-                    if let Err(e) = self.socket.send(&bytes, dst_v4).await {
+                    if let Err(e) = self.socket.send(&bytes, dst).await {
                         tracing::warn!(instance = %self.instance.name, %dst, error = %e, "cannot send an advert");
                     }
                 }
@@ -259,6 +260,42 @@ impl InstanceDriver {
     /// The router's current state.
     pub fn state(&self) -> State {
         self.router.state()
+    }
+}
+
+/// Gratuitous ARP for IPv4 instances, unsolicited NA for IPv6 ones.
+#[derive(Debug)]
+enum Announcer {
+    Arp(ArpSender),
+    Ndisc(NeighborAdvertiser),
+}
+
+impl Announcer {
+    /// Announces the addresses of the announcer's family `count` times;
+    /// returns how many messages were dropped.
+    fn announce(&self, mac: [u8; 6], vips: &[IpAddr], count: u32) -> std::io::Result<usize> {
+        match self {
+            Announcer::Arp(arp) => {
+                let v4: Vec<Ipv4Addr> = vips
+                    .iter()
+                    .filter_map(|v| match v {
+                        IpAddr::V4(a) => Some(*a),
+                        IpAddr::V6(_) => None,
+                    })
+                    .collect();
+                arp.announce(mac, &v4, count)
+            }
+            Announcer::Ndisc(ndisc) => {
+                let v6: Vec<Ipv6Addr> = vips
+                    .iter()
+                    .filter_map(|v| match v {
+                        IpAddr::V6(a) => Some(*a),
+                        IpAddr::V4(_) => None,
+                    })
+                    .collect();
+                ndisc.announce(mac, &v6, count)
+            }
+        }
     }
 }
 

@@ -1,15 +1,19 @@
-//! The raw IP socket (protocol 112) advertisements travel on, for IPv4.
+//! The raw IP socket (protocol 112) advertisements travel on.
 //!
-//! Sent with TTL 255 (RFC 9568 5.1.1.3) and TOS 0xc0 (network control, as
-//! keepalived does), to 224.0.0.18 on the interface or to a unicast peer.
-//! A raw IPv4 socket receives the IP header with each packet, so the TTL the
-//! router must check and the source and destination addresses come from
-//! there; no control messages are needed. Multicast loopback is off: a
-//! router never hears itself.
+//! Sent with TTL/hop limit 255 (RFC 9568 5.1.1.3) and TOS/traffic class
+//! 0xc0 (network control, as keepalived does), to 224.0.0.18 or ff02::12 on
+//! the interface, or to unicast peers. A raw IPv4 socket receives the IP
+//! header with each packet, so the TTL the router must check and the
+//! addresses come from there; a raw IPv6 socket does not, so the hop limit
+//! and the destination come as control messages (`IPV6_RECVHOPLIMIT`,
+//! `IPV6_RECVPKTINFO`). Multicast loopback is off: a router never hears
+//! itself.
 
-use std::io::{self, Read};
-use std::net::{IpAddr, Ipv4Addr, SocketAddrV4};
+use std::io::{self, IoSliceMut, Read};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
+use std::os::fd::AsRawFd;
 
+use nix::sys::socket::{ControlMessageOwned, MsgFlags, SockaddrIn6, setsockopt, sockopt};
 use socket2::{Domain, InterfaceIndexOrAddress, Protocol, SockAddr, Socket, Type};
 use tokio::io::unix::AsyncFd;
 
@@ -17,17 +21,20 @@ use crate::checksum::PROTOCOL;
 
 /// VRRP's IPv4 multicast group.
 pub const GROUP_V4: Ipv4Addr = Ipv4Addr::new(224, 0, 0, 18);
+/// VRRP's IPv6 multicast group.
+pub const GROUP_V6: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 0x12);
 /// Network-control precedence, as keepalived sends.
 const TOS: u32 = 0xc0;
 
 /// How advertisements reach the other routers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Peers {
-    /// To the VRRP group on the link (the RFC's way).
-    Multicast,
+    /// To the VRRP group on the link (the RFC's way), from this address:
+    /// the interface's primary IPv4 or link-local IPv6 address.
+    Multicast(IpAddr),
     /// To each `unicast_peer`, from this address (keepalived's
     /// `unicast_src_ip`), for networks without multicast.
-    Unicast(Ipv4Addr),
+    Unicast(IpAddr),
 }
 
 /// An advertisement as received.
@@ -47,43 +54,85 @@ pub struct Received {
 #[derive(Debug)]
 pub struct AdvertSocket {
     socket: AsyncFd<Socket>,
+    /// The interface index: the scope of link-local IPv6 destinations.
+    index: u32,
 }
 
 impl AdvertSocket {
-    /// Opens the socket on `interface`: joined to 224.0.0.18 for
-    /// [`Peers::Multicast`]; bound to the source address for
-    /// [`Peers::Unicast`], which also makes the kernel deliver only packets
-    /// sent to that address. Needs CAP_NET_RAW. Must be called within a
-    /// tokio runtime.
-    pub fn ipv4(interface: &str, peers: Peers) -> io::Result<Self> {
-        let socket = Socket::new(
-            Domain::IPV4,
-            Type::RAW,
-            Some(Protocol::from(i32::from(PROTOCOL))),
-        )?;
+    /// Opens the socket on `interface`, of the family of the source address
+    /// in `peers`: joined to the VRRP group for [`Peers::Multicast`]. For
+    /// unicast and IPv6 the socket is bound to the source address, so the
+    /// kernel sends from it (the v3 checksum covers it) and, for unicast,
+    /// delivers only packets sent to it. Needs CAP_NET_RAW. Must be called within a tokio
+    /// runtime.
+    pub fn open(interface: &str, peers: Peers) -> io::Result<Self> {
+        let index = nix::net::if_::if_nametoindex(interface).map_err(io::Error::from)?;
+        let (Peers::Multicast(source) | Peers::Unicast(source)) = peers;
+        let domain = if source.is_ipv4() {
+            Domain::IPV4
+        } else {
+            Domain::IPV6
+        };
+        let socket = Socket::new(domain, Type::RAW, Some(Protocol::from(i32::from(PROTOCOL))))?;
         socket.bind_device(Some(interface.as_bytes()))?;
-        socket.set_ttl_v4(255)?;
-        socket.set_multicast_ttl_v4(255)?;
-        socket.set_tos_v4(TOS)?;
-        socket.set_multicast_loop_v4(false)?;
-        match peers {
-            Peers::Multicast => {
-                let index = nix::net::if_::if_nametoindex(interface).map_err(io::Error::from)?;
-                let interface = InterfaceIndexOrAddress::Index(index);
-                // Sent multicast leaves through the bound device.
-                socket.join_multicast_v4_n(&GROUP_V4, &interface)?;
+        match source {
+            IpAddr::V4(source) => {
+                socket.set_ttl_v4(255)?;
+                socket.set_multicast_ttl_v4(255)?;
+                socket.set_tos_v4(TOS)?;
+                socket.set_multicast_loop_v4(false)?;
+                match peers {
+                    // Not bound: a raw IPv4 socket bound to an address only
+                    // receives packets sent to it, never the group's. The
+                    // kernel sends from the primary address.
+                    Peers::Multicast(_) => {
+                        let interface = InterfaceIndexOrAddress::Index(index);
+                        socket.join_multicast_v4_n(&GROUP_V4, &interface)?;
+                    }
+                    Peers::Unicast(_) => {
+                        socket.bind(&SockAddr::from(SocketAddrV4::new(source, 0)))?;
+                    }
+                }
             }
-            Peers::Unicast(source) => socket.bind(&SockAddr::from(SocketAddrV4::new(source, 0)))?,
+            IpAddr::V6(source) => {
+                socket.set_unicast_hops_v6(255)?;
+                socket.set_multicast_hops_v6(255)?;
+                socket.set_tclass_v6(TOS)?;
+                socket.set_multicast_loop_v6(false)?;
+                socket.set_multicast_if_v6(index)?;
+                setsockopt(&socket, sockopt::Ipv6RecvHopLimit, &true)?;
+                setsockopt(&socket, sockopt::Ipv6RecvPacketInfo, &true)?;
+                if let Peers::Multicast(_) = peers {
+                    socket.join_multicast_v6(&GROUP_V6, index)?;
+                }
+                let scope = if source.is_unicast_link_local() {
+                    index
+                } else {
+                    0
+                };
+                socket.bind(&SockAddr::from(SocketAddrV6::new(source, 0, 0, scope)))?;
+            }
         }
         socket.set_nonblocking(true)?;
         Ok(Self {
             socket: register(socket)?,
+            index,
         })
     }
 
     /// Sends one VRRP message to `dst`.
-    pub async fn send(&self, payload: &[u8], dst: Ipv4Addr) -> io::Result<()> {
-        let to = SockAddr::from(SocketAddrV4::new(dst, 0));
+    pub async fn send(&self, payload: &[u8], dst: IpAddr) -> io::Result<()> {
+        let to = match dst {
+            IpAddr::V4(dst) => SockAddr::from(SocketAddrV4::new(dst, 0)),
+            IpAddr::V6(dst) => {
+                let scope = if dst.is_multicast() || dst.is_unicast_link_local() {
+                    self.index
+                } else {
+                    0
+                };
+                SockAddr::from(SocketAddr::V6(SocketAddrV6::new(dst, 0, 0, scope)))
+            }
+        };
         loop {
             let mut ready = self.socket.writable().await?;
             match ready.try_io(|s| s.get_ref().send_to(payload, &to)) {
@@ -93,21 +142,63 @@ impl AdvertSocket {
         }
     }
 
-    /// Receives the next VRRP packet. Packets that are not well-formed IPv4
-    /// carrying protocol 112 are skipped.
+    /// Receives the next VRRP packet. Packets that are not well-formed
+    /// (or lack the control messages IPv6 needs) are skipped.
     pub async fn recv(&self) -> io::Result<Received> {
         let mut buf = vec![0u8; 2048];
+        let ipv6 = self.socket.get_ref().domain()? == Domain::IPV6;
         loop {
             let mut ready = self.socket.readable().await?;
-            let n = match ready.try_io(|s| s.get_ref().read(&mut buf)) {
-                Ok(result) => result?,
-                Err(_would_block) => continue,
+            let received = if ipv6 {
+                match ready.try_io(|s| recv_ipv6(s.get_ref(), &mut buf)) {
+                    Ok(result) => result?,
+                    Err(_would_block) => continue,
+                }
+            } else {
+                match ready.try_io(|s| s.get_ref().read(&mut buf)) {
+                    Ok(result) => parse_ipv4(&buf[..result?]),
+                    Err(_would_block) => continue,
+                }
             };
-            if let Some(received) = parse_ipv4(&buf[..n]) {
+            if let Some(received) = received {
                 return Ok(received);
             }
         }
     }
+}
+
+/// One datagram from a raw IPv6 socket, with the hop limit and destination
+/// from its control messages.
+fn recv_ipv6(socket: &Socket, buf: &mut [u8]) -> io::Result<Option<Received>> {
+    let mut control = nix::cmsg_space!(libc::in6_pktinfo, libc::c_int);
+    let mut iov = [IoSliceMut::new(buf)];
+    let message = nix::sys::socket::recvmsg::<SockaddrIn6>(
+        socket.as_raw_fd(),
+        &mut iov,
+        Some(&mut control),
+        MsgFlags::empty(),
+    )
+    .map_err(io::Error::from)?;
+    let (mut ttl, mut dst) = (None, None);
+    for cmsg in message.cmsgs().map_err(io::Error::from)? {
+        match cmsg {
+            ControlMessageOwned::Ipv6HopLimit(hops) => ttl = u8::try_from(hops).ok(),
+            ControlMessageOwned::Ipv6PacketInfo(info) => {
+                dst = Some(Ipv6Addr::from(info.ipi6_addr.s6_addr));
+            }
+            _ => {}
+        }
+    }
+    let (Some(src), Some(ttl), Some(dst)) = (message.address, ttl, dst) else {
+        return Ok(None);
+    };
+    let len = message.bytes;
+    Ok(Some(Received {
+        src: IpAddr::V6(src.ip()),
+        dst: IpAddr::V6(dst),
+        ttl,
+        payload: buf[..len].to_vec(),
+    }))
 }
 
 /// Hands the socket to tokio's reactor.

@@ -67,3 +67,159 @@ pub fn skip(reason: &str) -> bool {
 pub fn have_root() -> bool {
     nix::unistd::Uid::effective().is_root() || !skip("needs root for namespaces and raw sockets")
 }
+
+/// Hosts on one Ethernet segment: a bridge `br0` in its own namespace and,
+/// per host, a namespace whose `eth0` is plugged into it. Host `i` (from 1)
+/// has 10.199.0.i/24 and fd00:199::i/64 (no duplicate address detection, so
+/// IPv6 is usable at once). Everything is deleted on drop.
+pub struct Lan {
+    switch: String,
+    pub hosts: Vec<String>,
+}
+
+impl Lan {
+    pub fn new(tag: &str, hosts: usize) -> Self {
+        let id = std::process::id() % 100_000;
+        let switch = format!("{tag}{id}sw");
+        ip(&["netns", "add", &switch]);
+        let mut lan = Self {
+            switch,
+            hosts: Vec::new(),
+        };
+        // Snooping off: the VRRP groups are link-local and must reach all.
+        ip(&[
+            "-n",
+            &lan.switch,
+            "link",
+            "add",
+            "br0",
+            "type",
+            "bridge",
+            "mcast_snooping",
+            "0",
+        ]);
+        ip(&["-n", &lan.switch, "link", "set", "br0", "up"]);
+        for i in 1..=hosts {
+            let ns = format!("{tag}{id}h{i}");
+            ip(&["netns", "add", &ns]);
+            lan.hosts.push(ns.clone());
+            sysctl(&ns, "net.ipv6.conf.all.accept_dad=0");
+            sysctl(&ns, "net.ipv6.conf.default.accept_dad=0");
+            let port = format!("p{i}");
+            ip(&[
+                "link",
+                "add",
+                "eth0",
+                "netns",
+                &ns,
+                "type",
+                "veth",
+                "peer",
+                "name",
+                &port,
+                "netns",
+                &lan.switch,
+            ]);
+            ip(&[
+                "-n",
+                &lan.switch,
+                "link",
+                "set",
+                &port,
+                "master",
+                "br0",
+                "up",
+            ]);
+            ip(&[
+                "-n",
+                &ns,
+                "addr",
+                "add",
+                &format!("10.199.0.{i}/24"),
+                "dev",
+                "eth0",
+            ]);
+            ip(&[
+                "-n",
+                &ns,
+                "addr",
+                "add",
+                &format!("fd00:199::{i}/64"),
+                "dev",
+                "eth0",
+                "nodad",
+            ]);
+            ip(&["-n", &ns, "link", "set", "eth0", "up"]);
+            ip(&["-n", &ns, "link", "set", "lo", "up"]);
+        }
+        lan
+    }
+
+    /// Unplugs host `i` (from 1) from the bridge; its link stays up, so
+    /// nothing but the traffic stops (a partition, not an interface fault).
+    pub fn unplug(&self, i: usize) {
+        ip(&[
+            "-n",
+            &self.switch,
+            "link",
+            "set",
+            &format!("p{i}"),
+            "nomaster",
+        ]);
+    }
+
+    /// Plugs host `i` back in.
+    pub fn plug(&self, i: usize) {
+        ip(&[
+            "-n",
+            &self.switch,
+            "link",
+            "set",
+            &format!("p{i}"),
+            "master",
+            "br0",
+        ]);
+    }
+}
+
+impl Drop for Lan {
+    fn drop(&mut self) {
+        for ns in self.hosts.iter().chain(std::iter::once(&self.switch)) {
+            let _ = Command::new("ip").args(["netns", "del", ns]).status();
+        }
+    }
+}
+
+fn sysctl(ns: &str, setting: &str) {
+    let status = Command::new("ip")
+        .args(["netns", "exec", ns, "sysctl", "-qw", setting])
+        .status()
+        .expect("sysctl runs");
+    assert!(status.success(), "sysctl {setting} in {ns} failed");
+}
+
+/// Whether `ns` has `addr` (as written by `ip addr`, e.g. "10.0.0.1/24") on `dev`.
+pub fn has_address(ns: &str, dev: &str, addr: &str) -> bool {
+    let out = Command::new("ip")
+        .args(["-n", ns, "addr", "show", "dev", dev])
+        .output()
+        .expect("ip runs");
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .any(|word| word == addr)
+}
+
+/// Polls `ok` every 10 ms for up to `limit`; how long it took, if it held.
+pub fn wait_until(
+    limit: std::time::Duration,
+    mut ok: impl FnMut() -> bool,
+) -> Option<std::time::Duration> {
+    let start = std::time::Instant::now();
+    while start.elapsed() < limit {
+        if ok() {
+            return Some(start.elapsed());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    None
+}
