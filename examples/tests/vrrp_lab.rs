@@ -1,6 +1,7 @@
-//! Two `ha-vrrpd` in two network namespaces this test makes, running the
+//! Two `ha-vrrpd` in network namespaces this test makes, running the
 //! chapter's keepalived.conf (interface and addresses changed): the VIP is on
-//! the master only, and moves when the master stops (root only; skipped with
+//! the master only, a client in a third namespace reaches it, and it moves
+//! (with the client's neighbour entry) when the master stops (root only; skipped with
 //! a reason otherwise, required under CI=true).
 
 #![cfg(target_os = "linux")]
@@ -8,10 +9,12 @@
 #[path = "../../ha-vrrp/tests/support/mod.rs"]
 mod support;
 
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command};
 use std::time::Duration;
 
-use support::{Pair, has_address, have_root, wait_until};
+use support::{Lan, Pair, has_address, have_root, in_netns, mac, neighbour, wait_until};
 
 const CHAPTER: &str = include_str!("../../ha-vrrp/tests/fixtures/chapter.conf");
 
@@ -72,55 +75,98 @@ fn has_vip(ns: &str, dev: &str) -> bool {
     has_address(ns, dev, "10.199.0.100/24")
 }
 
+/// Serves this host's name on TCP port 8080 in namespace `ns`, forever
+/// (the test process ends with the test).
+fn serve_name(ns: &str) {
+    let name = ns.to_owned();
+    let listener = in_netns(ns, || TcpListener::bind("0.0.0.0:8080").unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let _ = (&stream).write_all(name.as_bytes());
+        }
+    });
+}
+
+/// Which host answers on the VIP, asked from namespace `client`.
+fn who_answers(client: &str) -> Option<String> {
+    in_netns(client, || {
+        let vip = "10.199.0.100:8080".parse().unwrap();
+        let mut stream = TcpStream::connect_timeout(&vip, Duration::from_secs(1)).ok()?;
+        let mut name = String::new();
+        stream.read_to_string(&mut name).ok()?;
+        Some(name)
+    })
+}
+
 #[test]
 fn the_vip_lives_on_the_master_and_moves_when_it_stops() {
     if !have_root() {
         return;
     }
-    let pair = Pair::new("hvd");
-    let master = start(&pair.a, "vra", false);
-    let _backup = start(&pair.b, "vrb", true);
+    let lan = Lan::new("hvd", 3);
+    let (a, b, client) = (&lan.hosts[0], &lan.hosts[1], &lan.hosts[2]);
+    serve_name(a);
+    serve_name(b);
+    let master = start(a, "eth0", false);
+    let _backup = start(b, "eth0", true);
     // Both start as backups; 150 wins after 3 x 1 s + 106/256 s.
-    let elected = wait_until(Duration::from_secs(8), || has_vip(&pair.a, "vra"))
+    let elected = wait_until(Duration::from_secs(8), || has_vip(a, "eth0"))
         .expect("the master takes the VIP");
     eprintln!("elected after {elected:?}");
-    assert!(!has_vip(&pair.b, "vrb"), "the backup must not hold the VIP");
+    assert!(!has_vip(b, "eth0"), "the backup must not hold the VIP");
     std::thread::sleep(Duration::from_secs(2));
-    assert!(
-        has_vip(&pair.a, "vra") && !has_vip(&pair.b, "vrb"),
-        "steady state"
-    );
+    assert!(has_vip(a, "eth0") && !has_vip(b, "eth0"), "steady state");
+    assert_eq!(who_answers(client).as_deref(), Some(a.as_str()));
+    assert_eq!(neighbour(client, "10.199.0.100"), Some(mac(a, "eth0")));
 
     // SIGTERM: the master resigns with priority 0; the backup takes over
-    // after its skew ((256 - 100) / 256 s = 0.61 s).
+    // after its skew ((256 - 100) / 256 s = 0.61 s) and its gratuitous ARP
+    // repoints the client's neighbour entry.
     master.signal(nix::sys::signal::Signal::SIGTERM);
-    let moved = wait_until(Duration::from_secs(5), || has_vip(&pair.b, "vrb"))
+    let moved = wait_until(Duration::from_secs(5), || has_vip(b, "eth0"))
         .expect("the backup takes the VIP");
     eprintln!("failover after SIGTERM: {moved:?}");
     assert!(moved <= Duration::from_millis(1500), "{moved:?}");
+    let b_mac = mac(b, "eth0");
+    wait_until(Duration::from_millis(500), || {
+        neighbour(client, "10.199.0.100").as_ref() == Some(&b_mac)
+    })
+    .expect("the client's neighbour entry points at the new master");
+    assert_eq!(who_answers(client).as_deref(), Some(b.as_str()));
     assert!(
-        wait_until(Duration::from_secs(2), || !has_vip(&pair.a, "vra")).is_some(),
+        wait_until(Duration::from_secs(2), || !has_vip(a, "eth0")).is_some(),
         "the stopped master removed the VIP"
     );
     drop(master);
 
     // The master comes back and preempts (150 > 100) once its own down
     // timer runs out: it discards the lower master's adverts.
-    let master = start(&pair.a, "vra", false);
+    let master = start(a, "eth0", false);
     let back = wait_until(Duration::from_secs(8), || {
-        has_vip(&pair.a, "vra") && !has_vip(&pair.b, "vrb")
+        has_vip(a, "eth0") && !has_vip(b, "eth0")
     })
     .expect("the returning master preempts");
     eprintln!("preempted after {back:?}");
+    let a_mac = mac(a, "eth0");
+    wait_until(Duration::from_millis(500), || {
+        neighbour(client, "10.199.0.100").as_ref() == Some(&a_mac)
+    })
+    .expect("the client's neighbour entry points back at the master");
+    assert_eq!(who_answers(client).as_deref(), Some(a.as_str()));
 
     // SIGSTOP: a frozen master sends nothing; the backup takes over after
     // Master_Down_Interval = 3 x 1 s + 0.61 s from the last advert it heard.
     std::thread::sleep(Duration::from_millis(500));
     master.signal(nix::sys::signal::Signal::SIGSTOP);
-    let moved = wait_until(Duration::from_secs(6), || has_vip(&pair.b, "vrb"))
+    let moved = wait_until(Duration::from_secs(6), || has_vip(b, "eth0"))
         .expect("the backup takes over from a frozen master");
     eprintln!("failover after SIGSTOP: {moved:?}");
     assert!(moved <= Duration::from_millis(3700), "{moved:?}");
+    wait_until(Duration::from_millis(500), || {
+        neighbour(client, "10.199.0.100").as_ref() == Some(&b_mac)
+    })
+    .expect("the client's neighbour entry follows the VIP to the backup");
+    assert_eq!(who_answers(client).as_deref(), Some(b.as_str()));
     master.signal(nix::sys::signal::Signal::SIGCONT);
 }
 

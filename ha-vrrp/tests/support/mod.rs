@@ -103,8 +103,8 @@ impl Lan {
             let ns = format!("{tag}{id}h{i}");
             ip(&["netns", "add", &ns]);
             lan.hosts.push(ns.clone());
-            sysctl(&ns, "net.ipv6.conf.all.accept_dad=0");
-            sysctl(&ns, "net.ipv6.conf.default.accept_dad=0");
+            sysctl(&ns, "net.ipv6.conf.all.accept_dad", "0");
+            sysctl(&ns, "net.ipv6.conf.default.accept_dad", "0");
             let port = format!("p{i}");
             ip(&[
                 "link",
@@ -190,12 +190,45 @@ impl Drop for Lan {
     }
 }
 
-fn sysctl(ns: &str, setting: &str) {
+/// Sets `/proc/sys/<key>` inside `ns` (no dependency on procps' sysctl).
+fn sysctl(ns: &str, key: &str, value: &str) {
+    let path = format!("/proc/sys/{}", key.replace('.', "/"));
     let status = Command::new("ip")
-        .args(["netns", "exec", ns, "sysctl", "-qw", setting])
+        .args([
+            "netns",
+            "exec",
+            ns,
+            "sh",
+            "-c",
+            &format!("echo {value} > {path}"),
+        ])
         .status()
-        .expect("sysctl runs");
-    assert!(status.success(), "sysctl {setting} in {ns} failed");
+        .expect("sh runs");
+    assert!(status.success(), "setting {key} in {ns} failed");
+}
+
+/// The MAC address of `dev` in `ns`, as `ip` prints it.
+pub fn mac(ns: &str, dev: &str) -> String {
+    let out = Command::new("ip")
+        .args(["-n", ns, "link", "show", "dev", dev])
+        .output()
+        .expect("ip runs");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let mut words = text.split_whitespace();
+    words.find(|w| *w == "link/ether");
+    words.next().expect("an Ethernet address").to_owned()
+}
+
+/// The MAC address `ns`'s neighbour table has for `addr`, if any.
+pub fn neighbour(ns: &str, addr: &str) -> Option<String> {
+    let out = Command::new("ip")
+        .args(["-n", ns, "neigh", "show", addr])
+        .output()
+        .expect("ip runs");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let mut words = text.split_whitespace();
+    words.find(|w| *w == "lladdr");
+    words.next().map(str::to_owned)
 }
 
 /// Whether `ns` has `addr` (as written by `ip addr`, e.g. "10.0.0.1/24") on `dev`.
