@@ -59,6 +59,8 @@ pub struct Script {
     current_dir: Option<PathBuf>,
     timeout: Option<Duration>,
     output_limit: usize,
+    /// Run as this uid and gid (keepalived's `script_user`).
+    user: Option<(u32, u32)>,
 }
 
 /// How a run ended.
@@ -129,6 +131,7 @@ impl Script {
             current_dir: None,
             timeout: None,
             output_limit: DEFAULT_OUTPUT_LIMIT,
+            user: None,
         }
     }
 
@@ -180,6 +183,14 @@ impl Script {
         self
     }
 
+    /// Runs the program as user `uid` and group `gid` (the caller must be
+    /// allowed to switch, i.e. root), with no supplementary groups beyond
+    /// what the system gives that gid.
+    pub fn user(mut self, uid: u32, gid: u32) -> Self {
+        self.user = Some((uid, gid));
+        self
+    }
+
     /// The program as it will be run, for log lines.
     pub fn program(&self) -> &OsStr {
         &self.program
@@ -202,6 +213,9 @@ impl Script {
             .kill_on_drop(true);
         if let Some(dir) = &self.current_dir {
             command.current_dir(dir);
+        }
+        if let Some((uid, gid)) = self.user {
+            command.uid(uid).gid(gid);
         }
         let mut child = command.spawn().map_err(|source| Error::Spawn {
             program: name(),

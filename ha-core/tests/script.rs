@@ -141,3 +141,22 @@ async fn the_runtime_is_not_blocked_while_a_script_runs() {
     );
     assert_eq!(ticker.await.unwrap(), 20);
 }
+
+#[tokio::test]
+async fn a_script_runs_as_the_user_it_is_given() {
+    if !nix::unistd::Uid::effective().is_root() {
+        if std::env::var("CI").as_deref() == Ok("true") {
+            panic!("required under CI: needs root to switch users");
+        }
+        eprintln!("SKIPPED: needs root to switch users");
+        return;
+    }
+    // 65534: nobody/nogroup on Debian.
+    let out = Script::new("id")
+        .args(["-u"])
+        .user(65534, 65534)
+        .run()
+        .await
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "65534");
+}

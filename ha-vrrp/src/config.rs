@@ -22,6 +22,8 @@ pub struct Config {
     pub instances: Vec<Instance>,
     /// Instances that change state together (`vrrp_sync_group`).
     pub sync_groups: Vec<SyncGroup>,
+    /// Files instances may track (`vrrp_track_file`), in file order.
+    pub track_files: Vec<VrrpTrackFile>,
 }
 
 impl Config {
@@ -34,6 +36,98 @@ impl Config {
     pub fn script(&self, name: &str) -> Option<&VrrpScript> {
         self.scripts.iter().find(|s| s.name == name)
     }
+
+    /// The track file called `name`.
+    pub fn track_file(&self, name: &str) -> Option<&VrrpTrackFile> {
+        self.track_files.iter().find(|f| f.name == name)
+    }
+
+    /// The sync group `instance` belongs to, if any.
+    pub fn sync_group_of(&self, instance: &str) -> Option<&SyncGroup> {
+        self.sync_groups
+            .iter()
+            .find(|g| g.members.iter().any(|m| m == instance))
+    }
+
+    /// What `instance` tracks, in the order the router's
+    /// [`tracks`](crate::router::RouterConfig::tracks) take: its own
+    /// interface first (weight 0, as keepalived does unless
+    /// `dont_track_primary`), then `track_interface`, `track_script` and
+    /// `track_file` entries, each with its effective weight (the entry's
+    /// `weight`, else the tracked object's own, else 0). Names the importer
+    /// resolved; an unknown one is skipped.
+    pub fn tracks(&self, instance: &Instance) -> Vec<(crate::router::Track, TrackSource)> {
+        let track = |name: &str, weight: i32| crate::router::Track {
+            name: name.to_owned(),
+            weight,
+        };
+        let mut out = Vec::new();
+        if !instance.dont_track_primary {
+            out.push((
+                track(&instance.interface, 0),
+                TrackSource::Interface(instance.interface.clone()),
+            ));
+        }
+        for t in &instance.track_interfaces {
+            out.push((
+                track(&t.name, t.weight.unwrap_or(0)),
+                TrackSource::Interface(t.name.clone()),
+            ));
+        }
+        for t in &instance.track_scripts {
+            if let Some(script) = self.script(&t.name) {
+                out.push((
+                    track(&t.name, t.weight.unwrap_or(script.weight)),
+                    TrackSource::Script(script.clone()),
+                ));
+            }
+        }
+        for t in &instance.track_files {
+            if let Some(file) = self.track_file(&t.name) {
+                out.push((
+                    track(&t.name, t.weight.unwrap_or(file.weight)),
+                    TrackSource::File(file.clone()),
+                ));
+            }
+        }
+        out
+    }
+}
+
+/// Where a tracked object's state comes from; the driver watches it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TrackSource {
+    /// An interface: up while it is administratively up and has a carrier.
+    Interface(String),
+    /// A `vrrp_script`: up while it exits 0 (with its rise and fall).
+    Script(VrrpScript),
+    /// A `vrrp_track_file`: the number written in it.
+    File(VrrpTrackFile),
+}
+
+/// A file whose number adjusts the priority (`vrrp_track_file NAME { ... }`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VrrpTrackFile {
+    /// The name `track_file` refers to.
+    pub name: String,
+    /// `file`: the path.
+    pub file: std::path::PathBuf,
+    /// `weight` (-254..=254, default 1): multiplies the number.
+    pub weight: i32,
+    /// `init_file [VALUE] [overwrite]`: create the file holding VALUE
+    /// (default 0) at start-up if it is missing, or always with `overwrite`.
+    pub init: Option<InitFile>,
+    /// Where the block starts.
+    pub location: Location,
+}
+
+/// `init_file` of a [`VrrpTrackFile`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InitFile {
+    /// The number written.
+    pub value: i64,
+    /// Write it even if the file exists.
+    pub overwrite: bool,
 }
 
 /// Process-wide settings (`global_defs`).
@@ -160,6 +254,14 @@ pub struct Instance {
     /// `garp_master_refresh`: repeat gratuitous ARPs this often while master
     /// (`None`, the default, or 0 in the file: never).
     pub garp_master_refresh: Option<Duration>,
+    /// `garp_master_refresh_repeat`: gratuitous ARPs per refresh (default 1).
+    pub garp_master_refresh_repeat: u32,
+    /// `dont_track_primary`: the instance's own interface going down does
+    /// not put it in FAULT.
+    pub dont_track_primary: bool,
+    /// `v3_checksum_as_v2`: VRRPv3 over IPv4 checksums without the IPv4
+    /// pseudo-header, as Cisco and some other routers compute them.
+    pub v3_checksum_as_v2: bool,
     /// `use_vmac`: put the virtual MAC on a macvlan interface.
     pub use_vmac: bool,
     /// Where the block starts.
@@ -249,6 +351,11 @@ impl Instance {
         config.garp_repeat = self.garp_master_repeat;
         // keepalived: a delay of 0 means no second burst.
         config.garp_delay = (!self.garp_master_delay.is_zero()).then_some(self.garp_master_delay);
+        config.garp_refresh = self.garp_master_refresh;
+        config.garp_refresh_repeat = self.garp_master_refresh_repeat;
+        // keepalived without vrrp_strict accepts; the RFC's v3 default
+        // (no_accept) applies only when asked for.
+        config.accept = self.accept.unwrap_or(true);
         Ok(config)
     }
 }

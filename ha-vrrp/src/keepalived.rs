@@ -61,8 +61,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::config::{
-    Config, GlobalDefs, InitialState, Instance, Location, SyncGroup, Tracked, VirtualAddress,
-    VrrpScript,
+    Config, GlobalDefs, InitFile, InitialState, Instance, Location, SyncGroup, Tracked,
+    VirtualAddress, VrrpScript, VrrpTrackFile,
 };
 use crate::error::{Error, Result};
 use crate::packet::{Auth, Version};
@@ -691,6 +691,7 @@ impl Parser {
     fn config(&mut self, nodes: &[Node]) -> Result<Config> {
         let mut config = Config::default();
         let mut script_refs: Vec<Reference> = Vec::new();
+        let mut file_refs: Vec<Reference> = Vec::new();
         let mut member_refs: Vec<Reference> = Vec::new();
         for node in nodes {
             match node.key() {
@@ -708,8 +709,21 @@ impl Parser {
                     }
                     config.scripts.push(script);
                 }
+                "vrrp_track_file" => {
+                    let file = self.track_file(node)?;
+                    if config.track_file(&file.name).is_some() {
+                        return Err(self.error(
+                            node.head(),
+                            format!(
+                                "duplicate vrrp_track_file `{}`: names must be unique",
+                                file.name
+                            ),
+                        ));
+                    }
+                    config.track_files.push(file);
+                }
                 "vrrp_instance" => {
-                    let instance = self.instance(node, &mut script_refs)?;
+                    let instance = self.instance(node, &mut script_refs, &mut file_refs)?;
                     if config.instance(&instance.name).is_some() {
                         return Err(self.error(
                             node.head(),
@@ -743,6 +757,17 @@ impl Parser {
                     location: r.location,
                     message: format!(
                         "track_script names `{}`, but no vrrp_script has that name",
+                        r.name
+                    ),
+                });
+            }
+        }
+        for r in file_refs {
+            if config.track_file(&r.name).is_none() {
+                return Err(Error::Config {
+                    location: r.location,
+                    message: format!(
+                        "track_file names `{}`, but no vrrp_track_file has that name",
                         r.name
                     ),
                 });
@@ -819,6 +844,63 @@ impl Parser {
         }
     }
 
+    fn track_file(&mut self, node: &Node) -> Result<VrrpTrackFile> {
+        let (name, items) = self.section_name(node)?;
+        let mut file = None;
+        let mut out = VrrpTrackFile {
+            name: name.to_string(),
+            file: PathBuf::new(),
+            weight: 1,
+            init: None,
+            location: self.loc(node.head()),
+        };
+        for item in items {
+            match item.key() {
+                "file" => file = Some(PathBuf::from(&self.one_arg(item, "a path")?.text)),
+                "weight" => {
+                    self.no_block(item);
+                    let Some(token) = item.args().first() else {
+                        return Err(
+                            self.error(item.head(), "`weight` expects a whole number -254..=254")
+                        );
+                    };
+                    out.weight =
+                        i32::try_from(self.integer("weight", token, -254, 254)?).unwrap_or(0);
+                    if item.args().len() > 1 {
+                        self.warn(
+                            item.head(),
+                            "extra words after `weight` ignored (`reverse` is not supported)",
+                        );
+                    }
+                }
+                "init_file" => {
+                    self.no_block(item);
+                    let mut init = InitFile {
+                        value: 0,
+                        overwrite: false,
+                    };
+                    for token in item.args() {
+                        if token.text == "overwrite" {
+                            init.overwrite = true;
+                        } else {
+                            init.value = self.integer("init_file", token, i64::MIN, i64::MAX)?;
+                        }
+                    }
+                    out.init = Some(init);
+                }
+                _ => self.unknown(item, "vrrp_track_file"),
+            }
+        }
+        let Some(file) = file else {
+            return Err(self.error(
+                node.head(),
+                format!("vrrp_track_file `{name}` has no `file` line"),
+            ));
+        };
+        out.file = file;
+        Ok(out)
+    }
+
     fn script(&mut self, node: &Node) -> Result<VrrpScript> {
         let (name, items) = self.section_name(node)?;
         let mut script = None;
@@ -879,7 +961,12 @@ impl Parser {
         Ok(d)
     }
 
-    fn instance(&mut self, node: &Node, script_refs: &mut Vec<Reference>) -> Result<Instance> {
+    fn instance(
+        &mut self,
+        node: &Node,
+        script_refs: &mut Vec<Reference>,
+        file_refs: &mut Vec<Reference>,
+    ) -> Result<Instance> {
         let (name, items) = self.section_name(node)?;
         let mut interface = None;
         let mut vrid = None;
@@ -909,6 +996,9 @@ impl Parser {
             garp_master_delay: Duration::from_secs(5),
             garp_master_repeat: 5,
             garp_master_refresh: None,
+            garp_master_refresh_repeat: 1,
+            dont_track_primary: false,
+            v3_checksum_as_v2: false,
             use_vmac: false,
             location: self.loc(node.head()),
         };
@@ -986,7 +1076,7 @@ impl Parser {
                 "track_script" => {
                     out.track_scripts = self.tracked(item, Some(&mut *script_refs))?
                 }
-                "track_file" => out.track_files = self.tracked(item, None)?,
+                "track_file" => out.track_files = self.tracked(item, Some(&mut *file_refs))?,
                 "notify_master" => out.notify_master = Some(self.command(item)?),
                 "notify_backup" => out.notify_backup = Some(self.command(item)?),
                 "notify_fault" => out.notify_fault = Some(self.command(item)?),
@@ -997,6 +1087,17 @@ impl Parser {
                 "garp_master_refresh" => {
                     let d = self.duration_arg(item)?;
                     out.garp_master_refresh = (!d.is_zero()).then_some(d);
+                }
+                "garp_master_refresh_repeat" => {
+                    out.garp_master_refresh_repeat = self.u32_arg(item, 1)?
+                }
+                "dont_track_primary" => {
+                    self.flag(item);
+                    out.dont_track_primary = true;
+                }
+                "v3_checksum_as_v2" => {
+                    self.flag(item);
+                    out.v3_checksum_as_v2 = true;
                 }
                 "use_vmac" => {
                     self.no_block(item);

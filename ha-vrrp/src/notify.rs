@@ -47,7 +47,9 @@ pub fn scripts(instance: &Instance, state: State, priority: u8) -> Vec<Script> {
     scripts
 }
 
-fn command(line: &str) -> Option<Script> {
+/// A command line split on whitespace, run without a shell (as keepalived
+/// runs it).
+pub(crate) fn command(line: &str) -> Option<Script> {
     let mut words = line.split_whitespace();
     let program = words.next()?;
     Some(Script::new(program).args(words).timeout(TIMEOUT))

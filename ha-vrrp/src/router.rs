@@ -48,9 +48,20 @@ pub struct RouterConfig {
     /// Delay before a second burst (keepalived's `garp_master_delay`,
     /// default 5 s; `None`: no second burst).
     pub garp_delay: Option<Duration>,
+    /// A master re-announces its addresses this often, for switches and
+    /// neighbours whose caches expire (keepalived's `garp_master_refresh`;
+    /// `None`, the default: never).
+    pub garp_refresh: Option<Duration>,
+    /// How many messages each refresh sends (`garp_master_refresh_repeat`,
+    /// default 1).
+    pub garp_refresh_repeat: u32,
     /// keepalived's `preempt_delay`: a higher-priority backup lets a lower
     /// master be for this long after first seeing it before taking over.
     pub preempt_delay: Option<Duration>,
+    /// Accept_Mode (RFC 9568 6.1): whether a master that is not the owner
+    /// accepts packets sent to the virtual addresses. See
+    /// [`Router::accepts`].
+    pub accept: bool,
     /// Tracked objects (keepalived's `track_script`, `track_interface`,
     /// `track_file`), reported by the driver through [`Router::handle_track`].
     pub tracks: Vec<Track>,
@@ -61,10 +72,36 @@ pub struct RouterConfig {
 pub struct Track {
     /// Its name, for logs.
     pub name: String,
-    /// keepalived's weight: a positive weight is added to the priority while
-    /// the object is up, a negative one while it is down; weight 0 puts the
-    /// router in [`State::Fault`] while it is down.
+    /// keepalived's weight. For an up/down object (script, interface) a
+    /// positive weight is added to the priority while it is up, a negative
+    /// one while it is down, and weight 0 puts the router in
+    /// [`State::Fault`] while it is down. For a value (`track_file`) the
+    /// value times the weight is added; with weight 0 any value but 0 means
+    /// FAULT, and so does a product below -253.
     pub weight: i32,
+}
+
+/// A tracked object's last reported state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Level {
+    Up,
+    Down,
+    Value(i64),
+}
+
+impl Level {
+    /// What the object adds to the priority, or `None` for FAULT.
+    fn adjustment(self, weight: i32) -> Option<i64> {
+        let weight = i64::from(weight);
+        match self {
+            Level::Up if weight > 0 => Some(weight),
+            Level::Down if weight < 0 => Some(weight),
+            Level::Down if weight == 0 => None,
+            Level::Up | Level::Down => Some(0),
+            Level::Value(v) if weight == 0 => (v == 0).then_some(0),
+            Level::Value(v) => Some(v.saturating_mul(weight)).filter(|d| *d >= -253),
+        }
+    }
 }
 
 impl RouterConfig {
@@ -81,7 +118,10 @@ impl RouterConfig {
             auth: Auth::None,
             garp_repeat: 5,
             garp_delay: Some(Duration::from_secs(5)),
+            garp_refresh: None,
+            garp_refresh_repeat: 1,
             preempt_delay: None,
+            accept: true,
             tracks: Vec::new(),
         }
     }
@@ -154,8 +194,12 @@ pub struct Router {
     advert_at: Option<Instant>,
     /// When to send the second gratuitous ARP burst (Master).
     garp_at: Option<Instant>,
-    /// Up/down of each tracked object, in `config.tracks` order.
-    tracked_up: Vec<bool>,
+    /// When to re-announce the addresses (Master, `garp_refresh`).
+    refresh_at: Option<Instant>,
+    /// Each tracked object's state, in `config.tracks` order.
+    tracked: Vec<Level>,
+    /// Another member of this router's sync group is in FAULT.
+    group_fault: bool,
     /// When a lower-priority master was first seen (for `preempt_delay`).
     lower_master_since: Option<Instant>,
     outputs: VecDeque<Output>,
@@ -166,7 +210,7 @@ impl Router {
     pub fn new(config: RouterConfig) -> Self {
         let master_interval = config.interval;
         // Tracked objects count as up until the driver says otherwise.
-        let tracked_up = vec![true; config.tracks.len()];
+        let tracked = vec![Level::Up; config.tracks.len()];
         Self {
             config,
             state: State::Initialize,
@@ -174,7 +218,9 @@ impl Router {
             down_at: None,
             advert_at: None,
             garp_at: None,
-            tracked_up,
+            refresh_at: None,
+            tracked,
+            group_fault: false,
             lower_master_since: None,
             outputs: VecDeque::new(),
         }
@@ -198,26 +244,33 @@ impl Router {
         if base == 255 {
             return base;
         }
-        let adjust: i32 = self
+        let adjust: i64 = self
             .config
             .tracks
             .iter()
-            .zip(&self.tracked_up)
-            .map(|(t, &up)| match (t.weight > 0, up) {
-                (true, true) => t.weight,
-                (false, false) if t.weight < 0 => t.weight,
-                _ => 0,
-            })
-            .sum();
-        (i32::from(base) + adjust).clamp(1, 254) as u8
+            .zip(&self.tracked)
+            .filter_map(|(t, level)| level.adjustment(t.weight))
+            .fold(0, i64::saturating_add);
+        i64::from(base).saturating_add(adjust).clamp(1, 254) as u8
     }
 
     fn faulted(&self) -> bool {
-        self.config
-            .tracks
-            .iter()
-            .zip(&self.tracked_up)
-            .any(|(t, &up)| t.weight == 0 && !up)
+        self.group_fault
+            || self
+                .config
+                .tracks
+                .iter()
+                .zip(&self.tracked)
+                .any(|(t, level)| level.adjustment(t.weight).is_none())
+    }
+
+    /// Whether packets addressed to the virtual addresses are to be
+    /// accepted now (RFC 9568 6.4.3): by a master that owns them or runs in
+    /// Accept_Mode; never by a backup (which does not hold them). The
+    /// driver enforces this only as far as it holds addresses: dropping
+    /// traffic a non-accepting master receives takes a packet filter.
+    pub fn accepts(&self) -> bool {
+        self.state == State::Master && (self.config.priority == 255 || self.config.accept)
     }
 
     /// Skew_Time: lower priorities wait longer before taking over.
@@ -265,13 +318,49 @@ impl Router {
     /// resigns, so backups take over at once), and coming back up returns it
     /// to [`State::Backup`].
     pub fn handle_track(&mut self, now: Instant, track: usize, up: bool) {
-        let Some(slot) = self.tracked_up.get_mut(track) else {
+        self.track(now, track, if up { Level::Up } else { Level::Down });
+    }
+
+    /// Records a tracked value (keepalived's `track_file`: the number in
+    /// the file), weighed as [`Track::weight`] describes.
+    pub fn handle_track_value(&mut self, now: Instant, track: usize, value: i64) {
+        self.track(now, track, Level::Value(value));
+    }
+
+    /// Follows the other members of this router's `vrrp_sync_group`: a
+    /// member that became master on its own pulls this router to master, one
+    /// that went back to backup pushes a master to backup (resigning, so
+    /// the peer group takes over together), and while any member is in
+    /// FAULT so is this router. Only a member's own transitions should be
+    /// passed on, not ones this call caused.
+    pub fn handle_group(&mut self, now: Instant, member: State, any_faulted: bool) {
+        if self.group_fault != any_faulted {
+            self.group_fault = any_faulted;
+            self.refresh_fault(now);
+        }
+        match (member, self.state) {
+            (State::Master, State::Backup) => self.become_master(now),
+            (State::Backup, State::Master) => {
+                self.leave(now);
+                self.become_backup(now);
+            }
+            _ => {}
+        }
+    }
+
+    fn track(&mut self, now: Instant, track: usize, level: Level) {
+        let Some(slot) = self.tracked.get_mut(track) else {
             return;
         };
-        if *slot == up {
+        if *slot == level {
             return;
         }
-        *slot = up;
+        *slot = level;
+        self.refresh_fault(now);
+    }
+
+    /// Enters or leaves FAULT as the tracked objects and the group say.
+    fn refresh_fault(&mut self, now: Instant) {
         match (self.state, self.faulted()) {
             (State::Master | State::Backup, true) => {
                 self.leave(now);
@@ -346,6 +435,7 @@ impl Router {
                     }
                     self.advert_at = None;
                     self.garp_at = None;
+                    self.refresh_at = None;
                     self.down_at = Some(now + self.master_down_interval());
                     self.outputs
                         .push_back(Output::RemoveAddresses(self.config.addresses.clone()));
@@ -376,6 +466,14 @@ impl Router {
                         count: self.config.garp_repeat,
                     });
                 }
+                if let Some(every) = self.config.garp_refresh
+                    && self.refresh_at.is_some_and(|at| at <= now)
+                {
+                    self.refresh_at = Some(now + every);
+                    self.outputs.push_back(Output::Announce {
+                        count: self.config.garp_refresh_repeat,
+                    });
+                }
             }
             State::Initialize | State::Fault => {}
         }
@@ -402,6 +500,7 @@ impl Router {
         self.down_at = None;
         self.advert_at = None;
         self.garp_at = None;
+        self.refresh_at = None;
     }
 
     /// The next thing for the driver to do.
@@ -411,7 +510,7 @@ impl Router {
 
     /// When [`Router::handle_timeout`] is due next.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        [self.down_at, self.advert_at, self.garp_at]
+        [self.down_at, self.advert_at, self.garp_at, self.refresh_at]
             .into_iter()
             .flatten()
             .min()
@@ -434,6 +533,7 @@ impl Router {
             count: self.config.garp_repeat,
         });
         self.garp_at = self.config.garp_delay.map(|d| now + d);
+        self.refresh_at = self.config.garp_refresh.map(|d| now + d);
         self.set_state(State::Master);
     }
 
@@ -686,5 +786,73 @@ mod tests {
         let out = outputs(&mut r);
         assert!(matches!(out[0], Output::RemoveAddresses(_)), "{out:?}");
         assert_eq!(r.state(), State::Backup);
+    }
+
+    #[test]
+    fn a_tracked_file_value_is_weighed_and_can_fault() {
+        let now = Instant::now();
+        let mut cfg = config(100);
+        let track = |weight| Track {
+            name: "f".into(),
+            weight,
+        };
+        cfg.tracks = vec![track(-10), track(0)];
+        let mut r = Router::new(cfg);
+        r.handle_startup(now);
+        r.handle_track_value(now, 0, 3);
+        assert_eq!(r.priority(), 70, "3 x -10 off 100");
+        r.handle_track_value(now, 0, -2);
+        assert_eq!(r.priority(), 120);
+        r.handle_track_value(now, 0, 30);
+        assert_eq!(r.state(), State::Fault, "a product below -253 faults");
+        r.handle_track_value(now, 0, 0);
+        assert_eq!(r.state(), State::Backup);
+        r.handle_track_value(now, 1, 1);
+        assert_eq!(r.state(), State::Fault, "weight 0: any value but 0 faults");
+        r.handle_track_value(now, 1, 0);
+        assert_eq!(r.state(), State::Backup);
+    }
+
+    #[test]
+    fn a_sync_group_moves_its_members_together() {
+        let now = Instant::now();
+        let mut r = Router::new(config(100));
+        r.handle_startup(now);
+        outputs(&mut r);
+        r.handle_group(now, State::Master, false);
+        assert_eq!(r.state(), State::Master, "pulled to master");
+        assert!(outputs(&mut r).contains(&Output::AddAddresses(r.config.addresses.clone())));
+        r.handle_group(now, State::Backup, false);
+        assert_eq!(r.state(), State::Backup, "pushed back");
+        let out = outputs(&mut r);
+        assert!(
+            matches!(&out[0], Output::Transmit(a) if a.priority == 0),
+            "{out:?}"
+        );
+        assert!(out.contains(&Output::RemoveAddresses(r.config.addresses.clone())));
+        r.handle_group(now, State::Fault, true);
+        assert_eq!(r.state(), State::Fault);
+        r.handle_group(now, State::Backup, false);
+        assert_eq!(r.state(), State::Backup, "the group left FAULT");
+    }
+
+    #[test]
+    fn a_master_refreshes_its_announcements() {
+        let now = Instant::now();
+        let mut cfg = config(255);
+        cfg.garp_delay = None;
+        cfg.garp_refresh = Some(Duration::from_secs(60));
+        cfg.garp_refresh_repeat = 2;
+        let mut r = Router::new(cfg);
+        r.handle_startup(now);
+        outputs(&mut r);
+        for minute in 1..=3 {
+            let at = now + Duration::from_secs(60 * minute);
+            r.handle_timeout(at);
+            assert!(
+                outputs(&mut r).contains(&Output::Announce { count: 2 }),
+                "minute {minute}"
+            );
+        }
     }
 }

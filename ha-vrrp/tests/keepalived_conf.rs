@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use ha_vrrp::Error;
 use ha_vrrp::config::{
-    Config, GlobalDefs, InitialState, Instance, Location, SyncGroup, Tracked, VirtualAddress,
-    VrrpScript,
+    Config, GlobalDefs, InitFile, InitialState, Instance, Location, SyncGroup, Tracked,
+    VirtualAddress, VrrpScript, VrrpTrackFile,
 };
 use ha_vrrp::keepalived::{self, Imported};
 use ha_vrrp::packet::{Auth, Version};
@@ -64,6 +64,9 @@ fn chapter_instance(state: InitialState, priority: u8) -> Instance {
         garp_master_delay: Duration::from_secs(5),
         garp_master_repeat: 5,
         garp_master_refresh: None,
+        garp_master_refresh_repeat: 1,
+        dont_track_primary: false,
+        v3_checksum_as_v2: false,
         use_vmac: false,
         location: loc(1),
     }
@@ -87,6 +90,7 @@ fn chapter_master_config() {
                 scripts: vec![],
                 instances: vec![chapter_instance(InitialState::Master, 150)],
                 sync_groups: vec![],
+                track_files: vec![],
             },
             warnings: vec![truncation_warning()],
         }
@@ -152,7 +156,7 @@ vrrp_instance VI_1{
         chk_haproxy weight 5
     }
     track_file {
-        /var/run/ok
+        ok_file
     }
     notify_fault /usr/bin/fault.sh arg
     notify_stop "/usr/bin/stop.sh"
@@ -168,6 +172,9 @@ vrrp_instance VI_2 {
     virtual_router_id 52
     no_accept
     garp_master_refresh 0
+    garp_master_refresh_repeat 2
+    dont_track_primary
+    v3_checksum_as_v2
 }
 vrrp_sync_group G1 {
     group {
@@ -177,6 +184,11 @@ vrrp_sync_group G1 {
     notify_master "/bin/m"
     notify_backup /bin/b
     notify_fault /bin/f
+}
+vrrp_track_file ok_file {
+    file /var/run/ok
+    weight -2
+    init_file 1 overwrite
 }
 "#;
 
@@ -242,7 +254,7 @@ fn every_keyword() {
             accept: Some(true),
             track_interfaces: vec![tracked("eth1", Some(-10)), tracked("eth2", None)],
             track_scripts: vec![tracked("chk_haproxy", Some(5))],
-            track_files: vec![tracked("/var/run/ok", None)],
+            track_files: vec![tracked("ok_file", None)],
             notify_master: None,
             notify_backup: None,
             notify_fault: Some("/usr/bin/fault.sh arg".into()),
@@ -251,6 +263,9 @@ fn every_keyword() {
             garp_master_delay: Duration::from_secs(1),
             garp_master_repeat: 3,
             garp_master_refresh: Some(Duration::from_secs(60)),
+            garp_master_refresh_repeat: 1,
+            dont_track_primary: false,
+            v3_checksum_as_v2: false,
             use_vmac: true,
             location: loc(18),
         }
@@ -270,8 +285,45 @@ fn every_keyword() {
             notify_master: Some("/bin/m".into()),
             notify_backup: Some("/bin/b".into()),
             notify_fault: Some("/bin/f".into()),
-            location: loc(62),
+            location: loc(65),
         }]
+    );
+    assert_eq!(
+        (
+            vi2.garp_master_refresh_repeat,
+            vi2.dont_track_primary,
+            vi2.v3_checksum_as_v2
+        ),
+        (2, true, true)
+    );
+    assert_eq!(
+        c.track_files,
+        vec![VrrpTrackFile {
+            name: "ok_file".into(),
+            file: "/var/run/ok".into(),
+            weight: -2,
+            init: Some(InitFile {
+                value: 1,
+                overwrite: true,
+            }),
+            location: loc(74),
+        }]
+    );
+    // What VI_1 tracks, with effective weights: its own interface first.
+    let tracks: Vec<(String, i32)> = c
+        .tracks(&c.instances[0])
+        .into_iter()
+        .map(|(t, _)| (t.name, t.weight))
+        .collect();
+    assert_eq!(
+        tracks,
+        [
+            ("eth0".to_string(), 0),
+            ("eth1".into(), -10),
+            ("eth2".into(), 0),
+            ("chk_haproxy".into(), 5),
+            ("ok_file".into(), -2),
+        ]
     );
 }
 

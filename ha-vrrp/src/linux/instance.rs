@@ -1,22 +1,39 @@
 //! One `vrrp_instance` running on Linux: the [`Router`] fed by an
-//! advertisement socket and a clock, its decisions carried out with
-//! rtnetlink (addresses), gratuitous ARP and notify scripts.
+//! advertisement socket, a clock, its tracked objects and its sync group;
+//! its decisions carried out with rtnetlink (addresses), gratuitous ARP or
+//! unsolicited NA, and notify scripts.
 
+use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::Instant;
 
-use tokio::sync::watch;
+use tokio::sync::{broadcast, watch};
 
 use super::address::{Addresses, Vip};
 use super::arp::ArpSender;
 use super::ndisc::NeighborAdvertiser;
+use super::security::ScriptPolicy;
 use super::socket::{AdvertSocket, GROUP_V4, GROUP_V6, Peers};
+use super::track::{Reading, Tracking};
 use crate::checksum::V3Checksum;
-use crate::config::Instance;
+use crate::config::{Config, Instance, SyncGroup};
 use crate::error::{Error, Result};
 use crate::notify;
 use crate::packet::{Advert, Path, Version};
 use crate::router::{Output, Router, State};
+
+/// A state change of one member of a sync group, made on its own (not
+/// one the group forced on it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupEvent {
+    /// The member's instance name.
+    pub member: String,
+    /// The state it entered.
+    pub state: State,
+}
+
+/// The channel the members of one `vrrp_sync_group` share.
+pub type GroupChannel = broadcast::Sender<GroupEvent>;
 
 /// A running instance's resources.
 #[derive(Debug)]
@@ -25,27 +42,58 @@ pub struct InstanceDriver {
     router: Router,
     socket: AdvertSocket,
     addresses: Addresses,
-    announcer: Announcer,
-    index: u32,
-    mac: [u8; 6],
+    /// The interfaces the virtual addresses go on (each VIP's `dev`, else
+    /// the instance's interface), with what announces them there.
+    links: Vec<Link>,
     primary: IpAddr,
-    vips: Vec<Vip>,
     checksum: V3Checksum,
+    tracking: Tracking,
+    policy: ScriptPolicy,
+    group: Option<Group>,
     /// Notify scripts still running; awaited when stopping.
     scripts: Vec<tokio::task::JoinHandle<()>>,
 }
 
+/// Virtual addresses on one interface.
+#[derive(Debug)]
+struct Link {
+    index: u32,
+    mac: [u8; 6],
+    announcer: Announcer,
+    vips: Vec<Vip>,
+}
+
+/// This instance's membership of a sync group.
+#[derive(Debug)]
+struct Group {
+    config: SyncGroup,
+    channel: GroupChannel,
+    events: broadcast::Receiver<GroupEvent>,
+    /// Members in FAULT on their own.
+    faulted: HashMap<String, bool>,
+    /// Set while applying what the group forced, which is not re-published.
+    forced: bool,
+}
+
 impl InstanceDriver {
-    /// Opens the sockets for `instance` on its interface. Must run in a
-    /// tokio runtime, in the network namespace the interface is in.
-    pub async fn open(instance: Instance, version: Version) -> Result<Self> {
-        let os = |what: &str, e: std::io::Error| Error::Config {
+    /// Opens the sockets and starts the watchers for `instance` (one of
+    /// `config`'s) on its interface; `group` is its sync group's channel,
+    /// if it is in one. Must run in a tokio runtime, in the network
+    /// namespace the interface is in.
+    pub async fn open(
+        instance: Instance,
+        config: &Config,
+        policy: &ScriptPolicy,
+        group: Option<GroupChannel>,
+    ) -> Result<Self> {
+        let os = |what: &str, interface: &str, e: std::io::Error| Error::Config {
             location: instance.location.clone(),
-            message: format!("{what} on {}: {e}", instance.interface),
+            message: format!("{what} on {interface}: {e}"),
         };
         let index = nix::net::if_::if_nametoindex(instance.interface.as_str())
-            .map_err(|e| os("no such interface", e.into()))?;
-        let addresses = Addresses::open().map_err(|e| os("cannot open rtnetlink", e))?;
+            .map_err(|e| os("no such interface", &instance.interface, e.into()))?;
+        let addresses =
+            Addresses::open().map_err(|e| os("cannot open rtnetlink", &instance.interface, e))?;
         // One instance carries one family: its addresses' (keepalived's rule).
         let ipv6 = instance
             .virtual_addresses
@@ -62,53 +110,77 @@ impl InstanceDriver {
             }
             (None, _) => addresses.primary(index, ipv6).await?,
         };
-        if !(instance.track_scripts.is_empty()
-            && instance.track_interfaces.is_empty()
-            && instance.track_files.is_empty())
-        {
-            tracing::warn!(
-                instance = %instance.name,
-                "track_script/track_interface/track_file are read but not applied yet: priority stays {}",
-                instance.priority
-            );
-        }
-        let mac = addresses.mac(index).await?;
         let peers = if instance.unicast_peers.is_empty() {
             Peers::Multicast(primary)
         } else {
             Peers::Unicast(primary)
         };
         let socket = AdvertSocket::open(&instance.interface, peers)
-            .map_err(|e| os("cannot open the VRRP socket", e))?;
-        let announcer = if ipv6 {
-            Announcer::Ndisc(
-                NeighborAdvertiser::open(&instance.interface, index)
-                    .map_err(|e| os("cannot open the ICMPv6 socket", e))?,
-            )
-        } else {
-            Announcer::Arp(ArpSender::open(index).map_err(|e| os("cannot open the ARP socket", e))?)
-        };
-        let router = Router::new(instance.router_config(primary, version)?);
-        let vips = instance
-            .virtual_addresses
-            .iter()
-            .map(|v| Vip {
+            .map_err(|e| os("cannot open the VRRP socket", &instance.interface, e))?;
+
+        let mut links: Vec<Link> = Vec::new();
+        for v in &instance.virtual_addresses {
+            let dev = v.dev.as_deref().unwrap_or(&instance.interface);
+            let index = nix::net::if_::if_nametoindex(dev)
+                .map_err(|e| os("no such interface", dev, e.into()))?;
+            let vip = Vip {
                 addr: v.addr,
                 prefix: v.prefix,
                 label: v.label.clone(),
-            })
-            .collect();
+            };
+            if let Some(link) = links.iter_mut().find(|l| l.index == index) {
+                link.vips.push(vip);
+                continue;
+            }
+            let announcer = if ipv6 {
+                Announcer::Ndisc(
+                    NeighborAdvertiser::open(dev, index)
+                        .map_err(|e| os("cannot open the ICMPv6 socket", dev, e))?,
+                )
+            } else {
+                Announcer::Arp(
+                    ArpSender::open(index).map_err(|e| os("cannot open the ARP socket", dev, e))?,
+                )
+            };
+            links.push(Link {
+                index,
+                mac: addresses.mac(index).await?,
+                announcer,
+                vips: vec![vip],
+            });
+        }
+
+        let version = config.global.vrrp_version.unwrap_or(Version::V2);
+        let mut router_config = instance.router_config(primary, version)?;
+        let (tracks, sources): (Vec<_>, Vec<_>) = config.tracks(&instance).into_iter().unzip();
+        router_config.tracks = tracks;
+        let tracking = Tracking::start(&sources, policy)?;
+        let checksum = if instance.v3_checksum_as_v2 {
+            V3Checksum::MessageOnly
+        } else {
+            V3Checksum::PseudoHeader
+        };
+        let group = match (config.sync_group_of(&instance.name), group) {
+            (Some(sync), Some(channel)) => Some(Group {
+                config: sync.clone(),
+                events: channel.subscribe(),
+                channel,
+                faulted: HashMap::new(),
+                forced: false,
+            }),
+            _ => None,
+        };
         Ok(Self {
             instance,
-            router,
+            router: Router::new(router_config),
             socket,
             addresses,
-            announcer,
-            index,
-            mac,
+            links,
             primary,
-            vips,
-            checksum: V3Checksum::default(),
+            checksum,
+            tracking,
+            policy: policy.clone(),
+            group,
             scripts: Vec::new(),
         })
     }
@@ -126,6 +198,14 @@ impl InstanceDriver {
                     Err(e) => tracing::warn!(instance = %self.instance.name, error = %e, "receive failed"),
                 },
                 () = sleep_until(wake) => self.router.handle_timeout(Instant::now()),
+                (track, reading) = self.tracking.next() => {
+                    let now = Instant::now();
+                    match reading {
+                        Reading::Up(up) => self.router.handle_track(now, track, up),
+                        Reading::Value(value) => self.router.handle_track_value(now, track, value),
+                    }
+                }
+                event = next_event(&mut self.group) => self.follow(event),
                 () = until_set(&mut stop) => {
                     self.router.handle_shutdown(Instant::now());
                     self.apply().await;
@@ -139,6 +219,21 @@ impl InstanceDriver {
             }
             self.apply().await;
         }
+    }
+
+    /// Applies another member's own state change to this router.
+    fn follow(&mut self, event: GroupEvent) {
+        let Some(group) = &mut self.group else { return };
+        if event.member == self.instance.name {
+            return;
+        }
+        group
+            .faulted
+            .insert(event.member.clone(), event.state == State::Fault);
+        let any_faulted = group.faulted.values().any(|f| *f);
+        group.forced = true;
+        self.router
+            .handle_group(Instant::now(), event.state, any_faulted);
     }
 
     fn receive(&mut self, packet: super::socket::Received) {
@@ -176,28 +271,34 @@ impl InstanceDriver {
             match output {
                 Output::Transmit(advert) => self.transmit(&advert).await,
                 Output::AddAddresses(_) => {
-                    for vip in &self.vips {
-                        if let Err(e) = self.addresses.add(self.index, vip).await {
-                            tracing::error!(instance = %self.instance.name, error = %e, "cannot add a virtual address");
+                    for link in &self.links {
+                        for vip in &link.vips {
+                            if let Err(e) = self.addresses.add(link.index, vip).await {
+                                tracing::error!(instance = %self.instance.name, error = %e, "cannot add a virtual address");
+                            }
                         }
                     }
                 }
                 Output::RemoveAddresses(_) => {
-                    for vip in &self.vips {
-                        if let Err(e) = self.addresses.remove(self.index, vip).await {
-                            tracing::error!(instance = %self.instance.name, error = %e, "cannot remove a virtual address");
+                    for link in &self.links {
+                        for vip in &link.vips {
+                            if let Err(e) = self.addresses.remove(link.index, vip).await {
+                                tracing::error!(instance = %self.instance.name, error = %e, "cannot remove a virtual address");
+                            }
                         }
                     }
                 }
                 Output::Announce { count } => {
-                    let vips: Vec<IpAddr> = self.vips.iter().map(|v| v.addr).collect();
-                    match self.announcer.announce(self.mac, &vips, count) {
-                        Ok(0) => {}
-                        Ok(dropped) => {
-                            tracing::debug!(instance = %self.instance.name, dropped, "announcements dropped: device queue full")
-                        }
-                        Err(e) => {
-                            tracing::warn!(instance = %self.instance.name, error = %e, "announcing the virtual addresses failed")
+                    for link in &self.links {
+                        let vips: Vec<IpAddr> = link.vips.iter().map(|v| v.addr).collect();
+                        match link.announcer.announce(link.mac, &vips, count) {
+                            Ok(0) => {}
+                            Ok(dropped) => {
+                                tracing::debug!(instance = %self.instance.name, dropped, "announcements dropped: device queue full")
+                            }
+                            Err(e) => {
+                                tracing::warn!(instance = %self.instance.name, error = %e, "announcing the virtual addresses failed")
+                            }
                         }
                     }
                 }
@@ -209,9 +310,26 @@ impl InstanceDriver {
                         notify::state_word(from)
                     );
                     self.notify(to);
+                    self.publish(to);
                 }
             }
         }
+        if let Some(group) = &mut self.group {
+            group.forced = false;
+        }
+    }
+
+    /// Tells the other members of the sync group about a change this
+    /// router made on its own.
+    fn publish(&mut self, state: State) {
+        let Some(group) = &mut self.group else { return };
+        if group.forced || state == State::Initialize {
+            return;
+        }
+        let _ = group.channel.send(GroupEvent {
+            member: self.instance.name.clone(),
+            state,
+        });
     }
 
     async fn transmit(&self, advert: &Advert) {
@@ -240,8 +358,29 @@ impl InstanceDriver {
 
     fn notify(&mut self, state: State) {
         self.scripts.retain(|s| !s.is_finished());
-        for script in notify::scripts(&self.instance, state, self.router.priority()) {
+        let mut scripts = notify::scripts(&self.instance, state, self.router.priority());
+        // The group's own scripts run once, from its first member (all
+        // members move together).
+        if let Some(group) = &self.group
+            && group.config.members.first() == Some(&self.instance.name)
+        {
+            let line = match state {
+                State::Master => group.config.notify_master.as_deref(),
+                State::Backup => group.config.notify_backup.as_deref(),
+                State::Fault => group.config.notify_fault.as_deref(),
+                State::Initialize => None,
+            };
+            scripts.extend(line.and_then(notify::command));
+        }
+        for script in scripts {
             let name = self.instance.name.clone();
+            let script = match self.policy.apply(script) {
+                Ok(script) => script,
+                Err(why) => {
+                    tracing::error!(instance = %name, "{why}");
+                    continue;
+                }
+            };
             // Scripts run on their own: a slow one never delays adverts.
             self.scripts.push(tokio::spawn(async move {
                 match script.run().await {
@@ -295,6 +434,21 @@ impl Announcer {
                     .collect();
                 ndisc.announce(mac, &v6, count)
             }
+        }
+    }
+}
+
+/// The next event from the sync group; pending forever outside one. A
+/// lagging receiver skips to the newest events.
+async fn next_event(group: &mut Option<Group>) -> GroupEvent {
+    let Some(group) = group else {
+        return std::future::pending().await;
+    };
+    loop {
+        match group.events.recv().await {
+            Ok(event) => return event,
+            Err(broadcast::error::RecvError::Lagged(_)) => continue,
+            Err(broadcast::error::RecvError::Closed) => return std::future::pending().await,
         }
     }
 }

@@ -10,4 +10,6 @@ pub mod address;
 pub mod arp;
 pub mod instance;
 pub mod ndisc;
+pub mod security;
 pub mod socket;
+pub mod track;

@@ -1,0 +1,315 @@
+//! ha-vrrpd's keepalived extras on a LAN of namespaces this test makes:
+//! track_script, track_interface and track_file moving the VIP, a
+//! vrrp_sync_group failing over together, SIGHUP reloads, and notify
+//! scripts under script security (root only; skipped with a reason
+//! otherwise, required under CI=true).
+
+#![cfg(target_os = "linux")]
+
+#[path = "../../ha-vrrp/tests/support/mod.rs"]
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+use std::time::Duration;
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use support::{Lan, has_address, have_root, ip, wait_until};
+
+const VIP: &str = "10.199.0.100/24";
+const VIP2: &str = "10.199.0.101/24";
+
+/// ha-vrrpd running `config` in `ns`; killed on drop.
+struct Daemon {
+    child: Child,
+    conf: PathBuf,
+}
+
+impl Daemon {
+    fn start(ns: &str, config: &str) -> Self {
+        let conf = scratch(ns).join("keepalived.conf");
+        std::fs::write(&conf, config).unwrap();
+        let child = Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                ns,
+                env!("CARGO_BIN_EXE_ha-vrrpd"),
+                "-n",
+                "-f",
+            ])
+            .arg(&conf)
+            .spawn()
+            .unwrap();
+        Self { child, conf }
+    }
+
+    /// Rewrites the configuration and sends SIGHUP.
+    fn reload(&self, config: &str) {
+        std::fs::write(&self.conf, config).unwrap();
+        kill(Pid::from_raw(self.child.id() as i32), Signal::SIGHUP).unwrap();
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A directory of this test's own under the build's scratch directory,
+/// whose parents only their owner may write (unlike /tmp), so script
+/// security accepts scripts in it.
+fn scratch(tag: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("ha-vrrpd-{tag}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// An instance of the chapter's shape: `priority`, VIP `vip`, `extra` lines.
+fn instance(name: &str, vrid: u8, priority: u8, vip: &str, extra: &str) -> String {
+    format!(
+        "vrrp_instance {name} {{\n    state BACKUP\n    interface eth0\n    \
+         virtual_router_id {vrid}\n    priority {priority}\n    advert_int 1\n\
+         {extra}    virtual_ipaddress {{\n        {vip}\n    }}\n}}\n"
+    )
+}
+
+fn holds(ns: &str, vip: &str) -> bool {
+    has_address(ns, "eth0", vip)
+}
+
+/// Starts `master_config` on host 1 and a plain priority-100 backup on
+/// host 2, and waits until host 1 holds the VIP.
+fn elected(lan: &Lan, master_config: &str) -> (Daemon, Daemon) {
+    let (a, b) = (&lan.hosts[0], &lan.hosts[1]);
+    let master = Daemon::start(a, master_config);
+    let backup = Daemon::start(b, &instance("VI_1", 51, 100, VIP, ""));
+    wait_until(Duration::from_secs(8), || holds(a, VIP) && !holds(b, VIP))
+        .expect("host 1 (priority 150) is elected");
+    (master, backup)
+}
+
+#[test]
+fn a_failing_track_script_lowers_the_priority_and_the_backup_takes_over() {
+    if !have_root() {
+        return;
+    }
+    let lan = Lan::new("vfs", 2);
+    let (a, b) = (&lan.hosts[0], &lan.hosts[1]);
+    let flag = scratch(a).join("healthy");
+    std::fs::write(&flag, "").unwrap();
+    let config = format!(
+        "vrrp_script chk {{\n    script \"/usr/bin/test -e {}\"\n    interval 0.2\n    \
+         weight -60\n    fall 2\n    rise 2\n}}\n{}",
+        flag.display(),
+        instance(
+            "VI_1",
+            51,
+            150,
+            VIP,
+            "    track_script {\n        chk\n    }\n"
+        )
+    );
+    let (_master, _backup) = elected(&lan, &config);
+    std::fs::remove_file(&flag).unwrap();
+    // 150 - 60 = 90 < 100: the backup discards the adverts and takes over
+    // when its down timer runs out.
+    let moved = wait_until(Duration::from_secs(8), || holds(b, VIP) && !holds(a, VIP))
+        .expect("the backup takes over from a master whose script fails");
+    eprintln!("script failure moved the VIP in {moved:?}");
+    std::fs::write(&flag, "").unwrap();
+    wait_until(Duration::from_secs(8), || holds(a, VIP) && !holds(b, VIP))
+        .expect("the healthy master preempts again");
+}
+
+#[test]
+fn a_tracked_interface_going_down_puts_the_master_in_fault() {
+    if !have_root() {
+        return;
+    }
+    let lan = Lan::new("vfi", 2);
+    let (a, b) = (&lan.hosts[0], &lan.hosts[1]);
+    ip(&[
+        "-n", a, "link", "add", "trk0", "type", "veth", "peer", "name", "trk1",
+    ]);
+    ip(&["-n", a, "link", "set", "trk1", "up"]);
+    ip(&["-n", a, "link", "set", "trk0", "up"]);
+    let config = instance(
+        "VI_1",
+        51,
+        150,
+        VIP,
+        "    track_interface {\n        trk0\n    }\n",
+    );
+    let (_master, _backup) = elected(&lan, &config);
+    ip(&["-n", a, "link", "set", "trk0", "down"]);
+    // FAULT resigns with priority 0: the backup takes over after its skew.
+    let moved = wait_until(Duration::from_secs(3), || holds(b, VIP) && !holds(a, VIP))
+        .expect("the backup takes over from a faulted master");
+    eprintln!("interface down moved the VIP in {moved:?}");
+    assert!(moved <= Duration::from_millis(1200), "{moved:?}");
+    ip(&["-n", a, "link", "set", "trk0", "up"]);
+    wait_until(Duration::from_secs(8), || holds(a, VIP) && !holds(b, VIP))
+        .expect("the master returns from FAULT and preempts");
+}
+
+#[test]
+fn a_track_file_value_is_weighed() {
+    if !have_root() {
+        return;
+    }
+    let lan = Lan::new("vff", 2);
+    let (a, b) = (&lan.hosts[0], &lan.hosts[1]);
+    let file = scratch(a).join("weight");
+    let config = format!(
+        "vrrp_track_file load {{\n    file {}\n    weight -30\n    init_file 0 overwrite\n}}\n{}",
+        file.display(),
+        instance(
+            "VI_1",
+            51,
+            150,
+            VIP,
+            "    track_file {\n        load\n    }\n"
+        )
+    );
+    let (_master, _backup) = elected(&lan, &config);
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap().trim(),
+        "0",
+        "init_file"
+    );
+    // 150 - 2 x 30 = 90 < 100.
+    std::fs::write(&file, "2\n").unwrap();
+    wait_until(Duration::from_secs(8), || holds(b, VIP) && !holds(a, VIP))
+        .expect("the backup takes over when the file lowers the priority");
+    std::fs::write(&file, "0\n").unwrap();
+    wait_until(Duration::from_secs(8), || holds(a, VIP) && !holds(b, VIP))
+        .expect("the master preempts when the file is back to 0");
+}
+
+#[test]
+fn a_sync_group_fails_over_together() {
+    if !have_root() {
+        return;
+    }
+    let lan = Lan::new("vfg", 2);
+    let (a, b) = (&lan.hosts[0], &lan.hosts[1]);
+    ip(&[
+        "-n", a, "link", "add", "trk0", "type", "veth", "peer", "name", "trk1",
+    ]);
+    ip(&["-n", a, "link", "set", "trk1", "up"]);
+    ip(&["-n", a, "link", "set", "trk0", "up"]);
+    let group = "vrrp_sync_group G {\n    group {\n        VI_1\n        VI_2\n    }\n}\n";
+    // Only VI_2 tracks trk0 on host 1; the group takes VI_1 along.
+    let master = format!(
+        "{group}{}{}",
+        instance("VI_1", 51, 150, VIP, ""),
+        instance(
+            "VI_2",
+            52,
+            150,
+            VIP2,
+            "    track_interface {\n        trk0\n    }\n"
+        )
+    );
+    let backup = format!(
+        "{group}{}{}",
+        instance("VI_1", 51, 100, VIP, ""),
+        instance("VI_2", 52, 100, VIP2, "")
+    );
+    let _master = Daemon::start(a, &master);
+    let _backup = Daemon::start(b, &backup);
+    let both = |ns: &str| holds(ns, VIP) && holds(ns, VIP2);
+    let neither = |ns: &str| !holds(ns, VIP) && !holds(ns, VIP2);
+    wait_until(Duration::from_secs(8), || both(a) && neither(b)).expect("host 1 holds both VIPs");
+    ip(&["-n", a, "link", "set", "trk0", "down"]);
+    let moved = wait_until(Duration::from_secs(3), || both(b) && neither(a))
+        .expect("both VIPs move when one member faults");
+    eprintln!("the group moved in {moved:?}");
+    ip(&["-n", a, "link", "set", "trk0", "up"]);
+    wait_until(Duration::from_secs(8), || both(a) && neither(b))
+        .expect("the group comes back together");
+}
+
+#[test]
+fn sighup_applies_changes_and_leaves_unchanged_instances_alone() {
+    if !have_root() {
+        return;
+    }
+    let lan = Lan::new("vfh", 2);
+    let (a, b) = (&lan.hosts[0], &lan.hosts[1]);
+    let master_config = instance("VI_1", 51, 150, VIP, "");
+    let (master, backup) = elected(&lan, &master_config);
+    // Unchanged (only a comment added): the master stays master throughout.
+    master.reload(&format!("# reloaded\n{master_config}"));
+    let blip = wait_until(Duration::from_secs(3), || !holds(a, VIP));
+    assert!(blip.is_none(), "an unchanged master must keep its VIP");
+    // An invalid file changes nothing.
+    master.reload("vrrp_instance VI_1 {\n    priority 999\n}\n");
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(holds(a, VIP) && !holds(b, VIP));
+    // The backup's priority rises above the master's: it preempts.
+    backup.reload(&instance("VI_1", 51, 200, VIP, ""));
+    wait_until(Duration::from_secs(8), || holds(b, VIP) && !holds(a, VIP))
+        .expect("the reloaded backup, now 200, preempts");
+}
+
+#[test]
+fn notify_scripts_run_under_script_security_and_insecure_ones_do_not() {
+    if !have_root() {
+        return;
+    }
+    let lan = Lan::new("vfn", 2);
+    let a = &lan.hosts[0];
+    let dir = scratch(a);
+    let secure_out = dir.join("secure.out");
+    let script = dir.join("notify.sh");
+    std::fs::write(
+        &script,
+        format!("#!/bin/sh\necho \"$@\" >> {}\n", secure_out.display()),
+    )
+    .unwrap();
+    set_mode(&script, 0o755);
+    set_mode(&dir, 0o755);
+    // A copy anyone may edit: refused.
+    let open_dir = dir.join("open");
+    std::fs::create_dir_all(&open_dir).unwrap();
+    set_mode(&open_dir, 0o777);
+    let insecure_out = dir.join("insecure.out");
+    let insecure = open_dir.join("notify.sh");
+    std::fs::write(
+        &insecure,
+        format!("#!/bin/sh\necho ran >> {}\n", insecure_out.display()),
+    )
+    .unwrap();
+    set_mode(&insecure, 0o755);
+    let extra = format!(
+        "    notify {}\n    notify_master {}\n",
+        script.display(),
+        insecure.display()
+    );
+    let config = format!(
+        "global_defs {{\n    enable_script_security\n    script_user root\n}}\n{}",
+        instance("VI_1", 51, 150, VIP, &extra)
+    );
+    let (_master, _backup) = elected(&lan, &config);
+    wait_until(Duration::from_secs(3), || {
+        std::fs::read_to_string(&secure_out).is_ok_and(|t| t.contains("MASTER"))
+    })
+    .expect("the secure generic notify ran");
+    let text = std::fs::read_to_string(&secure_out).unwrap();
+    assert!(text.contains("INSTANCE VI_1 MASTER 150"), "{text}");
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        !insecure_out.exists(),
+        "a script in a world-writable directory must not run"
+    );
+}
+
+fn set_mode(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+}
