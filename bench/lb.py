@@ -16,6 +16,8 @@ import socket
 import statistics
 import subprocess
 import sys
+
+from report import write_section
 import tempfile
 import time
 from pathlib import Path
@@ -303,7 +305,7 @@ def write_report(results):
         }
     h = rows["haproxy"]
     lines = [
-        "# Benchmarks",
+        "## Load balancing: ha-lb, HAProxy, nginx",
         "",
         "Produced by `bench/lb.sh` (ha-lb vs HAProxy vs nginx; see the script's header).",
         "",
@@ -332,7 +334,7 @@ def write_report(results):
     a = rows["ha-lb"]
     lines += [
         "",
-        "## ha-lb against the targets (ratio to HAProxy)",
+        "### ha-lb against the targets (ratio to HAProxy)",
         "",
         "| measure | ratio | target |",
         "|---|---|---|",
@@ -352,8 +354,7 @@ def write_report(results):
         "```",
         "",
     ]
-    out = ROOT / "docs" / "benchmarks.md"
-    out.write_text("\n".join(lines))
+    out = write_section("lb", "\n".join(lines))
     print(f"wrote {out}")
 
 

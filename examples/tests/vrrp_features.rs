@@ -1,7 +1,7 @@
 //! ha-vrrpd's keepalived extras on a LAN of namespaces this test makes:
 //! track_script, track_interface and track_file moving the VIP, a
-//! vrrp_sync_group failing over together, SIGHUP reloads, and notify
-//! scripts under script security (root only; skipped with a reason
+//! vrrp_sync_group failing over together, SIGHUP reloads, notify scripts
+//! under script security, and use_vmac (root only; skipped with a reason
 //! otherwise, required under CI=true).
 
 #![cfg(target_os = "linux")]
@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
-use support::{Lan, has_address, have_root, ip, wait_until};
+use support::{Lan, has_address, have_root, ip, neighbour, serve_name, wait_until, who_answers};
 
 const VIP: &str = "10.199.0.100/24";
 const VIP2: &str = "10.199.0.101/24";
@@ -43,6 +43,12 @@ impl Daemon {
             .spawn()
             .unwrap();
         Self { child, conf }
+    }
+
+    /// SIGTERM, then waits for the daemon to exit.
+    fn stop(mut self) {
+        kill(Pid::from_raw(self.child.id() as i32), Signal::SIGTERM).unwrap();
+        let _ = self.child.wait();
     }
 
     /// Rewrites the configuration and sends SIGHUP.
@@ -312,4 +318,48 @@ fn notify_scripts_run_under_script_security_and_insecure_ones_do_not() {
 fn set_mode(path: &Path, mode: u32) {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+#[test]
+fn use_vmac_keeps_the_virtual_mac_across_a_failover() {
+    if !have_root() {
+        return;
+    }
+    let lan = Lan::new("vfv", 3);
+    let (a, b, client) = (&lan.hosts[0], &lan.hosts[1], &lan.hosts[2]);
+    serve_name(a);
+    serve_name(b);
+    let vmac = "    use_vmac\n";
+    let master = Daemon::start(a, &instance("VI_1", 51, 150, VIP, vmac));
+    let _backup = Daemon::start(b, &instance("VI_1", 51, 100, VIP, vmac));
+    let on_vmac = |ns: &str| has_address(ns, "vrrp.51", VIP);
+    wait_until(Duration::from_secs(8), || on_vmac(a) && !on_vmac(b))
+        .expect("the master puts the VIP on its macvlan");
+    assert!(!holds(a, VIP), "not on the base interface");
+    assert_eq!(who_answers(client).as_deref(), Some(a.as_str()));
+    let virtual_mac = "00:00:5e:00:01:33";
+    assert_eq!(
+        neighbour(client, "10.199.0.100").as_deref(),
+        Some(virtual_mac)
+    );
+    master.stop();
+    wait_until(Duration::from_secs(3), || on_vmac(b)).expect("the backup takes over");
+    // The client's cache is still right; the bridge learned the MAC's new
+    // port from the gratuitous ARP sent from the new master's macvlan.
+    wait_until(Duration::from_secs(1), || {
+        who_answers(client).as_deref() == Some(b.as_str())
+    })
+    .expect("the client reaches the new master");
+    assert_eq!(
+        neighbour(client, "10.199.0.100").as_deref(),
+        Some(virtual_mac)
+    );
+    let link = Command::new("ip")
+        .args(["-n", a, "link", "show", "vrrp.51"])
+        .output()
+        .unwrap();
+    assert!(
+        !link.status.success(),
+        "the stopped master deleted its macvlan"
+    );
 }

@@ -9,12 +9,12 @@
 #[path = "../../ha-vrrp/tests/support/mod.rs"]
 mod support;
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command};
 use std::time::Duration;
 
-use support::{Lan, Pair, has_address, have_root, in_netns, mac, neighbour, wait_until};
+use support::{
+    Lan, Pair, has_address, have_root, mac, neighbour, serve_name, wait_until, who_answers,
+};
 
 const CHAPTER: &str = include_str!("../../ha-vrrp/tests/fixtures/chapter.conf");
 
@@ -73,29 +73,6 @@ fn start_with(ns: &str, interface: &str, backup: bool, extra: &str) -> Daemon {
 
 fn has_vip(ns: &str, dev: &str) -> bool {
     has_address(ns, dev, "10.199.0.100/24")
-}
-
-/// Serves this host's name on TCP port 8080 in namespace `ns`, forever
-/// (the test process ends with the test).
-fn serve_name(ns: &str) {
-    let name = ns.to_owned();
-    let listener = in_netns(ns, || TcpListener::bind("0.0.0.0:8080").unwrap());
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            let _ = (&stream).write_all(name.as_bytes());
-        }
-    });
-}
-
-/// Which host answers on the VIP, asked from namespace `client`.
-fn who_answers(client: &str) -> Option<String> {
-    in_netns(client, || {
-        let vip = "10.199.0.100:8080".parse().unwrap();
-        let mut stream = TcpStream::connect_timeout(&vip, Duration::from_secs(1)).ok()?;
-        let mut name = String::new();
-        stream.read_to_string(&mut name).ok()?;
-        Some(name)
-    })
 }
 
 #[test]

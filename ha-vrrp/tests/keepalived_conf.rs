@@ -460,6 +460,26 @@ fn broken_configs_name_the_line() {
             "above 0",
         ),
         ("global_defs {\n vrrp_version 1\n}\n".into(), 2, "2 or 3"),
+        (
+            instance_with("track_file {\n no_such_file\n}"),
+            5,
+            "no vrrp_track_file",
+        ),
+        (
+            "vrrp_track_file f {\n weight 2\n}\n".into(),
+            1,
+            "no `file` line",
+        ),
+        (
+            "vrrp_track_file f {\n file /x\n weight 255\n}\n".into(),
+            3,
+            "-254..=254",
+        ),
+        (
+            "vrrp_track_file f {\n file /x\n init_file many\n}\n".into(),
+            3,
+            "whole number",
+        ),
         ("notify_master \"/bin/x\n".into(), 1, "unterminated"),
     ];
     assert!(cases.len() >= 15);
@@ -656,6 +676,14 @@ const WORDS: &[&str] = &[
     "vrrp_instance",
     "vrrp_script",
     "vrrp_sync_group",
+    "vrrp_track_file",
+    "file",
+    "init_file",
+    "overwrite",
+    "track_file",
+    "dont_track_primary",
+    "v3_checksum_as_v2",
+    "garp_master_refresh_repeat",
     "global_defs",
     "group",
     "VI_1",

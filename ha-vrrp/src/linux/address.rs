@@ -29,7 +29,7 @@ pub struct Vip {
 /// An rtnetlink connection in the network namespace it was opened in.
 #[derive(Debug)]
 pub struct Addresses {
-    handle: Handle,
+    pub(super) handle: Handle,
     connection: JoinHandle<()>,
 }
 

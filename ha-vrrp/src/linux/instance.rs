@@ -15,6 +15,7 @@ use super::ndisc::NeighborAdvertiser;
 use super::security::ScriptPolicy;
 use super::socket::{AdvertSocket, GROUP_V4, GROUP_V6, Peers};
 use super::track::{Reading, Tracking};
+use super::vmac::{self, Vmac};
 use crate::checksum::V3Checksum;
 use crate::config::{Config, Instance, SyncGroup};
 use crate::error::{Error, Result};
@@ -45,6 +46,8 @@ pub struct InstanceDriver {
     /// The interfaces the virtual addresses go on (each VIP's `dev`, else
     /// the instance's interface), with what announces them there.
     links: Vec<Link>,
+    /// The macvlan made for `use_vmac`, deleted on stop.
+    vmac: Option<Vmac>,
     primary: IpAddr,
     checksum: V3Checksum,
     tracking: Tracking,
@@ -118,9 +121,20 @@ impl InstanceDriver {
         let socket = AdvertSocket::open(&instance.interface, peers)
             .map_err(|e| os("cannot open the VRRP socket", &instance.interface, e))?;
 
+        let vmac = if instance.use_vmac {
+            let name = vmac::name(instance.vrid);
+            let mac = vmac::virtual_mac(instance.vrid, ipv6);
+            Some(Vmac::create(&addresses, &instance.interface, index, &name, mac, ipv6).await?)
+        } else {
+            None
+        };
+        // VIPs without a `dev` go on the macvlan with use_vmac.
+        let home = vmac
+            .as_ref()
+            .map_or(instance.interface.as_str(), |v| &v.name);
         let mut links: Vec<Link> = Vec::new();
         for v in &instance.virtual_addresses {
-            let dev = v.dev.as_deref().unwrap_or(&instance.interface);
+            let dev = v.dev.as_deref().unwrap_or(home);
             let index = nix::net::if_::if_nametoindex(dev)
                 .map_err(|e| os("no such interface", dev, e.into()))?;
             let vip = Vip {
@@ -176,6 +190,7 @@ impl InstanceDriver {
             socket,
             addresses,
             links,
+            vmac,
             primary,
             checksum,
             tracking,
@@ -213,6 +228,9 @@ impl InstanceDriver {
                     // each is bounded by its own timeout.
                     for script in self.scripts.drain(..) {
                         let _ = script.await;
+                    }
+                    if let Some(vmac) = self.vmac.take() {
+                        vmac.delete(&self.addresses).await?;
                     }
                     return Ok(());
                 }

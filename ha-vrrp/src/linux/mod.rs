@@ -3,8 +3,10 @@
 //!
 //! The advertisement socket for IPv4 and IPv6 ([`socket`]), virtual
 //! address changes over rtnetlink ([`address`]), gratuitous ARP ([`arp`]),
-//! unsolicited neighbour advertisements ([`ndisc`]) and the task that runs a
-//! router with them ([`instance`]).
+//! unsolicited neighbour advertisements ([`ndisc`]), the watchers of
+//! tracked objects ([`track`]), script security ([`security`]), the
+//! `use_vmac` macvlan ([`vmac`]) and the task that runs a router with them
+//! ([`instance`]).
 
 pub mod address;
 pub mod arp;
@@ -13,3 +15,4 @@ pub mod ndisc;
 pub mod security;
 pub mod socket;
 pub mod track;
+pub mod vmac;

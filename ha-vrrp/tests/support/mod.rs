@@ -2,7 +2,10 @@
 #![allow(dead_code)]
 
 use std::fs::File;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
 use std::process::Command;
+use std::time::Duration;
 
 /// Two namespaces joined by a veth pair, deleted on drop.
 pub struct Pair {
@@ -243,16 +246,36 @@ pub fn has_address(ns: &str, dev: &str, addr: &str) -> bool {
 }
 
 /// Polls `ok` every 10 ms for up to `limit`; how long it took, if it held.
-pub fn wait_until(
-    limit: std::time::Duration,
-    mut ok: impl FnMut() -> bool,
-) -> Option<std::time::Duration> {
+pub fn wait_until(limit: Duration, mut ok: impl FnMut() -> bool) -> Option<Duration> {
     let start = std::time::Instant::now();
     while start.elapsed() < limit {
         if ok() {
             return Some(start.elapsed());
         }
-        std::thread::sleep(std::time::Duration::from_millis(10));
+        std::thread::sleep(Duration::from_millis(10));
     }
     None
+}
+
+/// Serves this host's name on TCP port 8080 in namespace `ns`, forever
+/// (the test process ends with the test).
+pub fn serve_name(ns: &str) {
+    let name = ns.to_owned();
+    let listener = in_netns(ns, || TcpListener::bind("0.0.0.0:8080").unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let _ = (&stream).write_all(name.as_bytes());
+        }
+    });
+}
+
+/// Which host answers on the VIP, asked from namespace `client`.
+pub fn who_answers(client: &str) -> Option<String> {
+    in_netns(client, || {
+        let vip = "10.199.0.100:8080".parse().unwrap();
+        let mut stream = TcpStream::connect_timeout(&vip, Duration::from_secs(1)).ok()?;
+        let mut name = String::new();
+        stream.read_to_string(&mut name).ok()?;
+        Some(name)
+    })
 }
