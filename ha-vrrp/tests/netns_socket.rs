@@ -25,7 +25,7 @@ async fn an_advert_crosses_namespaces_with_ttl_255() {
         let _guard = h.enter();
         AdvertSocket::open("vra", Peers::Multicast("10.199.0.1".parse().unwrap())).unwrap()
     });
-    let receiver = in_netns(&pair.b, move || {
+    let mut receiver = in_netns(&pair.b, move || {
         let _guard = handle.enter();
         AdvertSocket::open("vrb", Peers::Multicast("10.199.0.2".parse().unwrap())).unwrap()
     });
@@ -43,7 +43,7 @@ async fn an_advert_crosses_namespaces_with_ttl_255() {
         dst: GROUP_V4.into(),
     };
     let bytes = advert.encode(&path, V3Checksum::default()).unwrap();
-    sender.send(&bytes, GROUP_V4.into()).await.unwrap();
+    sender.send(&bytes, GROUP_V4.into()).unwrap();
     let received = tokio::time::timeout(Duration::from_secs(2), receiver.recv())
         .await
         .expect("the advert arrives")

@@ -14,6 +14,7 @@ use super::arp::ArpSender;
 use super::ndisc::NeighborAdvertiser;
 use super::security::ScriptPolicy;
 use super::socket::{AdvertSocket, GROUP_V4, GROUP_V6, Peers};
+use super::timer::Timer;
 use super::track::{Reading, Tracking};
 use super::vmac::{self, Vmac};
 use crate::checksum::V3Checksum;
@@ -51,6 +52,7 @@ pub struct InstanceDriver {
     primary: IpAddr,
     checksum: V3Checksum,
     tracking: Tracking,
+    timer: Timer,
     policy: ScriptPolicy,
     group: Option<Group>,
     /// Notify scripts still running; awaited when stopping.
@@ -184,6 +186,7 @@ impl InstanceDriver {
             }),
             _ => None,
         };
+        let timer = Timer::new().map_err(|e| os("cannot create a timer", "timerfd", e))?;
         Ok(Self {
             instance,
             router: Router::new(router_config),
@@ -194,6 +197,7 @@ impl InstanceDriver {
             primary,
             checksum,
             tracking,
+            timer,
             policy: policy.clone(),
             group,
             scripts: Vec::new(),
@@ -212,7 +216,17 @@ impl InstanceDriver {
                     Ok(packet) => self.receive(packet),
                     Err(e) => tracing::warn!(instance = %self.instance.name, error = %e, "receive failed"),
                 },
-                () = sleep_until(wake) => self.router.handle_timeout(Instant::now()),
+                fired = self.timer.wait_until(wake) => match fired {
+                    Ok(()) => self.router.handle_timeout(Instant::now()),
+                    Err(e) => {
+                        // Never spin: fall back to tokio's timer once.
+                        tracing::warn!(instance = %self.instance.name, error = %e, "timer failed");
+                        if let Some(at) = wake {
+                            tokio::time::sleep_until(tokio::time::Instant::from_std(at)).await;
+                        }
+                        self.router.handle_timeout(Instant::now());
+                    }
+                },
                 (track, reading) = self.tracking.next() => {
                     let now = Instant::now();
                     match reading {
@@ -287,7 +301,7 @@ impl InstanceDriver {
     async fn apply(&mut self) {
         while let Some(output) = self.router.poll_output() {
             match output {
-                Output::Transmit(advert) => self.transmit(&advert).await,
+                Output::Transmit(advert) => self.transmit(&advert),
                 Output::AddAddresses(_) => {
                     for link in &self.links {
                         for vip in &link.vips {
@@ -350,7 +364,7 @@ impl InstanceDriver {
         });
     }
 
-    async fn transmit(&self, advert: &Advert) {
+    fn transmit(&self, advert: &Advert) {
         let peers: Vec<IpAddr> = match (self.instance.unicast_peers.is_empty(), self.primary) {
             (true, IpAddr::V4(_)) => vec![IpAddr::V4(GROUP_V4)],
             (true, IpAddr::V6(_)) => vec![IpAddr::V6(GROUP_V6)],
@@ -363,7 +377,7 @@ impl InstanceDriver {
             };
             match advert.encode(&path, self.checksum) {
                 Ok(bytes) => {
-                    if let Err(e) = self.socket.send(&bytes, dst).await {
+                    if let Err(e) = self.socket.send(&bytes, dst) {
                         tracing::warn!(instance = %self.instance.name, %dst, error = %e, "cannot send an advert");
                     }
                 }
@@ -468,13 +482,6 @@ async fn next_event(group: &mut Option<Group>) -> GroupEvent {
             Err(broadcast::error::RecvError::Lagged(_)) => continue,
             Err(broadcast::error::RecvError::Closed) => return std::future::pending().await,
         }
-    }
-}
-
-async fn sleep_until(at: Option<Instant>) {
-    match at {
-        Some(at) => tokio::time::sleep_until(tokio::time::Instant::from_std(at)).await,
-        None => std::future::pending().await,
     }
 }
 

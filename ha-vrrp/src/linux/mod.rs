@@ -5,8 +5,8 @@
 //! address changes over rtnetlink ([`address`]), gratuitous ARP ([`arp`]),
 //! unsolicited neighbour advertisements ([`ndisc`]), the watchers of
 //! tracked objects ([`track`]), script security ([`security`]), the
-//! `use_vmac` macvlan ([`vmac`]) and the task that runs a router with them
-//! ([`instance`]).
+//! `use_vmac` macvlan ([`vmac`]), a microsecond timer ([`timer`]) and the
+//! task that runs a router with them ([`instance`]).
 
 pub mod address;
 pub mod arp;
@@ -14,5 +14,6 @@ pub mod instance;
 pub mod ndisc;
 pub mod security;
 pub mod socket;
+pub mod timer;
 pub mod track;
 pub mod vmac;

@@ -15,6 +15,7 @@ use std::os::fd::AsRawFd;
 
 use nix::sys::socket::{ControlMessageOwned, MsgFlags, SockaddrIn6, setsockopt, sockopt};
 use socket2::{Domain, InterfaceIndexOrAddress, Protocol, SockAddr, Socket, Type};
+use tokio::io::Interest;
 use tokio::io::unix::AsyncFd;
 
 use crate::checksum::PROTOCOL;
@@ -56,6 +57,9 @@ pub struct AdvertSocket {
     socket: AsyncFd<Socket>,
     /// The interface index: the scope of link-local IPv6 destinations.
     index: u32,
+    ipv6: bool,
+    /// Reused for every packet: receiving allocates nothing.
+    buf: Box<[u8; 2048]>,
 }
 
 impl AdvertSocket {
@@ -117,11 +121,15 @@ impl AdvertSocket {
         Ok(Self {
             socket: register(socket)?,
             index,
+            ipv6: source.is_ipv6(),
+            buf: Box::new([0; 2048]),
         })
     }
 
-    /// Sends one VRRP message to `dst`.
-    pub async fn send(&self, payload: &[u8], dst: IpAddr) -> io::Result<()> {
+    /// Sends one VRRP message to `dst`, without waiting: a datagram the
+    /// socket buffer has no room for is reported as `WouldBlock` and is lost
+    /// like any lost advert (the protocol tolerates losing two in a row).
+    pub fn send(&self, payload: &[u8], dst: IpAddr) -> io::Result<()> {
         let to = match dst {
             IpAddr::V4(dst) => SockAddr::from(SocketAddrV4::new(dst, 0)),
             IpAddr::V6(dst) => {
@@ -133,29 +141,22 @@ impl AdvertSocket {
                 SockAddr::from(SocketAddr::V6(SocketAddrV6::new(dst, 0, 0, scope)))
             }
         };
-        loop {
-            let mut ready = self.socket.writable().await?;
-            match ready.try_io(|s| s.get_ref().send_to(payload, &to)) {
-                Ok(result) => return result.map(|_| ()),
-                Err(_would_block) => continue,
-            }
-        }
+        self.socket.get_ref().send_to(payload, &to).map(|_| ())
     }
 
     /// Receives the next VRRP packet. Packets that are not well-formed
     /// (or lack the control messages IPv6 needs) are skipped.
-    pub async fn recv(&self) -> io::Result<Received> {
-        let mut buf = vec![0u8; 2048];
-        let ipv6 = self.socket.get_ref().domain()? == Domain::IPV6;
+    pub async fn recv(&mut self) -> io::Result<Received> {
+        let buf = &mut self.buf[..];
         loop {
             let mut ready = self.socket.readable().await?;
-            let received = if ipv6 {
-                match ready.try_io(|s| recv_ipv6(s.get_ref(), &mut buf)) {
+            let received = if self.ipv6 {
+                match ready.try_io(|s| recv_ipv6(s.get_ref(), buf)) {
                     Ok(result) => result?,
                     Err(_would_block) => continue,
                 }
             } else {
-                match ready.try_io(|s| s.get_ref().read(&mut buf)) {
+                match ready.try_io(|s| s.get_ref().read(buf)) {
                     Ok(result) => parse_ipv4(&buf[..result?]),
                     Err(_would_block) => continue,
                 }
@@ -201,14 +202,23 @@ fn recv_ipv6(socket: &Socket, buf: &mut [u8]) -> io::Result<Option<Received>> {
     }))
 }
 
-/// Hands the socket to tokio's reactor.
+/// Hands a descriptor-owning value to tokio's reactor, for readability
+/// only: sends never wait (see [`AdvertSocket::send`]), so wake-ups for
+/// writability would be wasted.
 #[allow(unsafe_code)]
-fn register(socket: Socket) -> io::Result<AsyncFd<Socket>> {
-    // SAFETY: `Socket` owns its descriptor: it stays open and the same until
-    // the socket is dropped, which only happens when the `AsyncFd` that owns
-    // it is dropped; `as_raw_fd` always returns that descriptor.
-    unsafe { AsyncFd::register(socket) }.map_err(|e| e.into_parts().1)
+pub(super) fn register<T: OwnsFd>(owner: T) -> io::Result<AsyncFd<T>> {
+    // SAFETY: an `OwnsFd` owns its descriptor: it stays open and the same
+    // until the value is dropped, which only happens when the `AsyncFd` that
+    // owns it is dropped; `as_raw_fd` always returns that descriptor.
+    unsafe { AsyncFd::register_with_interest(owner, Interest::READABLE) }
+        .map_err(|e| e.into_parts().1)
 }
+
+/// A value that owns the descriptor `as_raw_fd` returns, for its whole life
+/// (the condition [`register`] relies on).
+pub(super) trait OwnsFd: AsRawFd {}
+
+impl OwnsFd for Socket {}
 
 /// Splits an IPv4 packet into the facts the router needs and the payload.
 fn parse_ipv4(packet: &[u8]) -> Option<Received> {
