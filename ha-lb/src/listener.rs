@@ -42,7 +42,11 @@ pub(crate) struct Signals {
     pub alive: mpsc::Sender<()>,
 }
 
-/// Opens a listening socket (`SO_REUSEADDR`, non-blocking).
+/// Opens a listening socket (`SO_REUSEADDR`, `SO_REUSEPORT`, non-blocking).
+///
+/// `SO_REUSEPORT`, as HAProxy sets by default: a new process can listen
+/// while the old one drains (reloads), and two instances can share an
+/// address while a VRRP backup takes it over from a frozen master.
 pub(crate) fn bind_socket(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
     let socket = socket2::Socket::new(
         socket2::Domain::for_address(addr),
@@ -50,6 +54,7 @@ pub(crate) fn bind_socket(addr: SocketAddr) -> std::io::Result<std::net::TcpList
         Some(socket2::Protocol::TCP),
     )?;
     socket.set_reuse_address(true)?;
+    socket.set_reuse_port(true)?;
     socket.set_nonblocking(true)?;
     socket.bind(&addr.into())?;
     socket.listen(BACKLOG)?;

@@ -1,14 +1,220 @@
-//! `ha-lab`: the chapter's lab (two web servers, a load balancer, a floating
-//! virtual IP) on one machine. It needs ha-vrrp's router, which does not
-//! exist yet, so for now it says so instead of pretending to run.
+//! `ha-lab`: the chapter's lab (two web servers behind a load balancer, a
+//! floating virtual IP) on one machine, with drills that break it and
+//! measure the recovery. See `docs/lab.md`.
+//!
+//! ```text
+//! ha-lab [--drill NAME] [--keep-running] [--json] [--base-port PORT]
+//! ```
+//! Exits 0 only if every drill passed.
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use ha_examples::lab::drill::{self, DRILLS, Outcome};
+use ha_examples::lab::{Lab, Plan, report};
+
+const USAGE: &str = "usage: ha-lab [--drill NAME] [--keep-running] [--json] [--base-port PORT]
+  --drill NAME      run one drill: alternate, web-down, vrrp-term, vrrp-stop, restore
+  --keep-running    stay up after the drills for manual curls (Ctrl-C stops)
+  --json            print the results as JSON on standard output
+  --base-port PORT  VIP port (default 18080); web1 +1, web2 +2, VRRP +32";
+
+struct Options {
+    drills: Vec<&'static str>,
+    keep_running: bool,
+    json: bool,
+    base: u16,
+}
+
+fn options() -> Result<Options, String> {
+    let mut o = Options {
+        drills: DRILLS.iter().map(|(n, _)| *n).collect(),
+        keep_running: false,
+        json: false,
+        base: 18080,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--drill" => {
+                let name = args.next().ok_or("--drill needs a name")?;
+                let (name, _) = DRILLS
+                    .iter()
+                    .find(|(n, _)| *n == name)
+                    .ok_or(format!("no drill called '{name}'"))?;
+                o.drills = vec![name];
+            }
+            "--keep-running" => o.keep_running = true,
+            "--json" => o.json = true,
+            "--base-port" => {
+                o.base = args
+                    .next()
+                    .and_then(|p| p.parse().ok())
+                    .filter(|p| *p > 0 && *p < 65535 - 32)
+                    .ok_or("--base-port needs a port below 65503")?;
+            }
+            "-h" | "--help" => return Err(String::new()),
+            other => return Err(format!("unknown option '{other}'")),
+        }
+    }
+    Ok(o)
+}
 
 fn main() -> ExitCode {
-    eprintln!("ha-lab is not built yet: see the crates' status in README.md.");
-    eprintln!(
-        "ha-lb (the load balancer) works; ha-vrrp (the floating virtual IP) is not finished."
+    let options = match options() {
+        Ok(o) => o,
+        Err(e) if e.is_empty() => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprintln!("ha-lab: {e}\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .init();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("ha-lab: cannot start the runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match runtime.block_on(run(options)) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("ha-lab: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Progress lines go to stderr, so `--json` output stays clean.
+macro_rules! say {
+    ($($t:tt)*) => { eprintln!($($t)*) };
+}
+
+async fn run(options: Options) -> Result<bool, String> {
+    let plan = Plan::new(options.base).ok_or("ports out of range")?;
+    let mut lab = Lab::new(plan)?;
+    let started = Instant::now();
+    say!("ha-lab: the chapter's section 7.10 lab, on loopback (no privileges needed).");
+    say!(
+        "  Mode: loopback. The VIP {} is a listening address: the VRRP master's ha-lb listens on it,",
+        plan.vip
     );
-    eprintln!("Meanwhile: cargo run --release --bin ha-lb -- -f haproxy.cfg -db");
-    ExitCode::from(2)
+    say!("  the backup's does not. No interface address or ARP entry moves in this mode.");
+    for (name, web) in [("web1", &mut lab.web1), ("web2", &mut lab.web2)] {
+        eprint!("starting {name} on {} ... ", web.addr());
+        web.start()
+            .await
+            .map_err(|e| format!("{name}: cannot listen on {}: {e}", web.addr()))?;
+        say!("ok");
+    }
+    for role in [&mut lab.lb, &mut lab.web1_role] {
+        eprint!(
+            "starting VRRP on {} (priority {}, unicast from {}) ... ",
+            role.name, role.router.priority, role.local
+        );
+        role.start_vrrp()
+            .await
+            .map_err(|e| format!("{}: cannot open {}: {e}", role.name, role.local))?;
+        say!("ok");
+    }
+    let election = lab.lb.master_down();
+    eprint!(
+        "electing a master (3 x advert_int + skew = {:.2} s) ... ",
+        election.as_secs_f64()
+    );
+    let deadline = Instant::now() + election + Duration::from_secs(3);
+    while !lab.lb_alone() {
+        if Instant::now() > deadline {
+            say!("failed");
+            return Err(format!(
+                "no master elected: {}",
+                report::status_line(&lab, started)
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    say!(
+        "lb is MASTER after {:.2} s; its ha-lb listens on {}",
+        started.elapsed().as_secs_f64(),
+        plan.vip
+    );
+    eprint!("waiting for ha-lb's health checks ... ");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !(lab.lb_sees_up("web1") == Some(true) && lab.lb_sees_up("web2") == Some(true)) {
+        if Instant::now() > deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    say!("{}", report::status_line(&lab, started));
+
+    let mut progress = report::Progress::new(started, std::io::stderr().is_terminal());
+    let mut outcomes: Vec<Outcome> = Vec::new();
+    for name in &options.drills {
+        let what = DRILLS
+            .iter()
+            .find(|(n, _)| n == name)
+            .map_or("", |(_, w)| w);
+        say!("\ndrill {name}: {what}");
+        let outcome = drill::run(&mut lab, name, &mut progress).await;
+        say!(
+            "  {}: sent {}, failed {}, longest gap {:.0} ms{}",
+            if outcome.passed { "PASS" } else { "FAIL" },
+            outcome.sent,
+            outcome.failed,
+            outcome.longest_gap_ms,
+            outcome
+                .measured_ms
+                .map(|m| format!(
+                    ", {} after {:.0} ms (bound {:.0} ms)",
+                    outcome.measured,
+                    m,
+                    outcome.bound_ms.unwrap_or(0.0)
+                ))
+                .unwrap_or_default()
+        );
+        say!("  {}", report::status_line(&lab, started));
+        outcomes.push(outcome);
+    }
+    let passed = outcomes.iter().all(|o| o.passed);
+    say!("\n{}", report::table(&outcomes));
+    say!(
+        "{} of {} drills passed in {:.1} s.",
+        outcomes.iter().filter(|o| o.passed).count(),
+        outcomes.len(),
+        started.elapsed().as_secs_f64()
+    );
+    if options.json {
+        let json = serde_json::json!({
+            "mode": "loopback",
+            "vip": plan.vip.to_string(),
+            "passed": passed,
+            "drills": outcomes,
+        });
+        println!("{json:#}");
+    }
+    if options.keep_running {
+        say!("\nStill running: curl http://{}/  (Ctrl-C stops)", plan.vip);
+        let _ = tokio::signal::ctrl_c().await;
+    }
+    for role in [&mut lab.lb, &mut lab.web1_role] {
+        if let Some(v) = role.vrrp.take() {
+            v.signal(ha_examples::lab::vrrp::Signal::Cont);
+            v.stop().await;
+        }
+    }
+    Ok(passed)
 }

@@ -1,0 +1,367 @@
+//! The lab's drills: each breaks or restores one thing the chapter's
+//! section 7.10 breaks, while a client keeps requesting the VIP, and judges
+//! what happened against a bound derived from the configuration.
+
+use std::time::{Duration, Instant};
+
+use super::Lab;
+use super::client::{self, Client, tally};
+use super::report::Progress;
+use super::vrrp::Signal;
+
+/// The drills, in the order they run.
+pub const DRILLS: [(&str, &str); 5] = [
+    ("alternate", "curl the VIP 4 times: Web1 and Web2 alternate"),
+    (
+        "web-down",
+        "stop web1's web server: failures only until ha-lb marks it DOWN",
+    ),
+    (
+        "vrrp-term",
+        "SIGTERM lb's VRRP daemon: the VIP moves to web1 after the skew",
+    ),
+    (
+        "vrrp-stop",
+        "SIGSTOP lb's VRRP daemon: the VIP moves to web1 after Master_Down_Interval",
+    ),
+    (
+        "restore",
+        "restore everything: lb takes the VIP back, web1 UP again",
+    ),
+];
+
+/// Scheduling, polling (10 ms) and the loopback client's own latency.
+const SLACK: Duration = Duration::from_millis(250);
+
+/// One drill's outcome.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Outcome {
+    /// The drill's name.
+    pub drill: String,
+    /// What it does and expects.
+    pub what: String,
+    /// Requests the client sent during the drill.
+    pub sent: usize,
+    /// Of which failed.
+    pub failed: usize,
+    /// Longest time without a successful answer, in ms.
+    pub longest_gap_ms: f64,
+    /// The measured time (failover, DOWN, preemption), in ms.
+    pub measured_ms: Option<f64>,
+    /// What was measured.
+    pub measured: String,
+    /// The bound it is judged against, in ms.
+    pub bound_ms: Option<f64>,
+    /// Where the bound comes from.
+    pub bound: String,
+    /// Whether everything the drill checks held.
+    pub passed: bool,
+    /// Details.
+    pub notes: Vec<String>,
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn outcome(name: &str) -> Outcome {
+    let what = DRILLS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map_or("", |(_, w)| w);
+    Outcome {
+        drill: name.to_owned(),
+        what: what.to_owned(),
+        sent: 0,
+        failed: 0,
+        longest_gap_ms: 0.0,
+        measured_ms: None,
+        measured: String::new(),
+        bound_ms: None,
+        bound: String::new(),
+        passed: false,
+        notes: Vec::new(),
+    }
+}
+
+/// Polls `ok` every 10 ms for up to `limit`, showing progress; when it
+/// first held.
+async fn wait_for(
+    p: &mut Progress,
+    lab: &Lab,
+    client: Option<&Client>,
+    limit: Duration,
+    mut ok: impl FnMut(&Lab) -> bool,
+) -> Option<Instant> {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if ok(lab) {
+            return Some(Instant::now());
+        }
+        p.show(lab, client);
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    ok(lab).then(Instant::now)
+}
+
+/// Waits `time`, showing progress.
+async fn settle(p: &mut Progress, lab: &Lab, client: Option<&Client>, time: Duration) {
+    wait_for(p, lab, client, time, |_| false).await;
+}
+
+/// Runs drill `name`, showing progress through `p`.
+pub async fn run(lab: &mut Lab, name: &str, p: &mut Progress) -> Outcome {
+    let outcome = match name {
+        "alternate" => alternate(lab).await,
+        "web-down" => web_down(lab, p).await,
+        "vrrp-term" => vrrp_failover(lab, p, Signal::Term).await,
+        "vrrp-stop" => vrrp_failover(lab, p, Signal::Stop).await,
+        _ => restore(lab, p).await,
+    };
+    p.clear();
+    outcome
+}
+
+async fn alternate(lab: &mut Lab) -> Outcome {
+    let mut out = outcome("alternate");
+    let start = Instant::now();
+    let mut pages = Vec::new();
+    for _ in 0..4 {
+        let result = client::get(lab.plan.vip).await;
+        out.sent += 1;
+        match result {
+            Ok(page) => pages.push(page),
+            Err(e) => {
+                out.failed += 1;
+                out.notes.push(e);
+            }
+        }
+    }
+    out.longest_gap_ms = ms(start.elapsed());
+    let alternates = pages.len() == 4
+        && pages.windows(2).all(|w| w[0] != w[1])
+        && pages.iter().any(|p| p == "Welcome to Web1")
+        && pages.iter().any(|p| p == "Welcome to Web2");
+    out.measured = "pages".into();
+    out.bound = "Web1 and Web2 alternate".into();
+    out.notes.push(pages.join(" | "));
+    out.passed = out.failed == 0 && alternates;
+    out
+}
+
+async fn web_down(lab: &mut Lab, p: &mut Progress) -> Outcome {
+    let mut out = outcome("web-down");
+    let (inter, fall) = (lab.check.inter, lab.check.fall);
+    let bound = inter * fall + inter;
+    out.bound = format!("fall x inter + inter = {fall} x {inter:?} + {inter:?}");
+    out.bound_ms = Some(ms(bound));
+    out.measured = "web1 DOWN in lb's ha-lb".into();
+    if !lab.web1.is_running() {
+        let _ = lab.web1.start().await;
+        wait_for(p, lab, None, Duration::from_secs(10), |lab| {
+            lab.lb_sees_up("web1") == Some(true)
+        })
+        .await;
+    }
+    let client = Client::start(lab.plan.vip, Duration::from_millis(10));
+    settle(p, lab, Some(&client), Duration::from_millis(500)).await;
+    let stopped = Instant::now();
+    lab.web1.stop().await;
+    let down = wait_for(
+        p,
+        lab,
+        Some(&client),
+        bound + Duration::from_secs(2),
+        |lab| lab.lb_sees_up("web1") == Some(false),
+    )
+    .await;
+    settle(p, lab, Some(&client), Duration::from_secs(1)).await;
+    let samples = client.since(stopped);
+    drop(client);
+    let t = tally(&samples, stopped);
+    out.sent = t.sent;
+    out.failed = t.failed;
+    out.longest_gap_ms = ms(t.longest_gap);
+    match down {
+        Some(at) => {
+            let took = at - stopped;
+            out.measured_ms = Some(ms(took));
+            let after = samples
+                .iter()
+                .filter(|s| s.at > at && s.result.is_err())
+                .count();
+            if after > 0 {
+                out.notes
+                    .push(format!("{after} failures after web1 was DOWN"));
+            }
+            out.passed = took <= bound + SLACK && after == 0;
+        }
+        None => out.notes.push("web1 was never marked DOWN".into()),
+    }
+    out
+}
+
+/// Brings lb back to master if an earlier drill stopped or froze it.
+async fn lb_master(lab: &mut Lab, p: &mut Progress, out: &mut Outcome) {
+    let frozen = lab.lb.vrrp.as_ref().map(|v| v.status().frozen);
+    match frozen {
+        Some(true) => {
+            if let Some(v) = &lab.lb.vrrp {
+                v.signal(Signal::Cont);
+            }
+        }
+        Some(false) => {}
+        None => {
+            if let Err(e) = lab.lb.start_vrrp().await {
+                out.notes.push(format!("cannot restart lb's VRRP: {e}"));
+            }
+        }
+    }
+    let limit = lab.lb.master_down() + Duration::from_secs(2);
+    if wait_for(p, lab, None, limit, Lab::lb_alone).await.is_none() {
+        out.notes
+            .push("lb did not become master before the drill".into());
+    }
+}
+
+async fn vrrp_failover(lab: &mut Lab, p: &mut Progress, signal: Signal) -> Outcome {
+    let name = if signal == Signal::Term {
+        "vrrp-term"
+    } else {
+        "vrrp-stop"
+    };
+    let mut out = outcome(name);
+    lb_master(lab, p, &mut out).await;
+    let bound = if signal == Signal::Term {
+        out.bound = format!(
+            "web1's skew (256 - {}) / 256 s",
+            lab.web1_role.router.priority
+        );
+        lab.web1_role.skew()
+    } else {
+        out.bound = format!(
+            "3 x advert_int + skew = 3 x {:?} + {:?}",
+            lab.web1_role.router.interval.duration(),
+            lab.web1_role.skew()
+        );
+        lab.web1_role.master_down()
+    };
+    out.bound_ms = Some(ms(bound));
+    out.measured = "VIP on web1".into();
+    let client = Client::start(lab.plan.vip, Duration::from_millis(10));
+    settle(p, lab, Some(&client), Duration::from_millis(500)).await;
+    let signalled = Instant::now();
+    if let Some(v) = &lab.lb.vrrp {
+        v.signal(signal);
+    }
+    let moved = wait_for(
+        p,
+        lab,
+        Some(&client),
+        bound + Duration::from_secs(3),
+        |lab| lab.web1_role.holds(),
+    )
+    .await;
+    settle(p, lab, Some(&client), Duration::from_secs(1)).await;
+    let samples = client.since(signalled);
+    drop(client);
+    if signal == Signal::Term
+        && let Some(v) = lab.lb.vrrp.take()
+    {
+        v.stop().await;
+    }
+    let t = tally(&samples, signalled);
+    out.sent = t.sent;
+    out.failed = t.failed;
+    out.longest_gap_ms = ms(t.longest_gap);
+    match moved {
+        Some(at) => {
+            let took = at - signalled;
+            out.measured_ms = Some(ms(took));
+            let after = samples
+                .iter()
+                .filter(|s| s.at > at + Duration::from_millis(50) && s.result.is_err())
+                .count();
+            if after > 0 {
+                out.notes
+                    .push(format!("{after} failures after the VIP moved"));
+            }
+            if signal == Signal::Stop && lab.lb.holds() {
+                out.notes.push(
+                    "lb's frozen daemon still holds the VIP too, as a frozen keepalived keeps it on its interface"
+                        .into(),
+                );
+            }
+            out.passed = took <= bound + SLACK && after == 0;
+        }
+        None => out.notes.push("the VIP never reached web1".into()),
+    }
+    out
+}
+
+async fn restore(lab: &mut Lab, p: &mut Progress) -> Outcome {
+    let mut out = outcome("restore");
+    let preempt = lab.lb.master_down();
+    let (inter, rise) = (lab.check.inter, lab.check.rise);
+    let up_bound = inter * rise + inter;
+    out.bound = format!(
+        "lb back within 3 x advert_int + skew ({preempt:?}); web1 UP within rise x inter + inter ({up_bound:?})"
+    );
+    out.bound_ms = Some(ms(preempt));
+    out.measured = "VIP back on lb".into();
+    let client = Client::start(lab.plan.vip, Duration::from_millis(10));
+    settle(p, lab, Some(&client), Duration::from_millis(200)).await;
+    let started = Instant::now();
+    let _ = lab.web1.start().await;
+    match lab.lb.vrrp.as_ref().map(|v| v.status().frozen) {
+        Some(true) => {
+            if let Some(v) = &lab.lb.vrrp {
+                v.signal(Signal::Cont);
+            }
+        }
+        Some(false) => {}
+        None => {
+            if let Err(e) = lab.lb.start_vrrp().await {
+                out.notes.push(format!("cannot restart lb's VRRP: {e}"));
+            }
+        }
+    }
+    let back = wait_for(
+        p,
+        lab,
+        Some(&client),
+        preempt + Duration::from_secs(3),
+        |lab| lab.lb.holds() && !lab.web1_role.holds(),
+    )
+    .await;
+    let up = wait_for(
+        p,
+        lab,
+        Some(&client),
+        up_bound + Duration::from_secs(3),
+        |lab| lab.lb_sees_up("web1") == Some(true),
+    )
+    .await;
+    settle(p, lab, Some(&client), Duration::from_millis(500)).await;
+    let samples = client.since(started);
+    drop(client);
+    let t = tally(&samples, started);
+    out.sent = t.sent;
+    out.failed = t.failed;
+    out.longest_gap_ms = ms(t.longest_gap);
+    let back_ok = back.is_some_and(|at| at - started <= preempt + SLACK);
+    let up_ok = up.is_some_and(|at| at - started <= up_bound + SLACK);
+    out.measured_ms = back.map(|at| ms(at - started));
+    match up {
+        Some(at) => out.notes.push(format!(
+            "web1 UP after {:.1} s",
+            (at - started).as_secs_f64()
+        )),
+        None => out.notes.push("web1 never came back UP".into()),
+    }
+    if back.is_none() {
+        out.notes.push("lb did not take the VIP back".into());
+    }
+    out.passed = back_ok && up_ok && out.failed == 0;
+    out
+}

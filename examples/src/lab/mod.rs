@@ -1,0 +1,279 @@
+//! `ha-lab`: the chapter's "Try This" lab (section 7.10) on one machine.
+//!
+//! Two web servers answer "Welcome to Web1" / "Welcome to Web2"; `lb` runs
+//! ha-lb (the chapter's haproxy.cfg) and a VRRP daemon (its keepalived.conf,
+//! priority 150); `web1` runs the backup VRRP daemon (priority 100) and a
+//! standby ha-lb. A client requests the VIP while drills break things and
+//! measure what it saw. See `docs/lab.md`.
+//!
+//! This is the default, unprivileged mode: everything on loopback. The
+//! VRRP routers are ha-vrrp's, their adverts carried in UDP between
+//! 127.0.0.11 and 127.0.0.12 ([`vrrp`]); holding the VIP means the role's
+//! ha-lb listens on 127.0.0.100 ([`role`]). No interface address or ARP
+//! entry moves; the output says so.
+
+pub mod client;
+pub mod drill;
+pub mod report;
+pub mod role;
+pub mod vrrp;
+pub mod web;
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::Path;
+use std::time::Duration;
+
+use ha_vrrp::RouterConfig;
+use tokio::sync::{mpsc, watch};
+
+use role::Holding;
+use vrrp::VrrpDaemon;
+use web::WebServer;
+
+/// The chapter's haproxy.cfg (section 7.10, step 2).
+pub const HAPROXY_CFG: &str = include_str!("../../lab/haproxy.cfg");
+/// The chapter's keepalived.conf on `lb`.
+pub const KEEPALIVED_LB: &str = include_str!("../../lab/keepalived-lb.conf");
+/// The chapter's keepalived.conf on `web1`.
+pub const KEEPALIVED_WEB1: &str = include_str!("../../lab/keepalived-web1.conf");
+
+/// Where everything listens in loopback mode.
+#[derive(Debug, Clone, Copy)]
+pub struct Plan {
+    /// The VIP and the frontend port (the chapter's 192.168.122.200:80).
+    pub vip: SocketAddr,
+    /// web1's web server (192.168.122.101:80).
+    pub web1: SocketAddr,
+    /// web2's web server (192.168.122.102:80).
+    pub web2: SocketAddr,
+    /// lb's VRRP endpoint (its primary address).
+    pub lb_vrrp: SocketAddr,
+    /// web1's VRRP endpoint.
+    pub web1_vrrp: SocketAddr,
+}
+
+impl Plan {
+    /// The lab's ports from `base`: VIP `base`, web1 `base + 1`, web2
+    /// `base + 2`, VRRP `base + 32`.
+    pub fn new(base: u16) -> Option<Self> {
+        let at = |ip: [u8; 4], offset: u16| {
+            Some(SocketAddr::new(
+                IpAddr::V4(Ipv4Addr::from(ip)),
+                base.checked_add(offset)?,
+            ))
+        };
+        Some(Self {
+            vip: at([127, 0, 0, 100], 0)?,
+            web1: at([127, 0, 0, 1], 1)?,
+            web2: at([127, 0, 0, 1], 2)?,
+            lb_vrrp: at([127, 0, 0, 11], 32)?,
+            web1_vrrp: at([127, 0, 0, 12], 32)?,
+        })
+    }
+
+    /// The chapter's haproxy.cfg with only the addresses changed.
+    pub fn haproxy_cfg(&self) -> String {
+        HAPROXY_CFG
+            .replace("bind *:80", &format!("bind {}", self.vip))
+            .replace("192.168.122.101:80", &self.web1.to_string())
+            .replace("192.168.122.102:80", &self.web2.to_string())
+    }
+
+    /// The chapter's keepalived.conf for a role with only the addresses
+    /// changed: the VIP, and unicast peers instead of multicast.
+    pub fn keepalived_conf(&self, text: &str, me: SocketAddr, peer: SocketAddr) -> String {
+        text.replace("192.168.122.200", &self.vip.ip().to_string())
+            .replace(
+                "    virtual_ipaddress {",
+                &format!(
+                    "    unicast_src_ip {}\n    unicast_peer {{\n        {}\n    }}\n    virtual_ipaddress {{",
+                    me.ip(),
+                    peer.ip()
+                ),
+            )
+    }
+}
+
+/// A role that can hold the VIP.
+#[derive(Debug)]
+pub struct VipRole {
+    /// "lb" or "web1".
+    pub name: &'static str,
+    /// Its VRRP daemon, while running.
+    pub vrrp: Option<VrrpDaemon>,
+    /// The router settings from its keepalived.conf.
+    pub router: RouterConfig,
+    /// Its VRRP endpoint and its peer's.
+    pub local: SocketAddr,
+    peer: SocketAddr,
+    changes: mpsc::UnboundedSender<vrrp::VipChange>,
+    /// Whether its ha-lb listens on the VIP.
+    pub holding: watch::Receiver<Holding>,
+}
+
+impl VipRole {
+    /// Reads the role's keepalived.conf and starts following VIP changes
+    /// with an ha-lb from `lb_config` (its VRRP daemon is not started).
+    pub fn new(
+        name: &'static str,
+        keepalived_conf: &str,
+        local: SocketAddr,
+        peer: SocketAddr,
+        lb_config: ha_lb::config::Config,
+        backend: &'static str,
+    ) -> Result<Self, String> {
+        let file = format!("keepalived-{name}.conf");
+        let imported = ha_vrrp::keepalived::parse_str(keepalived_conf, Path::new(&file))
+            .map_err(|e| e.to_string())?;
+        let instance = imported
+            .config
+            .instances
+            .first()
+            .ok_or(format!("{file}: no vrrp_instance"))?;
+        let router = instance
+            .router_config(local.ip(), ha_vrrp::packet::Version::V2)
+            .map_err(|e| e.to_string())?;
+        let (changes, rx) = mpsc::unbounded_channel();
+        let holding = role::follow(name, lb_config, backend, rx);
+        Ok(Self {
+            name,
+            vrrp: None,
+            router,
+            local,
+            peer,
+            changes,
+            holding,
+        })
+    }
+
+    /// Starts (or restarts) the VRRP daemon.
+    pub async fn start_vrrp(&mut self) -> std::io::Result<()> {
+        if let Some(old) = self.vrrp.take() {
+            old.stop().await;
+        }
+        self.vrrp = Some(
+            VrrpDaemon::start(
+                self.name,
+                self.router.clone(),
+                self.local,
+                self.peer,
+                self.changes.clone(),
+            )
+            .await?,
+        );
+        Ok(())
+    }
+
+    /// Whether its ha-lb listens on the VIP.
+    pub fn holds(&self) -> bool {
+        self.holding.borrow().holds
+    }
+
+    /// Master_Down_Interval for this role's priority: 3 x advert_int + skew.
+    pub fn master_down(&self) -> Duration {
+        let skew = Duration::from_secs(1) * (256 - u32::from(self.router.priority)) / 256;
+        self.router.interval.duration() * 3 + skew
+    }
+
+    /// Skew_Time: how long it waits after its master resigns.
+    pub fn skew(&self) -> Duration {
+        Duration::from_secs(1) * (256 - u32::from(self.router.priority)) / 256
+    }
+}
+
+/// The whole lab.
+#[derive(Debug)]
+pub struct Lab {
+    /// Addresses.
+    pub plan: Plan,
+    /// The web servers.
+    pub web1: WebServer,
+    /// The second web server.
+    pub web2: WebServer,
+    /// The load balancer role (VRRP master, priority 150).
+    pub lb: VipRole,
+    /// web1's VRRP backup role (priority 100) with its standby ha-lb.
+    pub web1_role: VipRole,
+    /// The `server` lines' health-check settings (for the drills' bounds).
+    pub check: ha_lb::config::Server,
+}
+
+impl Lab {
+    /// Builds the lab from the chapter's files (nothing started).
+    pub fn new(plan: Plan) -> Result<Self, String> {
+        let cfg = plan.haproxy_cfg();
+        let imported = ha_lb::config::haproxy::parse_str(&cfg, Path::new("haproxy.cfg"))
+            .map_err(|e| e.to_string())?;
+        for w in &imported.warnings {
+            tracing::debug!("haproxy.cfg: {w}");
+        }
+        let config = imported.config;
+        let check = config
+            .backend("webs")
+            .and_then(|b| b.servers.first().cloned())
+            .ok_or("haproxy.cfg: no server in backend webs")?;
+        let lb = VipRole::new(
+            "lb",
+            &plan.keepalived_conf(KEEPALIVED_LB, plan.lb_vrrp, plan.web1_vrrp),
+            plan.lb_vrrp,
+            plan.web1_vrrp,
+            config.clone(),
+            "webs",
+        )?;
+        let web1_role = VipRole::new(
+            "web1",
+            &plan.keepalived_conf(KEEPALIVED_WEB1, plan.web1_vrrp, plan.lb_vrrp),
+            plan.web1_vrrp,
+            plan.lb_vrrp,
+            config,
+            "webs",
+        )?;
+        Ok(Self {
+            plan,
+            web1: WebServer::new(plan.web1, "Welcome to Web1"),
+            web2: WebServer::new(plan.web2, "Welcome to Web2"),
+            lb,
+            web1_role,
+            check,
+        })
+    }
+
+    /// lb holds the VIP and web1 does not: the lab at rest.
+    pub fn lb_alone(&self) -> bool {
+        self.lb.holds() && !self.web1_role.holds()
+    }
+
+    /// Who listens on the VIP now.
+    pub fn vip_holder(&self) -> &'static str {
+        match (self.lb.holds(), self.web1_role.holds()) {
+            (true, true) => "lb+web1",
+            (true, false) => "lb",
+            (false, true) => "web1",
+            (false, false) => "nobody",
+        }
+    }
+
+    /// The health of web1 and web2 as the VIP holder's ha-lb sees them.
+    pub fn backends(&self) -> Vec<(String, bool)> {
+        let holding = if self.lb.holds() {
+            self.lb.holding.borrow().clone()
+        } else {
+            self.web1_role.holding.borrow().clone()
+        };
+        holding
+            .backend
+            .map(|set| {
+                set.servers()
+                    .iter()
+                    .map(|s| (s.name().to_owned(), s.health() == ha_core::State::Up))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Whether the lb role's ha-lb has `server` up.
+    pub fn lb_sees_up(&self, server: &str) -> Option<bool> {
+        let set = self.lb.holding.borrow().backend.clone()?;
+        Some(set.server(server)?.health() == ha_core::State::Up)
+    }
+}

@@ -1,0 +1,104 @@
+//! A lab role that can hold the virtual IP (`lb`, and `web1` as its
+//! backup): a VRRP daemon and an ha-lb that listens on the VIP exactly
+//! while the daemon holds it. That is the chapter's keepalived.conf
+//! (`notify_master` starts haproxy, `notify_backup` stops it) with, in
+//! loopback mode, the listener standing in for the address: no interface
+//! address or ARP entry moves.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ha_lb::config::Config;
+use ha_lb::{BackendSet, LoadBalancer};
+use tokio::sync::{mpsc, watch};
+
+use super::vrrp::VipChange;
+
+/// Whether the role holds the VIP, and its load balancer's backends.
+#[derive(Debug, Clone, Default)]
+pub struct Holding {
+    /// Listening on the VIP.
+    pub holds: bool,
+    /// When that last changed (the listener was bound or closed).
+    pub since: Option<Instant>,
+    /// The running ha-lb's backend, for its servers' health.
+    pub backend: Option<Arc<BackendSet>>,
+}
+
+/// Starts the task that follows `changes` with an ha-lb from `config`.
+/// Binding is retried (every 20 ms) while it fails, as a daemon restarted
+/// by systemd would be.
+pub fn follow(
+    name: &'static str,
+    config: Config,
+    backend: &'static str,
+    mut changes: mpsc::UnboundedReceiver<VipChange>,
+) -> watch::Receiver<Holding> {
+    let (tx, rx) = watch::channel(Holding::default());
+    tokio::spawn(async move {
+        let mut running: Option<ha_lb::Running> = None;
+        let mut want = false;
+        loop {
+            let change = if want && running.is_none() {
+                match tokio::time::timeout(Duration::from_millis(20), changes.recv()).await {
+                    Ok(change) => change,
+                    Err(_) => {
+                        running = start(name, &config).await;
+                        if let Some(r) = &running {
+                            tx.send_replace(Holding {
+                                holds: true,
+                                since: Some(Instant::now()),
+                                backend: r.backend(backend),
+                            });
+                        }
+                        continue;
+                    }
+                }
+            } else {
+                changes.recv().await
+            };
+            let Some(change) = change else { break };
+            want = change.hold;
+            if change.hold && running.is_none() {
+                running = start(name, &config).await;
+                if let Some(r) = &running {
+                    tx.send_replace(Holding {
+                        holds: true,
+                        since: Some(Instant::now()),
+                        backend: r.backend(backend),
+                    });
+                }
+            } else if !change.hold
+                && let Some(r) = running.take()
+            {
+                r.shutdown(Duration::from_secs(1)).await;
+                tx.send_replace(Holding {
+                    holds: false,
+                    since: Some(Instant::now()),
+                    backend: None,
+                });
+            }
+        }
+        if let Some(r) = running.take() {
+            r.shutdown(Duration::from_secs(1)).await;
+        }
+    });
+    rx
+}
+
+async fn start(name: &str, config: &Config) -> Option<ha_lb::Running> {
+    let bound = match LoadBalancer::bind(config.clone()) {
+        Ok(bound) => bound,
+        Err(e) => {
+            tracing::debug!(role = name, error = %e, "cannot listen on the VIP yet");
+            return None;
+        }
+    };
+    match bound.start().await {
+        Ok(running) => Some(running),
+        Err(e) => {
+            tracing::warn!(role = name, error = %e, "ha-lb failed to start");
+            None
+        }
+    }
+}
