@@ -331,7 +331,7 @@ async fn restore(lab: &mut Lab, p: &mut Progress) -> Outcome {
         lab,
         Some(&client),
         preempt + Duration::from_secs(3),
-        |lab| lab.lb.holds() && !lab.web1_role.holds(),
+        Lab::lb_alone,
     )
     .await;
     let up = wait_for(
