@@ -76,3 +76,28 @@ fn a_single_drill_and_bad_options() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no drill called 'nonsense'"));
 }
+
+#[test]
+fn every_drill_passes_in_network_namespaces() {
+    if !nix::unistd::Uid::effective().is_root() {
+        if std::env::var("CI").as_deref() == Ok("true") {
+            panic!("required under CI: ha-lab --netns needs root");
+        }
+        eprintln!("SKIPPED: ha-lab --netns needs root");
+        return;
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_ha-lab"))
+        .args(["--netns", "--json"])
+        .output()
+        .expect("ha-lab runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    eprintln!("{stderr}");
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
+    assert_eq!(json["mode"], "netns");
+    let drills = json["drills"].as_array().expect("drills");
+    assert_eq!(drills.len(), 5);
+    for d in drills {
+        assert_eq!(d["passed"], true, "{d:#}");
+    }
+    assert!(out.status.success(), "exit status {:?}", out.status);
+}

@@ -176,8 +176,8 @@ pub enum Ignored {
     IntervalMismatch,
     /// Not started.
     NotRunning,
-    /// Valid, but changes nothing (a lower-priority advert to a master, or
-    /// one a preempting backup discards).
+    /// Valid, but changes nothing (an advert to the address owner, or a
+    /// lower-priority one a preempting backup discards).
     Discarded,
 }
 
@@ -442,7 +442,18 @@ impl Router {
                     self.set_state(State::Backup);
                     Ok(())
                 } else {
-                    Err(Ignored::Discarded)
+                    // Another master that should yield: a healed partition,
+                    // or a frozen master thawing. As keepalived does, advertise
+                    // at once (it steps down without waiting for our next
+                    // advert) and announce the addresses again: neighbours
+                    // that followed the other master's announcements must
+                    // come back, or they keep sending to a host that no
+                    // longer holds the addresses.
+                    self.advertise(now);
+                    self.outputs.push_back(Output::Announce {
+                        count: self.config.garp_repeat,
+                    });
+                    Ok(())
                 }
             }
         }
@@ -854,5 +865,29 @@ mod tests {
                 "minute {minute}"
             );
         }
+    }
+
+    #[test]
+    fn a_master_hearing_a_lower_master_reasserts_itself_at_once() {
+        let now = Instant::now();
+        let mut r = Router::new(config(150));
+        r.handle_startup(now);
+        r.handle_timeout(now + r.master_down_interval());
+        assert_eq!(r.state(), State::Master);
+        outputs(&mut r);
+        let mut lower = r.advert();
+        lower.priority = 100;
+        let t = now + Duration::from_secs(5);
+        assert_eq!(
+            r.handle_advert(t, "10.0.0.2".parse().unwrap(), &lower),
+            Ok(())
+        );
+        let out = outputs(&mut r);
+        assert!(
+            matches!(&out[0], Output::Transmit(a) if a.priority == 150),
+            "{out:?}"
+        );
+        assert_eq!(out[1], Output::Announce { count: 5 });
+        assert_eq!(r.state(), State::Master);
     }
 }

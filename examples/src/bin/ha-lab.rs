@@ -3,24 +3,30 @@
 //! measure the recovery. See `docs/lab.md`.
 //!
 //! ```text
-//! ha-lab [--drill NAME] [--keep-running] [--json] [--base-port PORT]
+//! ha-lab [--netns] [--drill NAME] [--keep-running] [--json] [--base-port PORT]
 //! ```
-//! Exits 0 only if every drill passed.
+//! Exits 0 only if every drill passed (1 if one failed, 2 if the lab could
+//! not be set up).
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use ha_examples::lab::drill::{self, DRILLS, Outcome};
+use ha_examples::lab::stage::Stage;
 use ha_examples::lab::{Lab, Plan, report};
 
-const USAGE: &str = "usage: ha-lab [--drill NAME] [--keep-running] [--json] [--base-port PORT]
+const USAGE: &str =
+    "usage: ha-lab [--netns] [--drill NAME] [--keep-running] [--json] [--base-port PORT]
+  --netns           real addresses, ARP and VRRP in network namespaces (root; needs
+                    the ha-lb and ha-vrrpd binaries next to ha-lab: cargo build --release --bins)
   --drill NAME      run one drill: alternate, web-down, vrrp-term, vrrp-stop, restore
   --keep-running    stay up after the drills for manual curls (Ctrl-C stops)
   --json            print the results as JSON on standard output
-  --base-port PORT  VIP port (default 18080); web1 +1, web2 +2, VRRP +32";
+  --base-port PORT  loopback mode: VIP port (default 18080); web1 +1, web2 +2, VRRP +32";
 
 struct Options {
+    netns: bool,
     drills: Vec<&'static str>,
     keep_running: bool,
     json: bool,
@@ -29,6 +35,7 @@ struct Options {
 
 fn options() -> Result<Options, String> {
     let mut o = Options {
+        netns: false,
         drills: DRILLS.iter().map(|(n, _)| *n).collect(),
         keep_running: false,
         json: false,
@@ -37,6 +44,7 @@ fn options() -> Result<Options, String> {
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
+            "--netns" => o.netns = true,
             "--drill" => {
                 let name = args.next().ok_or("--drill needs a name")?;
                 let (name, _) = DRILLS
@@ -88,7 +96,12 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match runtime.block_on(run(options)) {
+    let result = if options.netns {
+        runtime.block_on(netns(&options))
+    } else {
+        runtime.block_on(loopback(&options))
+    };
+    match result {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::from(1),
         Err(e) => {
@@ -103,7 +116,7 @@ macro_rules! say {
     ($($t:tt)*) => { eprintln!($($t)*) };
 }
 
-async fn run(options: Options) -> Result<bool, String> {
+async fn loopback(options: &Options) -> Result<bool, String> {
     let plan = Plan::new(options.base).ok_or("ports out of range")?;
     let mut lab = Lab::new(plan)?;
     let started = Instant::now();
@@ -130,38 +143,76 @@ async fn run(options: Options) -> Result<bool, String> {
             .map_err(|e| format!("{}: cannot open {}: {e}", role.name, role.local))?;
         say!("ok");
     }
-    let election = lab.lb.master_down();
+    let json = serde_json::json!({ "mode": "loopback", "vip": plan.vip.to_string() });
+    drive(&mut lab, options, started, json).await
+}
+
+#[cfg(target_os = "linux")]
+async fn netns(options: &Options) -> Result<bool, String> {
+    use ha_examples::lab::netns::NetnsLab;
+    let started = Instant::now();
+    say!("ha-lab --netns: the chapter's section 7.10 lab in network namespaces.");
+    say!(
+        "  lb 192.168.122.10, web1 .101, web2 .102, client .50 on one bridge; VIP 192.168.122.200."
+    );
+    say!(
+        "  ha-vrrpd moves the VIP (address and gratuitous ARP); ha-lb runs the chapter's haproxy.cfg."
+    );
+    let bin = std::env::current_exe()
+        .map_err(|e| e.to_string())?
+        .parent()
+        .ok_or("no directory for ha-lab")?
+        .to_path_buf();
+    let timing = ha_examples::lab::chapter_timing()?;
+    eprint!("creating the namespaces and starting web1, web2, ha-lb and two ha-vrrpd ... ");
+    let mut lab = NetnsLab::start(&bin, timing).await?;
+    say!("ok");
+    let json = serde_json::json!({ "mode": "netns", "vip": lab.vip().to_string() });
+    drive(&mut lab, options, started, json).await
+}
+
+#[cfg(not(target_os = "linux"))]
+async fn netns(_: &Options) -> Result<bool, String> {
+    Err("--netns needs Linux network namespaces".into())
+}
+
+/// Election, drills, table: the same on every stage.
+async fn drive(
+    lab: &mut dyn Stage,
+    options: &Options,
+    started: Instant,
+    mut json: serde_json::Value,
+) -> Result<bool, String> {
+    let timing = lab.timing();
+    let election = timing.lb_master_down();
     eprint!(
         "electing a master (3 x advert_int + skew = {:.2} s) ... ",
         election.as_secs_f64()
     );
     let deadline = Instant::now() + election + Duration::from_secs(3);
-    while !lab.lb_alone() {
+    while !lab.holder().lb_alone() {
         if Instant::now() > deadline {
             say!("failed");
-            return Err(format!(
-                "no master elected: {}",
-                report::status_line(&lab, started)
-            ));
+            return Err(format!("no master elected: {}", lab.status_line()));
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     say!(
-        "lb is MASTER after {:.2} s; its ha-lb listens on {}",
+        "lb is MASTER after {:.2} s and holds the VIP {}",
         started.elapsed().as_secs_f64(),
-        plan.vip
+        lab.vip()
     );
     eprint!("waiting for ha-lb's health checks ... ");
-    let deadline = Instant::now() + Duration::from_secs(10);
+    let deadline = Instant::now() + timing.inter * (timing.rise + 1);
     while !(lab.lb_sees_up("web1") == Some(true) && lab.lb_sees_up("web2") == Some(true)) {
         if Instant::now() > deadline {
             break;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    say!("{}", report::status_line(&lab, started));
-
     let mut progress = report::Progress::new(started, std::io::stderr().is_terminal());
+    say!("{}", progress.line(lab));
+
     let mut outcomes: Vec<Outcome> = Vec::new();
     for name in &options.drills {
         let what = DRILLS
@@ -169,7 +220,7 @@ async fn run(options: Options) -> Result<bool, String> {
             .find(|(n, _)| n == name)
             .map_or("", |(_, w)| w);
         say!("\ndrill {name}: {what}");
-        let outcome = drill::run(&mut lab, name, &mut progress).await;
+        let outcome = drill::run(lab, name, &mut progress).await;
         say!(
             "  {}: sent {}, failed {}, longest gap {:.0} ms{}",
             if outcome.passed { "PASS" } else { "FAIL" },
@@ -186,7 +237,7 @@ async fn run(options: Options) -> Result<bool, String> {
                 ))
                 .unwrap_or_default()
         );
-        say!("  {}", report::status_line(&lab, started));
+        say!("  {}", progress.line(lab));
         outcomes.push(outcome);
     }
     let passed = outcomes.iter().all(|o| o.passed);
@@ -198,23 +249,16 @@ async fn run(options: Options) -> Result<bool, String> {
         started.elapsed().as_secs_f64()
     );
     if options.json {
-        let json = serde_json::json!({
-            "mode": "loopback",
-            "vip": plan.vip.to_string(),
-            "passed": passed,
-            "drills": outcomes,
-        });
+        json["passed"] = passed.into();
+        json["drills"] = serde_json::to_value(&outcomes).map_err(|e| e.to_string())?;
         println!("{json:#}");
     }
     if options.keep_running {
-        say!("\nStill running: curl http://{}/  (Ctrl-C stops)", plan.vip);
+        say!(
+            "\nStill running: curl http://{}/  (Ctrl-C stops)",
+            lab.vip()
+        );
         let _ = tokio::signal::ctrl_c().await;
-    }
-    for role in [&mut lab.lb, &mut lab.web1_role] {
-        if let Some(v) = role.vrrp.take() {
-            v.signal(ha_examples::lab::vrrp::Signal::Cont);
-            v.stop().await;
-        }
     }
     Ok(passed)
 }

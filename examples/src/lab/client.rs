@@ -11,6 +11,8 @@ use tokio::net::TcpStream;
 /// One request's outcome.
 #[derive(Debug, Clone)]
 pub struct Sample {
+    /// When it was sent.
+    pub started: Instant,
     /// When it finished.
     pub at: Instant,
     /// The page, or why there was none.
@@ -61,15 +63,18 @@ pub struct Client {
 }
 
 impl Client {
-    /// Starts requesting `addr`.
-    pub fn start(addr: SocketAddr, pause: Duration) -> Self {
+    /// Starts requesting `addr` on `runtime` (whose threads decide the
+    /// network namespace the client's connections come from).
+    pub fn start(runtime: &tokio::runtime::Handle, addr: SocketAddr, pause: Duration) -> Self {
         let samples: Arc<Mutex<Vec<Sample>>> = Arc::default();
         let record = samples.clone();
-        let task = tokio::spawn(async move {
+        let task = runtime.spawn(async move {
             loop {
+                let started = Instant::now();
                 let result = get(addr).await;
                 let failed = result.is_err();
                 record.lock().expect("not poisoned").push(Sample {
+                    started,
                     at: Instant::now(),
                     result,
                 });
@@ -91,7 +96,7 @@ impl Client {
             .lock()
             .expect("not poisoned")
             .iter()
-            .filter(|s| s.at >= since)
+            .filter(|s| s.started >= since)
             .cloned()
             .collect()
     }
@@ -143,10 +148,12 @@ mod tests {
         let t0 = Instant::now();
         let at = |ms| t0 + Duration::from_millis(ms);
         let ok = |ms| Sample {
+            started: at(ms),
             at: at(ms),
             result: Ok("Welcome to Web1".into()),
         };
         let err = |ms| Sample {
+            started: at(ms),
             at: at(ms),
             result: Err("connect: refused".into()),
         };

@@ -4,9 +4,9 @@
 
 use std::time::{Duration, Instant};
 
-use super::Lab;
-use super::client::{self, Client, tally};
+use super::client::{Client, tally};
 use super::report::Progress;
+use super::stage::{Daemon, Stage};
 use super::vrrp::Signal;
 
 /// The drills, in the order they run.
@@ -88,10 +88,10 @@ fn outcome(name: &str) -> Outcome {
 /// first held.
 async fn wait_for(
     p: &mut Progress,
-    lab: &Lab,
+    lab: &dyn Stage,
     client: Option<&Client>,
     limit: Duration,
-    mut ok: impl FnMut(&Lab) -> bool,
+    mut ok: impl FnMut(&dyn Stage) -> bool,
 ) -> Option<Instant> {
     let start = Instant::now();
     while start.elapsed() < limit {
@@ -105,12 +105,16 @@ async fn wait_for(
 }
 
 /// Waits `time`, showing progress.
-async fn settle(p: &mut Progress, lab: &Lab, client: Option<&Client>, time: Duration) {
+async fn settle(p: &mut Progress, lab: &dyn Stage, client: Option<&Client>, time: Duration) {
     wait_for(p, lab, client, time, |_| false).await;
 }
 
+fn lb_alone(lab: &dyn Stage) -> bool {
+    lab.holder().lb_alone()
+}
+
 /// Runs drill `name`, showing progress through `p`.
-pub async fn run(lab: &mut Lab, name: &str, p: &mut Progress) -> Outcome {
+pub async fn run(lab: &mut dyn Stage, name: &str, p: &mut Progress) -> Outcome {
     let outcome = match name {
         "alternate" => alternate(lab).await,
         "web-down" => web_down(lab, p).await,
@@ -122,12 +126,12 @@ pub async fn run(lab: &mut Lab, name: &str, p: &mut Progress) -> Outcome {
     outcome
 }
 
-async fn alternate(lab: &mut Lab) -> Outcome {
+async fn alternate(lab: &mut dyn Stage) -> Outcome {
     let mut out = outcome("alternate");
     let start = Instant::now();
     let mut pages = Vec::new();
     for _ in 0..4 {
-        let result = client::get(lab.plan.vip).await;
+        let result = lab.get().await;
         out.sent += 1;
         match result {
             Ok(page) => pages.push(page),
@@ -149,24 +153,41 @@ async fn alternate(lab: &mut Lab) -> Outcome {
     out
 }
 
-async fn web_down(lab: &mut Lab, p: &mut Progress) -> Outcome {
+/// Starts web1's web server if a drill before stopped it, and waits for
+/// lb's ha-lb to see it.
+async fn web1_up(lab: &mut dyn Stage, p: &mut Progress, out: &mut Outcome) {
+    if lab.web1_running() {
+        return;
+    }
+    if let Err(e) = lab.set_web1(true).await {
+        out.notes
+            .push(format!("cannot start web1's web server: {e}"));
+    }
+    let t = lab.timing();
+    wait_for(p, lab, None, t.inter * t.rise + t.inter * 2, |lab| {
+        lab.lb_sees_up("web1") == Some(true)
+    })
+    .await;
+}
+
+async fn web_down(lab: &mut dyn Stage, p: &mut Progress) -> Outcome {
     let mut out = outcome("web-down");
-    let (inter, fall) = (lab.check.inter, lab.check.fall);
-    let bound = inter * fall + inter;
-    out.bound = format!("fall x inter + inter = {fall} x {inter:?} + {inter:?}");
+    let t = lab.timing();
+    let bound = t.inter * t.fall + t.inter;
+    out.bound = format!(
+        "fall x inter + inter = {} x {:?} + {:?}",
+        t.fall, t.inter, t.inter
+    );
     out.bound_ms = Some(ms(bound));
     out.measured = "web1 DOWN in lb's ha-lb".into();
-    if !lab.web1.is_running() {
-        let _ = lab.web1.start().await;
-        wait_for(p, lab, None, Duration::from_secs(10), |lab| {
-            lab.lb_sees_up("web1") == Some(true)
-        })
-        .await;
-    }
-    let client = Client::start(lab.plan.vip, Duration::from_millis(10));
+    web1_up(lab, p, &mut out).await;
+    let client = lab.client(Duration::from_millis(10));
     settle(p, lab, Some(&client), Duration::from_millis(500)).await;
     let stopped = Instant::now();
-    lab.web1.stop().await;
+    if let Err(e) = lab.set_web1(false).await {
+        out.notes
+            .push(format!("cannot stop web1's web server: {e}"));
+    }
     let down = wait_for(
         p,
         lab,
@@ -178,17 +199,17 @@ async fn web_down(lab: &mut Lab, p: &mut Progress) -> Outcome {
     settle(p, lab, Some(&client), Duration::from_secs(1)).await;
     let samples = client.since(stopped);
     drop(client);
-    let t = tally(&samples, stopped);
-    out.sent = t.sent;
-    out.failed = t.failed;
-    out.longest_gap_ms = ms(t.longest_gap);
+    let tally = tally(&samples, stopped);
+    out.sent = tally.sent;
+    out.failed = tally.failed;
+    out.longest_gap_ms = ms(tally.longest_gap);
     match down {
         Some(at) => {
             let took = at - stopped;
             out.measured_ms = Some(ms(took));
             let after = samples
                 .iter()
-                .filter(|s| s.at > at && s.result.is_err())
+                .filter(|s| s.started > at && s.result.is_err())
                 .count();
             if after > 0 {
                 out.notes
@@ -202,91 +223,82 @@ async fn web_down(lab: &mut Lab, p: &mut Progress) -> Outcome {
 }
 
 /// Brings lb back to master if an earlier drill stopped or froze it.
-async fn lb_master(lab: &mut Lab, p: &mut Progress, out: &mut Outcome) {
-    let frozen = lab.lb.vrrp.as_ref().map(|v| v.status().frozen);
-    match frozen {
-        Some(true) => {
-            if let Some(v) = &lab.lb.vrrp {
-                v.signal(Signal::Cont);
-            }
-        }
-        Some(false) => {}
-        None => {
-            if let Err(e) = lab.lb.start_vrrp().await {
-                out.notes.push(format!("cannot restart lb's VRRP: {e}"));
-            }
-        }
+async fn lb_master(lab: &mut dyn Stage, p: &mut Progress, out: &mut Outcome) {
+    let woke = match lab.lb_daemon() {
+        Daemon::Frozen => lab.signal_lb(Signal::Cont).await,
+        Daemon::Running => Ok(()),
+        Daemon::Stopped => lab.start_lb().await,
+    };
+    if let Err(e) = woke {
+        out.notes.push(format!("cannot bring lb's VRRP back: {e}"));
     }
-    let limit = lab.lb.master_down() + Duration::from_secs(2);
-    if wait_for(p, lab, None, limit, Lab::lb_alone).await.is_none() {
+    let limit = lab.timing().lb_master_down() + Duration::from_secs(2);
+    if wait_for(p, lab, None, limit, lb_alone).await.is_none() {
         out.notes
             .push("lb did not become master before the drill".into());
     }
 }
 
-async fn vrrp_failover(lab: &mut Lab, p: &mut Progress, signal: Signal) -> Outcome {
+async fn vrrp_failover(lab: &mut dyn Stage, p: &mut Progress, signal: Signal) -> Outcome {
     let name = if signal == Signal::Term {
         "vrrp-term"
     } else {
         "vrrp-stop"
     };
     let mut out = outcome(name);
+    // web1 answers on the VIP itself once it holds it, in the chapter's
+    // lab; its web server must be up for that.
+    web1_up(lab, p, &mut out).await;
     lb_master(lab, p, &mut out).await;
+    let t = lab.timing();
     let bound = if signal == Signal::Term {
-        out.bound = format!(
-            "web1's skew (256 - {}) / 256 s",
-            lab.web1_role.router.priority
-        );
-        lab.web1_role.skew()
+        out.bound = format!("web1's skew (256 - {}) / 256 s", t.web1_priority);
+        t.web1_skew()
     } else {
         out.bound = format!(
             "3 x advert_int + skew = 3 x {:?} + {:?}",
-            lab.web1_role.router.interval.duration(),
-            lab.web1_role.skew()
+            t.advert,
+            t.web1_skew()
         );
-        lab.web1_role.master_down()
+        t.web1_master_down()
     };
     out.bound_ms = Some(ms(bound));
     out.measured = "VIP on web1".into();
-    let client = Client::start(lab.plan.vip, Duration::from_millis(10));
+    let client = lab.client(Duration::from_millis(10));
     settle(p, lab, Some(&client), Duration::from_millis(500)).await;
     let signalled = Instant::now();
-    if let Some(v) = &lab.lb.vrrp {
-        v.signal(signal);
+    if let Err(e) = lab.signal_lb(signal).await {
+        out.notes
+            .push(format!("cannot signal lb's VRRP daemon: {e}"));
     }
     let moved = wait_for(
         p,
         lab,
         Some(&client),
         bound + Duration::from_secs(3),
-        |lab| lab.web1_role.holds(),
+        |lab| lab.holder().web1,
     )
     .await;
     settle(p, lab, Some(&client), Duration::from_secs(1)).await;
     let samples = client.since(signalled);
     drop(client);
-    if signal == Signal::Term
-        && let Some(v) = lab.lb.vrrp.take()
-    {
-        v.stop().await;
-    }
-    let t = tally(&samples, signalled);
-    out.sent = t.sent;
-    out.failed = t.failed;
-    out.longest_gap_ms = ms(t.longest_gap);
+    let tally = tally(&samples, signalled);
+    out.sent = tally.sent;
+    out.failed = tally.failed;
+    out.longest_gap_ms = ms(tally.longest_gap);
     match moved {
         Some(at) => {
             let took = at - signalled;
             out.measured_ms = Some(ms(took));
             let after = samples
                 .iter()
-                .filter(|s| s.at > at + Duration::from_millis(50) && s.result.is_err())
+                .filter(|s| s.started > at && s.result.is_err())
                 .count();
             if after > 0 {
                 out.notes
                     .push(format!("{after} failures after the VIP moved"));
             }
-            if signal == Signal::Stop && lab.lb.holds() {
+            if signal == Signal::Stop && lab.holder().lb {
                 out.notes.push(
                     "lb's frozen daemon still holds the VIP too, as a frozen keepalived keeps it on its interface"
                         .into(),
@@ -299,39 +311,39 @@ async fn vrrp_failover(lab: &mut Lab, p: &mut Progress, signal: Signal) -> Outco
     out
 }
 
-async fn restore(lab: &mut Lab, p: &mut Progress) -> Outcome {
+async fn restore(lab: &mut dyn Stage, p: &mut Progress) -> Outcome {
     let mut out = outcome("restore");
-    let preempt = lab.lb.master_down();
-    let (inter, rise) = (lab.check.inter, lab.check.rise);
-    let up_bound = inter * rise + inter;
+    let t = lab.timing();
+    let preempt = t.lb_master_down();
+    let up_bound = t.inter * t.rise + t.inter;
     out.bound = format!(
         "lb back within 3 x advert_int + skew ({preempt:?}); web1 UP within rise x inter + inter ({up_bound:?})"
     );
     out.bound_ms = Some(ms(preempt));
     out.measured = "VIP back on lb".into();
-    let client = Client::start(lab.plan.vip, Duration::from_millis(10));
+    let client = lab.client(Duration::from_millis(10));
     settle(p, lab, Some(&client), Duration::from_millis(200)).await;
     let started = Instant::now();
-    let _ = lab.web1.start().await;
-    match lab.lb.vrrp.as_ref().map(|v| v.status().frozen) {
-        Some(true) => {
-            if let Some(v) = &lab.lb.vrrp {
-                v.signal(Signal::Cont);
-            }
-        }
-        Some(false) => {}
-        None => {
-            if let Err(e) = lab.lb.start_vrrp().await {
-                out.notes.push(format!("cannot restart lb's VRRP: {e}"));
-            }
-        }
+    if !lab.web1_running()
+        && let Err(e) = lab.set_web1(true).await
+    {
+        out.notes
+            .push(format!("cannot start web1's web server: {e}"));
+    }
+    let woke = match lab.lb_daemon() {
+        Daemon::Frozen => lab.signal_lb(Signal::Cont).await,
+        Daemon::Running => Ok(()),
+        Daemon::Stopped => lab.start_lb().await,
+    };
+    if let Err(e) = woke {
+        out.notes.push(format!("cannot bring lb's VRRP back: {e}"));
     }
     let back = wait_for(
         p,
         lab,
         Some(&client),
         preempt + Duration::from_secs(3),
-        Lab::lb_alone,
+        lb_alone,
     )
     .await;
     let up = wait_for(
@@ -345,10 +357,10 @@ async fn restore(lab: &mut Lab, p: &mut Progress) -> Outcome {
     settle(p, lab, Some(&client), Duration::from_millis(500)).await;
     let samples = client.since(started);
     drop(client);
-    let t = tally(&samples, started);
-    out.sent = t.sent;
-    out.failed = t.failed;
-    out.longest_gap_ms = ms(t.longest_gap);
+    let tally = tally(&samples, started);
+    out.sent = tally.sent;
+    out.failed = tally.failed;
+    out.longest_gap_ms = ms(tally.longest_gap);
     let back_ok = back.is_some_and(|at| at - started <= preempt + SLACK);
     let up_ok = up.is_some_and(|at| at - started <= up_bound + SLACK);
     out.measured_ms = back.map(|at| ms(at - started));

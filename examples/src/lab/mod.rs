@@ -6,16 +6,21 @@
 //! standby ha-lb. A client requests the VIP while drills break things and
 //! measure what it saw. See `docs/lab.md`.
 //!
-//! This is the default, unprivileged mode: everything on loopback. The
-//! VRRP routers are ha-vrrp's, their adverts carried in UDP between
+//! The default, unprivileged mode puts everything on loopback ([`Lab`]):
+//! the VRRP routers are ha-vrrp's, their adverts carried in UDP between
 //! 127.0.0.11 and 127.0.0.12 ([`vrrp`]); holding the VIP means the role's
 //! ha-lb listens on 127.0.0.100 ([`role`]). No interface address or ARP
-//! entry moves; the output says so.
+//! entry moves; the output says so. `--netns` builds the lab in network
+//! namespaces with the real daemons (`netns`). The drills ([`drill`]) run
+//! on either through [`stage::Stage`].
 
 pub mod client;
 pub mod drill;
+#[cfg(target_os = "linux")]
+pub mod netns;
 pub mod report;
 pub mod role;
+pub mod stage;
 pub mod vrrp;
 pub mod web;
 
@@ -26,8 +31,10 @@ use std::time::Duration;
 use ha_vrrp::RouterConfig;
 use tokio::sync::{mpsc, watch};
 
+use client::Client;
 use role::Holding;
-use vrrp::VrrpDaemon;
+use stage::{Daemon, Holder, Stage, Timing};
+use vrrp::{Signal, VrrpDaemon};
 use web::WebServer;
 
 /// The chapter's haproxy.cfg (section 7.10, step 2).
@@ -36,6 +43,37 @@ pub const HAPROXY_CFG: &str = include_str!("../../lab/haproxy.cfg");
 pub const KEEPALIVED_LB: &str = include_str!("../../lab/keepalived-lb.conf");
 /// The chapter's keepalived.conf on `web1`.
 pub const KEEPALIVED_WEB1: &str = include_str!("../../lab/keepalived-web1.conf");
+
+/// The drills' bounds from the chapter's files: the servers' check
+/// settings in haproxy.cfg, priorities and advert_int in keepalived.conf.
+pub fn chapter_timing() -> Result<Timing, String> {
+    let cfg = ha_lb::config::haproxy::parse_str(HAPROXY_CFG, Path::new("haproxy.cfg"))
+        .map_err(|e| e.to_string())?
+        .config;
+    let server = cfg
+        .backend("webs")
+        .and_then(|b| b.servers.first().cloned())
+        .ok_or("haproxy.cfg: no server in backend webs")?;
+    let instance = |text: &str, file: &str| {
+        ha_vrrp::keepalived::parse_str(text, Path::new(file))
+            .map_err(|e| e.to_string())?
+            .config
+            .instances
+            .into_iter()
+            .next()
+            .ok_or(format!("{file}: no vrrp_instance"))
+    };
+    let lb = instance(KEEPALIVED_LB, "keepalived-lb.conf")?;
+    let web1 = instance(KEEPALIVED_WEB1, "keepalived-web1.conf")?;
+    Ok(Timing {
+        inter: server.inter,
+        fall: server.fall,
+        rise: server.rise,
+        advert: lb.advert_int,
+        web1_priority: web1.priority,
+        lb_priority: lb.priority,
+    })
+}
 
 /// Where everything listens in loopback mode.
 #[derive(Debug, Clone, Copy)]
@@ -238,21 +276,6 @@ impl Lab {
         })
     }
 
-    /// lb holds the VIP and web1 does not: the lab at rest.
-    pub fn lb_alone(&self) -> bool {
-        self.lb.holds() && !self.web1_role.holds()
-    }
-
-    /// Who listens on the VIP now.
-    pub fn vip_holder(&self) -> &'static str {
-        match (self.lb.holds(), self.web1_role.holds()) {
-            (true, true) => "lb+web1",
-            (true, false) => "lb",
-            (false, true) => "web1",
-            (false, false) => "nobody",
-        }
-    }
-
     /// The health of web1 and web2 as the VIP holder's ha-lb sees them.
     pub fn backends(&self) -> Vec<(String, bool)> {
         let holding = if self.lb.holds() {
@@ -270,10 +293,103 @@ impl Lab {
             })
             .unwrap_or_default()
     }
+}
 
-    /// Whether the lb role's ha-lb has `server` up.
-    pub fn lb_sees_up(&self, server: &str) -> Option<bool> {
+#[async_trait::async_trait]
+impl Stage for Lab {
+    fn vip(&self) -> SocketAddr {
+        self.plan.vip
+    }
+
+    async fn get(&self) -> Result<String, String> {
+        client::get(self.plan.vip).await
+    }
+
+    fn client(&self, pause: Duration) -> Client {
+        Client::start(&tokio::runtime::Handle::current(), self.plan.vip, pause)
+    }
+
+    async fn set_web1(&mut self, run: bool) -> Result<(), String> {
+        if run {
+            self.web1.start().await.map_err(|e| e.to_string())
+        } else {
+            self.web1.stop().await;
+            Ok(())
+        }
+    }
+
+    fn web1_running(&self) -> bool {
+        self.web1.is_running()
+    }
+
+    async fn signal_lb(&mut self, signal: Signal) -> Result<(), String> {
+        match signal {
+            Signal::Term => {
+                if let Some(v) = self.lb.vrrp.take() {
+                    v.stop().await;
+                }
+            }
+            Signal::Stop | Signal::Cont => {
+                if let Some(v) = &self.lb.vrrp {
+                    v.signal(signal);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn start_lb(&mut self) -> Result<(), String> {
+        self.lb.start_vrrp().await.map_err(|e| e.to_string())
+    }
+
+    fn lb_daemon(&self) -> Daemon {
+        match self.lb.vrrp.as_ref().map(VrrpDaemon::status) {
+            None => Daemon::Stopped,
+            Some(s) if s.frozen => Daemon::Frozen,
+            Some(s) if s.state == ha_vrrp::State::Initialize => Daemon::Stopped,
+            Some(_) => Daemon::Running,
+        }
+    }
+
+    fn holder(&self) -> Holder {
+        Holder {
+            lb: self.lb.holds(),
+            web1: self.web1_role.holds(),
+        }
+    }
+
+    fn lb_sees_up(&self, server: &str) -> Option<bool> {
         let set = self.lb.holding.borrow().backend.clone()?;
         Some(set.server(server)?.health() == ha_core::State::Up)
+    }
+
+    fn timing(&self) -> Timing {
+        Timing {
+            inter: self.check.inter,
+            fall: self.check.fall,
+            rise: self.check.rise,
+            advert: self.lb.router.interval.duration(),
+            web1_priority: self.web1_role.router.priority,
+            lb_priority: self.lb.router.priority,
+        }
+    }
+
+    fn status_line(&self) -> String {
+        let backends: Vec<String> = self
+            .backends()
+            .iter()
+            .map(|(name, up)| format!("{name} {}", if *up { "UP" } else { "DOWN" }))
+            .collect();
+        format!(
+            "lb: {} | web1: {} | VIP on {} | {}",
+            report::vrrp_word(self.lb.vrrp.as_ref().map(VrrpDaemon::status)),
+            report::vrrp_word(self.web1_role.vrrp.as_ref().map(VrrpDaemon::status)),
+            self.holder().word(),
+            if backends.is_empty() {
+                "no ha-lb on the VIP".into()
+            } else {
+                backends.join(", ")
+            },
+        )
     }
 }

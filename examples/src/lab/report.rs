@@ -4,12 +4,13 @@
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
-use super::Lab;
 use super::client::Client;
 use super::drill::Outcome;
+use super::stage::Stage;
 use ha_vrrp::State;
 
-fn state(status: Option<super::vrrp::Status>) -> String {
+/// A VRRP daemon's state and priority for the status line.
+pub fn vrrp_word(status: Option<super::vrrp::Status>) -> String {
     match status {
         None => "stopped".into(),
         Some(s) if s.frozen => format!("FROZEN {}", s.priority),
@@ -20,27 +21,6 @@ fn state(status: Option<super::vrrp::Status>) -> String {
             State::Initialize => "stopped".into(),
         },
     }
-}
-
-/// One line: roles, VRRP states and priorities, the VIP holder, backends.
-pub fn status_line(lab: &Lab, started: Instant) -> String {
-    let backends: Vec<String> = lab
-        .backends()
-        .iter()
-        .map(|(name, up)| format!("{name} {}", if *up { "UP" } else { "DOWN" }))
-        .collect();
-    format!(
-        "[{:5.1}s] lb: {} | web1: {} | VIP on {} | {}",
-        started.elapsed().as_secs_f64(),
-        state(lab.lb.vrrp.as_ref().map(|v| v.status())),
-        state(lab.web1_role.vrrp.as_ref().map(|v| v.status())),
-        lab.vip_holder(),
-        if backends.is_empty() {
-            "no ha-lb on the VIP".into()
-        } else {
-            backends.join(", ")
-        },
-    )
 }
 
 /// Prints the status line as drills run: rewritten in place every 250 ms
@@ -64,14 +44,23 @@ impl Progress {
         }
     }
 
+    /// The status line with the time since the start.
+    pub fn line(&self, lab: &dyn Stage) -> String {
+        format!(
+            "[{:5.1}s] {}",
+            self.started.elapsed().as_secs_f64(),
+            lab.status_line()
+        )
+    }
+
     /// Shows the status if it is time to.
-    pub fn show(&mut self, lab: &Lab, client: Option<&Client>) {
+    pub fn show(&mut self, lab: &dyn Stage, client: Option<&Client>) {
         let every = Duration::from_millis(if self.live { 250 } else { 1000 });
         if self.last.is_some_and(|t| t.elapsed() < every) {
             return;
         }
         self.last = Some(Instant::now());
-        let mut line = status_line(lab, self.started);
+        let mut line = self.line(lab);
         if let Some(client) = client {
             let recent = client.since(Instant::now() - Duration::from_secs(1));
             let errors = recent.iter().filter(|s| s.result.is_err()).count();
