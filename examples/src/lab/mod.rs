@@ -322,6 +322,10 @@ impl Stage for Lab {
         self.web1.is_running()
     }
 
+    fn web1_serves_vip(&self) -> bool {
+        false
+    }
+
     async fn signal_lb(&mut self, signal: Signal) -> Result<(), String> {
         match signal {
             Signal::Term => {

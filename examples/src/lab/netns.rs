@@ -392,6 +392,10 @@ impl Stage for NetnsLab {
         self.web1.is_running()
     }
 
+    fn web1_serves_vip(&self) -> bool {
+        true
+    }
+
     async fn signal_lb(&mut self, signal: Signal) -> Result<(), String> {
         let Some(child) = &mut self.lb_vrrp else {
             return Err("lb's ha-vrrpd is not running".into());

@@ -100,6 +100,9 @@ pub trait Stage: Send + Sync {
     async fn set_web1(&mut self, run: bool) -> Result<(), String>;
     /// Whether web1's web server runs.
     fn web1_running(&self) -> bool;
+    /// Whether web1's own web server answers on the VIP when web1 holds it
+    /// (the chapter's network), rather than a standby load balancer.
+    fn web1_serves_vip(&self) -> bool;
     /// Signals lb's VRRP daemon; `Term` returns once it has exited.
     async fn signal_lb(&mut self, signal: Signal) -> Result<(), String>;
     /// Starts lb's VRRP daemon (again).
