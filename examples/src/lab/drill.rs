@@ -69,7 +69,7 @@ fn failures(out: &mut Outcome, samples: &[super::client::Sample]) {
             None => kinds.push((e.clone(), 1)),
         }
     }
-    kinds.sort_by(|a, b| b.1.cmp(&a.1));
+    kinds.sort_by_key(|(_, n)| std::cmp::Reverse(*n));
     for (kind, n) in kinds.into_iter().take(3) {
         out.notes.push(format!("{n} x {kind}"));
     }
