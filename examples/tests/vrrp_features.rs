@@ -65,13 +65,41 @@ impl Drop for Daemon {
     }
 }
 
-/// A directory of this test's own under the build's scratch directory,
-/// whose parents only their owner may write (unlike /tmp), so script
-/// security accepts scripts in it.
+/// A directory of this test's own under the build's scratch directory.
 fn scratch(tag: &str) -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("ha-vrrpd-{tag}"));
     std::fs::create_dir_all(&dir).unwrap();
     dir
+}
+
+/// A directory that script security accepts whatever the checkout's path
+/// (which may be under /tmp): under the first of these that only root may
+/// write. Removed on drop.
+struct SecureDir(PathBuf);
+
+impl SecureDir {
+    fn new(tag: &str) -> Self {
+        use std::os::unix::fs::MetadataExt;
+        let base = ["/run", "/var/lib", "/root"]
+            .iter()
+            .map(Path::new)
+            .find(|p| {
+                p.ancestors().all(|a| {
+                    std::fs::metadata(a).is_ok_and(|m| m.uid() == 0 && m.mode() & 0o022 == 0)
+                })
+            })
+            .expect("a root-only directory");
+        let dir = base.join(format!("ha-vrrpd-test-{tag}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        set_mode(&dir, 0o755);
+        Self(dir)
+    }
+}
+
+impl Drop for SecureDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 /// An instance of the chapter's shape: `priority`, VIP `vip`, `extra` lines.
@@ -270,7 +298,8 @@ fn notify_scripts_run_under_script_security_and_insecure_ones_do_not() {
     }
     let lan = Lan::new("vfn", 2);
     let a = &lan.hosts[0];
-    let dir = scratch(a);
+    let secure = SecureDir::new(a);
+    let dir = secure.0.clone();
     let secure_out = dir.join("secure.out");
     let script = dir.join("notify.sh");
     std::fs::write(

@@ -24,9 +24,10 @@
 //!   skipped as a whole);
 //! - invalid values and structure (bad numbers, ranges, addresses or
 //!   durations, a missing `interface` or `virtual_router_id`, unbalanced
-//!   braces, `auth_type AH`, `track_script` naming no `vrrp_script`, a sync
-//!   group naming no instance, duplicate names): [`Error::Config`] naming the
-//!   file and line and what was expected.
+//!   braces, `auth_type AH`, `track_script` naming no `vrrp_script` or
+//!   `track_file` no `vrrp_track_file`, a sync group naming no instance,
+//!   duplicate names): [`Error::Config`] naming the file and line and what
+//!   was expected.
 //!
 //! ```
 //! use std::path::Path;

@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::client::{Client, tally};
+use super::client::{Client, Sample, tally};
 use super::report::Progress;
 use super::stage::{Daemon, Stage};
 use super::vrrp::Signal;
@@ -60,8 +60,26 @@ pub struct Outcome {
     pub notes: Vec<String>,
 }
 
+/// Records what the client saw from `start`: counts, the longest gap and
+/// how the failed requests failed.
+fn record(out: &mut Outcome, samples: &[Sample], start: Instant) {
+    let tally = tally(samples, start);
+    out.sent = tally.sent;
+    out.failed = tally.failed;
+    out.longest_gap_ms = ms(tally.longest_gap);
+    failures(out, samples);
+}
+
+/// How many requests sent after `at` failed.
+fn failed_after(samples: &[Sample], at: Instant) -> usize {
+    samples
+        .iter()
+        .filter(|s| s.started > at && s.result.is_err())
+        .count()
+}
+
 /// Notes how the failed requests failed, most common first.
-fn failures(out: &mut Outcome, samples: &[super::client::Sample]) {
+fn failures(out: &mut Outcome, samples: &[Sample]) {
     let mut kinds: Vec<(String, usize)> = Vec::new();
     for e in samples.iter().filter_map(|s| s.result.as_ref().err()) {
         match kinds.iter_mut().find(|(k, _)| k == e) {
@@ -214,19 +232,12 @@ async fn web_down(lab: &mut dyn Stage, p: &mut Progress) -> Outcome {
     settle(p, lab, Some(&client), Duration::from_secs(1)).await;
     let samples = client.since(stopped);
     drop(client);
-    let tally = tally(&samples, stopped);
-    out.sent = tally.sent;
-    out.failed = tally.failed;
-    out.longest_gap_ms = ms(tally.longest_gap);
-    failures(&mut out, &samples);
+    record(&mut out, &samples, stopped);
     match down {
         Some(at) => {
             let took = at - stopped;
             out.measured_ms = Some(ms(took));
-            let after = samples
-                .iter()
-                .filter(|s| s.started > at && s.result.is_err())
-                .count();
+            let after = failed_after(&samples, at);
             if after > 0 {
                 out.notes
                     .push(format!("{after} failures after web1 was DOWN"));
@@ -238,8 +249,8 @@ async fn web_down(lab: &mut dyn Stage, p: &mut Progress) -> Outcome {
     out
 }
 
-/// Brings lb back to master if an earlier drill stopped or froze it.
-async fn lb_master(lab: &mut dyn Stage, p: &mut Progress, out: &mut Outcome) {
+/// Thaws or restarts lb's VRRP daemon, whichever an earlier drill did to it.
+async fn wake_lb(lab: &mut dyn Stage, out: &mut Outcome) {
     let woke = match lab.lb_daemon() {
         Daemon::Frozen => lab.signal_lb(Signal::Cont).await,
         Daemon::Running => Ok(()),
@@ -248,6 +259,11 @@ async fn lb_master(lab: &mut dyn Stage, p: &mut Progress, out: &mut Outcome) {
     if let Err(e) = woke {
         out.notes.push(format!("cannot bring lb's VRRP back: {e}"));
     }
+}
+
+/// Brings lb back to master if an earlier drill stopped or froze it.
+async fn lb_master(lab: &mut dyn Stage, p: &mut Progress, out: &mut Outcome) {
+    wake_lb(lab, out).await;
     let limit = lab.timing().lb_master_down() + Duration::from_secs(2);
     if wait_for(p, lab, None, limit, lb_alone).await.is_none() {
         out.notes
@@ -300,19 +316,12 @@ async fn vrrp_failover(lab: &mut dyn Stage, p: &mut Progress, signal: Signal) ->
     settle(p, lab, Some(&client), Duration::from_secs(1)).await;
     let samples = client.since(signalled);
     drop(client);
-    let tally = tally(&samples, signalled);
-    out.sent = tally.sent;
-    out.failed = tally.failed;
-    out.longest_gap_ms = ms(tally.longest_gap);
-    failures(&mut out, &samples);
+    record(&mut out, &samples, signalled);
     match moved {
         Some(at) => {
             let took = at - signalled;
             out.measured_ms = Some(ms(took));
-            let after = samples
-                .iter()
-                .filter(|s| s.started > at && s.result.is_err())
-                .count();
+            let after = failed_after(&samples, at);
             if after > 0 {
                 out.notes
                     .push(format!("{after} failures after the VIP moved"));
@@ -349,14 +358,7 @@ async fn restore(lab: &mut dyn Stage, p: &mut Progress) -> Outcome {
         out.notes
             .push(format!("cannot start web1's web server: {e}"));
     }
-    let woke = match lab.lb_daemon() {
-        Daemon::Frozen => lab.signal_lb(Signal::Cont).await,
-        Daemon::Running => Ok(()),
-        Daemon::Stopped => lab.start_lb().await,
-    };
-    if let Err(e) = woke {
-        out.notes.push(format!("cannot bring lb's VRRP back: {e}"));
-    }
+    wake_lb(lab, &mut out).await;
     let back = wait_for(
         p,
         lab,
@@ -376,11 +378,7 @@ async fn restore(lab: &mut dyn Stage, p: &mut Progress) -> Outcome {
     settle(p, lab, Some(&client), Duration::from_millis(500)).await;
     let samples = client.since(started);
     drop(client);
-    let tally = tally(&samples, started);
-    out.sent = tally.sent;
-    out.failed = tally.failed;
-    out.longest_gap_ms = ms(tally.longest_gap);
-    failures(&mut out, &samples);
+    record(&mut out, &samples, started);
     let back_ok = back.is_some_and(|at| at - started <= preempt + SLACK);
     let up_ok = up.is_some_and(|at| at - started <= up_bound + SLACK);
     out.measured_ms = back.map(|at| ms(at - started));

@@ -43,14 +43,7 @@ pub fn follow(
                 match tokio::time::timeout(Duration::from_millis(20), changes.recv()).await {
                     Ok(change) => change,
                     Err(_) => {
-                        running = start(name, &config).await;
-                        if let Some(r) = &running {
-                            tx.send_replace(Holding {
-                                holds: true,
-                                since: Some(Instant::now()),
-                                backend: r.backend(backend),
-                            });
-                        }
+                        running = listen(name, &config, backend, &tx).await;
                         continue;
                     }
                 }
@@ -60,14 +53,7 @@ pub fn follow(
             let Some(change) = change else { break };
             want = change.hold;
             if change.hold && running.is_none() {
-                running = start(name, &config).await;
-                if let Some(r) = &running {
-                    tx.send_replace(Holding {
-                        holds: true,
-                        since: Some(Instant::now()),
-                        backend: r.backend(backend),
-                    });
-                }
+                running = listen(name, &config, backend, &tx).await;
             } else if !change.hold
                 && let Some(r) = running.take()
             {
@@ -84,6 +70,22 @@ pub fn follow(
         }
     });
     rx
+}
+
+/// Starts ha-lb on the VIP and says so; `None` if it cannot listen yet.
+async fn listen(
+    name: &str,
+    config: &Config,
+    backend: &str,
+    tx: &watch::Sender<Holding>,
+) -> Option<ha_lb::Running> {
+    let running = start(name, config).await?;
+    tx.send_replace(Holding {
+        holds: true,
+        since: Some(Instant::now()),
+        backend: running.backend(backend),
+    });
+    Some(running)
 }
 
 async fn start(name: &str, config: &Config) -> Option<ha_lb::Running> {
