@@ -79,7 +79,15 @@ impl VrrpDaemon {
             let mut buf = [0u8; 1500];
             let mut frozen = false;
             router.handle_startup(Instant::now());
-            apply(name, &mut router, &socket, peer, &vip, &status_tx, frozen).await;
+            let outlets = Outlets {
+                name,
+                socket: &socket,
+                local: local.ip(),
+                peer,
+                vip: &vip,
+                status: &status_tx,
+            };
+            apply(&outlets, &mut router, frozen).await;
             loop {
                 if frozen {
                     // Like a stopped process: nothing is read or sent, and
@@ -107,7 +115,7 @@ impl VrrpDaemon {
                         },
                     }
                 }
-                apply(name, &mut router, &socket, peer, &vip, &status_tx, frozen).await;
+                apply(&outlets, &mut router, frozen).await;
                 if router.state() == State::Initialize {
                     return;
                 }
@@ -155,20 +163,30 @@ fn receive(router: &mut Router, bytes: &[u8], from: SocketAddr, local: IpAddr) {
     }
 }
 
-async fn apply(
-    name: &str,
-    router: &mut Router,
-    socket: &UdpSocket,
+/// Where a daemon's decisions go.
+struct Outlets<'a> {
+    name: &'a str,
+    socket: &'a UdpSocket,
+    local: IpAddr,
     peer: SocketAddr,
-    vip: &mpsc::UnboundedSender<VipChange>,
-    status: &watch::Sender<Status>,
-    frozen: bool,
-) {
+    vip: &'a mpsc::UnboundedSender<VipChange>,
+    status: &'a watch::Sender<Status>,
+}
+
+async fn apply(out: &Outlets<'_>, router: &mut Router, frozen: bool) {
+    let Outlets {
+        name,
+        socket,
+        local,
+        peer,
+        vip,
+        status,
+    } = *out;
     while let Some(output) = router.poll_output() {
         match output {
             Output::Transmit(advert) => {
                 let path = Path {
-                    src: socket.local_addr().map(|a| a.ip()).unwrap_or(peer.ip()),
+                    src: local,
                     dst: peer.ip(),
                 };
                 match advert.encode(&path, V3Checksum::PseudoHeader) {
