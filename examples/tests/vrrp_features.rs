@@ -8,69 +8,17 @@
 
 #[path = "../../ha-vrrp/tests/support/mod.rs"]
 mod support;
+mod vrrpd;
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command};
+use std::process::Command;
 use std::time::Duration;
 
-use nix::sys::signal::{Signal, kill};
-use nix::unistd::Pid;
 use support::{Lan, has_address, have_root, ip, neighbour, serve_name, wait_until, who_answers};
+use vrrpd::{Daemon, scratch};
 
 const VIP: &str = "10.199.0.100/24";
 const VIP2: &str = "10.199.0.101/24";
-
-/// ha-vrrpd running `config` in `ns`; killed on drop.
-struct Daemon {
-    child: Child,
-    conf: PathBuf,
-}
-
-impl Daemon {
-    fn start(ns: &str, config: &str) -> Self {
-        let conf = scratch(ns).join("keepalived.conf");
-        std::fs::write(&conf, config).unwrap();
-        let child = Command::new("ip")
-            .args([
-                "netns",
-                "exec",
-                ns,
-                env!("CARGO_BIN_EXE_ha-vrrpd"),
-                "-n",
-                "-f",
-            ])
-            .arg(&conf)
-            .spawn()
-            .unwrap();
-        Self { child, conf }
-    }
-
-    /// SIGTERM, then waits for the daemon to exit.
-    fn stop(mut self) {
-        kill(Pid::from_raw(self.child.id() as i32), Signal::SIGTERM).unwrap();
-        let _ = self.child.wait();
-    }
-
-    /// Rewrites the configuration and sends SIGHUP.
-    fn reload(&self, config: &str) {
-        std::fs::write(&self.conf, config).unwrap();
-        kill(Pid::from_raw(self.child.id() as i32), Signal::SIGHUP).unwrap();
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// A directory of this test's own under the build's scratch directory.
-fn scratch(tag: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("ha-vrrpd-{tag}"));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
 
 /// A directory that script security accepts whatever the checkout's path
 /// (which may be under /tmp): under the first of these that only root may

@@ -8,31 +8,16 @@
 
 #[path = "../../ha-vrrp/tests/support/mod.rs"]
 mod support;
+mod vrrpd;
 
-use std::process::{Child, Command};
 use std::time::Duration;
 
 use support::{
     Lan, Pair, has_address, have_root, mac, neighbour, serve_name, wait_until, who_answers,
 };
+use vrrpd::Daemon;
 
 const CHAPTER: &str = include_str!("../../ha-vrrp/tests/fixtures/chapter.conf");
-
-struct Daemon(Child);
-
-impl Daemon {
-    fn signal(&self, signal: nix::sys::signal::Signal) {
-        let pid = nix::unistd::Pid::from_raw(self.0.id() as i32);
-        nix::sys::signal::kill(pid, signal).unwrap();
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn start(ns: &str, interface: &str, backup: bool) -> Daemon {
     start_with(ns, interface, backup, "")
@@ -54,21 +39,7 @@ fn start_with(ns: &str, interface: &str, backup: bool, extra: &str) -> Daemon {
             .replace("priority 150", "priority 100");
     }
     config = config.replace("    advert_int 1\n", &format!("    advert_int 1\n{extra}"));
-    let path = std::env::temp_dir().join(format!("ha-vrrpd-{ns}.conf"));
-    std::fs::write(&path, config).unwrap();
-    let child = Command::new("ip")
-        .args([
-            "netns",
-            "exec",
-            ns,
-            env!("CARGO_BIN_EXE_ha-vrrpd"),
-            "-n",
-            "-f",
-        ])
-        .arg(&path)
-        .spawn()
-        .unwrap();
-    Daemon(child)
+    Daemon::start(ns, &config)
 }
 
 fn has_vip(ns: &str, dev: &str) -> bool {
