@@ -1,6 +1,39 @@
-//! ha-iscsi: an iSCSI target (and initiator): the PDU codec, login negotiation with CHAP, SCSI command emulation including persistent reservations, and file/memory/block backstores.
+//! ha-iscsi: an iSCSI target (and initiator): the PDU codec, login
+//! negotiation with CHAP, SCSI command emulation including persistent
+//! reservations, and file/memory/block backstores.
 //!
-//! **Status: not implemented yet.** This crate is an empty shell that reserves
-//! its place in the ha-rs workspace; it exports nothing. The work is tracked
-//! in the project's issue #5, and `docs/architecture.md` describes what the
-//! crate will hold and how it fits with the others.
+//! **Status: being built (issue #5).** Done: the PDU codec ([`pdu`]),
+//! sans IO: the Basic Header Segment, AHS, data segments with padding,
+//! CRC32C header and data digests ([`digest`]), and a decoder that takes
+//! bytes in any chunks and refuses data segments over the declared
+//! MaxRecvDataSegmentLength before buffering them. Login, the full feature
+//! phase, SCSI emulation, backstores, the target and the initiator come
+//! next; `docs/architecture.md` says how the crate fits with the others.
+//!
+//! ```
+//! use bytes::BytesMut;
+//! use ha_iscsi::pdu::{Bhs, Decoder, Digests, Opcode, Pdu};
+//!
+//! let mut bhs = Bhs::new(Opcode::NopOut);
+//! bhs.set_immediate(true);
+//! bhs.set_final(true);
+//! bhs.set_itt(7);
+//! let ping = Pdu::new(bhs);
+//! let digests = Digests { header: true, data: true };
+//! let mut wire = BytesMut::new();
+//! ping.encode(digests, &mut wire)?;
+//!
+//! let mut decoder = Decoder::new(8192);
+//! decoder.set_digests(digests);
+//! decoder.handle_bytes(&wire[..20]); // bytes arrive in pieces
+//! assert_eq!(decoder.poll_pdu()?, None);
+//! decoder.handle_bytes(&wire[20..]);
+//! assert_eq!(decoder.poll_pdu()?, Some(ping));
+//! # Ok::<(), ha_iscsi::Error>(())
+//! ```
+
+pub mod digest;
+pub mod error;
+pub mod pdu;
+
+pub use error::{Error, Result};

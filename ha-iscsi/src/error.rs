@@ -1,0 +1,41 @@
+//! The crate's error type.
+
+/// What can go wrong in ha-iscsi.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum Error {
+    /// The header digest (CRC32C) did not match: the PDU must not be used.
+    #[error("header digest mismatch: received {received:#010x}, computed {computed:#010x}")]
+    HeaderDigest {
+        /// The digest on the wire.
+        received: u32,
+        /// The digest of the header as received.
+        computed: u32,
+    },
+    /// The data digest did not match: the data must not be used.
+    #[error("data digest mismatch: received {received:#010x}, computed {computed:#010x}")]
+    DataDigest {
+        /// The digest on the wire.
+        received: u32,
+        /// The digest of the data as received.
+        computed: u32,
+    },
+    /// An opcode RFC 7143 does not define.
+    #[error("unknown opcode {0:#04x}")]
+    Opcode(u8),
+    /// A data segment longer than the receiver declared it accepts
+    /// (MaxRecvDataSegmentLength).
+    #[error("data segment of {len} bytes exceeds the limit of {max}")]
+    DataSegmentTooLong {
+        /// Its length.
+        len: u32,
+        /// The limit.
+        max: u32,
+    },
+    /// A PDU that cannot be encoded (an AHS not a multiple of 4 bytes or
+    /// over 1020, a data segment of 16 MiB or more).
+    #[error("cannot encode the PDU: {0}")]
+    Unencodable(&'static str),
+}
+
+/// Results in ha-iscsi.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
