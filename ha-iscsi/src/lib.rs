@@ -2,11 +2,13 @@
 //! negotiation with CHAP, SCSI command emulation including persistent
 //! reservations, and file/memory/block backstores.
 //!
-//! **Status: being built (issue #5).** Done: the PDU codec ([`pdu`]),
-//! sans IO: the Basic Header Segment, AHS, data segments with padding,
+//! **Status: being built (issue #5).** Done, all sans IO: the PDU codec
+//! ([`pdu`]): the Basic Header Segment, AHS, data segments with padding,
 //! CRC32C header and data digests ([`digest`]), and a decoder that takes
 //! bytes in any chunks and refuses data segments over the declared
-//! MaxRecvDataSegmentLength before buffering them. Login, the full feature
+//! MaxRecvDataSegmentLength before buffering them; login text ([`text`])
+//! and the negotiation of the operational keys by RFC 7143's rules
+//! ([`negotiation`]). The login state machine with CHAP, the full feature
 //! phase, SCSI emulation, backstores, the target and the initiator come
 //! next; `docs/architecture.md` says how the crate fits with the others.
 //!
@@ -34,6 +36,8 @@
 
 pub mod digest;
 pub mod error;
+pub mod negotiation;
 pub mod pdu;
+pub mod text;
 
 pub use error::{Error, Result};
