@@ -31,6 +31,32 @@ pub enum Error {
         /// The limit.
         max: u32,
     },
+    /// Blocks outside the backstore.
+    #[error("blocks {lba}..{end} are outside the {capacity} blocks of the backstore", end = lba.saturating_add(*blocks))]
+    OutOfRange {
+        /// First block.
+        lba: u64,
+        /// How many.
+        blocks: u64,
+        /// The backstore's block count.
+        capacity: u64,
+    },
+    /// A buffer that is not a whole number of blocks.
+    #[error("a transfer of {len} bytes is not a whole number of {block_size}-byte blocks")]
+    PartialBlock {
+        /// The buffer's length.
+        len: usize,
+        /// The block size.
+        block_size: u32,
+    },
+    /// The storage under a backstore failed.
+    #[error("{op} failed: {message}")]
+    Io {
+        /// What was being done ("read", "write", "flush", "open ...").
+        op: String,
+        /// The operating system's message.
+        message: String,
+    },
     /// A PDU that cannot be encoded (an AHS not a multiple of 4 bytes or
     /// over 1020, a data segment of 16 MiB or more).
     #[error("cannot encode the PDU: {0}")]

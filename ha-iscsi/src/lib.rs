@@ -8,9 +8,10 @@
 //! bytes in any chunks and refuses data segments over the declared
 //! MaxRecvDataSegmentLength before buffering them; login text ([`text`])
 //! and the negotiation of the operational keys by RFC 7143's rules
-//! ([`negotiation`]). The login state machine with CHAP, the full feature
-//! phase, SCSI emulation, backstores, the target and the initiator come
-//! next; `docs/architecture.md` says how the crate fits with the others.
+//! ([`negotiation`]); the [`BlockTarget`](backstore::BlockTarget) trait
+//! with memory and file backstores ([`backstore`]). The login state
+//! machine with CHAP, the full feature phase, SCSI emulation, block-device
+//! backstores, the target and the initiator come next; `docs/architecture.md` says how the crate fits with the others.
 //!
 //! ```
 //! use bytes::BytesMut;
@@ -34,6 +35,7 @@
 //! # Ok::<(), ha_iscsi::Error>(())
 //! ```
 
+pub mod backstore;
 pub mod digest;
 pub mod error;
 pub mod negotiation;

@@ -1,0 +1,433 @@
+//! Where a LUN's blocks live: the [`BlockTarget`] trait and the backstores
+//! targetcli offers, memory ([`MemoryBackstore`], its `ramdisk`) and file
+//! ([`FileBackstore`], its `fileio`).
+//!
+//! The SCSI layer calls a `BlockTarget` with whole blocks, already checked
+//! against the capacity; backstores check again (a user's own
+//! implementation might be called directly). A write with `fua` (Force
+//! Unit Access) returns only once the data is on stable storage; `flush`
+//! (SYNCHRONIZE CACHE) makes every earlier write stable.
+//!
+//! Your own storage is a `BlockTarget` too:
+//!
+//! ```
+//! use async_trait::async_trait;
+//! use ha_iscsi::backstore::BlockTarget;
+//!
+//! /// A read-only LUN whose every block reads as 0xEE.
+//! struct Pattern;
+//!
+//! #[async_trait]
+//! impl BlockTarget for Pattern {
+//!     fn block_size(&self) -> u32 { 512 }
+//!     fn block_count(&self) -> u64 { 2048 }
+//!     async fn read(&self, lba: u64, buf: &mut [u8]) -> ha_iscsi::Result<()> {
+//!         self.check(lba, buf.len())?;
+//!         buf.fill(0xEE);
+//!         Ok(())
+//!     }
+//!     async fn write(&self, _lba: u64, _data: &[u8], _fua: bool) -> ha_iscsi::Result<()> {
+//!         Err(ha_iscsi::Error::Io { op: "write".into(), message: "read-only".into() })
+//!     }
+//!     async fn flush(&self) -> ha_iscsi::Result<()> { Ok(()) }
+//! }
+//! ```
+
+use std::fs::{File, OpenOptions};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+
+use async_trait::async_trait;
+
+use crate::error::{Error, Result};
+
+/// A LUN's storage.
+#[async_trait]
+pub trait BlockTarget: Send + Sync + 'static {
+    /// Bytes per block (512 or 4096).
+    fn block_size(&self) -> u32;
+
+    /// Number of blocks.
+    fn block_count(&self) -> u64;
+
+    /// Reads whole blocks from `lba` into `buf`.
+    async fn read(&self, lba: u64, buf: &mut [u8]) -> Result<()>;
+
+    /// Writes whole blocks from `lba`; with `fua`, returns once they are on
+    /// stable storage.
+    async fn write(&self, lba: u64, data: &[u8], fua: bool) -> Result<()>;
+
+    /// Makes every completed write stable (SYNCHRONIZE CACHE).
+    async fn flush(&self) -> Result<()>;
+
+    /// Whether [`BlockTarget::unmap`] frees space (advertised to initiators
+    /// as thin provisioning, so they send UNMAP).
+    fn thin(&self) -> bool {
+        false
+    }
+
+    /// Discards `blocks` blocks from `lba`: they read as zeroes afterwards.
+    /// The default writes zeroes.
+    async fn unmap(&self, lba: u64, blocks: u64) -> Result<()> {
+        self.write_zeroes(lba, blocks).await
+    }
+
+    /// Writes zeroes to `blocks` blocks from `lba`, in pieces of at most
+    /// 1 MiB.
+    async fn write_zeroes(&self, lba: u64, blocks: u64) -> Result<()> {
+        let size = u64::from(self.block_size());
+        self.check(lba, usize::try_from(blocks * size).unwrap_or(usize::MAX))?;
+        let per = (1 << 20) / size;
+        let zeroes = vec![0u8; (per * size) as usize];
+        let mut at = lba;
+        while at < lba + blocks {
+            let n = per.min(lba + blocks - at);
+            self.write(at, &zeroes[..(n * size) as usize], false)
+                .await?;
+            at += n;
+        }
+        Ok(())
+    }
+
+    /// Checks that `len` bytes from `lba` are whole blocks inside the LUN.
+    fn check(&self, lba: u64, len: usize) -> Result<()> {
+        let size = self.block_size();
+        if size == 0 || !len.is_multiple_of(size as usize) {
+            return Err(Error::PartialBlock {
+                len,
+                block_size: size,
+            });
+        }
+        let blocks = (len / size as usize) as u64;
+        let capacity = self.block_count();
+        if lba.checked_add(blocks).is_none_or(|end| end > capacity) {
+            return Err(Error::OutOfRange {
+                lba,
+                blocks,
+                capacity,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Blocks in memory (targetcli's `ramdisk`): gone when the process ends.
+#[derive(Debug)]
+pub struct MemoryBackstore {
+    block_size: u32,
+    blocks: RwLock<Vec<u8>>,
+}
+
+/// Block sizes a backstore may have (as targetcli allows).
+pub const BLOCK_SIZES: [u32; 4] = [512, 1024, 2048, 4096];
+
+fn valid_block_size(block_size: u32) -> Result<()> {
+    if BLOCK_SIZES.contains(&block_size) {
+        Ok(())
+    } else {
+        Err(Error::Io {
+            op: "configure the backstore".into(),
+            message: format!("block size {block_size} is not one of 512, 1024, 2048, 4096"),
+        })
+    }
+}
+
+impl MemoryBackstore {
+    /// `block_count` zeroed blocks of `block_size` bytes.
+    pub fn new(block_size: u32, block_count: u64) -> Result<Self> {
+        valid_block_size(block_size)?;
+        let len = block_count
+            .checked_mul(u64::from(block_size))
+            .and_then(|len| usize::try_from(len).ok())
+            .ok_or_else(|| Error::Io {
+                op: "allocate the memory backstore".into(),
+                message: format!("{block_count} blocks do not fit in memory"),
+            })?;
+        Ok(Self {
+            block_size,
+            blocks: RwLock::new(vec![0; len]),
+        })
+    }
+
+    fn range(&self, lba: u64, len: usize) -> std::ops::Range<usize> {
+        let start = lba as usize * self.block_size as usize;
+        start..start + len
+    }
+}
+
+#[async_trait]
+impl BlockTarget for MemoryBackstore {
+    fn block_size(&self) -> u32 {
+        self.block_size
+    }
+
+    fn block_count(&self) -> u64 {
+        let len = self.blocks.read().expect("not poisoned").len();
+        len as u64 / u64::from(self.block_size)
+    }
+
+    async fn read(&self, lba: u64, buf: &mut [u8]) -> Result<()> {
+        self.check(lba, buf.len())?;
+        let blocks = self.blocks.read().expect("not poisoned");
+        buf.copy_from_slice(&blocks[self.range(lba, buf.len())]);
+        Ok(())
+    }
+
+    async fn write(&self, lba: u64, data: &[u8], _fua: bool) -> Result<()> {
+        self.check(lba, data.len())?;
+        let range = self.range(lba, data.len());
+        self.blocks.write().expect("not poisoned")[range].copy_from_slice(data);
+        Ok(())
+    }
+
+    async fn flush(&self) -> Result<()> {
+        Ok(())
+    }
+
+    fn thin(&self) -> bool {
+        true
+    }
+
+    async fn unmap(&self, lba: u64, blocks: u64) -> Result<()> {
+        let len = usize::try_from(blocks * u64::from(self.block_size)).unwrap_or(usize::MAX);
+        self.check(lba, len)?;
+        let range = self.range(lba, len);
+        self.blocks.write().expect("not poisoned")[range].fill(0);
+        Ok(())
+    }
+}
+
+/// Blocks in a file (targetcli's `fileio`): created sparse at the asked
+/// size if missing, written through the page cache, made stable by
+/// [`BlockTarget::flush`] and by FUA writes (`fdatasync`), and unmapped by
+/// punching holes, so a thin file stays thin.
+#[derive(Debug)]
+pub struct FileBackstore {
+    path: PathBuf,
+    file: Arc<File>,
+    block_size: u32,
+    block_count: u64,
+}
+
+fn io(op: impl Into<String>) -> impl FnOnce(std::io::Error) -> Error {
+    let op = op.into();
+    move |e| Error::Io {
+        op,
+        message: e.to_string(),
+    }
+}
+
+impl FileBackstore {
+    /// Opens `path`, creating it sparse with `size` bytes if it does not
+    /// exist (targetcli's `fileio create NAME PATH SIZE`); an existing
+    /// file keeps its size, of which whole blocks are used.
+    pub fn open(path: &Path, size: Option<u64>, block_size: u32) -> Result<Self> {
+        valid_block_size(block_size)?;
+        let what = || format!("open {}", path.display());
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(size.is_some())
+            .truncate(false)
+            .open(path)
+            .map_err(io(what()))?;
+        let mut len = file.metadata().map_err(io(what()))?.len();
+        if let Some(size) = size
+            && len == 0
+        {
+            // Sparse: no block is allocated until written.
+            file.set_len(size).map_err(io(what()))?;
+            len = size;
+        }
+        Ok(Self {
+            path: path.to_path_buf(),
+            file: Arc::new(file),
+            block_size,
+            block_count: len / u64::from(block_size),
+        })
+    }
+
+    /// The file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    async fn blocking<T: Send + 'static>(
+        &self,
+        op: &'static str,
+        work: impl FnOnce(&File) -> std::io::Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let file = self.file.clone();
+        tokio::task::spawn_blocking(move || work(&file))
+            .await
+            .map_err(|e| Error::Io {
+                op: op.into(),
+                message: e.to_string(),
+            })?
+            .map_err(io(op))
+    }
+}
+
+#[async_trait]
+impl BlockTarget for FileBackstore {
+    fn block_size(&self) -> u32 {
+        self.block_size
+    }
+
+    fn block_count(&self) -> u64 {
+        self.block_count
+    }
+
+    async fn read(&self, lba: u64, buf: &mut [u8]) -> Result<()> {
+        self.check(lba, buf.len())?;
+        let offset = lba * u64::from(self.block_size);
+        let len = buf.len();
+        let data = self
+            .blocking("read", move |f| {
+                let mut data = vec![0; len];
+                f.read_exact_at(&mut data, offset)?;
+                Ok(data)
+            })
+            .await?;
+        buf.copy_from_slice(&data);
+        Ok(())
+    }
+
+    async fn write(&self, lba: u64, data: &[u8], fua: bool) -> Result<()> {
+        self.check(lba, data.len())?;
+        let offset = lba * u64::from(self.block_size);
+        let data = data.to_vec();
+        self.blocking("write", move |f| {
+            f.write_all_at(&data, offset)?;
+            if fua {
+                f.sync_data()?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn flush(&self) -> Result<()> {
+        self.blocking("flush", File::sync_data).await
+    }
+
+    fn thin(&self) -> bool {
+        true
+    }
+
+    async fn unmap(&self, lba: u64, blocks: u64) -> Result<()> {
+        let size = u64::from(self.block_size);
+        self.check(lba, usize::try_from(blocks * size).unwrap_or(usize::MAX))?;
+        let (offset, len) = ((lba * size) as i64, (blocks * size) as i64);
+        self.blocking("unmap", move |f| {
+            use nix::fcntl::{FallocateFlags, fallocate};
+            fallocate(
+                f,
+                FallocateFlags::FALLOC_FL_PUNCH_HOLE | FallocateFlags::FALLOC_FL_KEEP_SIZE,
+                offset,
+                len,
+            )
+            .map_err(std::io::Error::from)
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::MetadataExt;
+
+    async fn round_trip(store: &dyn BlockTarget) {
+        let size = store.block_size() as usize;
+        let data: Vec<u8> = (0..size * 3).map(|i| (i % 251) as u8).collect();
+        store.write(5, &data, false).await.unwrap();
+        let mut back = vec![0; size * 3];
+        store.read(5, &mut back).await.unwrap();
+        assert_eq!(back, data);
+        let last = store.block_count() - 1;
+        let mut one = vec![0; size];
+        store.read(last, &mut one).await.unwrap();
+        assert_eq!(
+            store.read(last, &mut vec![0; size * 2]).await,
+            Err(Error::OutOfRange {
+                lba: last,
+                blocks: 2,
+                capacity: store.block_count()
+            })
+        );
+        assert!(matches!(
+            store.write(0, &[0; 100], false).await,
+            Err(Error::PartialBlock { len: 100, .. })
+        ));
+        assert!(store.read(u64::MAX, &mut one).await.is_err(), "no overflow");
+        store.unmap(6, 1).await.unwrap();
+        store.read(5, &mut back).await.unwrap();
+        assert_eq!(&back[..size], &data[..size]);
+        assert!(
+            back[size..size * 2].iter().all(|b| *b == 0),
+            "unmapped reads zero"
+        );
+        assert_eq!(&back[size * 2..], &data[size * 2..]);
+    }
+
+    #[tokio::test]
+    async fn memory_blocks_round_trip() {
+        round_trip(&MemoryBackstore::new(512, 2048).unwrap()).await;
+        round_trip(&MemoryBackstore::new(4096, 64).unwrap()).await;
+        assert!(MemoryBackstore::new(0, 1).is_err());
+        assert!(MemoryBackstore::new(1000, 1).is_err());
+    }
+
+    #[tokio::test]
+    async fn a_file_is_created_sparse_and_survives_a_reopen() {
+        let dir = std::env::temp_dir().join(format!("ha-iscsi-file-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("disk1.img");
+        let _ = std::fs::remove_file(&path);
+        let store = FileBackstore::open(&path, Some(64 << 20), 512).unwrap();
+        assert_eq!(store.block_count(), (64 << 20) / 512);
+        let meta = std::fs::metadata(&path).unwrap();
+        assert_eq!(meta.len(), 64 << 20);
+        assert!(
+            meta.blocks() * 512 < 1 << 20,
+            "sparse: {} blocks",
+            meta.blocks()
+        );
+        round_trip(&store).await;
+        store.write(100, &[0xab; 4096], true).await.unwrap();
+        store.flush().await.unwrap();
+        drop(store);
+        let store = FileBackstore::open(&path, Some(1 << 20), 512).unwrap();
+        assert_eq!(
+            store.block_count(),
+            (64 << 20) / 512,
+            "an existing file keeps its size"
+        );
+        let mut back = [0; 4096];
+        store.read(100, &mut back).await.unwrap();
+        assert_eq!(back, [0xab; 4096]);
+        assert!(FileBackstore::open(&dir.join("missing.img"), None, 512).is_err());
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[tokio::test]
+    async fn unmapping_a_file_punches_a_hole() {
+        let dir = std::env::temp_dir().join(format!("ha-iscsi-hole-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("disk.img");
+        let _ = std::fs::remove_file(&path);
+        let store = FileBackstore::open(&path, Some(16 << 20), 4096).unwrap();
+        store.write(0, &vec![1u8; 4 << 20], false).await.unwrap();
+        store.flush().await.unwrap();
+        let before = std::fs::metadata(&path).unwrap().blocks();
+        store.unmap(0, 512).await.unwrap();
+        let after = std::fs::metadata(&path).unwrap().blocks();
+        assert!(after < before, "{after} < {before} (512-byte units)");
+        let mut back = vec![9u8; 4096];
+        store.read(0, &mut back).await.unwrap();
+        assert!(back.iter().all(|b| *b == 0));
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
