@@ -9,8 +9,8 @@
 //! MaxRecvDataSegmentLength before buffering them; login text ([`text`])
 //! and the negotiation of the operational keys by RFC 7143's rules
 //! ([`negotiation`]); the [`BlockTarget`](backstore::BlockTarget) trait
-//! with memory and file backstores ([`backstore`]). The login state
-//! machine with CHAP, the full feature phase, SCSI emulation, block-device
+//! with memory and file backstores ([`backstore`]); CHAP and mutual CHAP
+//! with reflection refused ([`chap`]). The login state machine, the full feature phase, SCSI emulation, block-device
 //! backstores, the target and the initiator come next; `docs/architecture.md` says how the crate fits with the others.
 //!
 //! ```
@@ -36,6 +36,7 @@
 //! ```
 
 pub mod backstore;
+pub mod chap;
 pub mod digest;
 pub mod error;
 pub mod negotiation;
