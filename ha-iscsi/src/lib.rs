@@ -2,16 +2,18 @@
 //! negotiation with CHAP, SCSI command emulation including persistent
 //! reservations, and file/memory/block backstores.
 //!
-//! **Status: being built (issue #5).** Done, all sans IO: the PDU codec
-//! ([`pdu`]): the Basic Header Segment, AHS, data segments with padding,
-//! CRC32C header and data digests ([`digest`]), and a decoder that takes
-//! bytes in any chunks and refuses data segments over the declared
-//! MaxRecvDataSegmentLength before buffering them; login text ([`text`])
-//! and the negotiation of the operational keys by RFC 7143's rules
-//! ([`negotiation`]); the [`BlockTarget`](backstore::BlockTarget) trait
-//! with memory and file backstores ([`backstore`]); CHAP and mutual CHAP
-//! with reflection refused ([`chap`]). The login state machine, the full feature phase, SCSI emulation, block-device
-//! backstores, the target and the initiator come next; `docs/architecture.md` says how the crate fits with the others.
+//! **Status: being built (issue #5).** Done, all sans IO where it is
+//! protocol: the PDU codec ([`pdu`]): the Basic Header Segment, AHS, data
+//! segments with padding, CRC32C header and data digests ([`digest`]), and a
+//! decoder that takes bytes in any chunks and refuses data segments over the
+//! declared MaxRecvDataSegmentLength before buffering them; login text
+//! ([`text`]) and the negotiation of the operational keys by RFC 7143's
+//! rules ([`negotiation`]); CHAP and mutual CHAP with reflection refused
+//! ([`chap`]); the [`BlockTarget`](backstore::BlockTarget) trait with memory
+//! and file backstores ([`backstore`]). The login state machine, the full
+//! feature phase, SCSI emulation, block-device backstores, the target and
+//! the initiator come next; `docs/architecture.md` says how the crate fits
+//! with the others.
 //!
 //! ```
 //! use bytes::BytesMut;
