@@ -41,6 +41,7 @@ pub mod backstore;
 pub mod chap;
 pub mod digest;
 pub mod error;
+pub mod login;
 pub mod negotiation;
 pub mod pdu;
 pub mod text;

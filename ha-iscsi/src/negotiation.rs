@@ -160,6 +160,8 @@ fn yes_no(on: bool) -> String {
 pub struct Negotiation {
     limits: TargetLimits,
     params: Params,
+    /// MaxRecvDataSegmentLength declared already.
+    declared: bool,
 }
 
 impl Negotiation {
@@ -169,7 +171,11 @@ impl Negotiation {
             target_max_recv: limits.max_recv,
             ..Params::default()
         };
-        Self { limits, params }
+        Self {
+            limits,
+            params,
+            declared: false,
+        }
     }
 
     /// The parameters as negotiated so far.
@@ -197,8 +203,11 @@ impl Negotiation {
             let answer = self.answer(key, value);
             answers.push((key.clone(), answer));
         }
-        // The target always declares what it receives.
-        if !answers.iter().any(|(k, _)| k == "MaxRecvDataSegmentLength") {
+        // The target declares once what it receives.
+        if answers.iter().any(|(k, _)| k == "MaxRecvDataSegmentLength") {
+            self.declared = true;
+        } else if !self.declared {
+            self.declared = true;
             answers.push((
                 "MaxRecvDataSegmentLength".into(),
                 self.limits.max_recv.to_string(),
