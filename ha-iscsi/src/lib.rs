@@ -9,11 +9,14 @@
 //! declared MaxRecvDataSegmentLength before buffering them; login text
 //! ([`text`]) and the negotiation of the operational keys by RFC 7143's
 //! rules ([`negotiation`]); CHAP and mutual CHAP with reflection refused
-//! ([`chap`]); the [`BlockTarget`](backstore::BlockTarget) trait with memory
-//! and file backstores ([`backstore`]). The login state machine, the full
-//! feature phase, SCSI emulation, block-device backstores, the target and
-//! the initiator come next; `docs/architecture.md` says how the crate fits
-//! with the others.
+//! ([`chap`]); the target's login phase ([`login`]); SendTargets
+//! ([`discovery`]); a tokio portal ([`target`]) that libiscsi's `iscsi-ls`
+//! discovers, with and without CHAP; the
+//! [`BlockTarget`](backstore::BlockTarget) trait with memory and file
+//! backstores ([`backstore`]). The SCSI layer (commands are answered with
+//! Reject until then), the rest of the full feature phase, block-device
+//! backstores, the `ha-target` binary and the initiator come next;
+//! `docs/architecture.md` says how the crate fits with the others.
 //!
 //! ```
 //! use bytes::BytesMut;
@@ -40,10 +43,13 @@
 pub mod backstore;
 pub mod chap;
 pub mod digest;
+pub mod discovery;
 pub mod error;
 pub mod login;
 pub mod negotiation;
 pub mod pdu;
+#[cfg(unix)]
+pub mod target;
 pub mod text;
 
 pub use error::{Error, Result};

@@ -1,0 +1,267 @@
+//! The tokio driver of a target portal: accepts connections, feeds their
+//! bytes to the [`Decoder`], runs the [`Login`] and then the full feature
+//! phase, and writes the answers.
+//!
+//! **So far** the full feature phase answers what discovery sessions need:
+//! Text (`SendTargets`, continued over several PDUs when the answer is
+//! longer than the initiator receives), NOP-Out and Logout. SCSI commands
+//! and the other task PDUs are answered with a Reject ("command not
+//! supported") until the SCSI layer lands.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU16, Ordering};
+
+use bytes::{Bytes, BytesMut};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+use crate::discovery;
+use crate::login::{COMMAND_WINDOW, Login, LoginConfig, Outcome, Step};
+use crate::pdu::{Bhs, Decoder, Digests, Opcode, Pdu};
+use crate::text;
+
+/// The Target Transfer Tag meaning "none".
+const NO_TTT: u32 = 0xffff_ffff;
+/// Reject reason: command not supported (RFC 7143 11.17.1).
+const REJECT_NOT_SUPPORTED: u8 = 0x05;
+/// Reject reason: protocol error.
+const REJECT_PROTOCOL: u8 = 0x04;
+
+/// A listening portal.
+#[derive(Debug)]
+pub struct Portal {
+    listener: TcpListener,
+    config: Arc<LoginConfig>,
+    /// The addresses SendTargets reports (`ip:port`).
+    advertised: Vec<String>,
+}
+
+impl Portal {
+    /// Listens on `addr` for the targets in `config`.
+    pub async fn bind(addr: SocketAddr, config: LoginConfig) -> std::io::Result<Self> {
+        let listener = TcpListener::bind(addr).await?;
+        let local = listener.local_addr()?;
+        Ok(Self {
+            listener,
+            config: Arc::new(config),
+            advertised: vec![local.to_string()],
+        })
+    }
+
+    /// The address it listens on.
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Accepts and serves connections until the task is dropped.
+    pub async fn serve(self) {
+        let tsih = Arc::new(AtomicU16::new(1));
+        let advertised = Arc::new(self.advertised);
+        loop {
+            let Ok((stream, peer)) = self.listener.accept().await else {
+                continue;
+            };
+            let config = self.config.clone();
+            let advertised = advertised.clone();
+            let handle = tsih.fetch_add(1, Ordering::Relaxed).max(1);
+            tokio::spawn(async move {
+                if let Err(e) = Connection::new(config, advertised, handle)
+                    .run(stream)
+                    .await
+                {
+                    tracing::info!(%peer, error = %e, "iSCSI connection ended");
+                }
+            });
+        }
+    }
+}
+
+/// Random bytes for CHAP challenges, from the kernel.
+fn entropy() -> std::io::Result<[u8; 17]> {
+    use std::io::Read;
+    let mut bytes = [0u8; 17];
+    std::fs::File::open("/dev/urandom")?.read_exact(&mut bytes)?;
+    Ok(bytes)
+}
+
+struct Connection {
+    config: Arc<LoginConfig>,
+    advertised: Arc<Vec<String>>,
+    tsih: u16,
+    digests: Digests,
+    session: Option<Outcome>,
+    /// The rest of a Text answer too long for one PDU.
+    pending_text: Bytes,
+}
+
+impl Connection {
+    fn new(config: Arc<LoginConfig>, advertised: Arc<Vec<String>>, tsih: u16) -> Self {
+        Self {
+            config,
+            advertised,
+            tsih,
+            digests: Digests::default(),
+            session: None,
+            pending_text: Bytes::new(),
+        }
+    }
+
+    async fn run(mut self, mut stream: TcpStream) -> std::io::Result<()> {
+        let seed = entropy()?;
+        let mut challenge = [0u8; 16];
+        challenge.copy_from_slice(&seed[..16]);
+        let stat_sn = u32::from_be_bytes([seed[0], seed[1], seed[2], seed[3]]);
+        let mut login = Login::new(self.config.clone(), self.tsih, stat_sn, challenge, seed[16]);
+        let mut decoder = Decoder::new(8192);
+        let mut buf = vec![0u8; 65536];
+        let mut out = BytesMut::new();
+        loop {
+            let n = stream.read(&mut buf).await?;
+            if n == 0 {
+                return Ok(());
+            }
+            decoder.handle_bytes(&buf[..n]);
+            loop {
+                let pdu = match decoder.poll_pdu() {
+                    Ok(Some(pdu)) => pdu,
+                    Ok(None) => break,
+                    Err(e) => {
+                        return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, e));
+                    }
+                };
+                let mut close = false;
+                match &self.session {
+                    None => match login.handle_request(&pdu) {
+                        Step::Continue(r) => self.send(&r, &mut out)?,
+                        Step::Done(r, outcome) => {
+                            self.send(&r, &mut out)?;
+                            self.digests = Digests {
+                                header: outcome.params.header_digest,
+                                data: outcome.params.data_digest,
+                            };
+                            decoder.set_digests(self.digests);
+                            decoder.set_max_data_len(outcome.params.target_max_recv);
+                            tracing::info!(initiator = %outcome.initiator, session = ?outcome.session_type, "iSCSI login");
+                            self.session = Some(outcome);
+                        }
+                        Step::Fail(r) => {
+                            self.send(&r, &mut out)?;
+                            close = true;
+                        }
+                    },
+                    Some(_) => close = self.full_feature(&pdu, &mut out)?,
+                }
+                stream.write_all(&out).await?;
+                out.clear();
+                if close {
+                    return Ok(());
+                }
+            }
+        }
+    }
+
+    fn send(&self, pdu: &Pdu, out: &mut BytesMut) -> std::io::Result<()> {
+        pdu.encode(self.digests, out)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+    }
+
+    /// Sets StatSN, ExpCmdSN and MaxCmdSN of a response and advances StatSN.
+    fn numbers(&mut self, bhs: &mut Bhs) {
+        let Some(s) = &mut self.session else { return };
+        bhs.set_u32_at(24, s.stat_sn);
+        s.stat_sn = s.stat_sn.wrapping_add(1);
+        bhs.set_u32_at(28, s.exp_cmd_sn);
+        bhs.set_u32_at(32, s.exp_cmd_sn.wrapping_add(COMMAND_WINDOW - 1));
+    }
+
+    /// Answers one PDU of the full feature phase; `true` to close.
+    fn full_feature(&mut self, pdu: &Pdu, out: &mut BytesMut) -> std::io::Result<bool> {
+        let b = &pdu.bhs;
+        if let Some(s) = &mut self.session
+            && !b.immediate()
+            && b.opcode_byte() != Opcode::DataOut as u8
+        {
+            // A non-immediate command takes its CmdSN.
+            s.exp_cmd_sn = b.u32_at(24).wrapping_add(1);
+        }
+        match b.opcode() {
+            Ok(Opcode::TextRequest) => {
+                let (initiator, max) = match &self.session {
+                    Some(s) => (s.initiator.clone(), s.params.initiator_max_recv as usize),
+                    None => return Ok(true),
+                };
+                if b.u32_at(20) == NO_TTT {
+                    let keys = match text::parse(&pdu.data) {
+                        Ok(keys) => keys,
+                        Err(_) => return self.reject(pdu, REJECT_PROTOCOL, out),
+                    };
+                    let answer = match keys.iter().find(|(k, _)| k == "SendTargets") {
+                        Some((_, value)) => discovery::send_targets(
+                            &self.config,
+                            value,
+                            &self.advertised,
+                            &initiator,
+                        ),
+                        None => keys
+                            .iter()
+                            .map(|(k, _)| (k.clone(), "NotUnderstood".to_owned()))
+                            .collect(),
+                    };
+                    self.pending_text = Bytes::from(text::encode(&answer));
+                }
+                let take = self.pending_text.len().min(max.max(512));
+                let chunk = self.pending_text.split_to(take);
+                let more = !self.pending_text.is_empty();
+                let mut r = Bhs::new(Opcode::TextResponse);
+                r.set_final(!more);
+                r.set_bit(1, 0x40, more);
+                r.set_itt(b.itt());
+                r.set_u32_at(20, if more { 1 } else { NO_TTT });
+                self.numbers(&mut r);
+                let mut response = Pdu::new(r);
+                response.data = chunk;
+                self.send(&response, out)?;
+                Ok(false)
+            }
+            Ok(Opcode::NopOut) => {
+                if b.itt() == NO_TTT {
+                    // A reply to our ping, or a ping that wants no answer.
+                    return Ok(false);
+                }
+                let mut r = Bhs::new(Opcode::NopIn);
+                r.set_final(true);
+                r.set_lun(b.lun());
+                r.set_itt(b.itt());
+                r.set_u32_at(20, NO_TTT);
+                self.numbers(&mut r);
+                let mut response = Pdu::new(r);
+                response.data = pdu.data.clone();
+                self.send(&response, out)?;
+                Ok(false)
+            }
+            Ok(Opcode::LogoutRequest) => {
+                let mut r = Bhs::new(Opcode::LogoutResponse);
+                r.set_final(true);
+                r.set_itt(b.itt());
+                self.numbers(&mut r);
+                self.send(&Pdu::new(r), out)?;
+                Ok(true)
+            }
+            Ok(_) => self.reject(pdu, REJECT_NOT_SUPPORTED, out),
+            Err(_) => self.reject(pdu, REJECT_PROTOCOL, out),
+        }
+    }
+
+    fn reject(&mut self, pdu: &Pdu, reason: u8, out: &mut BytesMut) -> std::io::Result<bool> {
+        let mut r = Bhs::new(Opcode::Reject);
+        r.set_final(true);
+        r.0[2] = reason;
+        r.set_itt(0xffff_ffff);
+        self.numbers(&mut r);
+        let mut response = Pdu::new(r);
+        response.data = Bytes::copy_from_slice(&pdu.bhs.0);
+        self.send(&response, out)?;
+        Ok(false)
+    }
+}
