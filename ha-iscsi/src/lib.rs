@@ -10,13 +10,15 @@
 //! ([`text`]) and the negotiation of the operational keys by RFC 7143's
 //! rules ([`negotiation`]); CHAP and mutual CHAP with reflection refused
 //! ([`chap`]); the target's login phase ([`login`]); SendTargets
-//! ([`discovery`]); a tokio portal ([`target`]) that libiscsi's `iscsi-ls`
-//! discovers, with and without CHAP; the
+//! ([`discovery`]); the first SCSI commands ([`scsi`]: TEST UNIT READY,
+//! INQUIRY with VPD 00/80/83, READ CAPACITY, REPORT LUNS, READ); a tokio
+//! portal ([`target`]) that libiscsi's `iscsi-ls`, `iscsi-inq` and
+//! `iscsi-readcapacity16` use, with and without CHAP; the
 //! [`BlockTarget`](backstore::BlockTarget) trait with memory and file
-//! backstores ([`backstore`]). The SCSI layer (commands are answered with
-//! Reject until then), the rest of the full feature phase, block-device
-//! backstores, the `ha-target` binary and the initiator come next;
-//! `docs/architecture.md` says how the crate fits with the others.
+//! backstores ([`backstore`]). Writes (R2T, Data-Out), the rest of SCSI and
+//! of the full feature phase, block-device backstores, the `ha-target`
+//! binary and the initiator come next; `docs/architecture.md` says how the
+//! crate fits with the others.
 //!
 //! ```
 //! use bytes::BytesMut;
@@ -48,6 +50,7 @@ pub mod error;
 pub mod login;
 pub mod negotiation;
 pub mod pdu;
+pub mod scsi;
 #[cfg(unix)]
 pub mod target;
 pub mod text;

@@ -2,12 +2,16 @@
 //! bytes to the [`Decoder`], runs the [`Login`] and then the full feature
 //! phase, and writes the answers.
 //!
-//! **So far** the full feature phase answers what discovery sessions need:
-//! Text (`SendTargets`, continued over several PDUs when the answer is
-//! longer than the initiator receives), NOP-Out and Logout. SCSI commands
-//! and the other task PDUs are answered with a Reject ("command not
-//! supported") until the SCSI layer lands.
+//! **So far** the full feature phase answers Text (`SendTargets`,
+//! continued over several PDUs when the answer is longer than the initiator
+//! receives), NOP-Out, Logout, and SCSI commands without data from the
+//! initiator through [`scsi`](crate::scsi) (Data-In split to the
+//! initiator's MaxRecvDataSegmentLength with the status in the last one,
+//! residuals, sense data). Commands that send data (writes) end in CHECK
+//! CONDITION for now, and Data-Out, task management and SNACK are answered
+//! with a Reject ("command not supported") until the write path lands.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU16, Ordering};
@@ -17,8 +21,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 use crate::discovery;
-use crate::login::{COMMAND_WINDOW, Login, LoginConfig, Outcome, Step};
+use crate::login::{COMMAND_WINDOW, Login, LoginConfig, Outcome, SessionType, Step};
 use crate::pdu::{Bhs, Decoder, Digests, Opcode, Pdu};
+use crate::scsi::{self, LogicalUnit};
 use crate::text;
 
 /// The Target Transfer Tag meaning "none".
@@ -33,6 +38,7 @@ const REJECT_PROTOCOL: u8 = 0x04;
 pub struct Portal {
     listener: TcpListener,
     config: Arc<LoginConfig>,
+    luns: Arc<Luns>,
     /// The addresses SendTargets reports (`ip:port`).
     advertised: Vec<String>,
 }
@@ -45,8 +51,19 @@ impl Portal {
         Ok(Self {
             listener,
             config: Arc::new(config),
+            luns: Arc::default(),
             advertised: vec![local.to_string()],
         })
+    }
+
+    /// Maps `unit` as LUN `lun` of the target at `target` (its index in
+    /// the configuration).
+    pub fn map_lun(&mut self, target: usize, lun: u64, unit: LogicalUnit) {
+        let luns = Arc::make_mut(&mut self.luns);
+        let list = luns.entry(target).or_default();
+        list.retain(|(n, _)| *n != lun);
+        list.push((lun, unit));
+        list.sort_by_key(|(n, _)| *n);
     }
 
     /// The address it listens on.
@@ -63,13 +80,12 @@ impl Portal {
                 continue;
             };
             let config = self.config.clone();
+            let luns = self.luns.clone();
             let advertised = advertised.clone();
             let handle = tsih.fetch_add(1, Ordering::Relaxed).max(1);
             tokio::spawn(async move {
-                if let Err(e) = Connection::new(config, advertised, handle)
-                    .run(stream)
-                    .await
-                {
+                let connection = Connection::new(config, luns, advertised, handle);
+                if let Err(e) = connection.run(stream).await {
                     tracing::info!(%peer, error = %e, "iSCSI connection ended");
                 }
             });
@@ -85,8 +101,12 @@ fn entropy() -> std::io::Result<[u8; 17]> {
     Ok(bytes)
 }
 
+/// Each target's LUNs, by target index.
+type Luns = HashMap<usize, Vec<(u64, LogicalUnit)>>;
+
 struct Connection {
     config: Arc<LoginConfig>,
+    luns: Arc<Luns>,
     advertised: Arc<Vec<String>>,
     tsih: u16,
     digests: Digests,
@@ -96,9 +116,15 @@ struct Connection {
 }
 
 impl Connection {
-    fn new(config: Arc<LoginConfig>, advertised: Arc<Vec<String>>, tsih: u16) -> Self {
+    fn new(
+        config: Arc<LoginConfig>,
+        luns: Arc<Luns>,
+        advertised: Arc<Vec<String>>,
+        tsih: u16,
+    ) -> Self {
         Self {
             config,
+            luns,
             advertised,
             tsih,
             digests: Digests::default(),
@@ -150,7 +176,7 @@ impl Connection {
                             close = true;
                         }
                     },
-                    Some(_) => close = self.full_feature(&pdu, &mut out)?,
+                    Some(_) => close = self.full_feature(&pdu, &mut out).await?,
                 }
                 stream.write_all(&out).await?;
                 out.clear();
@@ -176,7 +202,7 @@ impl Connection {
     }
 
     /// Answers one PDU of the full feature phase; `true` to close.
-    fn full_feature(&mut self, pdu: &Pdu, out: &mut BytesMut) -> std::io::Result<bool> {
+    async fn full_feature(&mut self, pdu: &Pdu, out: &mut BytesMut) -> std::io::Result<bool> {
         let b = &pdu.bhs;
         if let Some(s) = &mut self.session
             && !b.immediate()
@@ -240,6 +266,10 @@ impl Connection {
                 self.send(&response, out)?;
                 Ok(false)
             }
+            Ok(Opcode::ScsiCommand) => {
+                self.scsi_command(pdu, out).await?;
+                Ok(false)
+            }
             Ok(Opcode::LogoutRequest) => {
                 let mut r = Bhs::new(Opcode::LogoutResponse);
                 r.set_final(true);
@@ -251,6 +281,99 @@ impl Connection {
             Ok(_) => self.reject(pdu, REJECT_NOT_SUPPORTED, out),
             Err(_) => self.reject(pdu, REJECT_PROTOCOL, out),
         }
+    }
+
+    /// Runs a SCSI command and sends its Data-In and status.
+    async fn scsi_command(&mut self, pdu: &Pdu, out: &mut BytesMut) -> std::io::Result<()> {
+        let b = &pdu.bhs;
+        let (target, max) = match &self.session {
+            Some(Outcome {
+                session_type: SessionType::Normal(t),
+                params,
+                ..
+            }) => (*t, (params.initiator_max_recv as usize).max(512)),
+            _ => {
+                self.reject(pdu, REJECT_PROTOCOL, out)?;
+                return Ok(());
+            }
+        };
+        let expected = b.u32_at(20) as usize;
+        let writes = b.0[1] & 0x20 != 0;
+        let lun = scsi::lun_number(b.lun());
+        let luns = self.luns.get(&target).map(Vec::as_slice).unwrap_or(&[]);
+        let numbers: Vec<u64> = luns.iter().map(|(n, _)| *n).collect();
+        let unit = luns.iter().find(|(n, _)| *n == lun).map(|(_, u)| u.clone());
+        let completion = if writes {
+            // DATA PROTECT, WRITE PROTECTED: the write path is not built.
+            scsi::Completion {
+                status: scsi::CHECK_CONDITION,
+                data: Vec::new(),
+                sense: Some(scsi::Sense {
+                    key: 0x07,
+                    asc: 0x27,
+                    ascq: 0x00,
+                }),
+            }
+        } else {
+            scsi::execute(unit.as_ref(), &numbers, &b.0[32..48]).await
+        };
+        let itt = b.itt();
+        let lun_field = b.lun();
+        let mut data = completion.data;
+        let (overflow, residual) = if data.len() > expected {
+            let extra = data.len() - expected;
+            data.truncate(expected);
+            (true, extra)
+        } else {
+            (false, expected - data.len())
+        };
+        let flags = if overflow {
+            0x04
+        } else if residual > 0 {
+            0x02
+        } else {
+            0
+        };
+        if completion.status == scsi::GOOD && !data.is_empty() {
+            let data = Bytes::from(data);
+            let pieces = data.len().div_ceil(max);
+            for i in 0..pieces {
+                let last = i + 1 == pieces;
+                let mut r = Bhs::new(Opcode::DataIn);
+                r.set_lun(lun_field);
+                r.set_itt(itt);
+                r.set_u32_at(20, NO_TTT);
+                r.set_u32_at(36, i as u32);
+                r.set_u32_at(40, (i * max) as u32);
+                if last {
+                    // Status with the last Data-In (phase collapse).
+                    r.0[1] = 0x80 | flags | 0x01;
+                    r.0[3] = scsi::GOOD;
+                    r.set_u32_at(44, residual as u32);
+                    self.numbers(&mut r);
+                } else if let Some(s) = &self.session {
+                    r.set_u32_at(28, s.exp_cmd_sn);
+                    r.set_u32_at(32, s.exp_cmd_sn.wrapping_add(COMMAND_WINDOW - 1));
+                }
+                let mut piece = Pdu::new(r);
+                piece.data = data.slice(i * max..((i + 1) * max).min(data.len()));
+                self.send(&piece, out)?;
+            }
+            return Ok(());
+        }
+        let mut r = Bhs::new(Opcode::ScsiResponse);
+        r.0[1] = 0x80 | flags;
+        r.0[3] = completion.status;
+        r.set_itt(itt);
+        r.set_u32_at(44, residual as u32);
+        self.numbers(&mut r);
+        let mut response = Pdu::new(r);
+        if let Some(sense) = completion.sense {
+            let mut d = 18u16.to_be_bytes().to_vec();
+            d.extend_from_slice(&sense.fixed());
+            response.data = Bytes::from(d);
+        }
+        self.send(&response, out)
     }
 
     fn reject(&mut self, pdu: &Pdu, reason: u8, out: &mut BytesMut) -> std::io::Result<bool> {

@@ -4,8 +4,10 @@
 
 use std::process::Command;
 
+use ha_iscsi::backstore::MemoryBackstore;
 use ha_iscsi::login::{Auth, LoginConfig, TargetEntry};
 use ha_iscsi::negotiation::TargetLimits;
+use ha_iscsi::scsi::LogicalUnit;
 use ha_iscsi::target::Portal;
 
 const IQN: &str = "iqn.2025-09.com.example:storage";
@@ -22,6 +24,10 @@ fn have_iscsi_ls() -> bool {
 }
 
 async fn portal(auth: Auth) -> std::net::SocketAddr {
+    portal_with_lun(auth, None).await
+}
+
+async fn portal_with_lun(auth: Auth, lun: Option<LogicalUnit>) -> std::net::SocketAddr {
     let config = LoginConfig {
         targets: vec![TargetEntry {
             name: IQN.into(),
@@ -32,18 +38,25 @@ async fn portal(auth: Auth) -> std::net::SocketAddr {
         portal_group_tag: 1,
         limits: TargetLimits::default(),
     };
-    let portal = Portal::bind("127.0.0.1:0".parse().unwrap(), config)
+    let mut portal = Portal::bind("127.0.0.1:0".parse().unwrap(), config)
         .await
         .unwrap();
+    if let Some(unit) = lun {
+        portal.map_lun(0, 0, unit);
+    }
     let addr = portal.local_addr().unwrap();
     tokio::spawn(portal.serve());
     addr
 }
 
-async fn iscsi_ls(url: String) -> std::process::Output {
-    tokio::task::spawn_blocking(move || Command::new("iscsi-ls").arg(url).output().unwrap())
+async fn run(tool: &'static str, args: Vec<String>) -> std::process::Output {
+    tokio::task::spawn_blocking(move || Command::new(tool).args(args).output().unwrap())
         .await
         .unwrap()
+}
+
+async fn iscsi_ls(url: String) -> std::process::Output {
+    run("iscsi-ls", vec![url]).await
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -84,4 +97,37 @@ async fn discovery_with_chap_needs_the_right_secret() {
         assert!(!bad.status.success(), "{url} must be refused");
         assert!(!String::from_utf8_lossy(&bad.stdout).contains(IQN));
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn libiscsi_tools_see_the_lun_its_identity_and_size() {
+    if !have_iscsi_ls() {
+        return;
+    }
+    // The chapter's 1 GiB disk, in memory for the test: 64 MiB.
+    let store = MemoryBackstore::new(512, 131_072).unwrap();
+    let unit = LogicalUnit::new(std::sync::Arc::new(store), "disk1");
+    let addr = portal_with_lun(Auth::None, Some(unit)).await;
+    let out = run("iscsi-ls", vec!["-s".into(), format!("iscsi://{addr}")]).await;
+    let listing = String::from_utf8_lossy(&out.stdout);
+    eprintln!("{listing}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success());
+    assert!(listing.contains("Lun:0"), "{listing}");
+    let out = run("iscsi-inq", vec![format!("iscsi://{addr}/{IQN}/0")]).await;
+    let inquiry = String::from_utf8_lossy(&out.stdout);
+    eprintln!("{inquiry}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success());
+    assert!(inquiry.contains("HA-RS"), "{inquiry}");
+    let out = run(
+        "iscsi-readcapacity16",
+        vec![format!("iscsi://{addr}/{IQN}/0")],
+    )
+    .await;
+    let capacity = String::from_utf8_lossy(&out.stdout);
+    eprintln!("{capacity}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success());
+    assert!(
+        capacity.contains("131071") || capacity.contains(&(64u64 << 20).to_string()),
+        "{capacity}"
+    );
 }

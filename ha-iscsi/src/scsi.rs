@@ -1,0 +1,364 @@
+//! SCSI command emulation (SPC-4, SBC-3) over a [`BlockTarget`].
+//!
+//! **So far**: TEST UNIT READY, INQUIRY (standard data and VPD pages 00,
+//! 80, 83 with a stable NAA identifier), READ CAPACITY (10) and (16),
+//! REPORT LUNS and READ (6/10/12/16). Anything else ends in CHECK
+//! CONDITION, ILLEGAL REQUEST / INVALID COMMAND OPERATION CODE, as SPC
+//! requires for an unsupported command; writes and the rest come next.
+
+use std::sync::Arc;
+
+use crate::backstore::BlockTarget;
+
+/// GOOD status.
+pub const GOOD: u8 = 0x00;
+/// CHECK CONDITION status.
+pub const CHECK_CONDITION: u8 = 0x02;
+
+/// Sense data: key, additional sense code and qualifier.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sense {
+    /// Sense key.
+    pub key: u8,
+    /// Additional sense code.
+    pub asc: u8,
+    /// Its qualifier.
+    pub ascq: u8,
+}
+
+impl Sense {
+    /// ILLEGAL REQUEST, INVALID COMMAND OPERATION CODE.
+    pub const INVALID_OPCODE: Sense = Sense {
+        key: 0x05,
+        asc: 0x20,
+        ascq: 0x00,
+    };
+    /// ILLEGAL REQUEST, INVALID FIELD IN CDB.
+    pub const INVALID_FIELD: Sense = Sense {
+        key: 0x05,
+        asc: 0x24,
+        ascq: 0x00,
+    };
+    /// ILLEGAL REQUEST, LOGICAL BLOCK ADDRESS OUT OF RANGE.
+    pub const LBA_OUT_OF_RANGE: Sense = Sense {
+        key: 0x05,
+        asc: 0x21,
+        ascq: 0x00,
+    };
+    /// MEDIUM ERROR, UNRECOVERED READ ERROR.
+    pub const READ_ERROR: Sense = Sense {
+        key: 0x03,
+        asc: 0x11,
+        ascq: 0x00,
+    };
+
+    /// Fixed-format sense data (SPC-4 4.5.3), 18 bytes.
+    pub fn fixed(&self) -> [u8; 18] {
+        let mut s = [0u8; 18];
+        s[0] = 0x70;
+        s[2] = self.key;
+        s[7] = 10;
+        s[12] = self.asc;
+        s[13] = self.ascq;
+        s
+    }
+}
+
+/// A command's result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Completion {
+    /// SCSI status.
+    pub status: u8,
+    /// Data for the initiator (Data-In), before truncation to the
+    /// allocation or expected length.
+    pub data: Vec<u8>,
+    /// Sense data with CHECK CONDITION.
+    pub sense: Option<Sense>,
+}
+
+impl Completion {
+    fn good(data: Vec<u8>) -> Self {
+        Self {
+            status: GOOD,
+            data,
+            sense: None,
+        }
+    }
+
+    fn check(sense: Sense) -> Self {
+        Self {
+            status: CHECK_CONDITION,
+            data: Vec::new(),
+            sense: Some(sense),
+        }
+    }
+}
+
+/// A logical unit: storage plus the identity it reports.
+#[derive(Clone)]
+pub struct LogicalUnit {
+    /// The blocks.
+    pub storage: Arc<dyn BlockTarget>,
+    /// Unit serial number (VPD 80).
+    pub serial: String,
+    /// NAA IEEE Registered identifier, type 6 (VPD 83): stable across
+    /// restarts, as multipath and ESXi need.
+    pub naa: [u8; 16],
+}
+
+impl std::fmt::Debug for LogicalUnit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LogicalUnit")
+            .field("serial", &self.serial)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LogicalUnit {
+    /// A unit whose identifiers derive from `name` (say the backstore's
+    /// name), so they stay the same across restarts.
+    pub fn new(storage: Arc<dyn BlockTarget>, name: &str) -> Self {
+        let digest = crate::digest::crc32c(name.as_bytes());
+        let digest2 = crate::digest::crc32c(format!("{name}/naa").as_bytes());
+        let mut naa = [0u8; 16];
+        // NAA 6, then an OUI-like company id (locally administered), then
+        // the vendor-specific part from the name's checksums.
+        naa[0] = 0x60;
+        naa[1..4].copy_from_slice(&[0x01, 0x40, 0x05]);
+        naa[4..8].copy_from_slice(&digest.to_be_bytes());
+        naa[8..12].copy_from_slice(&digest2.to_be_bytes());
+        naa[12..16].copy_from_slice(&(digest ^ digest2.rotate_left(7)).to_be_bytes());
+        Self {
+            storage,
+            serial: format!("{digest:08x}{digest2:08x}"),
+            naa,
+        }
+    }
+}
+
+/// The LUN numbers of a target, for REPORT LUNS.
+pub type LunList = Vec<u64>;
+
+fn be_u32(b: &[u8]) -> u32 {
+    u32::from_be_bytes([b[0], b[1], b[2], b[3]])
+}
+
+fn be_u64(b: &[u8]) -> u64 {
+    let mut a = [0u8; 8];
+    a.copy_from_slice(&b[..8]);
+    u64::from_be_bytes(a)
+}
+
+/// Executes `cdb` on `unit` (`None`: a LUN that does not exist, which
+/// answers only INQUIRY and REPORT LUNS). `luns` lists the target's LUNs.
+pub async fn execute(unit: Option<&LogicalUnit>, luns: &[u64], cdb: &[u8]) -> Completion {
+    let Some(&opcode) = cdb.first() else {
+        return Completion::check(Sense::INVALID_OPCODE);
+    };
+    let need = |len: usize| cdb.len() >= len;
+    match opcode {
+        0x12 if need(6) => inquiry(unit, cdb),
+        0xa0 if need(12) => report_luns(luns),
+        _ => {
+            let Some(unit) = unit else {
+                // LOGICAL UNIT NOT SUPPORTED.
+                return Completion::check(Sense {
+                    key: 0x05,
+                    asc: 0x25,
+                    ascq: 0x00,
+                });
+            };
+            let s = &unit.storage;
+            match opcode {
+                0x00 if need(6) => Completion::good(Vec::new()),
+                0x25 if need(10) => {
+                    let last = s.block_count().saturating_sub(1).min(u64::from(u32::MAX));
+                    let mut d = (last as u32).to_be_bytes().to_vec();
+                    d.extend_from_slice(&s.block_size().to_be_bytes());
+                    Completion::good(d)
+                }
+                0x9e if need(16) && cdb[1] & 0x1f == 0x10 => {
+                    let mut d = vec![0u8; 32];
+                    d[..8].copy_from_slice(&s.block_count().saturating_sub(1).to_be_bytes());
+                    d[8..12].copy_from_slice(&s.block_size().to_be_bytes());
+                    if s.thin() {
+                        d[14] = 0x80; // LBPME
+                    }
+                    Completion::good(d)
+                }
+                0x08 if need(6) => {
+                    let lba = u64::from(be_u32(&[0, cdb[1] & 0x1f, cdb[2], cdb[3]]));
+                    let blocks = if cdb[4] == 0 { 256 } else { u64::from(cdb[4]) };
+                    read(unit, lba, blocks).await
+                }
+                0x28 if need(10) => {
+                    let blocks = u64::from(u16::from_be_bytes([cdb[7], cdb[8]]));
+                    read(unit, u64::from(be_u32(&cdb[2..6])), blocks).await
+                }
+                0xa8 if need(12) => {
+                    read(
+                        unit,
+                        u64::from(be_u32(&cdb[2..6])),
+                        u64::from(be_u32(&cdb[6..10])),
+                    )
+                    .await
+                }
+                0x88 if need(16) => {
+                    read(unit, be_u64(&cdb[2..10]), u64::from(be_u32(&cdb[10..14]))).await
+                }
+                _ => Completion::check(Sense::INVALID_OPCODE),
+            }
+        }
+    }
+}
+
+async fn read(unit: &LogicalUnit, lba: u64, blocks: u64) -> Completion {
+    let s = &unit.storage;
+    if lba
+        .checked_add(blocks)
+        .is_none_or(|end| end > s.block_count())
+    {
+        return Completion::check(Sense::LBA_OUT_OF_RANGE);
+    }
+    // One command reads at most 32 MiB: more is refused, not allocated.
+    let Some(len) = blocks
+        .checked_mul(u64::from(s.block_size()))
+        .filter(|len| *len <= 32 << 20)
+    else {
+        return Completion::check(Sense::INVALID_FIELD);
+    };
+    let mut data = vec![0u8; len as usize];
+    match s.read(lba, &mut data).await {
+        Ok(()) => Completion::good(data),
+        Err(e) => {
+            tracing::warn!(lba, blocks, error = %e, "read failed");
+            Completion::check(Sense::READ_ERROR)
+        }
+    }
+}
+
+fn inquiry(unit: Option<&LogicalUnit>, cdb: &[u8]) -> Completion {
+    let evpd = cdb[1] & 1 != 0;
+    let page = cdb[2];
+    // Peripheral qualifier 3 / type 0x1f: no unit at this LUN.
+    let peripheral = if unit.is_some() { 0x00 } else { 0x7f };
+    if !evpd {
+        if page != 0 {
+            return Completion::check(Sense::INVALID_FIELD);
+        }
+        let mut d = vec![0u8; 36];
+        d[0] = peripheral;
+        d[2] = 0x06; // SPC-4
+        d[3] = 0x02; // response data format 2
+        d[4] = 31; // additional length
+        d[7] = 0x02; // CmdQue
+        d[8..16].copy_from_slice(b"HA-RS   ");
+        d[16..32].copy_from_slice(b"ha-iscsi        ");
+        d[32..36].copy_from_slice(
+            env!("CARGO_PKG_VERSION")
+                .as_bytes()
+                .get(..4)
+                .unwrap_or(b"0.1 "),
+        );
+        return Completion::good(d);
+    }
+    let Some(unit) = unit else {
+        return Completion::check(Sense::INVALID_FIELD);
+    };
+    let body: Vec<u8> = match page {
+        0x00 => vec![0x00, 0x80, 0x83],
+        0x80 => unit.serial.as_bytes().to_vec(),
+        0x83 => {
+            let mut d = vec![0x01, 0x03, 0x00, 16]; // binary, NAA, LU-associated
+            d.extend_from_slice(&unit.naa);
+            d
+        }
+        _ => return Completion::check(Sense::INVALID_FIELD),
+    };
+    let mut d = vec![peripheral, page];
+    d.extend_from_slice(&(body.len() as u16).to_be_bytes());
+    d.extend_from_slice(&body);
+    Completion::good(d)
+}
+
+fn report_luns(luns: &[u64]) -> Completion {
+    let mut d = ((luns.len() * 8) as u32).to_be_bytes().to_vec();
+    d.extend_from_slice(&[0; 4]);
+    for lun in luns {
+        // Peripheral device addressing for LUNs under 256, flat above.
+        let encoded: u64 = if *lun < 256 {
+            lun << 48
+        } else {
+            (0x4000 | (lun & 0x3fff)) << 48
+        };
+        d.extend_from_slice(&encoded.to_be_bytes());
+    }
+    Completion::good(d)
+}
+
+/// The LUN number in an iSCSI LUN field (SAM: the first level's
+/// peripheral or flat addressing).
+pub fn lun_number(field: u64) -> u64 {
+    let first = (field >> 48) as u16;
+    match first >> 14 {
+        0 => u64::from(first & 0xff),
+        1 => u64::from(first & 0x3fff),
+        _ => u64::MAX,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backstore::MemoryBackstore;
+
+    fn unit() -> LogicalUnit {
+        let store = MemoryBackstore::new(512, 2048).unwrap();
+        LogicalUnit::new(Arc::new(store), "disk1")
+    }
+
+    #[tokio::test]
+    async fn capacity_inquiry_and_luns() {
+        let u = unit();
+        let c = execute(Some(&u), &[0], &[0x25, 0, 0, 0, 0, 0, 0, 0, 0, 0]).await;
+        assert_eq!(c.data, [0, 0, 0x07, 0xff, 0, 0, 0x02, 0]);
+        let mut cdb16 = [0u8; 16];
+        cdb16[0] = 0x9e;
+        cdb16[1] = 0x10;
+        let c = execute(Some(&u), &[0], &cdb16).await;
+        assert_eq!(
+            &c.data[..12],
+            &[0, 0, 0, 0, 0, 0, 0x07, 0xff, 0, 0, 0x02, 0]
+        );
+        assert_eq!(c.data[14] & 0x80, 0x80, "thin: LBPME");
+        let c = execute(Some(&u), &[0], &[0x12, 0, 0, 0, 36, 0]).await;
+        assert_eq!(&c.data[8..16], b"HA-RS   ");
+        let c = execute(Some(&u), &[0], &[0x12, 1, 0x83, 0, 255, 0]).await;
+        assert_eq!(&c.data[8..24], &u.naa);
+        assert_eq!(u.naa, unit().naa, "stable across restarts");
+        let c = execute(None, &[0, 1], &[0xa0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0]).await;
+        assert_eq!(&c.data[..4], &[0, 0, 0, 16]);
+        assert_eq!(
+            lun_number(u64::from_be_bytes(c.data[16..24].try_into().unwrap())),
+            1
+        );
+        let c = execute(None, &[0], &[0x00, 0, 0, 0, 0, 0]).await;
+        assert_eq!(c.sense.map(|s| s.asc), Some(0x25), "no such LUN");
+    }
+
+    #[tokio::test]
+    async fn reads_and_their_errors() {
+        let u = unit();
+        u.storage.write(10, &[7u8; 1024], false).await.unwrap();
+        let c = execute(Some(&u), &[0], &[0x28, 0, 0, 0, 0, 10, 0, 0, 2, 0]).await;
+        assert_eq!((c.status, c.data.len()), (GOOD, 1024));
+        assert!(c.data.iter().all(|b| *b == 7));
+        let c = execute(Some(&u), &[0], &[0x28, 0, 0, 0, 0x07, 0xff, 0, 0, 2, 0]).await;
+        assert_eq!(c.sense, Some(Sense::LBA_OUT_OF_RANGE));
+        let c = execute(Some(&u), &[0], &[0xff, 0, 0, 0, 0, 0]).await;
+        assert_eq!(c.sense, Some(Sense::INVALID_OPCODE));
+        assert_eq!(c.sense.unwrap().fixed()[2], 0x05);
+        let c = execute(Some(&u), &[0], &[0x28]).await;
+        assert_eq!(c.sense, Some(Sense::INVALID_OPCODE), "a short CDB");
+    }
+}
