@@ -5,7 +5,7 @@
 //! **So far** the full feature phase answers Text (`SendTargets`,
 //! continued over several PDUs when the answer is longer than the initiator
 //! receives), NOP-Out, Logout, and SCSI commands without data from the
-//! initiator through [`scsi`](crate::scsi) (Data-In split to the
+//! initiator through [`scsi`] (Data-In split to the
 //! initiator's MaxRecvDataSegmentLength with the status in the last one,
 //! residuals, sense data). Commands that send data (writes) end in CHECK
 //! CONDITION for now, and Data-Out, task management and SNACK are answered
