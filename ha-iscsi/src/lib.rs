@@ -11,14 +11,15 @@
 //! rules ([`negotiation`]); CHAP and mutual CHAP with reflection refused
 //! ([`chap`]); the target's login phase ([`login`]); SendTargets
 //! ([`discovery`]); the first SCSI commands ([`scsi`]: TEST UNIT READY,
-//! INQUIRY with VPD 00/80/83, READ CAPACITY, REPORT LUNS, READ); a tokio
-//! portal ([`target`]) that libiscsi's `iscsi-ls`, `iscsi-inq` and
+//! INQUIRY with VPD 00/80/83, READ CAPACITY, REPORT LUNS, READ, WRITE,
+//! SYNCHRONIZE CACHE); a tokio portal ([`target`]) with immediate data,
+//! unsolicited data and R2T, that libiscsi's `iscsi-ls`, `iscsi-inq` and
 //! `iscsi-readcapacity16` use, with and without CHAP; the
 //! [`BlockTarget`](backstore::BlockTarget) trait with memory and file
-//! backstores ([`backstore`]). Writes (R2T, Data-Out), the rest of SCSI and
-//! of the full feature phase, block-device backstores, the `ha-target`
-//! binary and the initiator come next; `docs/architecture.md` says how the
-//! crate fits with the others.
+//! backstores ([`backstore`]). The rest of SCSI and of the full feature
+//! phase, block-device backstores, the `ha-target` binary and the initiator
+//! come next; `docs/architecture.md` says how the crate fits with the
+//! others.
 //!
 //! ```
 //! use bytes::BytesMut;

@@ -2,9 +2,10 @@
 //!
 //! **So far**: TEST UNIT READY, INQUIRY (standard data and VPD pages 00,
 //! 80, 83 with a stable NAA identifier), READ CAPACITY (10) and (16),
-//! REPORT LUNS and READ (6/10/12/16). Anything else ends in CHECK
-//! CONDITION, ILLEGAL REQUEST / INVALID COMMAND OPERATION CODE, as SPC
-//! requires for an unsupported command; writes and the rest come next.
+//! REPORT LUNS, READ and WRITE (6/10/12/16, WRITE with FUA) and
+//! SYNCHRONIZE CACHE (10/16). Anything else ends in CHECK CONDITION,
+//! ILLEGAL REQUEST / INVALID COMMAND OPERATION CODE, as SPC requires for an
+//! unsupported command; the rest comes next.
 
 use std::sync::Arc;
 
@@ -43,6 +44,12 @@ impl Sense {
     pub const LBA_OUT_OF_RANGE: Sense = Sense {
         key: 0x05,
         asc: 0x21,
+        ascq: 0x00,
+    };
+    /// MEDIUM ERROR, WRITE ERROR.
+    pub const WRITE_ERROR: Sense = Sense {
+        key: 0x03,
+        asc: 0x0c,
         ascq: 0x00,
     };
     /// MEDIUM ERROR, UNRECOVERED READ ERROR.
@@ -206,8 +213,77 @@ pub async fn execute(unit: Option<&LogicalUnit>, luns: &[u64], cdb: &[u8]) -> Co
                 0x88 if need(16) => {
                     read(unit, be_u64(&cdb[2..10]), u64::from(be_u32(&cdb[10..14]))).await
                 }
+                0x35 | 0x91 => match s.flush().await {
+                    Ok(()) => Completion::good(Vec::new()),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "flush failed");
+                        Completion::check(Sense::WRITE_ERROR)
+                    }
+                },
                 _ => Completion::check(Sense::INVALID_OPCODE),
             }
+        }
+    }
+}
+
+/// A write command's extent: `(lba, blocks, fua)`; `None` if `cdb` is not
+/// a WRITE (6/10/12/16).
+pub fn write_extent(cdb: &[u8]) -> Option<(u64, u64, bool)> {
+    let fua = cdb.get(1).is_some_and(|b| b & 0x08 != 0);
+    match *cdb.first()? {
+        0x0a if cdb.len() >= 6 => {
+            let lba = u64::from(be_u32(&[0, cdb[1] & 0x1f, cdb[2], cdb[3]]));
+            Some((
+                lba,
+                if cdb[4] == 0 { 256 } else { u64::from(cdb[4]) },
+                false,
+            ))
+        }
+        0x2a if cdb.len() >= 10 => Some((
+            u64::from(be_u32(&cdb[2..6])),
+            u64::from(u16::from_be_bytes([cdb[7], cdb[8]])),
+            fua,
+        )),
+        0xaa if cdb.len() >= 12 => Some((
+            u64::from(be_u32(&cdb[2..6])),
+            u64::from(be_u32(&cdb[6..10])),
+            fua,
+        )),
+        0x8a if cdb.len() >= 16 => {
+            Some((be_u64(&cdb[2..10]), u64::from(be_u32(&cdb[10..14])), fua))
+        }
+        _ => None,
+    }
+}
+
+/// Checks a write's extent against the unit and the data it will bring;
+/// the sense to answer with if it cannot be done.
+pub fn check_write(
+    unit: &LogicalUnit,
+    lba: u64,
+    blocks: u64,
+    expected: usize,
+) -> Result<(), Sense> {
+    let s = &unit.storage;
+    if lba
+        .checked_add(blocks)
+        .is_none_or(|end| end > s.block_count())
+    {
+        return Err(Sense::LBA_OUT_OF_RANGE);
+    }
+    match blocks.checked_mul(u64::from(s.block_size())) {
+        Some(len) if len == expected as u64 && len <= 32 << 20 => Ok(()),
+        _ => Err(Sense::INVALID_FIELD),
+    }
+}
+
+/// Writes `data` (checked by [`check_write`]) at `lba`.
+pub async fn write(unit: &LogicalUnit, lba: u64, data: &[u8], fua: bool) -> Completion {
+    match unit.storage.write(lba, data, fua).await {
+        Ok(()) => Completion::good(Vec::new()),
+        Err(e) => {
+            tracing::warn!(lba, error = %e, "write failed");
+            Completion::check(Sense::WRITE_ERROR)
         }
     }
 }

@@ -7,9 +7,11 @@
 //! receives), NOP-Out, Logout, and SCSI commands without data from the
 //! initiator through [`scsi`] (Data-In split to the
 //! initiator's MaxRecvDataSegmentLength with the status in the last one,
-//! residuals, sense data). Commands that send data (writes) end in CHECK
-//! CONDITION for now, and Data-Out, task management and SNACK are answered
-//! with a Reject ("command not supported") until the write path lands.
+//! residuals, sense data), and writes: immediate data, unsolicited
+//! Data-Out up to FirstBurstLength when InitialR2T is No, and R2Ts for the
+//! rest (at most MaxBurstLength each, one outstanding), the write done and
+//! answered once every byte is in. Task management and SNACK are answered
+//! with a Reject ("command not supported") for now.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -113,6 +115,24 @@ struct Connection {
     session: Option<Outcome>,
     /// The rest of a Text answer too long for one PDU.
     pending_text: Bytes,
+    /// Writes waiting for their data, by ITT.
+    writes: HashMap<u32, WriteTask>,
+    next_ttt: u32,
+}
+
+/// A write command collecting its data.
+struct WriteTask {
+    unit: LogicalUnit,
+    lun_field: u64,
+    lba: u64,
+    fua: bool,
+    buffer: Vec<u8>,
+    received: usize,
+    /// Where the next R2T starts.
+    next_offset: usize,
+    /// The R2T in flight: its TTT and the end of what it asked for.
+    outstanding: Option<(u32, usize)>,
+    r2t_sn: u32,
 }
 
 impl Connection {
@@ -130,6 +150,8 @@ impl Connection {
             digests: Digests::default(),
             session: None,
             pending_text: Bytes::new(),
+            writes: HashMap::new(),
+            next_ttt: 1,
         }
     }
 
@@ -270,6 +292,10 @@ impl Connection {
                 self.scsi_command(pdu, out).await?;
                 Ok(false)
             }
+            Ok(Opcode::DataOut) => {
+                self.data_out(pdu, out).await?;
+                Ok(false)
+            }
             Ok(Opcode::LogoutRequest) => {
                 let mut r = Bhs::new(Opcode::LogoutResponse);
                 r.set_final(true);
@@ -303,23 +329,18 @@ impl Connection {
         let luns = self.luns.get(&target).map(Vec::as_slice).unwrap_or(&[]);
         let numbers: Vec<u64> = luns.iter().map(|(n, _)| *n).collect();
         let unit = luns.iter().find(|(n, _)| *n == lun).map(|(_, u)| u.clone());
-        let completion = if writes {
-            // DATA PROTECT, WRITE PROTECTED: the write path is not built.
-            scsi::Completion {
-                status: scsi::CHECK_CONDITION,
-                data: Vec::new(),
-                sense: Some(scsi::Sense {
-                    key: 0x07,
-                    asc: 0x27,
-                    ascq: 0x00,
-                }),
+        let mut completion = if writes {
+            match self.start_write(pdu, unit, expected, out).await? {
+                // Waiting for data; answered when it is all in.
+                None => return Ok(()),
+                Some(completion) => completion,
             }
         } else {
             scsi::execute(unit.as_ref(), &numbers, &b.0[32..48]).await
         };
         let itt = b.itt();
         let lun_field = b.lun();
-        let mut data = completion.data;
+        let mut data = std::mem::take(&mut completion.data);
         let (overflow, residual) = if data.len() > expected {
             let extra = data.len() - expected;
             data.truncate(expected);
@@ -361,6 +382,155 @@ impl Connection {
             }
             return Ok(());
         }
+        self.respond(itt, &completion, flags, residual, out)
+    }
+
+    /// Starts a write: checks it, keeps its immediate data and asks for the
+    /// rest. `Some` completes the command at once (an error, or all data
+    /// came with it, written here).
+    async fn start_write(
+        &mut self,
+        pdu: &Pdu,
+        unit: Option<LogicalUnit>,
+        expected: usize,
+        out: &mut BytesMut,
+    ) -> std::io::Result<Option<scsi::Completion>> {
+        let check = |sense| {
+            Some(scsi::Completion {
+                status: scsi::CHECK_CONDITION,
+                data: Vec::new(),
+                sense: Some(sense),
+            })
+        };
+        let Some(unit) = unit else {
+            return Ok(check(scsi::Sense {
+                key: 0x05,
+                asc: 0x25,
+                ascq: 0x00,
+            }));
+        };
+        let Some((lba, blocks, fua)) = scsi::write_extent(&pdu.bhs.0[32..48]) else {
+            return Ok(check(scsi::Sense::INVALID_OPCODE));
+        };
+        if let Err(sense) = scsi::check_write(&unit, lba, blocks, expected) {
+            return Ok(check(sense));
+        }
+        let Some(session) = &self.session else {
+            return Ok(None);
+        };
+        let immediate = pdu.data.len().min(expected);
+        let unsolicited_end = if session.params.initial_r2t {
+            immediate
+        } else {
+            (session.params.first_burst as usize)
+                .min(expected)
+                .max(immediate)
+        };
+        if immediate == expected {
+            // Everything came with the command.
+            return Ok(Some(
+                scsi::write(&unit, lba, &pdu.data[..expected], fua).await,
+            ));
+        }
+        let mut buffer = vec![0u8; expected];
+        buffer[..immediate].copy_from_slice(&pdu.data[..immediate]);
+        let task = WriteTask {
+            unit,
+            lun_field: pdu.bhs.lun(),
+            lba,
+            fua,
+            buffer,
+            received: immediate,
+            next_offset: unsolicited_end,
+            outstanding: None,
+            r2t_sn: 0,
+        };
+        let itt = pdu.bhs.itt();
+        self.writes.insert(itt, task);
+        self.request_data(itt, out)?;
+        Ok(None)
+    }
+
+    /// Sends the next R2T of write `itt`, if it needs one and none is out.
+    fn request_data(&mut self, itt: u32, out: &mut BytesMut) -> std::io::Result<()> {
+        let Some(session) = &self.session else {
+            return Ok(());
+        };
+        let (max_burst, exp_cmd_sn, stat_sn) = (
+            session.params.max_burst as usize,
+            session.exp_cmd_sn,
+            session.stat_sn,
+        );
+        let ttt = self.next_ttt;
+        let Some(task) = self.writes.get_mut(&itt) else {
+            return Ok(());
+        };
+        if task.outstanding.is_some() || task.next_offset >= task.buffer.len() {
+            return Ok(());
+        }
+        let offset = task.next_offset;
+        let len = max_burst.min(task.buffer.len() - offset);
+        task.next_offset += len;
+        task.outstanding = Some((ttt, offset + len));
+        let mut r = Bhs::new(Opcode::R2t);
+        r.set_final(true);
+        r.set_lun(task.lun_field);
+        r.set_itt(itt);
+        r.set_u32_at(20, ttt);
+        // R2Ts carry StatSN without taking one.
+        r.set_u32_at(24, stat_sn);
+        r.set_u32_at(28, exp_cmd_sn);
+        r.set_u32_at(32, exp_cmd_sn.wrapping_add(COMMAND_WINDOW - 1));
+        r.set_u32_at(36, task.r2t_sn);
+        r.set_u32_at(40, offset as u32);
+        r.set_u32_at(44, len as u32);
+        task.r2t_sn += 1;
+        self.next_ttt = self.next_ttt.wrapping_add(1).max(1);
+        self.send(&Pdu::new(r), out)
+    }
+
+    /// Takes a Data-Out for a write; answers the write once all is in.
+    async fn data_out(&mut self, pdu: &Pdu, out: &mut BytesMut) -> std::io::Result<()> {
+        let b = &pdu.bhs;
+        let itt = b.itt();
+        let Some(task) = self.writes.get_mut(&itt) else {
+            // For a command already answered (say, refused): dropped.
+            return Ok(());
+        };
+        let offset = b.u32_at(40) as usize;
+        let Some(end) = offset
+            .checked_add(pdu.data.len())
+            .filter(|end| *end <= task.buffer.len())
+        else {
+            self.writes.remove(&itt);
+            self.reject(pdu, REJECT_PROTOCOL, out)?;
+            return Ok(());
+        };
+        task.buffer[offset..end].copy_from_slice(&pdu.data);
+        task.received += pdu.data.len();
+        if b.is_final()
+            && let Some((ttt, _)) = task.outstanding
+            && b.u32_at(20) == ttt
+        {
+            task.outstanding = None;
+        }
+        if task.received < task.buffer.len() {
+            return self.request_data(itt, out);
+        }
+        let task = self.writes.remove(&itt).expect("present");
+        let completion = scsi::write(&task.unit, task.lba, &task.buffer, task.fua).await;
+        self.respond(itt, &completion, 0, 0, out)
+    }
+
+    /// Sends a SCSI Response: status, residual flags, sense data.
+    fn respond(
+        &mut self,
+        itt: u32,
+        completion: &scsi::Completion,
+        flags: u8,
+        residual: usize,
+        out: &mut BytesMut,
+    ) -> std::io::Result<()> {
         let mut r = Bhs::new(Opcode::ScsiResponse);
         r.0[1] = 0x80 | flags;
         r.0[3] = completion.status;
