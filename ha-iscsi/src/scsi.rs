@@ -1,7 +1,7 @@
 //! SCSI command emulation (SPC-4, SBC-3) over a [`BlockTarget`].
 //!
 //! **So far**: TEST UNIT READY, INQUIRY (standard data and VPD pages 00,
-//! 80, 83 with a stable NAA identifier), READ CAPACITY (10) and (16),
+//! 80, 83 with a stable NAA identifier, B0, B1, B2), READ CAPACITY (10) and (16),
 //! REPORT LUNS, READ and WRITE (6/10/12/16, WRITE with FUA) and
 //! SYNCHRONIZE CACHE (10/16). Anything else ends in CHECK CONDITION,
 //! ILLEGAL REQUEST / INVALID COMMAND OPERATION CODE, as SPC requires for an
@@ -101,6 +101,9 @@ impl Completion {
     }
 }
 
+/// The most one command transfers (advertised in VPD B0).
+pub const MAX_TRANSFER: usize = 32 << 20;
+
 /// A logical unit: storage plus the identity it reports.
 #[derive(Clone)]
 pub struct LogicalUnit {
@@ -176,6 +179,13 @@ pub async fn execute(unit: Option<&LogicalUnit>, luns: &[u64], cdb: &[u8]) -> Co
                 });
             };
             let s = &unit.storage;
+            // RDPROTECT/WRPROTECT need protection information, which no
+            // backstore has (SBC-3 5.16: INVALID FIELD IN CDB).
+            if matches!(opcode, 0x28 | 0xa8 | 0x88 | 0x2a | 0xaa | 0x8a)
+                && cdb.get(1).is_some_and(|b| b & 0xe0 != 0)
+            {
+                return Completion::check(Sense::INVALID_FIELD);
+            }
             match opcode {
                 0x00 if need(6) => Completion::good(Vec::new()),
                 0x25 if need(10) => {
@@ -188,9 +198,6 @@ pub async fn execute(unit: Option<&LogicalUnit>, luns: &[u64], cdb: &[u8]) -> Co
                     let mut d = vec![0u8; 32];
                     d[..8].copy_from_slice(&s.block_count().saturating_sub(1).to_be_bytes());
                     d[8..12].copy_from_slice(&s.block_size().to_be_bytes());
-                    if s.thin() {
-                        d[14] = 0x80; // LBPME
-                    }
                     Completion::good(d)
                 }
                 0x08 if need(6) => {
@@ -213,6 +220,14 @@ pub async fn execute(unit: Option<&LogicalUnit>, luns: &[u64], cdb: &[u8]) -> Co
                 0x88 if need(16) => {
                     read(unit, be_u64(&cdb[2..10]), u64::from(be_u32(&cdb[10..14]))).await
                 }
+                // A write without data: nothing to write, but the range
+                // is still checked (SBC-3: a transfer length of 0 is not
+                // an error).
+                0x0a | 0x2a | 0xaa | 0x8a => match write_extent(cdb) {
+                    Some((lba, 0, _)) if lba <= s.block_count() => Completion::good(Vec::new()),
+                    Some((_, 0, _)) => Completion::check(Sense::LBA_OUT_OF_RANGE),
+                    _ => Completion::check(Sense::INVALID_FIELD),
+                },
                 0x35 | 0x91 => match s.flush().await {
                     Ok(()) => Completion::good(Vec::new()),
                     Err(e) => {
@@ -272,7 +287,7 @@ pub fn check_write(
         return Err(Sense::LBA_OUT_OF_RANGE);
     }
     match blocks.checked_mul(u64::from(s.block_size())) {
-        Some(len) if len == expected as u64 && len <= 32 << 20 => Ok(()),
+        Some(len) if len == expected as u64 && len <= MAX_TRANSFER as u64 => Ok(()),
         _ => Err(Sense::INVALID_FIELD),
     }
 }
@@ -296,10 +311,11 @@ async fn read(unit: &LogicalUnit, lba: u64, blocks: u64) -> Completion {
     {
         return Completion::check(Sense::LBA_OUT_OF_RANGE);
     }
-    // One command reads at most 32 MiB: more is refused, not allocated.
+    // One command reads at most MAX_TRANSFER: more is refused, not
+    // allocated.
     let Some(len) = blocks
         .checked_mul(u64::from(s.block_size()))
-        .filter(|len| *len <= 32 << 20)
+        .filter(|len| *len <= MAX_TRANSFER as u64)
     else {
         return Completion::check(Sense::INVALID_FIELD);
     };
@@ -322,11 +338,11 @@ fn inquiry(unit: Option<&LogicalUnit>, cdb: &[u8]) -> Completion {
         if page != 0 {
             return Completion::check(Sense::INVALID_FIELD);
         }
-        let mut d = vec![0u8; 36];
+        let mut d = vec![0u8; 96];
         d[0] = peripheral;
         d[2] = 0x06; // SPC-4
         d[3] = 0x02; // response data format 2
-        d[4] = 31; // additional length
+        d[4] = 91; // additional length
         d[7] = 0x02; // CmdQue
         d[8..16].copy_from_slice(b"HA-RS   ");
         d[16..32].copy_from_slice(b"ha-iscsi        ");
@@ -336,19 +352,40 @@ fn inquiry(unit: Option<&LogicalUnit>, cdb: &[u8]) -> Completion {
                 .get(..4)
                 .unwrap_or(b"0.1 "),
         );
+        // Version descriptors: SAM-5, iSCSI, SPC-4, SBC-3.
+        for (i, v) in [0x00a0u16, 0x0960, 0x0460, 0x04c0].iter().enumerate() {
+            d[58 + 2 * i..60 + 2 * i].copy_from_slice(&v.to_be_bytes());
+        }
         return Completion::good(d);
     }
     let Some(unit) = unit else {
         return Completion::check(Sense::INVALID_FIELD);
     };
     let body: Vec<u8> = match page {
-        0x00 => vec![0x00, 0x80, 0x83],
+        0x00 => vec![0x00, 0x80, 0x83, 0xb0, 0xb1, 0xb2],
         0x80 => unit.serial.as_bytes().to_vec(),
         0x83 => {
             let mut d = vec![0x01, 0x03, 0x00, 16]; // binary, NAA, LU-associated
             d.extend_from_slice(&unit.naa);
             d
         }
+        0xb0 => {
+            // Block Limits: transfers up to what one command may read.
+            let mut d = vec![0u8; 0x3c];
+            let max_blocks = (MAX_TRANSFER / unit.storage.block_size() as usize) as u32;
+            d[4..8].copy_from_slice(&max_blocks.to_be_bytes());
+            d[8..12].copy_from_slice(&max_blocks.to_be_bytes());
+            d
+        }
+        0xb1 => {
+            // Block Device Characteristics: not rotating.
+            let mut d = vec![0u8; 0x3c];
+            d[1] = 1;
+            d
+        }
+        // Logical Block Provisioning: nothing advertised until UNMAP and
+        // WRITE SAME are served.
+        0xb2 => vec![0u8; 4],
         _ => return Completion::check(Sense::INVALID_FIELD),
     };
     let mut d = vec![peripheral, page];
@@ -406,7 +443,16 @@ mod tests {
             &c.data[..12],
             &[0, 0, 0, 0, 0, 0, 0x07, 0xff, 0, 0, 0x02, 0]
         );
-        assert_eq!(c.data[14] & 0x80, 0x80, "thin: LBPME");
+        assert_eq!(c.data[14] & 0x80, 0, "no LBPME until UNMAP is served");
+        let c = execute(Some(&u), &[0], &[0x12, 1, 0xb0, 0, 255, 0]).await;
+        assert_eq!((c.data[1], c.data[3]), (0xb0, 0x3c));
+        assert_eq!(
+            &c.data[8..12],
+            &65_536u32.to_be_bytes(),
+            "32 MiB of 512-byte blocks"
+        );
+        let c = execute(Some(&u), &[0], &[0x12, 1, 0x00, 0, 255, 0]).await;
+        assert_eq!(&c.data[4..], &[0x00, 0x80, 0x83, 0xb0, 0xb1, 0xb2]);
         let c = execute(Some(&u), &[0], &[0x12, 0, 0, 0, 36, 0]).await;
         assert_eq!(&c.data[8..16], b"HA-RS   ");
         let c = execute(Some(&u), &[0], &[0x12, 1, 0x83, 0, 255, 0]).await;
@@ -436,5 +482,18 @@ mod tests {
         assert_eq!(c.sense.unwrap().fixed()[2], 0x05);
         let c = execute(Some(&u), &[0], &[0x28]).await;
         assert_eq!(c.sense, Some(Sense::INVALID_OPCODE), "a short CDB");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_cdbs_never_panic(cdb in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..20)) {
+            let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+            let u = unit();
+            runtime.block_on(async {
+                let _ = execute(Some(&u), &[0], &cdb).await;
+                let _ = execute(None, &[0], &cdb).await;
+            });
+            let _ = write_extent(&cdb);
+        }
     }
 }

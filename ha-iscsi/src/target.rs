@@ -409,9 +409,14 @@ impl Connection {
                 ascq: 0x00,
             }));
         };
-        let Some((lba, blocks, fua)) = scsi::write_extent(&pdu.bhs.0[32..48]) else {
+        let cdb = &pdu.bhs.0[32..48];
+        let Some((lba, blocks, fua)) = scsi::write_extent(cdb) else {
             return Ok(check(scsi::Sense::INVALID_OPCODE));
         };
+        // WRPROTECT needs protection information, which no backstore has.
+        if cdb[0] != 0x0a && cdb[1] & 0xe0 != 0 {
+            return Ok(check(scsi::Sense::INVALID_FIELD));
+        }
         if let Err(sense) = scsi::check_write(&unit, lba, blocks, expected) {
             return Ok(check(sense));
         }
