@@ -4,50 +4,13 @@
 
 use std::process::Command;
 
+use std::sync::Arc;
+
 use ha_iscsi::backstore::MemoryBackstore;
-use ha_iscsi::login::{Auth, LoginConfig, TargetEntry};
-use ha_iscsi::negotiation::TargetLimits;
-use ha_iscsi::scsi::LogicalUnit;
-use ha_iscsi::target::Portal;
+use ha_iscsi::login::Auth;
+use support::{IQN, have, portal};
 
-const IQN: &str = "iqn.2025-09.com.example:storage";
-
-fn have_iscsi_ls() -> bool {
-    if Command::new("iscsi-ls").arg("--help").output().is_ok() {
-        return true;
-    }
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("required under CI: iscsi-ls (apt-get install libiscsi-bin)");
-    }
-    eprintln!("SKIPPED: iscsi-ls is not installed (apt-get install libiscsi-bin)");
-    false
-}
-
-async fn portal(auth: Auth) -> std::net::SocketAddr {
-    portal_with_lun(auth, None).await
-}
-
-async fn portal_with_lun(auth: Auth, lun: Option<LogicalUnit>) -> std::net::SocketAddr {
-    let config = LoginConfig {
-        targets: vec![TargetEntry {
-            name: IQN.into(),
-            auth: Auth::None,
-            allowed: None,
-        }],
-        discovery_auth: auth,
-        portal_group_tag: 1,
-        limits: TargetLimits::default(),
-    };
-    let mut portal = Portal::bind("127.0.0.1:0".parse().unwrap(), config)
-        .await
-        .unwrap();
-    if let Some(unit) = lun {
-        portal.map_lun(0, 0, unit);
-    }
-    let addr = portal.local_addr().unwrap();
-    tokio::spawn(portal.serve());
-    addr
-}
+mod support;
 
 async fn run(tool: &'static str, args: Vec<String>) -> std::process::Output {
     tokio::task::spawn_blocking(move || Command::new(tool).args(args).output().unwrap())
@@ -61,10 +24,10 @@ async fn iscsi_ls(url: String) -> std::process::Output {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn iscsi_ls_discovers_the_target() {
-    if !have_iscsi_ls() {
+    if !have("iscsi-ls") {
         return;
     }
-    let addr = portal(Auth::None).await;
+    let addr = portal(Auth::None, None).await;
     let out = iscsi_ls(format!("iscsi://{addr}")).await;
     let stdout = String::from_utf8_lossy(&out.stdout);
     eprintln!("{stdout}{}", String::from_utf8_lossy(&out.stderr));
@@ -75,14 +38,14 @@ async fn iscsi_ls_discovers_the_target() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn discovery_with_chap_needs_the_right_secret() {
-    if !have_iscsi_ls() {
+    if !have("iscsi-ls") {
         return;
     }
     let auth = Auth::Chap {
         users: vec![("node1".into(), b"initiatorsecret".to_vec())],
         mutual: None,
     };
-    let addr = portal(auth).await;
+    let addr = portal(auth, None).await;
     let ok = iscsi_ls(format!("iscsi://node1%initiatorsecret@{addr}")).await;
     assert!(
         String::from_utf8_lossy(&ok.stdout).contains(IQN),
@@ -101,13 +64,12 @@ async fn discovery_with_chap_needs_the_right_secret() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn libiscsi_tools_see_the_lun_its_identity_and_size() {
-    if !have_iscsi_ls() {
+    if !have("iscsi-ls") {
         return;
     }
     // The chapter's 1 GiB disk, in memory for the test: 64 MiB.
     let store = MemoryBackstore::new(512, 131_072).unwrap();
-    let unit = LogicalUnit::new(std::sync::Arc::new(store), "disk1");
-    let addr = portal_with_lun(Auth::None, Some(unit)).await;
+    let addr = portal(Auth::None, Some(Arc::new(store))).await;
     let out = run("iscsi-ls", vec!["-s".into(), format!("iscsi://{addr}")]).await;
     let listing = String::from_utf8_lossy(&out.stdout);
     eprintln!("{listing}{}", String::from_utf8_lossy(&out.stderr));

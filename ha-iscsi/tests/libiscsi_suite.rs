@@ -8,12 +8,10 @@ use std::process::Command;
 use std::sync::Arc;
 
 use ha_iscsi::backstore::{BlockTarget, FileBackstore, MemoryBackstore};
-use ha_iscsi::login::{Auth, LoginConfig, TargetEntry};
-use ha_iscsi::negotiation::TargetLimits;
-use ha_iscsi::scsi::LogicalUnit;
-use ha_iscsi::target::Portal;
+use ha_iscsi::login::Auth;
+use support::{IQN, have, portal};
 
-const IQN: &str = "iqn.2025-09.com.example:storage";
+mod support;
 
 /// The families whose commands ha-iscsi serves today.
 const FAMILIES: [&str; 11] = [
@@ -29,37 +27,6 @@ const FAMILIES: [&str; 11] = [
     "SCSI.Write12",
     "SCSI.Write16",
 ];
-
-fn have_suite() -> bool {
-    if Command::new("iscsi-test-cu").arg("--help").output().is_ok() {
-        return true;
-    }
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("required under CI: iscsi-test-cu (apt-get install libiscsi-bin)");
-    }
-    eprintln!("SKIPPED: iscsi-test-cu is not installed (apt-get install libiscsi-bin)");
-    false
-}
-
-async fn portal(storage: Arc<dyn BlockTarget>) -> std::net::SocketAddr {
-    let config = LoginConfig {
-        targets: vec![TargetEntry {
-            name: IQN.into(),
-            auth: Auth::None,
-            allowed: None,
-        }],
-        discovery_auth: Auth::None,
-        portal_group_tag: 1,
-        limits: TargetLimits::default(),
-    };
-    let mut portal = Portal::bind("127.0.0.1:0".parse().unwrap(), config)
-        .await
-        .unwrap();
-    portal.map_lun(0, 0, LogicalUnit::new(storage, "disk1"));
-    let addr = portal.local_addr().unwrap();
-    tokio::spawn(portal.serve());
-    addr
-}
 
 /// Runs the families; returns (ran, failed, skipped lines).
 async fn run_suite(addr: std::net::SocketAddr) -> (u32, u32, Vec<String>) {
@@ -101,7 +68,7 @@ async fn run_suite(addr: std::net::SocketAddr) -> (u32, u32, Vec<String>) {
 }
 
 async fn check(storage: Arc<dyn BlockTarget>, what: &str) {
-    let addr = portal(storage).await;
+    let addr = portal(Auth::None, Some(storage)).await;
     let (ran, failed, skipped) = run_suite(addr).await;
     eprintln!("{what}: {ran} tests ran, {failed} failed; skips:");
     for s in &skipped {
@@ -113,7 +80,7 @@ async fn check(storage: Arc<dyn BlockTarget>, what: &str) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_suite_passes_on_a_memory_lun() {
-    if !have_suite() {
+    if !have("iscsi-test-cu") {
         return;
     }
     check(
@@ -125,7 +92,7 @@ async fn the_suite_passes_on_a_memory_lun() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_suite_passes_on_a_file_lun() {
-    if !have_suite() {
+    if !have("iscsi-test-cu") {
         return;
     }
     let dir = std::env::temp_dir().join(format!("ha-iscsi-suite-{}", std::process::id()));

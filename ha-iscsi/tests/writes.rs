@@ -6,16 +6,14 @@ use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
 use ha_iscsi::backstore::MemoryBackstore;
-use ha_iscsi::login::{Auth, LoginConfig, TargetEntry};
-use ha_iscsi::negotiation::TargetLimits;
+use ha_iscsi::login::Auth;
 use ha_iscsi::pdu::{Bhs, Decoder, Digests, Opcode, Pdu};
-use ha_iscsi::scsi::LogicalUnit;
-use ha_iscsi::target::Portal;
 use ha_iscsi::text;
+use support::{IQN, portal};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-const IQN: &str = "iqn.2025-09.com.example:storage";
+mod support;
 
 struct Initiator {
     stream: TcpStream,
@@ -163,25 +161,9 @@ impl Initiator {
     }
 }
 
-async fn portal() -> std::net::SocketAddr {
-    let config = LoginConfig {
-        targets: vec![TargetEntry {
-            name: IQN.into(),
-            auth: Auth::None,
-            allowed: None,
-        }],
-        discovery_auth: Auth::None,
-        portal_group_tag: 1,
-        limits: TargetLimits::default(),
-    };
-    let mut portal = Portal::bind("127.0.0.1:0".parse().unwrap(), config)
-        .await
-        .unwrap();
+async fn lab_portal() -> std::net::SocketAddr {
     let store = MemoryBackstore::new(512, 4096).unwrap();
-    portal.map_lun(0, 0, LogicalUnit::new(Arc::new(store), "disk1"));
-    let addr = portal.local_addr().unwrap();
-    tokio::spawn(portal.serve());
-    addr
+    portal(Auth::None, Some(Arc::new(store))).await
 }
 
 fn pattern(len: usize, seed: u8) -> Vec<u8> {
@@ -192,7 +174,7 @@ fn pattern(len: usize, seed: u8) -> Vec<u8> {
 
 #[tokio::test]
 async fn a_write_with_initial_r2t_takes_immediate_data_then_bursts() {
-    let addr = portal().await;
+    let addr = lab_portal().await;
     let mut initiator = Initiator::login(addr, "Yes").await;
     let data = pattern(40_960, 7);
     let (r2ts, status) = initiator.write(1, 8, &data, 4096, 0).await;
@@ -204,7 +186,7 @@ async fn a_write_with_initial_r2t_takes_immediate_data_then_bursts() {
 
 #[tokio::test]
 async fn unsolicited_data_fills_the_first_burst_without_initial_r2t() {
-    let addr = portal().await;
+    let addr = lab_portal().await;
     let mut initiator = Initiator::login(addr, "No").await;
     let data = pattern(20_480, 3);
     // FirstBurstLength 8192: 4096 immediate + 4096 unsolicited.
@@ -221,7 +203,7 @@ async fn unsolicited_data_fills_the_first_burst_without_initial_r2t() {
 
 #[tokio::test]
 async fn a_write_past_the_end_is_refused_and_its_data_ignored() {
-    let addr = portal().await;
+    let addr = lab_portal().await;
     let mut initiator = Initiator::login(addr, "No").await;
     let data = pattern(4096, 1);
     let (r2ts, status) = initiator.write(1, 4094, &data, 1024, 1024).await;

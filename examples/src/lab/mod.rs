@@ -206,17 +206,6 @@ impl VipRole {
     pub fn holds(&self) -> bool {
         self.holding.borrow().holds
     }
-
-    /// Master_Down_Interval for this role's priority: 3 x advert_int + skew.
-    pub fn master_down(&self) -> Duration {
-        let skew = Duration::from_secs(1) * (256 - u32::from(self.router.priority)) / 256;
-        self.router.interval.duration() * 3 + skew
-    }
-
-    /// Skew_Time: how long it waits after its master resigns.
-    pub fn skew(&self) -> Duration {
-        Duration::from_secs(1) * (256 - u32::from(self.router.priority)) / 256
-    }
 }
 
 /// The whole lab.

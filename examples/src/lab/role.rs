@@ -6,7 +6,7 @@
 //! address or ARP entry moves.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use ha_lb::config::Config;
 use ha_lb::{BackendSet, LoadBalancer};
@@ -19,8 +19,6 @@ use super::vrrp::VipChange;
 pub struct Holding {
     /// Listening on the VIP.
     pub holds: bool,
-    /// When that last changed (the listener was bound or closed).
-    pub since: Option<Instant>,
     /// The running ha-lb's backend, for its servers' health.
     pub backend: Option<Arc<BackendSet>>,
 }
@@ -60,7 +58,6 @@ pub fn follow(
                 r.shutdown(Duration::from_secs(1)).await;
                 tx.send_replace(Holding {
                     holds: false,
-                    since: Some(Instant::now()),
                     backend: None,
                 });
             }
@@ -82,7 +79,6 @@ async fn listen(
     let running = start(name, config).await?;
     tx.send_replace(Holding {
         holds: true,
-        since: Some(Instant::now()),
         backend: running.backend(backend),
     });
     Some(running)

@@ -138,11 +138,6 @@ impl VrrpDaemon {
         *self.status.borrow()
     }
 
-    /// A receiver of status changes.
-    pub fn watch(&self) -> watch::Receiver<Status> {
-        self.status.clone()
-    }
-
     /// SIGTERM and waits for the daemon to exit.
     pub async fn stop(self) {
         self.signal(Signal::Term);

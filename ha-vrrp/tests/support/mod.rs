@@ -161,27 +161,19 @@ impl Lan {
     /// Unplugs host `i` (from 1) from the bridge; its link stays up, so
     /// nothing but the traffic stops (a partition, not an interface fault).
     pub fn unplug(&self, i: usize) {
-        ip(&[
-            "-n",
-            &self.switch,
-            "link",
-            "set",
-            &format!("p{i}"),
-            "nomaster",
-        ]);
+        self.port(i, &["nomaster"]);
     }
 
     /// Plugs host `i` back in.
     pub fn plug(&self, i: usize) {
-        ip(&[
-            "-n",
-            &self.switch,
-            "link",
-            "set",
-            &format!("p{i}"),
-            "master",
-            "br0",
-        ]);
+        self.port(i, &["master", "br0"]);
+    }
+
+    fn port(&self, i: usize, setting: &[&str]) {
+        let port = format!("p{i}");
+        let mut args = vec!["-n", &self.switch, "link", "set", &port];
+        args.extend_from_slice(setting);
+        ip(&args);
     }
 }
 

@@ -1,0 +1,54 @@
+//! What ha-iscsi's integration tests share: a portal on loopback with the
+//! chapter's target, and the check for libiscsi's tools.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::process::Command;
+use std::sync::Arc;
+
+use ha_iscsi::backstore::BlockTarget;
+use ha_iscsi::login::{Auth, LoginConfig, TargetEntry};
+use ha_iscsi::negotiation::TargetLimits;
+use ha_iscsi::scsi::LogicalUnit;
+use ha_iscsi::target::Portal;
+
+/// The chapter's target name.
+pub const IQN: &str = "iqn.2025-09.com.example:storage";
+
+/// Serves the chapter's target (no authentication for normal sessions,
+/// `discovery_auth` for discovery) on a free loopback port, with `lun` as
+/// LUN 0 if given; its address.
+pub async fn portal(discovery_auth: Auth, lun: Option<Arc<dyn BlockTarget>>) -> SocketAddr {
+    let config = LoginConfig {
+        targets: vec![TargetEntry {
+            name: IQN.into(),
+            auth: Auth::None,
+            allowed: None,
+        }],
+        discovery_auth,
+        portal_group_tag: 1,
+        limits: TargetLimits::default(),
+    };
+    let mut portal = Portal::bind("127.0.0.1:0".parse().unwrap(), config)
+        .await
+        .unwrap();
+    if let Some(storage) = lun {
+        portal.map_lun(0, 0, LogicalUnit::new(storage, "disk1"));
+    }
+    let addr = portal.local_addr().unwrap();
+    tokio::spawn(portal.serve());
+    addr
+}
+
+/// Whether libiscsi's `tool` runs here; skips with a reason otherwise
+/// (a failure under CI=true).
+pub fn have(tool: &str) -> bool {
+    if Command::new(tool).arg("--help").output().is_ok() {
+        return true;
+    }
+    if std::env::var("CI").as_deref() == Ok("true") {
+        panic!("required under CI: {tool} (apt-get install libiscsi-bin)");
+    }
+    eprintln!("SKIPPED: {tool} is not installed (apt-get install libiscsi-bin)");
+    false
+}
