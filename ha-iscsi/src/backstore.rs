@@ -73,6 +73,15 @@ pub trait BlockTarget: Send + Sync + 'static {
         self.write_zeroes(lba, blocks).await
     }
 
+    /// Whether block `lba` is mapped (holds data; otherwise it is
+    /// deallocated and reads as zeroes), and how many blocks from it, at
+    /// most `max`, are in the same state (GET LBA STATUS). The default:
+    /// everything is mapped.
+    async fn provisioning(&self, lba: u64, max: u64) -> Result<(bool, u64)> {
+        self.check(lba, self.block_size() as usize)?;
+        Ok((true, max))
+    }
+
     /// Writes zeroes to `blocks` blocks from `lba`, in pieces of at most
     /// 1 MiB.
     async fn write_zeroes(&self, lba: u64, blocks: u64) -> Result<()> {
@@ -196,6 +205,24 @@ impl BlockTarget for MemoryBackstore {
         self.blocks.write().expect("not poisoned")[range].fill(0);
         Ok(())
     }
+
+    /// A block of zeroes counts as deallocated: memory keeps no map, and
+    /// an unmapped block is exactly one that reads as zeroes.
+    async fn provisioning(&self, lba: u64, max: u64) -> Result<(bool, u64)> {
+        let size = self.block_size as usize;
+        self.check(lba, size)?;
+        let blocks = self.blocks.read().expect("not poisoned");
+        let start = lba as usize * size;
+        let zero = |i: usize| blocks[i..i + size].iter().all(|b| *b == 0);
+        let mapped = !zero(start);
+        let mut run = 1u64;
+        let mut at = start + size;
+        while run < max && at < blocks.len() && zero(at) != mapped {
+            run += 1;
+            at += size;
+        }
+        Ok((mapped, run))
+    }
 }
 
 /// Blocks in a file (targetcli's `fileio`): created sparse at the asked
@@ -314,6 +341,32 @@ impl BlockTarget for FileBackstore {
 
     fn thin(&self) -> bool {
         true
+    }
+
+    /// From the file's holes (SEEK_DATA/SEEK_HOLE): a block is mapped if
+    /// any of it is data.
+    async fn provisioning(&self, lba: u64, max: u64) -> Result<(bool, u64)> {
+        let size = u64::from(self.block_size);
+        self.check(lba, size as usize)?;
+        let (start, end) = (lba * size, (lba + max) * size);
+        self.blocking("find holes", move |f| {
+            use nix::unistd::{Whence, lseek};
+            let seek = |offset: u64, whence| match lseek(f, offset as i64, whence) {
+                Ok(at) => Ok(at as u64),
+                // No data after the offset: a hole to the end.
+                Err(nix::errno::Errno::ENXIO) => Ok(end),
+                Err(e) => Err(std::io::Error::from(e)),
+            };
+            let data = seek(start, Whence::SeekData)?;
+            if data >= start + size {
+                // Deallocated up to the block holding the next data.
+                let run = (data.min(end) - start) / size;
+                return Ok((false, run.max(1)));
+            }
+            let hole = seek(start, Whence::SeekHole)?.min(end);
+            Ok((true, (hole.div_ceil(size) - lba).max(1)))
+        })
+        .await
     }
 
     async fn unmap(&self, lba: u64, blocks: u64) -> Result<()> {

@@ -10,16 +10,16 @@
 //! ([`text`]) and the negotiation of the operational keys by RFC 7143's
 //! rules ([`negotiation`]); CHAP and mutual CHAP with reflection refused
 //! ([`chap`]); the target's login phase ([`login`]); SendTargets
-//! ([`discovery`]); the first SCSI commands ([`scsi`]: TEST UNIT READY,
-//! INQUIRY with VPD 00/80/83, READ CAPACITY, REPORT LUNS, READ, WRITE,
-//! SYNCHRONIZE CACHE); a tokio portal ([`target`]) with immediate data,
-//! unsolicited data and R2T, that libiscsi's `iscsi-ls`, `iscsi-inq` and
-//! `iscsi-readcapacity16` use, with and without CHAP; the
+//! ([`discovery`]); SCSI emulation ([`scsi`]: SPC-4/SBC-3 block commands,
+//! MODE SENSE/SELECT, unit attentions, RESERVE(6) and persistent
+//! reservations with every service action and type, kept across restarts
+//! with APTPL); a tokio portal ([`target`]) with CmdSN ordering, R2T,
+//! task management, NOP-In keep-alive and a logout request on stop, which
+//! passes libiscsi's whole `iscsi-test-cu` suite; the
 //! [`BlockTarget`](backstore::BlockTarget) trait with memory and file
-//! backstores ([`backstore`]). The rest of SCSI and of the full feature
-//! phase, block-device backstores, the `ha-target` binary and the initiator
-//! come next; `docs/architecture.md` says how the crate fits with the
-//! others.
+//! backstores ([`backstore`]). Block-device backstores, ACLs, the
+//! targetcli import and the initiator come next; `docs/architecture.md`
+//! says how the crate fits with the others.
 //!
 //! ```
 //! use bytes::BytesMut;

@@ -311,6 +311,7 @@ pub struct Decoder {
     buf: BytesMut,
     digests: Digests,
     max_data_len: u32,
+    last_header: Option<Bhs>,
 }
 
 impl Decoder {
@@ -322,6 +323,7 @@ impl Decoder {
             buf: BytesMut::new(),
             digests: Digests::default(),
             max_data_len,
+            last_header: None,
         }
     }
 
@@ -338,6 +340,13 @@ impl Decoder {
     /// Bytes received and not yet part of a returned PDU.
     pub fn buffered(&self) -> usize {
         self.buf.len()
+    }
+
+    /// The header of the PDU the last error was about, when the header
+    /// itself was sound (a data digest mismatch, an unknown opcode): what a
+    /// Reject quotes.
+    pub fn last_header(&self) -> Option<Bhs> {
+        self.last_header.clone()
     }
 
     /// Takes bytes as they arrive.
@@ -389,10 +398,14 @@ impl Decoder {
             let received = pdu.get_u32_le();
             let computed = crc32c_of(&[&padded]);
             if received != computed {
+                self.last_header = Some(bhs);
                 return Err(Error::DataDigest { received, computed });
             }
         }
-        bhs.opcode()?;
+        if let Err(e) = bhs.opcode() {
+            self.last_header = Some(bhs);
+            return Err(e);
+        }
         Ok(Some(Pdu {
             bhs,
             ahs: header.slice(BHS_LEN..),

@@ -2,38 +2,87 @@
 //! bytes to the [`Decoder`], runs the [`Login`] and then the full feature
 //! phase, and writes the answers.
 //!
-//! **So far** the full feature phase answers Text (`SendTargets`,
-//! continued over several PDUs when the answer is longer than the initiator
-//! receives), NOP-Out, Logout, and SCSI commands without data from the
-//! initiator through [`scsi`] (Data-In split to the
-//! initiator's MaxRecvDataSegmentLength with the status in the last one,
-//! residuals, sense data), and writes: immediate data, unsolicited
-//! Data-Out up to FirstBurstLength when InitialR2T is No, and R2Ts for the
-//! rest (at most MaxBurstLength each, one outstanding), the write done and
-//! answered once every byte is in. Task management and SNACK are answered
-//! with a Reject ("command not supported") for now.
+//! The full feature phase: Text (`SendTargets`, continued over several
+//! PDUs), NOP-Out answered and NOP-In keep-alive pings sent by the target
+//! (a connection that stops answering them is closed), SCSI commands
+//! through [`scsi`] in CmdSN order (commands ahead of a gap wait, commands
+//! outside the window are ignored, as RFC 7143 3.2.2.1 says), Data-In split
+//! to the initiator's MaxRecvDataSegmentLength and MaxBurstLength with the
+//! status in the last PDU, Data-Out (immediate, unsolicited up to
+//! FirstBurstLength when InitialR2T is No, and solicited by up to
+//! MaxOutstandingR2T R2Ts of at most MaxBurstLength, DataSN checked), task
+//! management (abort task, abort and clear task set, LUN reset, target warm
+//! and cold reset), Logout, Reject for what is malformed, and an Async
+//! Message asking initiators to log out when the portal stops.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU16, Ordering};
+use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tokio::time::Instant;
 
 use crate::discovery;
 use crate::login::{COMMAND_WINDOW, Login, LoginConfig, Outcome, SessionType, Step};
 use crate::pdu::{Bhs, Decoder, Digests, Opcode, Pdu};
-use crate::scsi::{self, LogicalUnit};
+use crate::scsi::{self, LogicalUnit, Nexus, Request, Sense};
 use crate::text;
 
-/// The Target Transfer Tag meaning "none".
-const NO_TTT: u32 = 0xffff_ffff;
-/// Reject reason: command not supported (RFC 7143 11.17.1).
-const REJECT_NOT_SUPPORTED: u8 = 0x05;
-/// Reject reason: protocol error.
+/// The Target Transfer Tag (and Initiator Task Tag) meaning "none".
+const NO_TAG: u32 = 0xffff_ffff;
+/// Reject reasons (RFC 7143 11.17.1).
+const REJECT_DIGEST: u8 = 0x02;
 const REJECT_PROTOCOL: u8 = 0x04;
+const REJECT_NOT_SUPPORTED: u8 = 0x05;
+/// Task management responses (RFC 7143 11.6.1).
+const TMF_COMPLETE: u8 = 0;
+const TMF_NO_TASK: u8 = 1;
+const TMF_NO_LUN: u8 = 2;
+const TMF_NO_REASSIGN: u8 = 4;
+const TMF_NOT_SUPPORTED: u8 = 5;
+
+/// How a portal keeps connections alive and how it stops.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PortalOptions {
+    /// A NOP-In ping is sent after this long without traffic (`None`: no
+    /// pings).
+    pub nop_interval: Option<Duration>,
+    /// A ping unanswered this long closes the connection.
+    pub nop_timeout: Duration,
+    /// On stop, how long initiators get to log out after the Async Message
+    /// asking them to.
+    pub logout_wait: Duration,
+}
+
+impl Default for PortalOptions {
+    fn default() -> Self {
+        // LIO's defaults: nopin_timeout 15 s, nopin_response_timeout 30 s.
+        Self {
+            nop_interval: Some(Duration::from_secs(15)),
+            nop_timeout: Duration::from_secs(30),
+            logout_wait: Duration::from_secs(2),
+        }
+    }
+}
+
+/// Each target's LUNs, by target index.
+type Luns = HashMap<usize, Vec<(u64, LogicalUnit)>>;
+
+/// What every connection of a portal listens to.
+#[derive(Debug)]
+struct Signals {
+    /// Bumped by a TARGET COLD RESET of a target (by index): every
+    /// connection to it closes.
+    cold_reset: watch::Sender<(usize, u64)>,
+    /// Set when the portal stops.
+    stopping: watch::Sender<bool>,
+}
 
 /// A listening portal.
 #[derive(Debug)]
@@ -43,6 +92,7 @@ pub struct Portal {
     luns: Arc<Luns>,
     /// The addresses SendTargets reports (`ip:port`).
     advertised: Vec<String>,
+    options: PortalOptions,
 }
 
 impl Portal {
@@ -55,7 +105,13 @@ impl Portal {
             config: Arc::new(config),
             luns: Arc::default(),
             advertised: vec![local.to_string()],
+            options: PortalOptions::default(),
         })
+    }
+
+    /// Sets keep-alive and stop behaviour.
+    pub fn set_options(&mut self, options: PortalOptions) {
+        self.options = options;
     }
 
     /// Maps `unit` as LUN `lun` of the target at `target` (its index in
@@ -75,23 +131,52 @@ impl Portal {
 
     /// Accepts and serves connections until the task is dropped.
     pub async fn serve(self) {
+        self.serve_until(std::future::pending()).await;
+    }
+
+    /// Accepts and serves connections until `stop` completes; then asks
+    /// every initiator to log out (an Async Message), waits up to the
+    /// options' `logout_wait` for them, and returns.
+    pub async fn serve_until(self, stop: impl Future<Output = ()>) {
         let tsih = Arc::new(AtomicU16::new(1));
         let advertised = Arc::new(self.advertised);
+        let signals = Arc::new(Signals {
+            cold_reset: watch::channel((usize::MAX, 0)).0,
+            stopping: watch::channel(false).0,
+        });
+        let mut connections = tokio::task::JoinSet::new();
+        tokio::pin!(stop);
         loop {
-            let Ok((stream, peer)) = self.listener.accept().await else {
-                continue;
-            };
-            let config = self.config.clone();
-            let luns = self.luns.clone();
-            let advertised = advertised.clone();
-            let handle = tsih.fetch_add(1, Ordering::Relaxed).max(1);
-            tokio::spawn(async move {
-                let connection = Connection::new(config, luns, advertised, handle);
-                if let Err(e) = connection.run(stream).await {
-                    tracing::info!(%peer, error = %e, "iSCSI connection ended");
+            tokio::select! {
+                () = &mut stop => break,
+                accepted = self.listener.accept() => {
+                    let Ok((stream, peer)) = accepted else { continue };
+                    let _ = stream.set_nodelay(true);
+                    let handle = tsih.fetch_add(1, Ordering::Relaxed).max(1);
+                    let connection = Connection::new(
+                        self.config.clone(),
+                        self.luns.clone(),
+                        advertised.clone(),
+                        handle,
+                        signals.clone(),
+                        self.options,
+                    );
+                    connections.spawn(async move {
+                        if let Err(e) = connection.run(stream).await {
+                            tracing::info!(%peer, error = %e, "iSCSI connection ended");
+                        }
+                    });
                 }
-            });
+                Some(_) = connections.join_next(), if !connections.is_empty() => {}
+            }
         }
+        signals.stopping.send_replace(true);
+        let wait = self.options.logout_wait + Duration::from_millis(500);
+        let _ = tokio::time::timeout(wait, async {
+            while connections.join_next().await.is_some() {}
+        })
+        .await;
+        connections.shutdown().await;
     }
 }
 
@@ -103,36 +188,53 @@ fn entropy() -> std::io::Result<[u8; 17]> {
     Ok(bytes)
 }
 
-/// Each target's LUNs, by target index.
-type Luns = HashMap<usize, Vec<(u64, LogicalUnit)>>;
+/// Serial number arithmetic (RFC 1982) on 32 bits: `a < b`.
+fn sn_lt(a: u32, b: u32) -> bool {
+    a != b && b.wrapping_sub(a) < 1 << 31
+}
+
+/// A SCSI command as received, before or while its data arrives.
+struct Task {
+    itt: u32,
+    lun_field: u64,
+    cdb: [u8; 16],
+    /// Expected Data Transfer Length from the initiator.
+    expected: usize,
+    /// The R bit: the initiator takes Data-In.
+    reads: bool,
+    /// Where the data goes (`None`: no such LUN).
+    unit: Option<LogicalUnit>,
+    /// Data-Out collected so far.
+    buffer: Vec<u8>,
+    received: usize,
+    /// Where the next R2T starts.
+    next_offset: usize,
+    /// R2Ts in flight: TTT, end of what each asked for, next DataSN.
+    outstanding: Vec<(u32, usize, u32)>,
+    /// The DataSN expected in the unsolicited burst.
+    unsolicited_data_sn: u32,
+    r2t_sn: u32,
+}
 
 struct Connection {
     config: Arc<LoginConfig>,
     luns: Arc<Luns>,
     advertised: Arc<Vec<String>>,
     tsih: u16,
+    signals: Arc<Signals>,
+    options: PortalOptions,
     digests: Digests,
     session: Option<Outcome>,
+    nexus: Option<Nexus>,
     /// The rest of a Text answer too long for one PDU.
     pending_text: Bytes,
     /// Writes waiting for their data, by ITT.
-    writes: HashMap<u32, WriteTask>,
+    tasks: HashMap<u32, Task>,
+    /// Commands that came ahead of a CmdSN gap, by CmdSN.
+    queued: BTreeMap<u32, Pdu>,
     next_ttt: u32,
-}
-
-/// A write command collecting its data.
-struct WriteTask {
-    unit: LogicalUnit,
-    lun_field: u64,
-    lba: u64,
-    fua: bool,
-    buffer: Vec<u8>,
-    received: usize,
-    /// Where the next R2T starts.
-    next_offset: usize,
-    /// The R2T in flight: its TTT and the end of what it asked for.
-    outstanding: Option<(u32, usize)>,
-    r2t_sn: u32,
+    /// The TTT of the NOP-In ping waiting for its answer, and since when.
+    ping: Option<(u32, Instant)>,
 }
 
 impl Connection {
@@ -141,46 +243,151 @@ impl Connection {
         luns: Arc<Luns>,
         advertised: Arc<Vec<String>>,
         tsih: u16,
+        signals: Arc<Signals>,
+        options: PortalOptions,
     ) -> Self {
         Self {
             config,
             luns,
             advertised,
             tsih,
+            signals,
+            options,
             digests: Digests::default(),
             session: None,
+            nexus: None,
             pending_text: Bytes::new(),
-            writes: HashMap::new(),
+            tasks: HashMap::new(),
+            queued: BTreeMap::new(),
             next_ttt: 1,
+            ping: None,
         }
     }
 
+    fn target(&self) -> Option<usize> {
+        match &self.session {
+            Some(Outcome {
+                session_type: SessionType::Normal(t),
+                ..
+            }) => Some(*t),
+            _ => None,
+        }
+    }
+
+    fn units(&self) -> &[(u64, LogicalUnit)] {
+        self.target()
+            .and_then(|t| self.luns.get(&t))
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
+    }
+
     async fn run(mut self, mut stream: TcpStream) -> std::io::Result<()> {
+        let result = self.serve(&mut stream).await;
+        // Whatever ended the connection, the nexus is gone: what it held
+        // that does not outlive it is released.
+        if let Some(nexus) = &self.nexus {
+            for (_, unit) in self.units() {
+                unit.handle_nexus_loss(nexus);
+            }
+        }
+        result
+    }
+
+    async fn serve(&mut self, stream: &mut TcpStream) -> std::io::Result<()> {
         let seed = entropy()?;
         let mut challenge = [0u8; 16];
         challenge.copy_from_slice(&seed[..16]);
         let stat_sn = u32::from_be_bytes([seed[0], seed[1], seed[2], seed[3]]);
         let mut login = Login::new(self.config.clone(), self.tsih, stat_sn, challenge, seed[16]);
         let mut decoder = Decoder::new(8192);
-        let mut buf = vec![0u8; 65536];
+        let mut buf = vec![0u8; 256 * 1024];
         let mut out = BytesMut::new();
+        let mut cold_reset = self.signals.cold_reset.subscribe();
+        let mut stopping = self.signals.stopping.subscribe();
+        let mut logout_deadline: Option<Instant> = None;
+        let mut last_heard = Instant::now();
         loop {
-            let n = stream.read(&mut buf).await?;
+            let keepalive = match (self.session.is_some(), self.ping, self.options.nop_interval) {
+                (true, Some((_, sent)), _) => Some(sent + self.options.nop_timeout),
+                (true, None, Some(interval)) => Some(last_heard + interval),
+                _ => None,
+            };
+            let wake = [keepalive, logout_deadline].into_iter().flatten().min();
+            let n = tokio::select! {
+                read = stream.read(&mut buf) => read?,
+                () = async { tokio::time::sleep_until(wake.unwrap_or_else(Instant::now)).await }, if wake.is_some() => {
+                    let now = Instant::now();
+                    if logout_deadline.is_some_and(|d| now >= d) {
+                        tracing::info!("initiator did not log out in time");
+                        return Ok(());
+                    }
+                    if let Some((_, sent)) = self.ping {
+                        if now >= sent + self.options.nop_timeout {
+                            tracing::warn!("NOP-In ping unanswered: closing the connection");
+                            return Ok(());
+                        }
+                    } else if keepalive.is_some_and(|k| now >= k) {
+                        self.send_ping(&mut out)?;
+                        stream.write_all(&out).await?;
+                        out.clear();
+                    }
+                    continue;
+                }
+                Ok(()) = cold_reset.changed() => {
+                    let (target, _) = *cold_reset.borrow_and_update();
+                    if Some(target) == self.target() {
+                        tracing::info!("target cold reset: closing the connection");
+                        return Ok(());
+                    }
+                    continue;
+                }
+                Ok(()) = stopping.changed(), if logout_deadline.is_none() => {
+                    if self.session.is_none() {
+                        return Ok(());
+                    }
+                    self.send_logout_request(&mut out)?;
+                    stream.write_all(&out).await?;
+                    out.clear();
+                    logout_deadline = Some(Instant::now() + self.options.logout_wait);
+                    continue;
+                }
+            };
             if n == 0 {
                 return Ok(());
             }
+            last_heard = Instant::now();
             decoder.handle_bytes(&buf[..n]);
             loop {
                 let pdu = match decoder.poll_pdu() {
                     Ok(Some(pdu)) => pdu,
                     Ok(None) => break,
+                    Err(e @ (crate::Error::DataDigest { .. } | crate::Error::Opcode(_)))
+                        if self.session.is_some() =>
+                    {
+                        // The header was sound: the PDU is refused, the
+                        // connection goes on (RFC 7143 7.8, 11.17).
+                        let reason = match e {
+                            crate::Error::Opcode(_) => REJECT_NOT_SUPPORTED,
+                            _ => REJECT_DIGEST,
+                        };
+                        if let Some(bhs) = decoder.last_header() {
+                            self.reject_header(&bhs, reason, &mut out)?;
+                            // Data lost to a digest error: its command
+                            // cannot complete (ErrorRecoveryLevel 0).
+                            if bhs.opcode() == Ok(Opcode::DataOut) {
+                                self.fail_task(bhs.itt(), Sense::CRC_ERROR, &mut out)?;
+                            }
+                        }
+                        continue;
+                    }
                     Err(e) => {
+                        stream.write_all(&out).await?;
                         return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, e));
                     }
                 };
                 let mut close = false;
-                match &self.session {
-                    None => match login.handle_request(&pdu) {
+                if self.session.is_none() {
+                    match login.handle_request(&pdu) {
                         Step::Continue(r) => self.send(&r, &mut out)?,
                         Step::Done(r, outcome) => {
                             self.send(&r, &mut out)?;
@@ -191,20 +398,32 @@ impl Connection {
                             decoder.set_digests(self.digests);
                             decoder.set_max_data_len(outcome.params.target_max_recv);
                             tracing::info!(initiator = %outcome.initiator, session = ?outcome.session_type, "iSCSI login");
+                            self.nexus = Some(Nexus {
+                                initiator: outcome.initiator.clone(),
+                                isid: outcome.isid,
+                                target_port: self.config.portal_group_tag,
+                            });
                             self.session = Some(outcome);
                         }
                         Step::Fail(r) => {
                             self.send(&r, &mut out)?;
                             close = true;
                         }
-                    },
-                    Some(_) => close = self.full_feature(&pdu, &mut out).await?,
+                    }
+                } else {
+                    close = self.full_feature(pdu, &mut out).await?;
                 }
-                stream.write_all(&out).await?;
-                out.clear();
+                if out.len() >= 64 * 1024 || close {
+                    stream.write_all(&out).await?;
+                    out.clear();
+                }
                 if close {
                     return Ok(());
                 }
+            }
+            if !out.is_empty() {
+                stream.write_all(&out).await?;
+                out.clear();
             }
         }
     }
@@ -214,88 +433,142 @@ impl Connection {
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
     }
 
+    /// Sets ExpCmdSN and MaxCmdSN of a target PDU.
+    fn window(&self, bhs: &mut Bhs) {
+        if let Some(s) = &self.session {
+            bhs.set_u32_at(28, s.exp_cmd_sn);
+            bhs.set_u32_at(32, s.exp_cmd_sn.wrapping_add(COMMAND_WINDOW - 1));
+        }
+    }
+
     /// Sets StatSN, ExpCmdSN and MaxCmdSN of a response and advances StatSN.
     fn numbers(&mut self, bhs: &mut Bhs) {
+        self.window(bhs);
         let Some(s) = &mut self.session else { return };
         bhs.set_u32_at(24, s.stat_sn);
         s.stat_sn = s.stat_sn.wrapping_add(1);
-        bhs.set_u32_at(28, s.exp_cmd_sn);
-        bhs.set_u32_at(32, s.exp_cmd_sn.wrapping_add(COMMAND_WINDOW - 1));
+    }
+
+    /// StatSN without taking one (R2T, NOP-In pings, Async Messages).
+    fn current_stat_sn(&self, bhs: &mut Bhs) {
+        self.window(bhs);
+        if let Some(s) = &self.session {
+            bhs.set_u32_at(24, s.stat_sn);
+        }
+    }
+
+    fn send_ping(&mut self, out: &mut BytesMut) -> std::io::Result<()> {
+        let ttt = self.take_ttt();
+        let mut r = Bhs::new(Opcode::NopIn);
+        r.set_final(true);
+        r.set_itt(NO_TAG);
+        r.set_u32_at(20, ttt);
+        self.current_stat_sn(&mut r);
+        self.ping = Some((ttt, Instant::now()));
+        self.send(&Pdu::new(r), out)
+    }
+
+    /// Async Message, event 1: the target asks for a logout.
+    fn send_logout_request(&mut self, out: &mut BytesMut) -> std::io::Result<()> {
+        let mut r = Bhs::new(Opcode::AsyncMessage);
+        r.set_final(true);
+        r.set_itt(NO_TAG);
+        self.current_stat_sn(&mut r);
+        r.0[36] = 1;
+        // Parameter3: seconds the initiator has to log out.
+        let wait = self.options.logout_wait.as_secs().clamp(1, 3600) as u16;
+        r.0[42..44].copy_from_slice(&wait.to_be_bytes());
+        self.send(&Pdu::new(r), out)
+    }
+
+    fn take_ttt(&mut self) -> u32 {
+        let ttt = self.next_ttt;
+        self.next_ttt = self.next_ttt.wrapping_add(1).max(1);
+        if self.next_ttt == NO_TAG {
+            self.next_ttt = 1;
+        }
+        ttt
     }
 
     /// Answers one PDU of the full feature phase; `true` to close.
-    async fn full_feature(&mut self, pdu: &Pdu, out: &mut BytesMut) -> std::io::Result<bool> {
+    async fn full_feature(&mut self, pdu: Pdu, out: &mut BytesMut) -> std::io::Result<bool> {
         let b = &pdu.bhs;
-        if let Some(s) = &mut self.session
-            && !b.immediate()
-            && b.opcode_byte() != Opcode::DataOut as u8
-        {
-            // A non-immediate command takes its CmdSN.
-            s.exp_cmd_sn = b.u32_at(24).wrapping_add(1);
-        }
-        match b.opcode() {
-            Ok(Opcode::TextRequest) => {
-                let (initiator, max) = match &self.session {
-                    Some(s) => (s.initiator.clone(), s.params.initiator_max_recv as usize),
-                    None => return Ok(true),
-                };
-                if b.u32_at(20) == NO_TTT {
-                    let keys = match text::parse(&pdu.data) {
-                        Ok(keys) => keys,
-                        Err(_) => return self.reject(pdu, REJECT_PROTOCOL, out),
-                    };
-                    let answer = match keys.iter().find(|(k, _)| k == "SendTargets") {
-                        Some((_, value)) => discovery::send_targets(
-                            &self.config,
-                            value,
-                            &self.advertised,
-                            &initiator,
-                        ),
-                        None => keys
-                            .iter()
-                            .map(|(k, _)| (k.clone(), "NotUnderstood".to_owned()))
-                            .collect(),
-                    };
-                    self.pending_text = Bytes::from(text::encode(&answer));
-                }
-                let take = self.pending_text.len().min(max.max(512));
-                let chunk = self.pending_text.split_to(take);
-                let more = !self.pending_text.is_empty();
-                let mut r = Bhs::new(Opcode::TextResponse);
-                r.set_final(!more);
-                r.set_bit(1, 0x40, more);
-                r.set_itt(b.itt());
-                r.set_u32_at(20, if more { 1 } else { NO_TTT });
-                self.numbers(&mut r);
-                let mut response = Pdu::new(r);
-                response.data = chunk;
-                self.send(&response, out)?;
-                Ok(false)
+        let opcode = b.opcode();
+        // Commands (not Data-Out, not SNACK) carry a CmdSN; a non-immediate
+        // one runs in CmdSN order.
+        let numbered = matches!(
+            opcode,
+            Ok(Opcode::ScsiCommand
+                | Opcode::TaskManagement
+                | Opcode::TextRequest
+                | Opcode::LogoutRequest
+                | Opcode::NopOut)
+        ) && !(opcode == Ok(Opcode::NopOut) && b.itt() == NO_TAG);
+        if numbered && !b.immediate() {
+            let cmd_sn = b.u32_at(24);
+            let Some(exp) = self.session.as_ref().map(|s| s.exp_cmd_sn) else {
+                return Ok(true);
+            };
+            let max = exp.wrapping_add(COMMAND_WINDOW - 1);
+            if sn_lt(cmd_sn, exp) || sn_lt(max, cmd_sn) {
+                tracing::debug!(cmd_sn, exp, "CmdSN outside the window: ignored");
+                return Ok(false);
             }
+            if cmd_sn != exp {
+                self.queued.insert(cmd_sn, pdu);
+                return Ok(false);
+            }
+            if let Some(s) = &mut self.session {
+                s.exp_cmd_sn = exp.wrapping_add(1);
+            }
+            if self.dispatch(&pdu, out).await? {
+                return Ok(true);
+            }
+            // Commands that waited for this one.
+            loop {
+                let Some(exp) = self.session.as_ref().map(|s| s.exp_cmd_sn) else {
+                    return Ok(true);
+                };
+                let Some(next) = self.queued.remove(&exp) else {
+                    return Ok(false);
+                };
+                if let Some(s) = &mut self.session {
+                    s.exp_cmd_sn = exp.wrapping_add(1);
+                }
+                if self.dispatch(&next, out).await? {
+                    return Ok(true);
+                }
+            }
+        }
+        self.dispatch(&pdu, out).await
+    }
+
+    async fn dispatch(&mut self, pdu: &Pdu, out: &mut BytesMut) -> std::io::Result<bool> {
+        let b = &pdu.bhs;
+        match b.opcode() {
+            Ok(Opcode::TextRequest) => self.text(pdu, out).map(|()| false),
             Ok(Opcode::NopOut) => {
-                if b.itt() == NO_TTT {
-                    // A reply to our ping, or a ping that wants no answer.
+                if b.itt() == NO_TAG {
+                    // The answer to our ping.
+                    if self.ping.is_some_and(|(ttt, _)| ttt == b.u32_at(20)) {
+                        self.ping = None;
+                    }
                     return Ok(false);
                 }
                 let mut r = Bhs::new(Opcode::NopIn);
                 r.set_final(true);
                 r.set_lun(b.lun());
                 r.set_itt(b.itt());
-                r.set_u32_at(20, NO_TTT);
+                r.set_u32_at(20, NO_TAG);
                 self.numbers(&mut r);
                 let mut response = Pdu::new(r);
                 response.data = pdu.data.clone();
                 self.send(&response, out)?;
                 Ok(false)
             }
-            Ok(Opcode::ScsiCommand) => {
-                self.scsi_command(pdu, out).await?;
-                Ok(false)
-            }
-            Ok(Opcode::DataOut) => {
-                self.data_out(pdu, out).await?;
-                Ok(false)
-            }
+            Ok(Opcode::ScsiCommand) => self.scsi_command(pdu, out).await.map(|()| false),
+            Ok(Opcode::DataOut) => self.data_out(pdu, out).await,
+            Ok(Opcode::TaskManagement) => self.task_management(pdu, out),
             Ok(Opcode::LogoutRequest) => {
                 let mut r = Bhs::new(Opcode::LogoutResponse);
                 r.set_final(true);
@@ -304,227 +577,387 @@ impl Connection {
                 self.send(&Pdu::new(r), out)?;
                 Ok(true)
             }
-            Ok(_) => self.reject(pdu, REJECT_NOT_SUPPORTED, out),
-            Err(_) => self.reject(pdu, REJECT_PROTOCOL, out),
+            Ok(Opcode::Snack) => {
+                // ErrorRecoveryLevel is 0: no SNACK (RFC 7143 11.16).
+                self.reject(pdu, REJECT_NOT_SUPPORTED, out)
+            }
+            Ok(_) => self.reject(pdu, REJECT_PROTOCOL, out),
+            Err(_) => self.reject(pdu, REJECT_NOT_SUPPORTED, out),
         }
     }
 
-    /// Runs a SCSI command and sends its Data-In and status.
+    fn text(&mut self, pdu: &Pdu, out: &mut BytesMut) -> std::io::Result<()> {
+        let b = &pdu.bhs;
+        let (initiator, max) = match &self.session {
+            Some(s) => (s.initiator.clone(), s.params.initiator_max_recv as usize),
+            None => return Ok(()),
+        };
+        if b.u32_at(20) == NO_TAG {
+            let keys = match text::parse(&pdu.data) {
+                Ok(keys) => keys,
+                Err(_) => return self.reject(pdu, REJECT_PROTOCOL, out).map(|_| ()),
+            };
+            let answer = match keys.iter().find(|(k, _)| k == "SendTargets") {
+                Some((_, value)) => {
+                    discovery::send_targets(&self.config, value, &self.advertised, &initiator)
+                }
+                None => keys
+                    .iter()
+                    .map(|(k, _)| (k.clone(), "NotUnderstood".to_owned()))
+                    .collect(),
+            };
+            self.pending_text = Bytes::from(text::encode(&answer));
+        }
+        let take = self.pending_text.len().min(max.max(512));
+        let chunk = self.pending_text.split_to(take);
+        let more = !self.pending_text.is_empty();
+        let mut r = Bhs::new(Opcode::TextResponse);
+        r.set_final(!more);
+        r.set_bit(1, 0x40, more);
+        r.set_itt(b.itt());
+        r.set_u32_at(20, if more { 1 } else { NO_TAG });
+        self.numbers(&mut r);
+        let mut response = Pdu::new(r);
+        response.data = chunk;
+        self.send(&response, out)
+    }
+
+    /// Task management (RFC 7143 11.5): abort task, abort and clear task
+    /// set, LUN reset, target warm and cold reset. Commands run one at a
+    /// time in CmdSN order, so a task still open is one waiting for data.
+    fn task_management(&mut self, pdu: &Pdu, out: &mut BytesMut) -> std::io::Result<bool> {
+        let b = &pdu.bhs;
+        let function = b.0[1] & 0x7f;
+        let lun = scsi::lun_number(b.lun());
+        let unit = self
+            .units()
+            .iter()
+            .find(|(n, _)| *n == lun)
+            .map(|(_, u)| u.clone());
+        let mut close = false;
+        let response = match function {
+            // ABORT TASK.
+            1 => {
+                let referenced = b.u32_at(20);
+                match self.tasks.remove(&referenced) {
+                    Some(_) => TMF_COMPLETE,
+                    // Already answered (commands run in order): complete,
+                    // unless its CmdSN never arrived.
+                    None if self.queued.values().any(|p| p.bhs.itt() == referenced) => {
+                        self.queued.retain(|_, p| p.bhs.itt() != referenced);
+                        TMF_COMPLETE
+                    }
+                    None => TMF_NO_TASK,
+                }
+            }
+            // ABORT TASK SET, CLEAR TASK SET, LOGICAL UNIT RESET.
+            2 | 3 | 5 => match unit {
+                None => TMF_NO_LUN,
+                Some(unit) => {
+                    let field = b.lun();
+                    self.tasks.retain(|_, t| t.lun_field != field);
+                    self.queued.retain(|_, p| {
+                        p.bhs.opcode() != Ok(Opcode::ScsiCommand) || p.bhs.lun() != field
+                    });
+                    if function == 5 {
+                        unit.handle_reset(Sense::LUN_RESET);
+                    }
+                    TMF_COMPLETE
+                }
+            },
+            // TARGET WARM RESET, TARGET COLD RESET.
+            6 | 7 => {
+                self.tasks.clear();
+                self.queued.clear();
+                for (_, unit) in self.units() {
+                    unit.handle_reset(Sense::RESET);
+                }
+                if function == 7 {
+                    // Every connection to the target closes, this one
+                    // after its answer.
+                    if let Some(target) = self.target() {
+                        self.signals.cold_reset.send_modify(|(t, n)| {
+                            *t = target;
+                            *n += 1;
+                        });
+                    }
+                    close = true;
+                }
+                TMF_COMPLETE
+            }
+            // TASK REASSIGN needs ErrorRecoveryLevel 2.
+            8 => TMF_NO_REASSIGN,
+            _ => TMF_NOT_SUPPORTED,
+        };
+        let mut r = Bhs::new(Opcode::TaskManagementResponse);
+        r.set_final(true);
+        r.0[2] = response;
+        r.set_itt(b.itt());
+        self.numbers(&mut r);
+        self.send(&Pdu::new(r), out)?;
+        Ok(close)
+    }
+
+    /// Starts a SCSI command: runs it if all its data is here, otherwise
+    /// keeps it and asks for the rest.
     async fn scsi_command(&mut self, pdu: &Pdu, out: &mut BytesMut) -> std::io::Result<()> {
         let b = &pdu.bhs;
-        let (target, max) = match &self.session {
-            Some(Outcome {
-                session_type: SessionType::Normal(t),
-                params,
-                ..
-            }) => (*t, (params.initiator_max_recv as usize).max(512)),
-            _ => {
-                self.reject(pdu, REJECT_PROTOCOL, out)?;
-                return Ok(());
-            }
+        let Some(session) = &self.session else {
+            return Ok(());
         };
+        if self.target().is_none() {
+            // A discovery session has no LUNs.
+            self.reject(pdu, REJECT_PROTOCOL, out)?;
+            return Ok(());
+        }
+        let (initial_r2t, first_burst) = (
+            session.params.initial_r2t,
+            session.params.first_burst as usize,
+        );
         let expected = b.u32_at(20) as usize;
         let writes = b.0[1] & 0x20 != 0;
         let lun = scsi::lun_number(b.lun());
-        let luns = self.luns.get(&target).map(Vec::as_slice).unwrap_or(&[]);
-        let numbers: Vec<u64> = luns.iter().map(|(n, _)| *n).collect();
-        let unit = luns.iter().find(|(n, _)| *n == lun).map(|(_, u)| u.clone());
-        let mut completion = if writes {
-            match self.start_write(pdu, unit, expected, out).await? {
-                // Waiting for data; answered when it is all in.
-                None => return Ok(()),
-                Some(completion) => completion,
-            }
-        } else {
-            scsi::execute(unit.as_ref(), &numbers, &b.0[32..48]).await
-        };
-        let itt = b.itt();
-        let lun_field = b.lun();
-        let mut data = std::mem::take(&mut completion.data);
-        let (overflow, residual) = if data.len() > expected {
-            let extra = data.len() - expected;
-            data.truncate(expected);
-            (true, extra)
-        } else {
-            (false, expected - data.len())
-        };
-        let flags = if overflow {
-            0x04
-        } else if residual > 0 {
-            0x02
-        } else {
-            0
-        };
-        if completion.status == scsi::GOOD && !data.is_empty() {
-            let data = Bytes::from(data);
-            let pieces = data.len().div_ceil(max);
-            for i in 0..pieces {
-                let last = i + 1 == pieces;
-                let mut r = Bhs::new(Opcode::DataIn);
-                r.set_lun(lun_field);
-                r.set_itt(itt);
-                r.set_u32_at(20, NO_TTT);
-                r.set_u32_at(36, i as u32);
-                r.set_u32_at(40, (i * max) as u32);
-                if last {
-                    // Status with the last Data-In (phase collapse).
-                    r.0[1] = 0x80 | flags | 0x01;
-                    r.0[3] = scsi::GOOD;
-                    r.set_u32_at(44, residual as u32);
-                    self.numbers(&mut r);
-                } else if let Some(s) = &self.session {
-                    r.set_u32_at(28, s.exp_cmd_sn);
-                    r.set_u32_at(32, s.exp_cmd_sn.wrapping_add(COMMAND_WINDOW - 1));
-                }
-                let mut piece = Pdu::new(r);
-                piece.data = data.slice(i * max..((i + 1) * max).min(data.len()));
-                self.send(&piece, out)?;
-            }
-            return Ok(());
-        }
-        self.respond(itt, &completion, flags, residual, out)
-    }
-
-    /// Starts a write: checks it, keeps its immediate data and asks for the
-    /// rest. `Some` completes the command at once (an error, or all data
-    /// came with it, written here).
-    async fn start_write(
-        &mut self,
-        pdu: &Pdu,
-        unit: Option<LogicalUnit>,
-        expected: usize,
-        out: &mut BytesMut,
-    ) -> std::io::Result<Option<scsi::Completion>> {
-        let check = |sense| {
-            Some(scsi::Completion {
-                status: scsi::CHECK_CONDITION,
-                data: Vec::new(),
-                sense: Some(sense),
-            })
-        };
-        let Some(unit) = unit else {
-            return Ok(check(scsi::Sense {
-                key: 0x05,
-                asc: 0x25,
-                ascq: 0x00,
-            }));
-        };
-        let cdb = &pdu.bhs.0[32..48];
-        let Some((lba, blocks, fua)) = scsi::write_extent(cdb) else {
-            return Ok(check(scsi::Sense::INVALID_OPCODE));
-        };
-        // WRPROTECT needs protection information, which no backstore has.
-        if cdb[0] != 0x0a && cdb[1] & 0xe0 != 0 {
-            return Ok(check(scsi::Sense::INVALID_FIELD));
-        }
-        if let Err(sense) = scsi::check_write(&unit, lba, blocks, expected) {
-            return Ok(check(sense));
-        }
-        let Some(session) = &self.session else {
-            return Ok(None);
-        };
-        let immediate = pdu.data.len().min(expected);
-        let unsolicited_end = if session.params.initial_r2t {
-            immediate
-        } else {
-            (session.params.first_burst as usize)
-                .min(expected)
-                .max(immediate)
-        };
-        if immediate == expected {
-            // Everything came with the command.
-            return Ok(Some(
-                scsi::write(&unit, lba, &pdu.data[..expected], fua).await,
-            ));
-        }
-        let mut buffer = vec![0u8; expected];
-        buffer[..immediate].copy_from_slice(&pdu.data[..immediate]);
-        let task = WriteTask {
+        let unit = self
+            .units()
+            .iter()
+            .find(|(n, _)| *n == lun)
+            .map(|(_, u)| u.clone());
+        let mut cdb = [0u8; 16];
+        cdb.copy_from_slice(&b.0[32..48]);
+        let mut task = Task {
+            itt: b.itt(),
+            lun_field: b.lun(),
+            cdb,
+            expected,
+            reads: b.0[1] & 0x40 != 0,
             unit,
-            lun_field: pdu.bhs.lun(),
-            lba,
-            fua,
-            buffer,
-            received: immediate,
-            next_offset: unsolicited_end,
-            outstanding: None,
+            buffer: Vec::new(),
+            received: 0,
+            next_offset: 0,
+            outstanding: Vec::new(),
+            unsolicited_data_sn: 0,
             r2t_sn: 0,
         };
-        let itt = pdu.bhs.itt();
-        self.writes.insert(itt, task);
-        self.request_data(itt, out)?;
-        Ok(None)
+        if !writes || expected == 0 {
+            return self.finish(task, out).await;
+        }
+        // A command that cannot run is answered at once, without asking
+        // for its data (what comes unsolicited is dropped).
+        let refused = match &self.nexus {
+            Some(nexus) => scsi::precheck(task.unit.as_ref(), nexus, &task.cdb),
+            None => return Ok(()),
+        };
+        let refused = refused.or_else(|| {
+            (expected > scsi::MAX_TRANSFER * 2 + 4096)
+                .then(|| scsi::Completion::check(Sense::INVALID_FIELD))
+        });
+        if let Some(completion) = refused {
+            return self.respond(task.itt, &completion, 0, 0, out);
+        }
+        let immediate = pdu.data.len().min(expected);
+        task.buffer = vec![0u8; expected];
+        task.buffer[..immediate].copy_from_slice(&pdu.data[..immediate]);
+        task.received = immediate;
+        task.next_offset = if initial_r2t {
+            immediate
+        } else {
+            first_burst.min(expected).max(immediate)
+        };
+        if immediate == expected {
+            return self.finish(task, out).await;
+        }
+        let itt = task.itt;
+        self.tasks.insert(itt, task);
+        self.request_data(itt, out)
     }
 
-    /// Sends the next R2T of write `itt`, if it needs one and none is out.
+    /// Sends R2Ts for write `itt` while it needs data and fewer than
+    /// MaxOutstandingR2T are in flight.
     fn request_data(&mut self, itt: u32, out: &mut BytesMut) -> std::io::Result<()> {
         let Some(session) = &self.session else {
             return Ok(());
         };
-        let (max_burst, exp_cmd_sn, stat_sn) = (
-            session.params.max_burst as usize,
-            session.exp_cmd_sn,
-            session.stat_sn,
-        );
-        let ttt = self.next_ttt;
-        let Some(task) = self.writes.get_mut(&itt) else {
-            return Ok(());
-        };
-        if task.outstanding.is_some() || task.next_offset >= task.buffer.len() {
-            return Ok(());
+        let max_burst = session.params.max_burst as usize;
+        let max_outstanding = session.params.max_outstanding_r2t.max(1) as usize;
+        loop {
+            let ttt = self.next_ttt;
+            let Some(task) = self.tasks.get_mut(&itt) else {
+                return Ok(());
+            };
+            if task.outstanding.len() >= max_outstanding || task.next_offset >= task.buffer.len() {
+                return Ok(());
+            }
+            let offset = task.next_offset;
+            let len = max_burst.min(task.buffer.len() - offset);
+            task.next_offset += len;
+            task.outstanding.push((ttt, offset + len, 0));
+            let mut r = Bhs::new(Opcode::R2t);
+            r.set_final(true);
+            r.set_lun(task.lun_field);
+            r.set_itt(itt);
+            r.set_u32_at(20, ttt);
+            r.set_u32_at(36, task.r2t_sn);
+            r.set_u32_at(40, offset as u32);
+            r.set_u32_at(44, len as u32);
+            task.r2t_sn += 1;
+            self.take_ttt();
+            self.current_stat_sn(&mut r);
+            self.send(&Pdu::new(r), out)?;
         }
-        let offset = task.next_offset;
-        let len = max_burst.min(task.buffer.len() - offset);
-        task.next_offset += len;
-        task.outstanding = Some((ttt, offset + len));
-        let mut r = Bhs::new(Opcode::R2t);
-        r.set_final(true);
-        r.set_lun(task.lun_field);
-        r.set_itt(itt);
-        r.set_u32_at(20, ttt);
-        // R2Ts carry StatSN without taking one.
-        r.set_u32_at(24, stat_sn);
-        r.set_u32_at(28, exp_cmd_sn);
-        r.set_u32_at(32, exp_cmd_sn.wrapping_add(COMMAND_WINDOW - 1));
-        r.set_u32_at(36, task.r2t_sn);
-        r.set_u32_at(40, offset as u32);
-        r.set_u32_at(44, len as u32);
-        task.r2t_sn += 1;
-        self.next_ttt = self.next_ttt.wrapping_add(1).max(1);
-        self.send(&Pdu::new(r), out)
     }
 
-    /// Takes a Data-Out for a write; answers the write once all is in.
-    async fn data_out(&mut self, pdu: &Pdu, out: &mut BytesMut) -> std::io::Result<()> {
+    /// Takes a Data-Out; runs the command once all its data is in. A
+    /// DataSN out of sequence or data outside the transfer ends the command
+    /// without running it (nothing is written); its later Data-Out is
+    /// dropped and the connection goes on.
+    async fn data_out(&mut self, pdu: &Pdu, out: &mut BytesMut) -> std::io::Result<bool> {
         let b = &pdu.bhs;
         let itt = b.itt();
-        let Some(task) = self.writes.get_mut(&itt) else {
-            // For a command already answered (say, refused): dropped.
-            return Ok(());
+        let Some(task) = self.tasks.get_mut(&itt) else {
+            // For a command already answered (refused, aborted): dropped.
+            return Ok(false);
         };
+        let ttt = b.u32_at(20);
+        let data_sn = b.u32_at(36);
         let offset = b.u32_at(40) as usize;
-        let Some(end) = offset
-            .checked_add(pdu.data.len())
-            .filter(|end| *end <= task.buffer.len())
-        else {
-            self.writes.remove(&itt);
-            self.reject(pdu, REJECT_PROTOCOL, out)?;
-            return Ok(());
+        let end = offset.checked_add(pdu.data.len());
+        let in_sequence = if ttt == NO_TAG {
+            let ok = data_sn == task.unsolicited_data_sn;
+            task.unsolicited_data_sn = task.unsolicited_data_sn.wrapping_add(1);
+            ok
+        } else {
+            match task.outstanding.iter_mut().find(|(t, ..)| *t == ttt) {
+                Some((_, _, next)) if *next == data_sn => {
+                    *next = next.wrapping_add(1);
+                    true
+                }
+                _ => false,
+            }
+        };
+        let Some(end) = end.filter(|end| *end <= task.buffer.len() && in_sequence) else {
+            tracing::warn!(
+                itt,
+                data_sn,
+                offset,
+                "Data-Out out of sequence or range: command aborted"
+            );
+            self.fail_task(itt, Sense::DATA_PHASE_ERROR, out)?;
+            return Ok(false);
         };
         task.buffer[offset..end].copy_from_slice(&pdu.data);
         task.received += pdu.data.len();
-        if b.is_final()
-            && let Some((ttt, _)) = task.outstanding
-            && b.u32_at(20) == ttt
-        {
-            task.outstanding = None;
+        if b.is_final() && ttt != NO_TAG {
+            task.outstanding.retain(|(t, ..)| *t != ttt);
         }
         if task.received < task.buffer.len() {
-            return self.request_data(itt, out);
+            self.request_data(itt, out)?;
+            return Ok(false);
         }
-        let task = self.writes.remove(&itt).expect("present");
-        let completion = scsi::write(&task.unit, task.lba, &task.buffer, task.fua).await;
-        self.respond(itt, &completion, 0, 0, out)
+        let task = self.tasks.remove(&itt).expect("present");
+        self.finish(task, out).await?;
+        Ok(false)
+    }
+
+    /// Ends a command still collecting data with CHECK CONDITION.
+    fn fail_task(&mut self, itt: u32, sense: Sense, out: &mut BytesMut) -> std::io::Result<()> {
+        if self.tasks.remove(&itt).is_some() {
+            self.respond(itt, &scsi::Completion::check(sense), 0, 0, out)?;
+        }
+        Ok(())
+    }
+
+    /// Runs a command whose data is all in and sends its Data-In and
+    /// status, with residuals: against the Data-Out the command takes for
+    /// a write, against the Data-In it produced otherwise.
+    async fn finish(&mut self, task: Task, out: &mut BytesMut) -> std::io::Result<()> {
+        let Some(nexus) = self.nexus.clone() else {
+            return Ok(());
+        };
+        let numbers: Vec<u64> = self.units().iter().map(|(n, _)| *n).collect();
+        let block_size = task.unit.as_ref().map_or(512, |u| u.storage.block_size());
+        let wanted =
+            usize::try_from(scsi::data_out_length(&task.cdb, block_size)).unwrap_or(usize::MAX);
+        let given = &task.buffer[..task.buffer.len().min(wanted)];
+        let request = Request {
+            nexus: &nexus,
+            cdb: &task.cdb,
+            data: given,
+            announced: if task.buffer.is_empty() {
+                0
+            } else {
+                task.expected
+            },
+        };
+        let mut completion = scsi::execute(task.unit.as_ref(), &numbers, request).await;
+        let (flags, residual) = if wanted > 0 {
+            residual(task.expected, wanted)
+        } else if task.reads {
+            residual(task.expected, completion.data.len())
+        } else {
+            completion.data.clear();
+            residual(task.expected, 0)
+        };
+        let mut data = std::mem::take(&mut completion.data);
+        data.truncate(task.expected);
+        if completion.status == scsi::GOOD && !data.is_empty() {
+            return self.send_data_in(
+                task.itt,
+                task.lun_field,
+                Bytes::from(data),
+                flags,
+                residual,
+                out,
+            );
+        }
+        self.respond(task.itt, &completion, flags, residual, out)
+    }
+
+    /// Data-In PDUs of at most MaxRecvDataSegmentLength, F at the end of
+    /// each MaxBurstLength, GOOD status in the last one.
+    fn send_data_in(
+        &mut self,
+        itt: u32,
+        lun_field: u64,
+        data: Bytes,
+        flags: u8,
+        residual: usize,
+        out: &mut BytesMut,
+    ) -> std::io::Result<()> {
+        let Some(session) = &self.session else {
+            return Ok(());
+        };
+        let max = (session.params.initiator_max_recv as usize).max(512);
+        let burst = (session.params.max_burst as usize).max(max);
+        let mut offset = 0;
+        let mut data_sn = 0u32;
+        while offset < data.len() {
+            // A PDU never crosses a burst boundary.
+            let burst_end = (offset / burst + 1) * burst;
+            let end = (offset + max).min(burst_end).min(data.len());
+            let last = end == data.len();
+            let mut r = Bhs::new(Opcode::DataIn);
+            r.set_lun(lun_field);
+            r.set_itt(itt);
+            r.set_u32_at(20, NO_TAG);
+            r.set_u32_at(36, data_sn);
+            r.set_u32_at(40, offset as u32);
+            if last {
+                // Status with the last Data-In (phase collapse).
+                r.0[1] = 0x80 | flags | 0x01;
+                r.0[3] = scsi::GOOD;
+                r.set_u32_at(44, residual as u32);
+                self.numbers(&mut r);
+            } else {
+                r.set_final(end == burst_end);
+                self.window(&mut r);
+            }
+            let mut piece = Pdu::new(r);
+            piece.data = data.slice(offset..end);
+            self.send(&piece, out)?;
+            offset = end;
+            data_sn += 1;
+        }
+        Ok(())
     }
 
     /// Sends a SCSI Response: status, residual flags, sense data.
@@ -552,14 +985,28 @@ impl Connection {
     }
 
     fn reject(&mut self, pdu: &Pdu, reason: u8, out: &mut BytesMut) -> std::io::Result<bool> {
+        self.reject_header(&pdu.bhs, reason, out)?;
+        Ok(false)
+    }
+
+    fn reject_header(&mut self, bhs: &Bhs, reason: u8, out: &mut BytesMut) -> std::io::Result<()> {
         let mut r = Bhs::new(Opcode::Reject);
         r.set_final(true);
         r.0[2] = reason;
-        r.set_itt(0xffff_ffff);
+        r.set_itt(NO_TAG);
         self.numbers(&mut r);
         let mut response = Pdu::new(r);
-        response.data = Bytes::copy_from_slice(&pdu.bhs.0);
-        self.send(&response, out)?;
-        Ok(false)
+        response.data = Bytes::copy_from_slice(&bhs.0);
+        self.send(&response, out)
+    }
+}
+
+/// Residual flags (O 0x04, U 0x02) and count for `expected` bytes
+/// announced by the initiator against `actual` bytes of the command.
+fn residual(expected: usize, actual: usize) -> (u8, usize) {
+    match expected.cmp(&actual) {
+        std::cmp::Ordering::Less => (0x04, actual - expected),
+        std::cmp::Ordering::Greater => (0x02, expected - actual),
+        std::cmp::Ordering::Equal => (0, 0),
     }
 }

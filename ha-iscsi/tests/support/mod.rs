@@ -19,6 +19,11 @@ pub const IQN: &str = "iqn.2025-09.com.example:storage";
 /// `discovery_auth` for discovery) on a free loopback port, with `lun` as
 /// LUN 0 if given; its address.
 pub async fn portal(discovery_auth: Auth, lun: Option<Arc<dyn BlockTarget>>) -> SocketAddr {
+    portal_with(discovery_auth, lun.map(|s| LogicalUnit::new(s, "disk1"))).await
+}
+
+/// [`portal`] with a logical unit of the caller's making.
+pub async fn portal_with(discovery_auth: Auth, unit: Option<LogicalUnit>) -> SocketAddr {
     let config = LoginConfig {
         targets: vec![TargetEntry {
             name: IQN.into(),
@@ -32,8 +37,8 @@ pub async fn portal(discovery_auth: Auth, lun: Option<Arc<dyn BlockTarget>>) -> 
     let mut portal = Portal::bind("127.0.0.1:0".parse().unwrap(), config)
         .await
         .unwrap();
-    if let Some(storage) = lun {
-        portal.map_lun(0, 0, LogicalUnit::new(storage, "disk1"));
+    if let Some(unit) = unit {
+        portal.map_lun(0, 0, unit);
     }
     let addr = portal.local_addr().unwrap();
     tokio::spawn(portal.serve());

@@ -1,0 +1,254 @@
+//! A logical unit: its storage, the identity it reports, and the state
+//! every I_T nexus shares (mode parameters, unit attentions, reservations).
+//!
+//! State lives behind a mutex that is never held across an await: commands
+//! from many sessions run at once and only take it for bookkeeping.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use crate::backstore::BlockTarget;
+use crate::error::{Error, Result};
+
+use super::reservation::Reservations;
+use super::sense::Sense;
+
+/// An I_T nexus: one initiator port (the initiator's name and the
+/// session's ISID) talking through one target port. Reservations and unit
+/// attentions belong to a nexus.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Nexus {
+    /// The initiator's iSCSI name.
+    pub initiator: String,
+    /// The session's ISID.
+    pub isid: [u8; 6],
+    /// The target port's relative identifier (the portal group tag).
+    pub target_port: u16,
+}
+
+impl Nexus {
+    /// The initiator port's name (RFC 7143 13.16): `NAME,i,0xISID`.
+    pub fn port_name(&self) -> String {
+        let mut name = format!("{},i,0x", self.initiator);
+        for b in self.isid {
+            name.push_str(&format!("{b:02x}"));
+        }
+        name
+    }
+
+    /// The iSCSI TransportID of the initiator port (SPC-4 7.6.4.6, format
+    /// 01b), as PERSISTENT RESERVE IN reports it.
+    pub fn transport_id(&self) -> Vec<u8> {
+        let mut name = self.port_name().into_bytes();
+        name.push(0);
+        // At least 20 bytes of name, padded to a multiple of 4.
+        let len = name.len().max(20).next_multiple_of(4);
+        name.resize(len, 0);
+        let mut id = vec![0x40 | 0x05, 0];
+        id.extend_from_slice(&(len as u16).to_be_bytes());
+        id.extend_from_slice(&name);
+        id
+    }
+}
+
+/// Mode parameters, unit attentions and reservations of a unit.
+#[derive(Debug)]
+pub(crate) struct UnitState {
+    /// Write cache enabled (caching mode page): when off, every write is
+    /// forced to stable storage.
+    pub wce: bool,
+    /// Stopped by START STOP UNIT: media access is refused.
+    pub stopped: bool,
+    /// Nexuses that prevent medium removal.
+    pub prevent: HashSet<Nexus>,
+    /// Unit attentions waiting for each nexus, oldest first.
+    pub attentions: HashMap<Nexus, VecDeque<Sense>>,
+    /// Every nexus that has sent a command: those that get unit attentions.
+    pub known: HashSet<Nexus>,
+    /// The holder of a RESERVE(6) reservation.
+    pub reserve6: Option<Nexus>,
+    /// Persistent reservations.
+    pub pr: Reservations,
+}
+
+impl UnitState {
+    /// Queues `sense` for every known nexus except `except`.
+    pub fn attention_all(&mut self, sense: Sense, except: Option<&Nexus>) {
+        let targets: Vec<Nexus> = self
+            .known
+            .iter()
+            .filter(|n| Some(*n) != except)
+            .cloned()
+            .collect();
+        for nexus in targets {
+            self.attention(&nexus, sense);
+        }
+    }
+
+    /// Queues `sense` for `nexus` (once: a condition already pending is not
+    /// repeated).
+    pub fn attention(&mut self, nexus: &Nexus, sense: Sense) {
+        let queue = self.attentions.entry(nexus.clone()).or_default();
+        if !queue.contains(&sense) {
+            queue.push_back(sense);
+        }
+    }
+}
+
+/// A logical unit: storage plus the identity it reports.
+#[derive(Clone)]
+pub struct LogicalUnit {
+    /// The blocks.
+    pub storage: Arc<dyn BlockTarget>,
+    /// Unit serial number (VPD 80).
+    pub serial: String,
+    /// NAA IEEE Registered identifier, type 6 (VPD 83): stable across
+    /// restarts, as multipath and ESXi need.
+    pub naa: [u8; 16],
+    /// Refuse writes (DATA PROTECT), as targetcli's `write_protect`.
+    pub read_only: bool,
+    pub(crate) state: Arc<Mutex<UnitState>>,
+    /// Taken shared by writes, exclusive by COMPARE AND WRITE, so that the
+    /// compare and the write are one atomic step.
+    pub(crate) atomic: Arc<tokio::sync::RwLock<()>>,
+    /// Where persistent reservations are kept across restarts (APTPL).
+    pr_file: Option<Arc<PathBuf>>,
+}
+
+impl std::fmt::Debug for LogicalUnit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LogicalUnit")
+            .field("serial", &self.serial)
+            .field("read_only", &self.read_only)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LogicalUnit {
+    /// A unit whose identifiers derive from `name` (say the backstore's
+    /// name), so they stay the same across restarts.
+    pub fn new(storage: Arc<dyn BlockTarget>, name: &str) -> Self {
+        let digest = crate::digest::crc32c(name.as_bytes());
+        let digest2 = crate::digest::crc32c(format!("{name}/naa").as_bytes());
+        let mut naa = [0u8; 16];
+        // NAA 6, then an OUI-like company id (locally administered), then
+        // the vendor-specific part from the name's checksums.
+        naa[0] = 0x60;
+        naa[1..4].copy_from_slice(&[0x01, 0x40, 0x05]);
+        naa[4..8].copy_from_slice(&digest.to_be_bytes());
+        naa[8..12].copy_from_slice(&digest2.to_be_bytes());
+        naa[12..16].copy_from_slice(&(digest ^ digest2.rotate_left(7)).to_be_bytes());
+        Self {
+            storage,
+            serial: format!("{digest:08x}{digest2:08x}"),
+            naa,
+            read_only: false,
+            state: Arc::new(Mutex::new(UnitState {
+                wce: true,
+                stopped: false,
+                prevent: HashSet::new(),
+                attentions: HashMap::new(),
+                known: HashSet::new(),
+                reserve6: None,
+                pr: Reservations::default(),
+            })),
+            atomic: Arc::new(tokio::sync::RwLock::new(())),
+            pr_file: None,
+        }
+    }
+
+    /// Refuses writes (the LUN is reported write-protected).
+    pub fn read_only(mut self, read_only: bool) -> Self {
+        self.read_only = read_only;
+        self
+    }
+
+    /// Keeps persistent reservations in `path`: registrations made with
+    /// APTPL (Activate Persist Through Power Loss) are written there and
+    /// read back now, so they survive a restart of the target.
+    pub fn with_reservation_file(mut self, path: impl Into<PathBuf>) -> Result<Self> {
+        let path = path.into();
+        match std::fs::read_to_string(&path) {
+            Ok(text) => {
+                let pr = Reservations::parse(&text).map_err(|(line, message)| Error::Io {
+                    op: format!("read {}:{line}", path.display()),
+                    message,
+                })?;
+                self.lock().pr = pr;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                return Err(Error::Io {
+                    op: format!("read {}", path.display()),
+                    message: e.to_string(),
+                });
+            }
+        }
+        self.pr_file = Some(Arc::new(path));
+        Ok(self)
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, UnitState> {
+        // A panic while holding the lock leaves bookkeeping that is still
+        // consistent field by field: keep serving.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Writes the persistent reservations to the reservation file, if the
+    /// unit has one (an empty file when APTPL is off: nothing persists).
+    pub(crate) async fn save_reservations(&self, text: String) -> Result<()> {
+        let Some(path) = self.pr_file.clone() else {
+            return Ok(());
+        };
+        tokio::task::spawn_blocking(move || {
+            use std::io::Write;
+            let tmp = path.with_extension("tmp");
+            let mut f = std::fs::File::create(&tmp)?;
+            f.write_all(text.as_bytes())?;
+            f.sync_all()?;
+            std::fs::rename(&tmp, &*path)?;
+            if let Some(dir) = path.parent() {
+                std::fs::File::open(dir)?.sync_all()?;
+            }
+            Ok::<(), std::io::Error>(())
+        })
+        .await
+        .map_err(|e| Error::Io {
+            op: "save reservations".into(),
+            message: e.to_string(),
+        })?
+        .map_err(|e| Error::Io {
+            op: "save reservations".into(),
+            message: e.to_string(),
+        })
+    }
+
+    /// Whether a reservation file is configured.
+    pub(crate) fn persists(&self) -> bool {
+        self.pr_file.is_some()
+    }
+
+    /// A LUN reset (task management) or a target reset: RESERVE(6) and
+    /// medium-removal prevention are dropped, every nexus gets a unit
+    /// attention. Persistent reservations survive (SPC-4 5.13.1).
+    pub fn handle_reset(&self, sense: Sense) {
+        let mut state = self.lock();
+        state.reserve6 = None;
+        state.prevent.clear();
+        state.stopped = false;
+        state.attention_all(sense, None);
+    }
+
+    /// The nexus is gone (logout or a dropped connection): what it held
+    /// that does not outlive it is released.
+    pub fn handle_nexus_loss(&self, nexus: &Nexus) {
+        let mut state = self.lock();
+        if state.reserve6.as_ref() == Some(nexus) {
+            state.reserve6 = None;
+        }
+        state.prevent.remove(nexus);
+        state.attentions.remove(nexus);
+        state.known.remove(nexus);
+    }
+}
