@@ -235,6 +235,9 @@ pub struct FileBackstore {
     file: Arc<File>,
     block_size: u32,
     block_count: u64,
+    /// The file lives in memory (tmpfs): its I/O never waits for a
+    /// device, so it is done on the runtime's thread.
+    in_memory: bool,
 }
 
 fn io(op: impl Into<String>) -> impl FnOnce(std::io::Error) -> Error {
@@ -267,11 +270,14 @@ impl FileBackstore {
             file.set_len(size).map_err(io(what()))?;
             len = size;
         }
+        let in_memory = nix::sys::statfs::fstatfs(&file)
+            .is_ok_and(|fs| fs.filesystem_type() == nix::sys::statfs::TMPFS_MAGIC);
         Ok(Self {
             path: path.to_path_buf(),
             file: Arc::new(file),
             block_size,
             block_count: len / u64::from(block_size),
+            in_memory,
         })
     }
 
@@ -309,21 +315,58 @@ impl BlockTarget for FileBackstore {
     async fn read(&self, lba: u64, buf: &mut [u8]) -> Result<()> {
         self.check(lba, buf.len())?;
         let offset = lba * u64::from(self.block_size);
-        let len = buf.len();
+        if self.in_memory {
+            return self.file.read_exact_at(buf, offset).map_err(io("read"));
+        }
+        // From the page cache without leaving this thread, if it is there.
+        let mut done = 0;
+        #[cfg(target_os = "linux")]
+        while done < buf.len() {
+            match crate::nowait::read_at(&self.file, &mut buf[done..], offset + done as u64)
+                .map_err(io("read"))?
+            {
+                crate::nowait::Attempt::Done(0) | crate::nowait::Attempt::WouldBlock => break,
+                crate::nowait::Attempt::Done(n) => done += n,
+            }
+        }
+        if done == buf.len() {
+            return Ok(());
+        }
+        let (rest, at) = (buf.len() - done, offset + done as u64);
         let data = self
             .blocking("read", move |f| {
-                let mut data = vec![0; len];
-                f.read_exact_at(&mut data, offset)?;
+                let mut data = vec![0; rest];
+                f.read_exact_at(&mut data, at)?;
                 Ok(data)
             })
             .await?;
-        buf.copy_from_slice(&data);
+        buf[done..].copy_from_slice(&data);
         Ok(())
     }
 
     async fn write(&self, lba: u64, data: &[u8], fua: bool) -> Result<()> {
         self.check(lba, data.len())?;
-        let offset = lba * u64::from(self.block_size);
+        let mut offset = lba * u64::from(self.block_size);
+        let mut data = data;
+        if self.in_memory {
+            return self.file.write_all_at(data, offset).map_err(io("write"));
+        }
+        // Into the page cache without leaving this thread, if it can be.
+        #[cfg(target_os = "linux")]
+        if !fua {
+            while !data.is_empty() {
+                match crate::nowait::write_at(&self.file, data, offset).map_err(io("write"))? {
+                    crate::nowait::Attempt::Done(0) | crate::nowait::Attempt::WouldBlock => break,
+                    crate::nowait::Attempt::Done(n) => {
+                        data = &data[n..];
+                        offset += n as u64;
+                    }
+                }
+            }
+            if data.is_empty() {
+                return Ok(());
+            }
+        }
         let data = data.to_vec();
         self.blocking("write", move |f| {
             f.write_all_at(&data, offset)?;

@@ -50,6 +50,8 @@ pub mod discovery;
 pub mod error;
 pub mod login;
 pub mod negotiation;
+#[cfg(target_os = "linux")]
+mod nowait;
 pub mod pdu;
 pub mod scsi;
 #[cfg(unix)]
