@@ -509,6 +509,26 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_file_in_memory_is_served_on_the_runtime_thread() {
+        // tmpfs takes the direct path; skipped where /dev/shm is not tmpfs.
+        let dir = Path::new("/dev/shm");
+        let Ok(fs) = nix::sys::statfs::statfs(dir) else {
+            eprintln!("SKIPPED: no /dev/shm");
+            return;
+        };
+        if fs.filesystem_type() != nix::sys::statfs::TMPFS_MAGIC {
+            eprintln!("SKIPPED: /dev/shm is not tmpfs");
+            return;
+        }
+        let path = dir.join(format!("ha-iscsi-shm-{}.img", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        let store = FileBackstore::open(&path, Some(8 << 20), 512).unwrap();
+        assert!(store.in_memory);
+        round_trip(&store).await;
+        let _ = std::fs::remove_file(path);
+    }
+
+    #[tokio::test]
     async fn unmapping_a_file_punches_a_hole() {
         let dir = std::env::temp_dir().join(format!("ha-iscsi-hole-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();

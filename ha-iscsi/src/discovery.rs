@@ -48,6 +48,7 @@ mod tests {
             name: name.into(),
             auth: Auth::None,
             allowed,
+            initiator_auth: Vec::new(),
         };
         let config = LoginConfig {
             targets: vec![

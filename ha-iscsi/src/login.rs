@@ -45,6 +45,10 @@ pub struct TargetEntry {
     pub auth: Auth,
     /// Initiator IQNs allowed in; `None`: any (demo mode).
     pub allowed: Option<Vec<String>>,
+    /// Per-initiator authentication (targetcli's node ACL `chap_userid`,
+    /// `chap_password` and the mutual pair): an initiator named here logs
+    /// in with its own credentials instead of the target's `auth`.
+    pub initiator_auth: Vec<(String, Auth)>,
 }
 
 /// What logins are checked against.
@@ -163,7 +167,14 @@ impl Login {
 
     fn auth(&self) -> &Auth {
         match self.session_type {
-            Some(SessionType::Normal(i)) => &self.config.targets[i].auth,
+            Some(SessionType::Normal(i)) => {
+                let target = &self.config.targets[i];
+                target
+                    .initiator_auth
+                    .iter()
+                    .find(|(name, _)| Some(name) == self.initiator.as_ref())
+                    .map_or(&target.auth, |(_, auth)| auth)
+            }
             _ => &self.config.discovery_auth,
         }
     }
@@ -394,6 +405,7 @@ mod tests {
                 name: IQN.into(),
                 auth,
                 allowed,
+                initiator_auth: Vec::new(),
             }],
             discovery_auth: Auth::None,
             portal_group_tag: 1,
@@ -507,6 +519,31 @@ mod tests {
                 (other, _) => panic!("{other:?}"),
             }
         }
+    }
+
+    #[test]
+    fn an_initiator_with_its_own_credentials_must_use_them() {
+        let chap = Auth::Chap {
+            users: vec![("node1".into(), b"initiatorsecret".to_vec())],
+            mutual: None,
+        };
+        let mut config = (*config(Auth::None, None)).clone();
+        config.targets[0].initiator_auth = vec![(NODE.into(), chap)];
+        let config = Arc::new(config);
+        let plain = |initiator: &str| {
+            let mut l = Login::new(config.clone(), 1, 100, [0x42; 16], 3);
+            l.handle_request(&request(
+                true,
+                1,
+                3,
+                &[("InitiatorName", initiator), ("TargetName", IQN)],
+            ))
+        };
+        assert!(matches!(plain(NODE), Step::Fail(r) if status_of(&r) == 0x0201));
+        assert!(matches!(
+            plain("iqn.2025-09.com.example:node2"),
+            Step::Done(..)
+        ));
     }
 
     #[test]

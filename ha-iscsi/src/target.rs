@@ -74,6 +74,10 @@ impl Default for PortalOptions {
 /// Each target's LUNs, by target index.
 type Luns = HashMap<usize, Vec<(u64, LogicalUnit)>>;
 
+/// A node ACL's LUN mappings, by target index and initiator name: the LUN
+/// the initiator sees, the target's LUN behind it, write-protected or not.
+type AclLuns = HashMap<(usize, String), Vec<(u64, u64, bool)>>;
+
 /// What every connection of a portal listens to.
 #[derive(Debug)]
 struct Signals {
@@ -90,6 +94,7 @@ pub struct Portal {
     listener: TcpListener,
     config: Arc<LoginConfig>,
     luns: Arc<Luns>,
+    acl_luns: Arc<AclLuns>,
     /// The addresses SendTargets reports (`ip:port`).
     advertised: Vec<String>,
     options: PortalOptions,
@@ -104,6 +109,7 @@ impl Portal {
             listener,
             config: Arc::new(config),
             luns: Arc::default(),
+            acl_luns: Arc::default(),
             advertised: vec![local.to_string()],
             options: PortalOptions::default(),
         })
@@ -122,6 +128,25 @@ impl Portal {
         list.retain(|(n, _)| *n != lun);
         list.push((lun, unit));
         list.sort_by_key(|(n, _)| *n);
+    }
+
+    /// Maps LUN `tpg_lun` of the target at `target` as LUN `mapped` for
+    /// `initiator` only (targetcli's `mapped_luns` of a node ACL),
+    /// write-protected if `read_only`. An initiator with mappings sees just
+    /// those; one without sees every LUN of the target.
+    pub fn map_acl_lun(
+        &mut self,
+        target: usize,
+        initiator: &str,
+        mapped: u64,
+        tpg_lun: u64,
+        read_only: bool,
+    ) {
+        let acls = Arc::make_mut(&mut self.acl_luns);
+        let list = acls.entry((target, initiator.to_owned())).or_default();
+        list.retain(|(m, ..)| *m != mapped);
+        list.push((mapped, tpg_lun, read_only));
+        list.sort_by_key(|(m, ..)| *m);
     }
 
     /// The address it listens on.
@@ -156,6 +181,7 @@ impl Portal {
                     let connection = Connection::new(
                         self.config.clone(),
                         self.luns.clone(),
+                        self.acl_luns.clone(),
                         advertised.clone(),
                         handle,
                         signals.clone(),
@@ -219,6 +245,9 @@ struct Task {
 struct Connection {
     config: Arc<LoginConfig>,
     luns: Arc<Luns>,
+    acl_luns: Arc<AclLuns>,
+    /// The LUNs this session sees (after login).
+    visible: Vec<(u64, LogicalUnit)>,
     advertised: Arc<Vec<String>>,
     tsih: u16,
     signals: Arc<Signals>,
@@ -241,6 +270,7 @@ impl Connection {
     fn new(
         config: Arc<LoginConfig>,
         luns: Arc<Luns>,
+        acl_luns: Arc<AclLuns>,
         advertised: Arc<Vec<String>>,
         tsih: u16,
         signals: Arc<Signals>,
@@ -249,6 +279,8 @@ impl Connection {
         Self {
             config,
             luns,
+            acl_luns,
+            visible: Vec::new(),
             advertised,
             tsih,
             signals,
@@ -275,10 +307,28 @@ impl Connection {
     }
 
     fn units(&self) -> &[(u64, LogicalUnit)] {
-        self.target()
-            .and_then(|t| self.luns.get(&t))
-            .map(Vec::as_slice)
-            .unwrap_or(&[])
+        &self.visible
+    }
+
+    /// The LUNs `initiator` sees on target `target`: its ACL's mappings,
+    /// or every LUN of the target if it has none.
+    fn visible_luns(&self, target: usize, initiator: &str) -> Vec<(u64, LogicalUnit)> {
+        let all = self.luns.get(&target).map(Vec::as_slice).unwrap_or(&[]);
+        match self.acl_luns.get(&(target, initiator.to_owned())) {
+            None => all.to_vec(),
+            Some(mappings) => mappings
+                .iter()
+                .filter_map(|(mapped, tpg_lun, read_only)| {
+                    let (_, unit) = all.iter().find(|(n, _)| n == tpg_lun)?;
+                    let unit = if *read_only {
+                        unit.clone().read_only(true)
+                    } else {
+                        unit.clone()
+                    };
+                    Some((*mapped, unit))
+                })
+                .collect(),
+        }
     }
 
     async fn run(mut self, mut stream: TcpStream) -> std::io::Result<()> {
@@ -403,6 +453,9 @@ impl Connection {
                                 isid: outcome.isid,
                                 target_port: self.config.portal_group_tag,
                             });
+                            if let SessionType::Normal(target) = outcome.session_type {
+                                self.visible = self.visible_luns(target, &outcome.initiator);
+                            }
                             self.session = Some(outcome);
                         }
                         Step::Fail(r) => {

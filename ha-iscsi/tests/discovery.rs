@@ -93,3 +93,67 @@ async fn libiscsi_tools_see_the_lun_its_identity_and_size() {
         "{capacity}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_node_acl_shows_an_initiator_only_its_mapped_luns() {
+    use ha_iscsi::login::{LoginConfig, TargetEntry};
+    use ha_iscsi::negotiation::TargetLimits;
+    use ha_iscsi::scsi::LogicalUnit;
+    use ha_iscsi::target::Portal;
+
+    if !have("iscsi-ls") {
+        return;
+    }
+    const NODE1: &str = "iqn.2025-09.com.example:node1";
+    const NODE2: &str = "iqn.2025-09.com.example:node2";
+    let config = LoginConfig {
+        targets: vec![TargetEntry {
+            name: IQN.into(),
+            auth: Auth::None,
+            allowed: None,
+            initiator_auth: Vec::new(),
+        }],
+        discovery_auth: Auth::None,
+        portal_group_tag: 1,
+        limits: TargetLimits::default(),
+    };
+    let mut portal = Portal::bind("127.0.0.1:0".parse().unwrap(), config)
+        .await
+        .unwrap();
+    for (lun, blocks) in [(0, 2048), (1, 4096)] {
+        let store = Arc::new(MemoryBackstore::new(512, blocks).unwrap());
+        portal.map_lun(0, lun, LogicalUnit::new(store, &format!("disk{lun}")));
+    }
+    // node1 sees the target's LUN 1 as its LUN 0; node2 has no ACL.
+    portal.map_acl_lun(0, NODE1, 0, 1, true);
+    let addr = portal.local_addr().unwrap();
+    tokio::spawn(portal.serve());
+    let luns = |node: &'static str| async move {
+        let out = run(
+            "iscsi-ls",
+            vec![
+                "-s".into(),
+                "-i".into(),
+                node.into(),
+                format!("iscsi://{addr}"),
+            ],
+        )
+        .await;
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        eprintln!("{node}:\n{text}");
+        text.lines()
+            .filter(|l| l.contains("Lun:"))
+            .map(|l| l.trim().to_owned())
+            .collect::<Vec<_>>()
+    };
+    let node1 = luns(NODE1).await;
+    let node2 = luns(NODE2).await;
+    assert_eq!(node1.len(), 1, "{node1:?}");
+    assert_eq!(node2.len(), 2, "{node2:?}");
+    // iscsi-ls prints sizes from the last block's address: LUN 0 of node1
+    // is the target's LUN 1 (4096 blocks), not its LUN 0 (2048).
+    let size = |line: &str| line.split("Size:").nth(1).map(str::to_owned);
+    assert!(node1[0].starts_with("Lun:0"), "{node1:?}");
+    assert_eq!(size(&node1[0]), size(&node2[1]), "{node1:?} {node2:?}");
+    assert_ne!(size(&node2[0]), size(&node2[1]));
+}

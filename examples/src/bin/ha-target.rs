@@ -205,6 +205,7 @@ async fn run(options: Options) -> Result<(), String> {
             name: options.iqn.clone(),
             auth: Auth::None,
             allowed: None,
+            initiator_auth: Vec::new(),
         }],
         discovery_auth: Auth::None,
         portal_group_tag: 1,

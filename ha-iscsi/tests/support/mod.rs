@@ -29,6 +29,7 @@ pub async fn portal_with(discovery_auth: Auth, unit: Option<LogicalUnit>) -> Soc
             name: IQN.into(),
             auth: Auth::None,
             allowed: None,
+            initiator_auth: Vec::new(),
         }],
         discovery_auth,
         portal_group_tag: 1,
