@@ -225,8 +225,8 @@ impl BlockTarget for MemoryBackstore {
     }
 }
 
-/// Blocks in a file (targetcli's `fileio`): created sparse at the asked
-/// size if missing, written through the page cache, made stable by
+/// Blocks in a file (targetcli's `fileio`) or a block device (its
+/// `block`): a file is created sparse at the asked size if missing, written through the page cache, made stable by
 /// [`BlockTarget::flush`] and by FUA writes (`fdatasync`), and unmapped by
 /// punching holes, so a thin file stays thin.
 #[derive(Debug)]
@@ -262,8 +262,16 @@ impl FileBackstore {
             .truncate(false)
             .open(path)
             .map_err(io(what()))?;
-        let mut len = file.metadata().map_err(io(what()))?.len();
-        if let Some(size) = size
+        let meta = file.metadata().map_err(io(what()))?;
+        let mut len = meta.len();
+        if std::os::unix::fs::FileTypeExt::is_block_device(&meta.file_type()) {
+            // A block device (targetcli's `block`): its size is where its
+            // end is; it cannot be created or resized.
+            use std::io::Seek;
+            len = (&file)
+                .seek(std::io::SeekFrom::End(0))
+                .map_err(io(what()))?;
+        } else if let Some(size) = size
             && len == 0
         {
             // Sparse: no block is allocated until written.

@@ -45,9 +45,12 @@
 
 pub mod backstore;
 pub mod chap;
+pub mod config;
 pub mod digest;
 pub mod discovery;
 pub mod error;
+#[cfg(unix)]
+pub mod launch;
 pub mod login;
 pub mod negotiation;
 #[cfg(target_os = "linux")]

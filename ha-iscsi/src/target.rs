@@ -71,12 +71,49 @@ impl Default for PortalOptions {
     }
 }
 
-/// Each target's LUNs, by target index.
-type Luns = HashMap<usize, Vec<(u64, LogicalUnit)>>;
+/// One node ACL mapping: the LUN the initiator sees, the target's LUN
+/// behind it, write-protected or not.
+type Mapping = (u64, u64, bool);
 
-/// A node ACL's LUN mappings, by target index and initiator name: the LUN
-/// the initiator sees, the target's LUN behind it, write-protected or not.
-type AclLuns = HashMap<(usize, String), Vec<(u64, u64, bool)>>;
+/// Which LUNs each initiator sees.
+#[derive(Debug, Clone, Default)]
+struct LunMap {
+    /// Each target's LUNs, by target index.
+    luns: HashMap<usize, Vec<(u64, LogicalUnit)>>,
+    /// Node ACLs' LUN mappings, by target index and initiator name.
+    acls: HashMap<(usize, String), Vec<Mapping>>,
+    /// Targets (by index) whose LUNs are write-protected for initiators
+    /// without mappings of their own (targetcli's
+    /// `demo_mode_write_protect`).
+    demo_write_protect: Vec<usize>,
+}
+
+impl LunMap {
+    /// The LUNs `initiator` sees on target `target`: its ACL's mappings,
+    /// or every LUN of the target if it has none.
+    fn visible(&self, target: usize, initiator: &str) -> Vec<(u64, LogicalUnit)> {
+        let all = self.luns.get(&target).map(Vec::as_slice).unwrap_or(&[]);
+        match self.acls.get(&(target, initiator.to_owned())) {
+            None if self.demo_write_protect.contains(&target) => all
+                .iter()
+                .map(|(n, u)| (*n, u.clone().read_only(true)))
+                .collect(),
+            None => all.to_vec(),
+            Some(mappings) => mappings
+                .iter()
+                .filter_map(|(mapped, tpg_lun, read_only)| {
+                    let (_, unit) = all.iter().find(|(n, _)| n == tpg_lun)?;
+                    let unit = if *read_only {
+                        unit.clone().read_only(true)
+                    } else {
+                        unit.clone()
+                    };
+                    Some((*mapped, unit))
+                })
+                .collect(),
+        }
+    }
+}
 
 /// What every connection of a portal listens to.
 #[derive(Debug)]
@@ -93,8 +130,7 @@ struct Signals {
 pub struct Portal {
     listener: TcpListener,
     config: Arc<LoginConfig>,
-    luns: Arc<Luns>,
-    acl_luns: Arc<AclLuns>,
+    luns: Arc<LunMap>,
     /// The addresses SendTargets reports (`ip:port`).
     advertised: Vec<String>,
     options: PortalOptions,
@@ -109,7 +145,6 @@ impl Portal {
             listener,
             config: Arc::new(config),
             luns: Arc::default(),
-            acl_luns: Arc::default(),
             advertised: vec![local.to_string()],
             options: PortalOptions::default(),
         })
@@ -123,8 +158,8 @@ impl Portal {
     /// Maps `unit` as LUN `lun` of the target at `target` (its index in
     /// the configuration).
     pub fn map_lun(&mut self, target: usize, lun: u64, unit: LogicalUnit) {
-        let luns = Arc::make_mut(&mut self.luns);
-        let list = luns.entry(target).or_default();
+        let map = Arc::make_mut(&mut self.luns);
+        let list = map.luns.entry(target).or_default();
         list.retain(|(n, _)| *n != lun);
         list.push((lun, unit));
         list.sort_by_key(|(n, _)| *n);
@@ -142,11 +177,21 @@ impl Portal {
         tpg_lun: u64,
         read_only: bool,
     ) {
-        let acls = Arc::make_mut(&mut self.acl_luns);
-        let list = acls.entry((target, initiator.to_owned())).or_default();
+        let map = Arc::make_mut(&mut self.luns);
+        let list = map.acls.entry((target, initiator.to_owned())).or_default();
         list.retain(|(m, ..)| *m != mapped);
         list.push((mapped, tpg_lun, read_only));
         list.sort_by_key(|(m, ..)| *m);
+    }
+
+    /// Write-protects the LUNs of target `target` for initiators that
+    /// have no LUN mappings of their own (demo mode's write protection).
+    pub fn set_demo_write_protect(&mut self, target: usize, on: bool) {
+        let list = &mut Arc::make_mut(&mut self.luns).demo_write_protect;
+        list.retain(|t| *t != target);
+        if on {
+            list.push(target);
+        }
     }
 
     /// The address it listens on.
@@ -181,7 +226,6 @@ impl Portal {
                     let connection = Connection::new(
                         self.config.clone(),
                         self.luns.clone(),
-                        self.acl_luns.clone(),
                         advertised.clone(),
                         handle,
                         signals.clone(),
@@ -244,8 +288,7 @@ struct Task {
 
 struct Connection {
     config: Arc<LoginConfig>,
-    luns: Arc<Luns>,
-    acl_luns: Arc<AclLuns>,
+    luns: Arc<LunMap>,
     /// The LUNs this session sees (after login).
     visible: Vec<(u64, LogicalUnit)>,
     advertised: Arc<Vec<String>>,
@@ -269,8 +312,7 @@ struct Connection {
 impl Connection {
     fn new(
         config: Arc<LoginConfig>,
-        luns: Arc<Luns>,
-        acl_luns: Arc<AclLuns>,
+        luns: Arc<LunMap>,
         advertised: Arc<Vec<String>>,
         tsih: u16,
         signals: Arc<Signals>,
@@ -279,7 +321,6 @@ impl Connection {
         Self {
             config,
             luns,
-            acl_luns,
             visible: Vec::new(),
             advertised,
             tsih,
@@ -308,27 +349,6 @@ impl Connection {
 
     fn units(&self) -> &[(u64, LogicalUnit)] {
         &self.visible
-    }
-
-    /// The LUNs `initiator` sees on target `target`: its ACL's mappings,
-    /// or every LUN of the target if it has none.
-    fn visible_luns(&self, target: usize, initiator: &str) -> Vec<(u64, LogicalUnit)> {
-        let all = self.luns.get(&target).map(Vec::as_slice).unwrap_or(&[]);
-        match self.acl_luns.get(&(target, initiator.to_owned())) {
-            None => all.to_vec(),
-            Some(mappings) => mappings
-                .iter()
-                .filter_map(|(mapped, tpg_lun, read_only)| {
-                    let (_, unit) = all.iter().find(|(n, _)| n == tpg_lun)?;
-                    let unit = if *read_only {
-                        unit.clone().read_only(true)
-                    } else {
-                        unit.clone()
-                    };
-                    Some((*mapped, unit))
-                })
-                .collect(),
-        }
     }
 
     async fn run(mut self, mut stream: TcpStream) -> std::io::Result<()> {
@@ -454,7 +474,7 @@ impl Connection {
                                 target_port: self.config.portal_group_tag,
                             });
                             if let SessionType::Normal(target) = outcome.session_type {
-                                self.visible = self.visible_luns(target, &outcome.initiator);
+                                self.visible = self.luns.visible(target, &outcome.initiator);
                             }
                             self.session = Some(outcome);
                         }

@@ -1,28 +1,32 @@
-//! `ha-target`: an iSCSI target serving file and memory LUNs.
+//! `ha-target`: an iSCSI target serving file, block-device and memory
+//! LUNs.
 //!
 //! ```text
+//! ha-target -c /etc/target/saveconfig.json [--state-dir DIR]
 //! ha-target --iqn iqn.2025-09.com.example:storage \
 //!           --lun disk1=/var/lib/iscsi/disk1.img:1G [--lun NAME=PATH[:SIZE]]... \
 //!           [--ramdisk NAME=SIZE]... [--portal 0.0.0.0:3260]
 //! ```
-//! LUNs are numbered from 0 in the order given. A file LUN is created
-//! sparse at SIZE if the file is absent. Authentication is off (targetcli's
-//! `authentication=0`, the chapter's demo mode). SIGTERM and SIGINT stop:
-//! every LUN is flushed first.
+//! `-c` reads targetcli's saveconfig.json (or ha-iscsi's own JSON form).
+//! The quick flags make one target in demo mode (targetcli's
+//! `authentication=0`, `generate_node_acls=1`, the chapter's setup) with
+//! LUNs numbered from 0 in the order given; a file LUN is created sparse
+//! at SIZE if absent. With `--state-dir`, persistent reservations made
+//! with APTPL survive restarts. SIGTERM and SIGINT stop: initiators are
+//! asked to log out (an Async Message), then every LUN is flushed.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 
-use ha_iscsi::backstore::{BlockTarget, FileBackstore, MemoryBackstore};
-use ha_iscsi::login::{Auth, LoginConfig, TargetEntry};
-use ha_iscsi::negotiation::TargetLimits;
-use ha_iscsi::scsi::LogicalUnit;
-use ha_iscsi::target::Portal;
+use ha_iscsi::config::{Backstore, Config, PortalGroup, Storage, Target};
+use ha_iscsi::launch::launch;
 use tokio::signal::unix::{SignalKind, signal};
 
-const USAGE: &str = "usage: ha-target --iqn IQN (--lun NAME=PATH[:SIZE] | --ramdisk NAME=SIZE)... [--portal ADDR:PORT] [--block-size 512|4096]
+const USAGE: &str = "usage: ha-target -c SAVECONFIG.json [--state-dir DIR]
+       ha-target --iqn IQN (--lun NAME=PATH[:SIZE] | --ramdisk NAME=SIZE)... [--portal ADDR:PORT] [--block-size 512|4096]
+  -c FILE            targetcli's saveconfig.json (or ha-iscsi's JSON form)
+  --state-dir DIR    keep persistent reservations (APTPL) in DIR
   --iqn IQN          the target's name
   --lun NAME=PATH[:SIZE]
                      a file LUN (created sparse at SIZE, e.g. 1G, if absent)
@@ -93,21 +97,32 @@ fn parse_lun(spec: &str, memory: bool) -> Result<LunSpec, String> {
     })
 }
 
+/// What to serve: a configuration file, or the quick flags.
+enum Source {
+    File(PathBuf),
+    Flags {
+        iqn: String,
+        luns: Vec<LunSpec>,
+        portal: SocketAddr,
+        block_size: u32,
+    },
+}
+
 struct Options {
-    iqn: String,
-    luns: Vec<LunSpec>,
-    portal: SocketAddr,
-    block_size: u32,
+    source: Source,
+    state_dir: Option<PathBuf>,
 }
 
 fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Options, String> {
     let mut args = args.into_iter();
-    let (mut iqn, mut luns) = (None, Vec::new());
+    let (mut iqn, mut luns, mut file, mut state_dir) = (None, Vec::new(), None, None);
     let mut portal: SocketAddr = "0.0.0.0:3260".parse().expect("literal");
     let mut block_size = 512;
     while let Some(arg) = args.next() {
         let mut value = |flag: &str| args.next().ok_or_else(|| format!("{flag} needs a value"));
         match arg.as_str() {
+            "-c" => file = Some(PathBuf::from(value("-c")?)),
+            "--state-dir" => state_dir = Some(PathBuf::from(value("--state-dir")?)),
             "--iqn" => iqn = Some(value("--iqn")?),
             "--lun" => luns.push(parse_lun(&value("--lun")?, false)?),
             "--ramdisk" => luns.push(parse_lun(&value("--ramdisk")?, true)?),
@@ -129,30 +144,69 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Options, String>
             other => return Err(format!("unknown option '{other}'")),
         }
     }
-    let iqn = iqn.ok_or("no target name given (--iqn)")?;
-    if luns.is_empty() {
-        return Err("no LUN given (--lun or --ramdisk)".into());
-    }
-    Ok(Options {
-        iqn,
-        luns,
-        portal,
-        block_size,
-    })
+    let source = match (file, iqn) {
+        (Some(_), Some(_)) => return Err("-c and --iqn exclude each other".into()),
+        (Some(file), None) if luns.is_empty() => Source::File(file),
+        (Some(_), None) => return Err("-c and --lun/--ramdisk exclude each other".into()),
+        (None, None) => return Err("no configuration (-c) or target name (--iqn) given".into()),
+        (None, Some(_)) if luns.is_empty() => {
+            return Err("no LUN given (--lun or --ramdisk)".into());
+        }
+        (None, Some(iqn)) => Source::Flags {
+            iqn,
+            luns,
+            portal,
+            block_size,
+        },
+    };
+    Ok(Options { source, state_dir })
 }
 
-fn open(spec: &LunSpec, block_size: u32) -> Result<(String, Arc<dyn BlockTarget>), String> {
-    match spec {
-        LunSpec::File { name, path, size } => {
-            let store = FileBackstore::open(path, *size, block_size)
-                .map_err(|e| format!("LUN {name}: {e}"))?;
-            Ok((name.clone(), Arc::new(store)))
-        }
-        LunSpec::Memory { name, size } => {
-            let store = MemoryBackstore::new(block_size, size / u64::from(block_size))
-                .map_err(|e| format!("LUN {name}: {e}"))?;
-            Ok((name.clone(), Arc::new(store)))
-        }
+/// The quick flags as a configuration: one target in demo mode.
+fn flags_config(iqn: &str, luns: &[LunSpec], portal: SocketAddr, block_size: u32) -> Config {
+    let backstores: Vec<Backstore> = luns
+        .iter()
+        .map(|spec| {
+            let (name, storage) = match spec {
+                LunSpec::File { name, path, size } => (
+                    name.clone(),
+                    Storage::Fileio {
+                        path: path.clone(),
+                        size: *size,
+                    },
+                ),
+                LunSpec::Memory { name, size } => (name.clone(), Storage::Ramdisk { size: *size }),
+            };
+            Backstore {
+                name,
+                storage,
+                block_size,
+                read_only: false,
+            }
+        })
+        .collect();
+    let group = PortalGroup {
+        tag: 1,
+        portals: vec![portal],
+        luns: backstores
+            .iter()
+            .enumerate()
+            .map(|(i, b)| (i as u64, b.name.clone()))
+            .collect(),
+        authentication: false,
+        generate_node_acls: true,
+        demo_mode_write_protect: false,
+        chap: None,
+        mutual_chap: None,
+        acls: Vec::new(),
+    };
+    Config {
+        backstores,
+        targets: vec![Target {
+            iqn: iqn.to_owned(),
+            portal_groups: vec![group],
+        }],
+        discovery_chap: None,
     }
 }
 
@@ -167,6 +221,21 @@ fn main() -> ExitCode {
             eprintln!("ha-target: {e}\n{USAGE}");
             return ExitCode::from(2);
         }
+    };
+    let config = match &options.source {
+        Source::File(path) => match Config::load(path) {
+            Ok(config) => config,
+            Err(e) => {
+                eprintln!("ha-target: {e}");
+                return ExitCode::from(1);
+            }
+        },
+        Source::Flags {
+            iqn,
+            luns,
+            portal,
+            block_size,
+        } => flags_config(iqn, luns, *portal, *block_size),
     };
     tracing_subscriber::fmt()
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
@@ -186,7 +255,7 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match runtime.block_on(run(options)) {
+    match runtime.block_on(run(config, options.state_dir)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("ha-target: {e}");
@@ -195,38 +264,33 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run(options: Options) -> Result<(), String> {
-    let mut stores = Vec::new();
-    for spec in &options.luns {
-        stores.push(open(spec, options.block_size)?);
+async fn run(config: Config, state_dir: Option<PathBuf>) -> Result<(), String> {
+    if let Some(dir) = &state_dir {
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     }
-    let config = LoginConfig {
-        targets: vec![TargetEntry {
-            name: options.iqn.clone(),
-            auth: Auth::None,
-            allowed: None,
-            initiator_auth: Vec::new(),
-        }],
-        discovery_auth: Auth::None,
-        portal_group_tag: 1,
-        limits: TargetLimits::default(),
-    };
-    let mut portal = Portal::bind(options.portal, config)
+    let launched = launch(&config, state_dir.as_deref())
         .await
-        .map_err(|e| format!("cannot listen on {}: {e}", options.portal))?;
-    for (lun, (name, store)) in stores.iter().enumerate() {
-        portal.map_lun(0, lun as u64, LogicalUnit::new(store.clone(), name));
-    }
-    let addr = portal.local_addr().map_err(|e| e.to_string())?;
-    tracing::info!(%addr, target = %options.iqn, luns = stores.len(), "serving");
+        .map_err(|e| e.to_string())?;
     let mut term = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
     let mut int = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let mut serving = tokio::task::JoinSet::new();
+    for portal in launched.portals {
+        let addr = portal.local_addr().map_err(|e| e.to_string())?;
+        tracing::info!(%addr, "serving");
+        let mut stopped = stopped.clone();
+        serving.spawn(portal.serve_until(async move {
+            let _ = stopped.wait_for(|s| *s).await;
+        }));
+    }
     tokio::select! {
-        () = portal.serve() => {}
         _ = term.recv() => {}
         _ = int.recv() => {}
     }
-    for (name, store) in &stores {
+    tracing::info!("stopping: asking initiators to log out");
+    stop.send_replace(true);
+    while serving.join_next().await.is_some() {}
+    for (name, store) in &launched.backstores {
         if let Err(e) = store.flush().await {
             tracing::error!(lun = %name, error = %e, "flush failed");
         }
@@ -246,10 +310,27 @@ mod tests {
     #[test]
     fn quick_flags() {
         let o = args("--iqn iqn.x:y --lun disk1=/var/lib/iscsi/disk1.img:1G --ramdisk r=64M --portal 127.0.0.1:3261").unwrap();
-        assert_eq!(o.iqn, "iqn.x:y");
-        assert_eq!(o.portal, "127.0.0.1:3261".parse().unwrap());
-        assert!(matches!(&o.luns[0], LunSpec::File { size: Some(s), .. } if *s == 1 << 30));
-        assert!(matches!(&o.luns[1], LunSpec::Memory { size, .. } if *size == 64 << 20));
+        let Source::Flags {
+            iqn,
+            luns,
+            portal,
+            block_size,
+        } = o.source
+        else {
+            panic!("flags");
+        };
+        assert!(matches!(&luns[0], LunSpec::File { size: Some(s), .. } if *s == 1 << 30));
+        assert!(matches!(&luns[1], LunSpec::Memory { size, .. } if *size == 64 << 20));
+        let config = flags_config(&iqn, &luns, portal, block_size);
+        let group = &config.targets[0].portal_groups[0];
+        assert_eq!(config.targets[0].iqn, "iqn.x:y");
+        assert_eq!(group.portals, vec!["127.0.0.1:3261".parse().unwrap()]);
+        assert_eq!(group.luns.get(&1).map(String::as_str), Some("r"));
+        assert!(group.generate_node_acls && !group.authentication);
+        assert!(matches!(
+            args("-c /etc/target/saveconfig.json").unwrap().source,
+            Source::File(_)
+        ));
         for bad in [
             "--lun d=/x:1G",
             "--iqn a --lun d=/x:1Q",
@@ -261,6 +342,9 @@ mod tests {
             "--iqn a --lun",
             "--iqn a",
             "--iqn a --lun d=/x --bogus",
+            "-c f --iqn a --lun d=/x",
+            "-c f --lun d=/x",
+            "--state-dir",
         ] {
             assert!(args(bad).is_err(), "{bad}");
         }

@@ -1,0 +1,134 @@
+//! `ha-target` runs the chapter's target from targetcli's saveconfig.json
+//! (its file path and portal rewritten to a temporary file and a loopback
+//! port): libiscsi's `iscsi-ls` and `iscsi-inq` find the target and its
+//! LUN, and SIGTERM stops it cleanly. Config errors name file:line.
+//! Skipped with a reason without libiscsi-bin; required under CI=true.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const IQN: &str = "iqn.2025-09.com.example:storage";
+
+fn have(tool: &str) -> bool {
+    if Command::new(tool).arg("--help").output().is_ok() {
+        return true;
+    }
+    if std::env::var("CI").as_deref() == Ok("true") {
+        panic!("required under CI: {tool} (apt-get install libiscsi-bin)");
+    }
+    eprintln!("SKIPPED: {tool} is not installed (apt-get install libiscsi-bin)");
+    false
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A scratch directory for one test.
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("ha-target-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// The chapter's saveconfig.json with its LUN file in `dir` and its portal
+/// on loopback `port`.
+fn chapter_config(dir: &std::path::Path, port: u16) -> PathBuf {
+    let text = include_str!("../lab/saveconfig.json")
+        .replace(
+            "/var/lib/iscsi/disk1.img",
+            &dir.join("disk1.img").display().to_string(),
+        )
+        .replace("\"0.0.0.0\"", "\"127.0.0.1\"")
+        .replace("\"port\": 3260", &format!("\"port\": {port}"));
+    let path = dir.join("saveconfig.json");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn wait_for_port(port: u16, child: &mut Child) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(child.try_wait().unwrap().is_none(), "ha-target exited");
+        assert!(Instant::now() < deadline, "ha-target did not listen");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn the_chapters_saveconfig_serves_its_target() {
+    if !have("iscsi-ls") {
+        return;
+    }
+    let dir = scratch("chapter");
+    let port = free_port();
+    let config = chapter_config(&dir, port);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ha-target"))
+        .arg("-c")
+        .arg(&config)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for_port(port, &mut child);
+    let ls = Command::new("iscsi-ls")
+        .args(["-s", &format!("iscsi://127.0.0.1:{port}")])
+        .output()
+        .unwrap();
+    let listing = String::from_utf8_lossy(&ls.stdout);
+    assert!(listing.contains(&format!("Target:{IQN}")), "{listing}");
+    assert!(listing.contains("Lun:0"), "{listing}");
+    let inq = Command::new("iscsi-inq")
+        .arg(format!("iscsi://127.0.0.1:{port}/{IQN}/0"))
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&inq.stdout).contains("ha-iscsi"));
+    let meta = std::fs::metadata(dir.join("disk1.img")).unwrap();
+    assert_eq!(meta.len(), 1 << 30, "created at the configured size");
+    // SIGTERM: a clean stop.
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "ha-target did not stop");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success(), "{status}");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn a_bad_config_is_refused_with_its_line() {
+    let dir = scratch("bad");
+    let path = dir.join("saveconfig.json");
+    let text = include_str!("../lab/saveconfig.json").replace("fileio/disk1", "fileio/disk2");
+    std::fs::write(&path, text).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_ha-target"))
+        .arg("-c")
+        .arg(&path)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!("{}:31: ", path.display())) && stderr.contains("disk2"),
+        "{stderr}"
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_ha-target"))
+        .arg("--bogus")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let _ = std::fs::remove_dir_all(dir);
+}
