@@ -57,6 +57,23 @@ pub enum Error {
         /// The operating system's message.
         message: String,
     },
+    /// The target refused the login (RFC 7143 11.13.5 status class and
+    /// detail: 0x0201 authentication failed, 0x0202 not authorized,
+    /// 0x0203 target not found...).
+    #[error("login refused: status {class:#04x}{detail:02x}")]
+    LoginRefused {
+        /// Status class (2: initiator error, 3: target error).
+        class: u8,
+        /// Status detail.
+        detail: u8,
+    },
+    /// The peer broke the protocol (an unexpected PDU, a bad answer, a
+    /// mutual CHAP response that does not verify).
+    #[error("protocol error: {0}")]
+    Protocol(String),
+    /// The connection closed or failed.
+    #[error("connection: {0}")]
+    Connection(String),
     /// A PDU that cannot be encoded (an AHS not a multiple of 4 bytes or
     /// over 1020, a data segment of 16 MiB or more).
     #[error("cannot encode the PDU: {0}")]

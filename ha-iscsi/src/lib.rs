@@ -50,6 +50,8 @@ pub mod digest;
 pub mod discovery;
 pub mod error;
 #[cfg(unix)]
+pub mod initiator;
+#[cfg(unix)]
 pub mod launch;
 pub mod login;
 pub mod negotiation;
