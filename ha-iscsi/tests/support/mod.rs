@@ -2,6 +2,8 @@
 //! chapter's target, and the check for libiscsi's tools.
 #![allow(dead_code)]
 
+pub mod raw;
+
 use std::net::SocketAddr;
 use std::process::Command;
 use std::sync::Arc;
