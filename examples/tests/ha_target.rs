@@ -132,3 +132,82 @@ fn a_bad_config_is_refused_with_its_line() {
     assert_eq!(out.status.code(), Some(2));
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// Starts `ha-target` on a file LUN at `image` on a loopback port.
+fn start_target(image: &std::path::Path, port: u16) -> Child {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ha-target"))
+        .args([
+            "--iqn",
+            IQN,
+            "--portal",
+            &format!("127.0.0.1:{port}"),
+            "--lun",
+        ])
+        .arg(format!("disk1={}:64M", image.display()))
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for_port(port, &mut child);
+    child
+}
+
+fn pattern(len: usize, seed: u8) -> Vec<u8> {
+    (0..len)
+        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
+        .collect()
+}
+
+#[test]
+fn acknowledged_writes_survive_kill_9_and_a_torn_connection() {
+    use ha_iscsi::initiator::{InitiatorConfig, Session};
+
+    let dir = scratch("safety");
+    let image = dir.join("disk1.img");
+    let port = free_port();
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let node = InitiatorConfig::new("iqn.2025-09.com.example:node1");
+    let (fua, synced) = (pattern(64 * 1024, 1), pattern(64 * 1024, 2));
+    let mut target = start_target(&image, port);
+    runtime.block_on(async {
+        let mut s = Session::login(addr, IQN, &node).await.unwrap();
+        // Acknowledged with FUA, and acknowledged then synchronized.
+        s.write(0, 0, &fua, true).await.unwrap();
+        s.write(0, 1000, &synced, false).await.unwrap();
+        s.synchronize_cache(0).await.unwrap();
+        // A big write torn off mid-transfer: the connection drops while
+        // its data is still going out.
+        let torn = pattern(8 << 20, 3);
+        let mut other = Session::login(addr, IQN, &node).await.unwrap();
+        let write = other.write(0, 4096, &torn, false);
+        let result = tokio::time::timeout(Duration::from_millis(2), write).await;
+        assert!(result.is_err(), "the 8 MiB write was torn before it completed");
+        drop(other);
+        // The target still serves, and what was acknowledged is there.
+        assert_eq!(s.read(0, 0, 128).await.unwrap(), fua);
+    });
+    // kill -9: no chance to flush anything.
+    target.kill().unwrap();
+    target.wait().unwrap();
+    let mut target = start_target(&image, port);
+    runtime.block_on(async {
+        let mut s = Session::login(addr, IQN, &node).await.unwrap();
+        assert_eq!(
+            s.read(0, 0, 128).await.unwrap(),
+            fua,
+            "FUA write after kill -9"
+        );
+        assert_eq!(
+            s.read(0, 1000, 128).await.unwrap(),
+            synced,
+            "synchronized write after kill -9"
+        );
+        s.logout().await.unwrap();
+    });
+    target.kill().unwrap();
+    target.wait().unwrap();
+    let _ = std::fs::remove_dir_all(dir);
+}
