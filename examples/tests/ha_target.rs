@@ -184,7 +184,10 @@ fn acknowledged_writes_survive_kill_9_and_a_torn_connection() {
         let mut other = Session::login(addr, IQN, &node).await.unwrap();
         let write = other.write(0, 4096, &torn, false);
         let result = tokio::time::timeout(Duration::from_millis(2), write).await;
-        assert!(result.is_err(), "the 8 MiB write was torn before it completed");
+        assert!(
+            result.is_err(),
+            "the 8 MiB write was torn before it completed"
+        );
         drop(other);
         // The target still serves, and what was acknowledged is there.
         assert_eq!(s.read(0, 0, 128).await.unwrap(), fua);
