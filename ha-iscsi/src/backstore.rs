@@ -225,18 +225,38 @@ impl BlockTarget for MemoryBackstore {
     }
 }
 
+/// How a [`FileBackstore`] does its I/O.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FileOptions {
+    /// Bypass the page cache (`O_DIRECT`): I/O goes to the device through
+    /// aligned buffers. Not every file system has it (tmpfs does not); the
+    /// LUN's block size must be a multiple of the device's.
+    pub direct: bool,
+    /// Every write is stable before it is answered, as with FUA
+    /// (targetcli's `write_back=false`).
+    pub write_through: bool,
+}
+
+/// Buffers for `O_DIRECT` are aligned to this (enough for 512-byte and
+/// 4 KiB devices).
+const DIRECT_ALIGN: usize = 4096;
+
 /// Blocks in a file (targetcli's `fileio`) or a block device (its
-/// `block`): a file is created sparse at the asked size if missing, written through the page cache, made stable by
-/// [`BlockTarget::flush`] and by FUA writes (`fdatasync`), and unmapped by
-/// punching holes, so a thin file stays thin.
+/// `block`): a file is created sparse at the asked size if missing,
+/// written through the page cache (or around it, with
+/// [`FileOptions::direct`]), made stable by [`BlockTarget::flush`] and by
+/// FUA writes (`fdatasync`), and unmapped by punching holes, so a thin
+/// file stays thin.
 #[derive(Debug)]
 pub struct FileBackstore {
     path: PathBuf,
     file: Arc<File>,
     block_size: u32,
     block_count: u64,
+    options: FileOptions,
     /// The file lives in memory (tmpfs): its I/O never waits for a
-    /// device, so it is done on the runtime's thread.
+    /// device, so it is done on the runtime's thread (and FUA has nothing
+    /// more stable to reach).
     in_memory: bool,
 }
 
@@ -253,15 +273,35 @@ impl FileBackstore {
     /// exist (targetcli's `fileio create NAME PATH SIZE`); an existing
     /// file keeps its size, of which whole blocks are used.
     pub fn open(path: &Path, size: Option<u64>, block_size: u32) -> Result<Self> {
+        Self::open_with(path, size, block_size, FileOptions::default())
+    }
+
+    /// [`FileBackstore::open`] with I/O `options`.
+    pub fn open_with(
+        path: &Path,
+        size: Option<u64>,
+        block_size: u32,
+        options: FileOptions,
+    ) -> Result<Self> {
         valid_block_size(block_size)?;
         let what = || format!("open {}", path.display());
-        let file = OpenOptions::new()
-            .read(true)
+        let mut open = OpenOptions::new();
+        open.read(true)
             .write(true)
             .create(size.is_some())
-            .truncate(false)
-            .open(path)
-            .map_err(io(what()))?;
+            .truncate(false);
+        if options.direct {
+            use std::os::unix::fs::OpenOptionsExt;
+            open.custom_flags(libc::O_DIRECT);
+        }
+        let file = open.open(path).map_err(|e| Error::Io {
+            op: what(),
+            message: if options.direct && e.raw_os_error() == Some(libc::EINVAL) {
+                "this file system does not do O_DIRECT".into()
+            } else {
+                e.to_string()
+            },
+        })?;
         let meta = file.metadata().map_err(io(what()))?;
         let mut len = meta.len();
         if std::os::unix::fs::FileTypeExt::is_block_device(&meta.file_type()) {
@@ -285,7 +325,8 @@ impl FileBackstore {
             file: Arc::new(file),
             block_size,
             block_count: len / u64::from(block_size),
-            in_memory,
+            in_memory: in_memory && !options.direct,
+            options,
         })
     }
 
@@ -326,6 +367,21 @@ impl BlockTarget for FileBackstore {
         if self.in_memory {
             return self.file.read_exact_at(buf, offset).map_err(io("read"));
         }
+        if self.options.direct {
+            let len = buf.len();
+            let data = self
+                .blocking("read", move |f| {
+                    let mut bounce = vec![0u8; len + DIRECT_ALIGN];
+                    let at = bounce.as_ptr().align_offset(DIRECT_ALIGN);
+                    f.read_exact_at(&mut bounce[at..at + len], offset)?;
+                    bounce.drain(..at);
+                    bounce.truncate(len);
+                    Ok(bounce)
+                })
+                .await?;
+            buf.copy_from_slice(&data);
+            return Ok(());
+        }
         // From the page cache without leaving this thread, if it is there.
         let mut done = 0;
         #[cfg(target_os = "linux")]
@@ -356,8 +412,25 @@ impl BlockTarget for FileBackstore {
         self.check(lba, data.len())?;
         let mut offset = lba * u64::from(self.block_size);
         let mut data = data;
+        let fua = fua || self.options.write_through;
         if self.in_memory {
             return self.file.write_all_at(data, offset).map_err(io("write"));
+        }
+        if self.options.direct {
+            let len = data.len();
+            let mut bounce = vec![0u8; len + DIRECT_ALIGN];
+            let at = bounce.as_ptr().align_offset(DIRECT_ALIGN);
+            bounce[at..at + len].copy_from_slice(data);
+            return self
+                .blocking("write", move |f| {
+                    f.write_all_at(&bounce[at..at + len], offset)?;
+                    // The device's own cache still needs flushing for FUA.
+                    if fua {
+                        f.sync_data()?;
+                    }
+                    Ok(())
+                })
+                .await;
         }
         // Into the page cache without leaving this thread, if it can be.
         #[cfg(target_os = "linux")]
@@ -534,6 +607,30 @@ mod tests {
         assert!(store.in_memory);
         round_trip(&store).await;
         let _ = std::fs::remove_file(path);
+    }
+
+    #[tokio::test]
+    async fn direct_and_write_through_files_round_trip() {
+        let dir = std::env::temp_dir().join(format!("ha-iscsi-direct-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("disk.img");
+        let _ = std::fs::remove_file(&path);
+        let through = FileOptions {
+            write_through: true,
+            ..FileOptions::default()
+        };
+        round_trip(&FileBackstore::open_with(&path, Some(8 << 20), 512, through).unwrap()).await;
+        let direct = FileOptions {
+            direct: true,
+            ..FileOptions::default()
+        };
+        match FileBackstore::open_with(&path, None, 512, direct) {
+            Ok(store) => round_trip(&store).await,
+            // Some file systems (tmpfs, some overlays) have no O_DIRECT:
+            // then the error says so.
+            Err(e) => assert!(e.to_string().contains("O_DIRECT"), "{e}"),
+        }
+        let _ = std::fs::remove_dir_all(dir);
     }
 
     #[tokio::test]

@@ -64,6 +64,13 @@ pub struct Backstore {
     /// Refuse writes.
     #[serde(default)]
     pub read_only: bool,
+    /// Make every write stable before answering it (targetcli's
+    /// `write_back=false`).
+    #[serde(default)]
+    pub write_through: bool,
+    /// Bypass the page cache (`O_DIRECT`) for file and block storage.
+    #[serde(default)]
+    pub direct: bool,
 }
 
 fn default_block_size() -> u32 {
@@ -319,6 +326,9 @@ impl Config {
                 storage,
                 block_size: so.attributes.block_size.unwrap_or(512),
                 read_only: so.readonly.unwrap_or(false),
+                // targetcli's fileio with write_back off is write-through.
+                write_through: so.plugin == "fileio" && so.write_back == Some(false),
+                direct: false,
             });
         }
         for t in saved.targets.iter() {
@@ -449,6 +459,7 @@ mod saved {
         pub dev: Option<PathBuf>,
         pub size: Option<u64>,
         pub readonly: Option<bool>,
+        pub write_back: Option<bool>,
         #[serde(default)]
         pub attributes: Attributes,
     }
@@ -541,6 +552,9 @@ mod tests {
         assert_eq!(g.portals, vec!["0.0.0.0:3260".parse().unwrap()]);
         assert_eq!(g.luns.get(&0).map(String::as_str), Some("disk1"));
         assert!(!g.authentication && g.generate_node_acls && !g.demo_mode_write_protect);
+        assert!(!c.backstores[0].write_through, "write_back is on");
+        let through = CHAPTER.replace("\"write_back\": true", "\"write_back\": false");
+        assert!(Config::from_targetcli(&through, file()).unwrap().backstores[0].write_through);
         // The crate's own form round-trips.
         let own = serde_json::to_string_pretty(&c).unwrap();
         assert_eq!(Config::from_json(&own, file()).unwrap(), c);

@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::backstore::{BlockTarget, FileBackstore, MemoryBackstore};
+use crate::backstore::{BlockTarget, FileBackstore, FileOptions, MemoryBackstore};
 use crate::config::{Config, Credentials, PortalGroup, Storage};
 use crate::login::{Auth, LoginConfig, TargetEntry};
 use crate::negotiation::TargetLimits;
@@ -81,11 +81,20 @@ pub async fn launch(config: &Config, state_dir: Option<&Path>) -> Result<Launche
     let mut units = HashMap::new();
     let mut backstores = Vec::new();
     for b in &config.backstores {
+        let options = FileOptions {
+            direct: b.direct,
+            write_through: b.write_through,
+        };
         let store: Arc<dyn BlockTarget> = match &b.storage {
-            Storage::Fileio { path, size } => {
-                Arc::new(FileBackstore::open(path, *size, b.block_size)?)
+            Storage::Fileio { path, size } => Arc::new(FileBackstore::open_with(
+                path,
+                *size,
+                b.block_size,
+                options,
+            )?),
+            Storage::Block { path } => {
+                Arc::new(FileBackstore::open_with(path, None, b.block_size, options)?)
             }
-            Storage::Block { path } => Arc::new(FileBackstore::open(path, None, b.block_size)?),
             Storage::Ramdisk { size } => Arc::new(MemoryBackstore::new(
                 b.block_size,
                 size / u64::from(b.block_size),

@@ -182,6 +182,8 @@ fn flags_config(iqn: &str, luns: &[LunSpec], portal: SocketAddr, block_size: u32
                 storage,
                 block_size,
                 read_only: false,
+                write_through: false,
+                direct: false,
             }
         })
         .collect();
