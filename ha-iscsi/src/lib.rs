@@ -2,24 +2,20 @@
 //! negotiation with CHAP, SCSI command emulation including persistent
 //! reservations, and file/memory/block backstores.
 //!
-//! **Status: being built (issue #5).** Done, all sans IO where it is
-//! protocol: the PDU codec ([`pdu`]): the Basic Header Segment, AHS, data
-//! segments with padding, CRC32C header and data digests ([`digest`]), and a
-//! decoder that takes bytes in any chunks and refuses data segments over the
-//! declared MaxRecvDataSegmentLength before buffering them; login text
-//! ([`text`]) and the negotiation of the operational keys by RFC 7143's
-//! rules ([`negotiation`]); CHAP and mutual CHAP with reflection refused
-//! ([`chap`]); the target's login phase ([`login`]); SendTargets
-//! ([`discovery`]); SCSI emulation ([`scsi`]: SPC-4/SBC-3 block commands,
-//! MODE SENSE/SELECT, unit attentions, RESERVE(6) and persistent
-//! reservations with every service action and type, kept across restarts
-//! with APTPL); a tokio portal ([`target`]) with CmdSN ordering, R2T,
-//! task management, NOP-In keep-alive and a logout request on stop, which
-//! passes libiscsi's whole `iscsi-test-cu` suite; the
-//! [`BlockTarget`](backstore::BlockTarget) trait with memory and file
-//! backstores ([`backstore`]). Block-device backstores, ACLs, the
-//! targetcli import and the initiator come next; `docs/architecture.md`
-//! says how the crate fits with the others.
+//! The protocol is sans IO: the PDU codec ([`pdu`]) with CRC32C digests
+//! ([`digest`]), login text ([`text`]) and the negotiation of RFC 7143's
+//! keys ([`negotiation`]), CHAP ([`chap`]), the target's login
+//! ([`login`]), SendTargets ([`discovery`]), SCSI emulation ([`scsi`]:
+//! SPC-4/SBC-3, unit attentions, RESERVE(6) and persistent reservations),
+//! and the initiator's login and commands ([`initiator`]). The tokio
+//! drivers own the sockets and files: the target portal ([`target`]), the
+//! initiator [`Session`](initiator::Session), the backstores
+//! ([`backstore`]: memory, file, block device, or your own
+//! [`BlockTarget`](backstore::BlockTarget)). [`config`] holds what a
+//! target serves, imported from targetcli's saveconfig.json, and
+//! [`launch`] builds the portals from it. libiscsi's `iscsi-test-cu -t ALL`
+//! passes against the target; `docs/architecture.md` says how the crate
+//! fits with the others.
 //!
 //! ```
 //! use bytes::BytesMut;
