@@ -157,3 +157,47 @@ async fn a_node_acl_shows_an_initiator_only_its_mapped_luns() {
     assert_eq!(size(&node1[0]), size(&node2[1]), "{node1:?} {node2:?}");
     assert_ne!(size(&node2[0]), size(&node2[1]));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_initiator_outside_the_acl_is_refused() {
+    use ha_iscsi::login::{LoginConfig, TargetEntry};
+    use ha_iscsi::negotiation::TargetLimits;
+    use ha_iscsi::scsi::LogicalUnit;
+    use ha_iscsi::target::Portal;
+
+    if !have("iscsi-inq") {
+        return;
+    }
+    const NODE1: &str = "iqn.2025-09.com.example:node1";
+    let config = LoginConfig {
+        targets: vec![TargetEntry {
+            name: IQN.into(),
+            auth: Auth::None,
+            allowed: Some(vec![NODE1.into()]),
+            initiator_auth: Vec::new(),
+        }],
+        discovery_auth: Auth::None,
+        portal_group_tag: 1,
+        limits: TargetLimits::default(),
+    };
+    let mut portal = Portal::bind("127.0.0.1:0".parse().unwrap(), config)
+        .await
+        .unwrap();
+    let store = Arc::new(MemoryBackstore::new(512, 2048).unwrap());
+    portal.map_lun(0, 0, LogicalUnit::new(store, "disk1"));
+    let addr = portal.local_addr().unwrap();
+    tokio::spawn(portal.serve());
+    let url = format!("iscsi://{addr}/{IQN}/0");
+    let inq = |node: &str| run("iscsi-inq", vec!["-i".into(), node.into(), url.clone()]);
+    let allowed = inq(NODE1).await;
+    assert!(
+        allowed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&allowed.stderr)
+    );
+    let refused = inq("iqn.2025-09.com.example:intruder").await;
+    assert!(
+        !refused.status.success(),
+        "an initiator outside the ACL logged in"
+    );
+}
