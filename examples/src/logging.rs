@@ -14,6 +14,19 @@ use std::sync::Arc;
 use tracing::{Level, Metadata};
 use tracing_subscriber::fmt::MakeWriter;
 
+/// Logs to standard error at `default_level` (`RUST_LOG` overrides it),
+/// in colour on a terminal: what the daemons do in the foreground.
+pub fn to_stderr(default_level: &str) {
+    tracing_subscriber::fmt()
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level)),
+        )
+        .init();
+}
+
 /// Syslog facilities by name, as configuration files write them.
 pub fn facility(name: &str) -> Option<u8> {
     const NAMES: [&str; 24] = [

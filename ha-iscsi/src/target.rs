@@ -351,6 +351,15 @@ impl Connection {
         &self.visible
     }
 
+    /// The unit a LUN field names, if this session sees it.
+    fn unit(&self, lun_field: u64) -> Option<LogicalUnit> {
+        let lun = scsi::lun_number(lun_field);
+        self.visible
+            .iter()
+            .find(|(n, _)| *n == lun)
+            .map(|(_, u)| u.clone())
+    }
+
     async fn run(mut self, mut stream: TcpStream) -> std::io::Result<()> {
         let result = self.serve(&mut stream).await;
         // Whatever ended the connection, the nexus is gone: what it held
@@ -701,12 +710,7 @@ impl Connection {
     fn task_management(&mut self, pdu: &Pdu, out: &mut BytesMut) -> std::io::Result<bool> {
         let b = &pdu.bhs;
         let function = b.0[1] & 0x7f;
-        let lun = scsi::lun_number(b.lun());
-        let unit = self
-            .units()
-            .iter()
-            .find(|(n, _)| *n == lun)
-            .map(|(_, u)| u.clone());
+        let unit = self.unit(b.lun());
         let mut close = false;
         let response = match function {
             // ABORT TASK.
@@ -789,12 +793,7 @@ impl Connection {
         );
         let expected = b.u32_at(20) as usize;
         let writes = b.0[1] & 0x20 != 0;
-        let lun = scsi::lun_number(b.lun());
-        let unit = self
-            .units()
-            .iter()
-            .find(|(n, _)| *n == lun)
-            .map(|(_, u)| u.clone());
+        let unit = self.unit(b.lun());
         let mut cdb = [0u8; 16];
         cdb.copy_from_slice(&b.0[32..48]);
         let mut task = Task {

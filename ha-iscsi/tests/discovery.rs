@@ -96,30 +96,14 @@ async fn libiscsi_tools_see_the_lun_its_identity_and_size() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_node_acl_shows_an_initiator_only_its_mapped_luns() {
-    use ha_iscsi::login::{LoginConfig, TargetEntry};
-    use ha_iscsi::negotiation::TargetLimits;
     use ha_iscsi::scsi::LogicalUnit;
-    use ha_iscsi::target::Portal;
 
     if !have("iscsi-ls") {
         return;
     }
     const NODE1: &str = "iqn.2025-09.com.example:node1";
     const NODE2: &str = "iqn.2025-09.com.example:node2";
-    let config = LoginConfig {
-        targets: vec![TargetEntry {
-            name: IQN.into(),
-            auth: Auth::None,
-            allowed: None,
-            initiator_auth: Vec::new(),
-        }],
-        discovery_auth: Auth::None,
-        portal_group_tag: 1,
-        limits: TargetLimits::default(),
-    };
-    let mut portal = Portal::bind("127.0.0.1:0".parse().unwrap(), config)
-        .await
-        .unwrap();
+    let mut portal = support::bind(support::chapter_config(Auth::None, None)).await;
     for (lun, blocks) in [(0, 2048), (1, 4096)] {
         let store = Arc::new(MemoryBackstore::new(512, blocks).unwrap());
         portal.map_lun(0, lun, LogicalUnit::new(store, &format!("disk{lun}")));
@@ -160,29 +144,14 @@ async fn a_node_acl_shows_an_initiator_only_its_mapped_luns() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_initiator_outside_the_acl_is_refused() {
-    use ha_iscsi::login::{LoginConfig, TargetEntry};
-    use ha_iscsi::negotiation::TargetLimits;
     use ha_iscsi::scsi::LogicalUnit;
-    use ha_iscsi::target::Portal;
 
     if !have("iscsi-inq") {
         return;
     }
     const NODE1: &str = "iqn.2025-09.com.example:node1";
-    let config = LoginConfig {
-        targets: vec![TargetEntry {
-            name: IQN.into(),
-            auth: Auth::None,
-            allowed: Some(vec![NODE1.into()]),
-            initiator_auth: Vec::new(),
-        }],
-        discovery_auth: Auth::None,
-        portal_group_tag: 1,
-        limits: TargetLimits::default(),
-    };
-    let mut portal = Portal::bind("127.0.0.1:0".parse().unwrap(), config)
-        .await
-        .unwrap();
+    let config = support::chapter_config(Auth::None, Some(vec![NODE1.into()]));
+    let mut portal = support::bind(config).await;
     let store = Arc::new(MemoryBackstore::new(512, 2048).unwrap());
     portal.map_lun(0, 0, LogicalUnit::new(store, "disk1"));
     let addr = portal.local_addr().unwrap();

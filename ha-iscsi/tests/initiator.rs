@@ -13,10 +13,8 @@ use std::time::{Duration, Instant};
 
 use ha_iscsi::backstore::MemoryBackstore;
 use ha_iscsi::initiator::{InitiatorConfig, Session, discover};
-use ha_iscsi::login::{Auth, LoginConfig, TargetEntry};
-use ha_iscsi::negotiation::TargetLimits;
+use ha_iscsi::login::Auth;
 use ha_iscsi::scsi::LogicalUnit;
-use ha_iscsi::target::Portal;
 use support::{IQN, portal};
 
 mod support;
@@ -171,23 +169,11 @@ async fn the_initiator_works_against_ha_target() {
 }
 
 async fn chap_portal() -> SocketAddr {
-    let config = LoginConfig {
-        targets: vec![TargetEntry {
-            name: IQN.into(),
-            auth: Auth::Chap {
-                users: vec![("node1".into(), b"initiatorsecret".to_vec())],
-                mutual: Some(("storage".into(), b"targetsecret12".to_vec())),
-            },
-            allowed: None,
-            initiator_auth: Vec::new(),
-        }],
-        discovery_auth: Auth::None,
-        portal_group_tag: 1,
-        limits: TargetLimits::default(),
+    let auth = Auth::Chap {
+        users: vec![("node1".into(), b"initiatorsecret".to_vec())],
+        mutual: Some(("storage".into(), b"targetsecret12".to_vec())),
     };
-    let mut portal = Portal::bind("127.0.0.1:0".parse().unwrap(), config)
-        .await
-        .unwrap();
+    let mut portal = support::bind(support::chapter_config(auth, None)).await;
     let store = Arc::new(MemoryBackstore::new(512, 64).unwrap());
     portal.map_lun(0, 0, LogicalUnit::new(store, "disk1"));
     let addr = portal.local_addr().unwrap();

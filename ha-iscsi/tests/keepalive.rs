@@ -7,11 +7,10 @@ use std::time::Duration;
 
 use ha_iscsi::backstore::MemoryBackstore;
 use ha_iscsi::initiator::{InitiatorConfig, Session};
-use ha_iscsi::login::{Auth, LoginConfig, TargetEntry};
-use ha_iscsi::negotiation::TargetLimits;
+use ha_iscsi::login::Auth;
 use ha_iscsi::pdu::{Bhs, Opcode, Pdu};
 use ha_iscsi::scsi::LogicalUnit;
-use ha_iscsi::target::{Portal, PortalOptions};
+use ha_iscsi::target::PortalOptions;
 use support::IQN;
 use support::raw::Initiator;
 
@@ -24,20 +23,7 @@ async fn portal(
     tokio::sync::oneshot::Sender<()>,
     tokio::task::JoinHandle<()>,
 ) {
-    let config = LoginConfig {
-        targets: vec![TargetEntry {
-            name: IQN.into(),
-            auth: Auth::None,
-            allowed: None,
-            initiator_auth: Vec::new(),
-        }],
-        discovery_auth: Auth::None,
-        portal_group_tag: 1,
-        limits: TargetLimits::default(),
-    };
-    let mut portal = Portal::bind("127.0.0.1:0".parse().unwrap(), config)
-        .await
-        .unwrap();
+    let mut portal = support::bind(support::chapter_config(Auth::None, None)).await;
     portal.set_options(options);
     let store = Arc::new(MemoryBackstore::new(512, 64).unwrap());
     portal.map_lun(0, 0, LogicalUnit::new(store, "disk1"));

@@ -69,14 +69,7 @@ fn main() -> ExitCode {
         println!("Configuration file is valid");
         return ExitCode::SUCCESS;
     }
-    tracing_subscriber::fmt()
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .init();
+    ha_examples::logging::to_stderr("info");
     if !foreground && let Err(e) = nix::unistd::daemon(false, false) {
         eprintln!("ha-vrrpd: cannot daemonize: {e}");
         return ExitCode::from(1);

@@ -152,23 +152,31 @@ fn blocks_sent(unit: &LogicalUnit, e: Extent, data: &[u8]) -> Result<u64, Sense>
     Ok(e.blocks.min((data.len() / bs) as u64))
 }
 
+/// The extent a write-type command (WRITE, WRITE AND VERIFY, ORWRITE)
+/// writes with the data sent, checked; `Err` is its answer (an error, or
+/// GOOD when no whole block came).
+fn write_extent(unit: &LogicalUnit, cdb: &[u8], data: &[u8]) -> Result<Extent, Completion> {
+    let e = extent(cdb).ok_or(Completion::check(Sense::INVALID_OPCODE))?;
+    check_protect(cdb)
+        .and_then(|()| check_range(unit, e))
+        .map_err(Completion::check)?;
+    if unit.read_only {
+        return Err(Completion::check(Sense::WRITE_PROTECTED));
+    }
+    match blocks_sent(unit, e, data) {
+        Ok(0) => Err(Completion::good(Vec::new())),
+        Ok(blocks) => Ok(Extent { lba: e.lba, blocks }),
+        Err(s) => Err(Completion::check(s)),
+    }
+}
+
 /// WRITE (6/10/12/16) and WRITE AND VERIFY (10/12/16) with their data.
 pub async fn write(unit: &LogicalUnit, cdb: &[u8], data: &[u8]) -> Completion {
-    let Some(e) = extent(cdb) else {
-        return Completion::check(Sense::INVALID_OPCODE);
+    let e = match write_extent(unit, cdb, data) {
+        Ok(e) => e,
+        Err(answer) => return answer,
     };
-    if let Err(s) = check_protect(cdb).and_then(|()| check_range(unit, e)) {
-        return Completion::check(s);
-    }
-    if unit.read_only {
-        return Completion::check(Sense::WRITE_PROTECTED);
-    }
-    let blocks = match blocks_sent(unit, e, data) {
-        Ok(0) => return Completion::good(Vec::new()),
-        Ok(n) => n,
-        Err(s) => return Completion::check(s),
-    };
-    let len = (blocks * u64::from(unit.storage.block_size())) as usize;
+    let len = (e.blocks * u64::from(unit.storage.block_size())) as usize;
     let verify = matches!(cdb[0], 0x2e | 0xae | 0x8e);
     let _shared = unit.atomic.read().await;
     if let Err(err) = unit
@@ -180,7 +188,7 @@ pub async fn write(unit: &LogicalUnit, cdb: &[u8], data: &[u8]) -> Completion {
     }
     if verify && cdb[1] & 0x02 != 0 {
         // BYTCHK: read back what was written and compare.
-        return compare(unit, Extent { lba: e.lba, blocks }, &data[..len], false).await;
+        return compare(unit, e, &data[..len], false).await;
     }
     Completion::good(Vec::new())
 }
@@ -243,22 +251,11 @@ pub async fn verify(unit: &LogicalUnit, cdb: &[u8], data: &[u8]) -> Completion {
 
 /// ORWRITE (16): each block becomes itself OR the data sent.
 pub async fn or_write(unit: &LogicalUnit, cdb: &[u8], data: &[u8]) -> Completion {
-    let Some(e) = extent(cdb) else {
-        return Completion::check(Sense::INVALID_OPCODE);
-    };
-    if let Err(s) = check_protect(cdb).and_then(|()| check_range(unit, e)) {
-        return Completion::check(s);
-    }
-    if unit.read_only {
-        return Completion::check(Sense::WRITE_PROTECTED);
-    }
-    let blocks = match blocks_sent(unit, e, data) {
-        Ok(0) => return Completion::good(Vec::new()),
-        Ok(n) => n,
-        Err(s) => return Completion::check(s),
+    let e = match write_extent(unit, cdb, data) {
+        Ok(e) => e,
+        Err(answer) => return answer,
     };
     let _exclusive = unit.atomic.write().await;
-    let e = Extent { lba: e.lba, blocks };
     let mut current = match read_blocks(unit, e).await {
         Ok(d) => d,
         Err(s) => return Completion::check(s),

@@ -26,26 +26,38 @@ pub async fn portal(discovery_auth: Auth, lun: Option<Arc<dyn BlockTarget>>) -> 
 
 /// [`portal`] with a logical unit of the caller's making.
 pub async fn portal_with(discovery_auth: Auth, unit: Option<LogicalUnit>) -> SocketAddr {
-    let config = LoginConfig {
-        targets: vec![TargetEntry {
-            name: IQN.into(),
-            auth: Auth::None,
-            allowed: None,
-            initiator_auth: Vec::new(),
-        }],
-        discovery_auth,
-        portal_group_tag: 1,
-        limits: TargetLimits::default(),
-    };
-    let mut portal = Portal::bind("127.0.0.1:0".parse().unwrap(), config)
-        .await
-        .unwrap();
+    let mut config = chapter_config(Auth::None, None);
+    config.discovery_auth = discovery_auth;
+    let mut portal = bind(config).await;
     if let Some(unit) = unit {
         portal.map_lun(0, 0, unit);
     }
     let addr = portal.local_addr().unwrap();
     tokio::spawn(portal.serve());
     addr
+}
+
+/// The chapter's target alone, with `auth` and the initiators `allowed`
+/// (`None`: any); open discovery.
+pub fn chapter_config(auth: Auth, allowed: Option<Vec<String>>) -> LoginConfig {
+    LoginConfig {
+        targets: vec![TargetEntry {
+            name: IQN.into(),
+            auth,
+            allowed,
+            initiator_auth: Vec::new(),
+        }],
+        discovery_auth: Auth::None,
+        portal_group_tag: 1,
+        limits: TargetLimits::default(),
+    }
+}
+
+/// A portal for `config` on a free loopback port, not serving yet.
+pub async fn bind(config: LoginConfig) -> Portal {
+    Portal::bind("127.0.0.1:0".parse().unwrap(), config)
+        .await
+        .unwrap()
 }
 
 /// Whether libiscsi's `tool` runs here; skips with a reason otherwise
