@@ -82,6 +82,36 @@ pub trait BlockTarget: Send + Sync + 'static {
         Ok((true, max))
     }
 
+    /// COMPARE AND WRITE: if the blocks from `lba` equal `expected`, writes
+    /// `new` over them (same length) and returns `None`; otherwise writes
+    /// nothing and returns the offset of the first differing byte.
+    ///
+    /// The SCSI layer calls this with every other write of the unit held
+    /// off, so the default (read, compare, write) is atomic as far as
+    /// initiators can tell. Storage shared beyond this process, or with a
+    /// compare-and-swap of its own, overrides it.
+    async fn compare_and_write(
+        &self,
+        lba: u64,
+        expected: &[u8],
+        new: &[u8],
+        fua: bool,
+    ) -> Result<Option<usize>> {
+        if expected.len() != new.len() {
+            return Err(Error::PartialBlock {
+                len: new.len(),
+                block_size: self.block_size(),
+            });
+        }
+        let mut current = vec![0u8; expected.len()];
+        self.read(lba, &mut current).await?;
+        if let Some(offset) = current.iter().zip(expected).position(|(a, b)| a != b) {
+            return Ok(Some(offset));
+        }
+        self.write(lba, new, fua).await?;
+        Ok(None)
+    }
+
     /// Writes zeroes to `blocks` blocks from `lba`, in pieces of at most
     /// 1 MiB.
     async fn write_zeroes(&self, lba: u64, blocks: u64) -> Result<()> {

@@ -305,12 +305,13 @@ pub async fn compare_and_write(
     }
     let (expected, new) = data.split_at(half);
     let _exclusive = unit.atomic.write().await;
-    let compared = compare(unit, e, expected, false).await;
-    if compared.status != super::GOOD {
-        return compared;
-    }
-    match unit.storage.write(e.lba, new, fua(unit, cdb)).await {
-        Ok(()) => Completion::good(Vec::new()),
+    match unit
+        .storage
+        .compare_and_write(e.lba, expected, new, fua(unit, cdb))
+        .await
+    {
+        Ok(None) => Completion::good(Vec::new()),
+        Ok(Some(offset)) => Completion::check(Sense::miscompare(offset as u32)),
         Err(err) => write_failed(err, e.lba),
     }
 }
