@@ -1,6 +1,16 @@
-//! ha-fence: fencing (STONITH): an IPMI RMCP+ client, a runner for the fence-agents programs, SBD (storage-based death) and fencing topologies.
+//! ha-fence: fencing (STONITH). A node that may still be writing to shared
+//! storage is switched off (or cut off from the storage), and only a
+//! **confirmed** fence lets the cluster recover its resources.
 //!
-//! **Status: not implemented yet.** This crate is an empty shell that reserves
-//! its place in the ha-rs workspace; it exports nothing. The work is tracked
-//! in the project's issue #6, and `docs/architecture.md` describes what the
-//! crate will hold and how it fits with the others.
+//! [`Fencer`] is what every device offers. Devices: [`ipmi`] (our own
+//! IPMI 2.0 RMCP+ client, fence_ipmilan's parameters). The fence-agents
+//! runner, SBD, the watchdog, SCSI reservation fencing and topologies come
+//! next (issue #6); `docs/architecture.md` says how the crate fits with
+//! the others.
+
+pub mod error;
+pub mod fencer;
+pub mod ipmi;
+
+pub use error::{Error, Result};
+pub use fencer::{Action, Fencer, Metadata, Parameter, ParameterType, PowerState};

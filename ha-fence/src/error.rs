@@ -1,0 +1,32 @@
+//! The crate's error type. The kinds are the ones a fencing decision
+//! needs apart: a parameter is wrong (fix the configuration), the device
+//! refused the login, it cannot be reached, it did not answer in time, or
+//! it answered but the fence was not confirmed.
+
+/// What can go wrong while fencing.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Error {
+    /// A parameter is missing or invalid.
+    #[error("bad parameter: {0}")]
+    BadParameter(String),
+    /// The device refused the credentials (or the cipher suite).
+    #[error("login refused: {0}")]
+    LoginRefused(String),
+    /// The device could not be reached.
+    #[error("unreachable: {0}")]
+    Unreachable(String),
+    /// The device did not answer in time.
+    #[error("timed out: {0}")]
+    Timeout(String),
+    /// The device answered, but the action was not confirmed (say, the
+    /// power still reads on after `power_timeout`).
+    #[error("not confirmed: {0}")]
+    NotConfirmed(String),
+    /// The device broke its protocol (a bad integrity code, a malformed
+    /// answer, an error completion code).
+    #[error("protocol error: {0}")]
+    Protocol(String),
+}
+
+/// Results in ha-fence.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

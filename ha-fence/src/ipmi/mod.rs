@@ -1,0 +1,16 @@
+//! IPMI over LAN 2.0 (RMCP+): our own client, not ipmitool.
+//!
+//! [`packet`] is the wire format and [`crypto`] the cipher suites'
+//! algorithms; [`session`] is the sans-IO login and command exchange;
+//! [`client`] drives it over UDP; [`agent`] is the [`Fencer`](crate::Fencer)
+//! with fence_ipmilan's parameters and behaviour.
+
+pub mod agent;
+pub mod client;
+pub mod crypto;
+pub mod packet;
+pub mod session;
+
+pub use agent::{IpmiFencer, IpmiOptions, Method};
+pub use client::{ChassisControl, Connection};
+pub use session::{Credentials, Timing};
