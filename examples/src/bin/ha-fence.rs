@@ -1,0 +1,326 @@
+//! `ha-fence`: fence a node, with fence_ipmilan's command line and stdin
+//! protocol, on ha-fence's own IPMI client.
+//!
+//! ```text
+//! ha-fence -a 192.168.122.11 -l admin -p secret -P -o reboot
+//! ha-fence -a IP -u PORT -l USER -p PASS -P -C 3 -o off|on|reboot|status|monitor|list|metadata
+//! printf 'ip=...\nusername=...\npassword=...\nlanplus=1\naction=off\n' | ha-fence
+//! ```
+//! Exit codes are fence-agents': 0 success, 1 error, 2 bad arguments, 3
+//! login denied, 4 connection lost, 5 timeout; `status` exits 0 for on and
+//! 2 for off. Passwords never appear in logs or error messages.
+
+use std::io::Read;
+use std::process::ExitCode;
+
+use ha_fence::ipmi::IpmiFencer;
+use ha_fence::ipmi::agent::metadata;
+use ha_fence::{Action, Error, Fencer, Metadata, ParameterType, PowerState};
+
+const USAGE: &str = "usage: ha-fence -a IP [-u PORT] -l USER -p PASSWORD -P [-C CIPHER] [-L PRIVLVL] [-m onoff|cycle] -o ACTION
+       ha-fence < key=value lines (fence-agents' stdin protocol)
+  -a, --ip IP            the BMC's address
+  -u, --ipport PORT      its UDP port (623)
+  -l, --username USER    login name
+  -p, --password PASS    password
+  -P, --lanplus          IPMI 2.0 RMCP+ (required)
+  -C, --cipher N         cipher suite 1, 2 or 3 (3)
+  -L, --privlvl LEVEL    administrator, operator or user
+  -m, --method METHOD    onoff or cycle
+  -o, --action ACTION    off, on, reboot, status, monitor, list, metadata
+      --power-wait S, --power-timeout S, --login-timeout S, --delay S,
+      --hexadecimal-kg HEX";
+
+/// fence-agents' exit codes.
+const EC_GENERIC: u8 = 1;
+const EC_BAD_ARGS: u8 = 2;
+const EC_LOGIN_DENIED: u8 = 3;
+const EC_CONNECTION_LOST: u8 = 4;
+const EC_TIMED_OUT: u8 = 5;
+
+/// Command line options to `key=value` parameters (fence-agents' long
+/// names with dashes become underscores).
+fn params_from_args(args: &[String]) -> Result<Vec<(String, String)>, String> {
+    let mut params = Vec::new();
+    let mut i = 0;
+    while i < args.len() {
+        let arg = &args[i];
+        let key = match arg.as_str() {
+            "-a" | "--ip" => "ip",
+            "-u" | "--ipport" => "ipport",
+            "-l" | "--username" => "username",
+            "-p" | "--password" => "password",
+            "-C" | "--cipher" => "cipher",
+            "-L" | "--privlvl" => "privlvl",
+            "-m" | "--method" => "method",
+            "-o" | "--action" => "action",
+            "-P" | "--lanplus" => {
+                params.push(("lanplus".to_owned(), "1".to_owned()));
+                i += 1;
+                continue;
+            }
+            long if long.starts_with("--") => {
+                let name = long.trim_start_matches("--");
+                if let Some((k, v)) = name.split_once('=') {
+                    params.push((k.replace('-', "_"), v.to_owned()));
+                    i += 1;
+                    continue;
+                }
+                if !matches!(
+                    name,
+                    "power-wait"
+                        | "power-timeout"
+                        | "login-timeout"
+                        | "delay"
+                        | "hexadecimal-kg"
+                        | "stonith-status-sleep"
+                ) {
+                    return Err(format!("unknown option '{long}'"));
+                }
+                let value = args
+                    .get(i + 1)
+                    .ok_or_else(|| format!("{long} needs a value"))?;
+                params.push((name.replace('-', "_"), value.clone()));
+                i += 2;
+                continue;
+            }
+            other => return Err(format!("unknown option '{other}'")),
+        };
+        let value = args
+            .get(i + 1)
+            .ok_or_else(|| format!("{arg} needs a value"))?;
+        params.push((key.to_owned(), value.clone()));
+        i += 2;
+    }
+    Ok(params)
+}
+
+/// fence-agents' stdin protocol: `key=value` lines, `#` comments.
+fn params_from_stdin(text: &str) -> Vec<(String, String)> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+        .collect()
+}
+
+fn metadata_xml(m: &Metadata) -> String {
+    let escape = |s: &str| {
+        s.replace('&', "&amp;")
+            .replace('"', "&quot;")
+            .replace('<', "&lt;")
+    };
+    let mut x = format!(
+        "<?xml version=\"1.0\" ?>\n<resource-agent name=\"{}\" shortdesc=\"{}\" >\n<parameters>\n",
+        m.name,
+        escape(&m.description)
+    );
+    let action = ha_fence::Parameter {
+        name: "action".into(),
+        aliases: Vec::new(),
+        kind: ParameterType::String,
+        default: Some("reboot".into()),
+        required: true,
+        description: "Fencing action".into(),
+    };
+    for p in std::iter::once(&action).chain(&m.parameters) {
+        let (kind, options) = match &p.kind {
+            ParameterType::String => ("string", Vec::new()),
+            ParameterType::Boolean => ("boolean", Vec::new()),
+            ParameterType::Integer => ("integer", Vec::new()),
+            ParameterType::Second => ("second", Vec::new()),
+            ParameterType::Select(v) => ("select", v.clone()),
+        };
+        let default = p
+            .default
+            .as_ref()
+            .map(|d| format!(" default=\"{}\"", escape(d)))
+            .unwrap_or_default();
+        let obsoletes = p
+            .aliases
+            .first()
+            .map(|a| format!(" obsoletes=\"{a}\""))
+            .unwrap_or_default();
+        x.push_str(&format!(
+            "\t<parameter name=\"{}\" unique=\"0\" required=\"{}\"{obsoletes}>\n\t\t<getopt mixed=\"--{}=[value]\" />\n",
+            p.name,
+            u8::from(p.required),
+            p.name.replace('_', "-")
+        ));
+        if options.is_empty() {
+            x.push_str(&format!("\t\t<content type=\"{kind}\"{default} />\n"));
+        } else {
+            x.push_str(&format!("\t\t<content type=\"{kind}\"{default} >\n"));
+            for o in options {
+                x.push_str(&format!("\t\t\t<option value=\"{o}\" />\n"));
+            }
+            x.push_str("\t\t</content>\n");
+        }
+        x.push_str(&format!(
+            "\t\t<shortdesc lang=\"en\">{}</shortdesc>\n\t</parameter>\n",
+            escape(&p.description)
+        ));
+    }
+    x.push_str("</parameters>\n<actions>\n");
+    for a in [
+        "on",
+        "off",
+        "reboot",
+        "status",
+        "monitor",
+        "list",
+        "metadata",
+        "validate-all",
+    ] {
+        x.push_str(&format!("\t<action name=\"{a}\" />\n"));
+    }
+    x.push_str("</actions>\n</resource-agent>\n");
+    x
+}
+
+fn exit_code(e: &Error) -> u8 {
+    match e {
+        Error::BadParameter(_) => EC_BAD_ARGS,
+        Error::LoginRefused(_) => EC_LOGIN_DENIED,
+        Error::Unreachable(_) => EC_CONNECTION_LOST,
+        Error::Timeout(_) => EC_TIMED_OUT,
+        Error::NotConfirmed(_) | Error::Protocol(_) => EC_GENERIC,
+    }
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "-h" || a == "--help") {
+        println!("{USAGE}");
+        return ExitCode::SUCCESS;
+    }
+    let params = if args.is_empty() {
+        let mut text = String::new();
+        if let Err(e) = std::io::stdin().read_to_string(&mut text) {
+            eprintln!("ha-fence: cannot read stdin: {e}");
+            return ExitCode::from(EC_BAD_ARGS);
+        }
+        params_from_stdin(&text)
+    } else {
+        match params_from_args(&args) {
+            Ok(p) => p,
+            Err(e) => {
+                eprintln!("ha-fence: {e}\n{USAGE}");
+                return ExitCode::from(EC_BAD_ARGS);
+            }
+        }
+    };
+    ha_examples::logging::to_stderr("warn");
+    let action = params
+        .iter()
+        .rev()
+        .find(|(k, _)| k == "action" || k == "option")
+        .map_or("reboot", |(_, v)| v.as_str())
+        .to_owned();
+    if action == "metadata" {
+        print!("{}", metadata_xml(&metadata()));
+        return ExitCode::SUCCESS;
+    }
+    let fencer = match IpmiFencer::from_params(&params) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("ha-fence: {e}");
+            return ExitCode::from(exit_code(&e));
+        }
+    };
+    if action == "validate-all" {
+        return ExitCode::SUCCESS;
+    }
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("ha-fence: cannot start the runtime: {e}");
+            return ExitCode::from(EC_GENERIC);
+        }
+    };
+    runtime.block_on(async {
+        let result = match action.as_str() {
+            "status" => match fencer.status("").await {
+                Ok(PowerState::On) => {
+                    println!("Status: ON");
+                    return ExitCode::SUCCESS;
+                }
+                Ok(PowerState::Off) => {
+                    println!("Status: OFF");
+                    return ExitCode::from(2);
+                }
+                Ok(PowerState::Unknown) => Err(Error::Protocol("unknown power state".into())),
+                Err(e) => Err(e),
+            },
+            "monitor" => fencer.monitor().await,
+            "list" | "list-status" => fencer.list().await.map(|targets| {
+                for t in targets {
+                    println!("{t},");
+                }
+            }),
+            other => match Action::parse(other) {
+                Some(a) => fencer.fence("", a).await.map(|()| {
+                    let done = match a {
+                        Action::Off => "Powered OFF",
+                        Action::On => "Powered ON",
+                        Action::Reboot => "Rebooted",
+                    };
+                    println!("Success: {done}");
+                }),
+                None => Err(Error::BadParameter(format!("action={other}"))),
+            },
+        };
+        match result {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("Failed: {e}");
+                ExitCode::from(exit_code(&e))
+            }
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(text: &str) -> Vec<String> {
+        text.split_whitespace().map(String::from).collect()
+    }
+
+    #[test]
+    fn fence_ipmilan_options_become_parameters() {
+        let p = params_from_args(&args(
+            "-a 192.0.2.11 -u 9623 -l admin -p secret -P -C 3 -o off --power-timeout 10 --delay=2",
+        ))
+        .unwrap();
+        let get = |k: &str| p.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str());
+        assert_eq!(get("ip"), Some("192.0.2.11"));
+        assert_eq!(get("lanplus"), Some("1"));
+        assert_eq!(get("action"), Some("off"));
+        assert_eq!(get("power_timeout"), Some("10"));
+        assert_eq!(get("delay"), Some("2"));
+        assert!(params_from_args(&args("-a")).is_err());
+        assert!(params_from_args(&args("--bogus 1")).is_err());
+        assert!(params_from_args(&args("-x")).is_err());
+    }
+
+    #[test]
+    fn stdin_lines_and_metadata() {
+        let p =
+            params_from_stdin("# a comment\nip=127.0.0.1\n\nlanplus = 1\naction=off\nnonsense\n");
+        assert_eq!(p.len(), 3);
+        let xml = metadata_xml(&metadata());
+        assert!(xml.contains("<resource-agent name=\"fence_ipmilan\""));
+        assert!(
+            xml.contains(
+                "<parameter name=\"ip\" unique=\"0\" required=\"1\" obsoletes=\"ipaddr\">"
+            )
+        );
+        assert!(xml.contains("<option value=\"cycle\" />"));
+    }
+}
