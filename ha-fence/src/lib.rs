@@ -9,6 +9,7 @@
 //! the others.
 
 pub mod error;
+pub mod external;
 pub mod fencer;
 pub mod ipmi;
 
