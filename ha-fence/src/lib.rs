@@ -3,15 +3,18 @@
 //! **confirmed** fence lets the cluster recover its resources.
 //!
 //! [`Fencer`] is what every device offers. Devices: [`ipmi`] (our own
-//! IPMI 2.0 RMCP+ client, fence_ipmilan's parameters). The fence-agents
-//! runner, SBD, the watchdog, SCSI reservation fencing and topologies come
-//! next (issue #6); `docs/architecture.md` says how the crate fits with
-//! the others.
+//! IPMI 2.0 RMCP+ client, fence_ipmilan's parameters), [`external`] (any
+//! fence-agents program), [`sbd`] (poison pills on a shared disk, and the
+//! node-side watcher with a [`watchdog`]). SCSI reservation fencing and
+//! topologies come next (issue #6); `docs/architecture.md` says how the
+//! crate fits with the others.
 
 pub mod error;
 pub mod external;
 pub mod fencer;
 pub mod ipmi;
+pub mod sbd;
+pub mod watchdog;
 
 pub use error::{Error, Result};
 pub use fencer::{Action, Fencer, Metadata, Parameter, ParameterType, PowerState};

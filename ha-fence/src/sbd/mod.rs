@@ -1,0 +1,18 @@
+//! SBD, storage-based death: nodes share a small disk; each has a slot
+//! and a mailbox; a node fences another by writing a poison pill into its
+//! mailbox, and every node watches its own mailbox and a watchdog.
+//!
+//! [`format`] is the on-disk layout (sbd 1.5's, so the real `sbd` tool
+//! and this crate read each other's disks), [`disk`] its I/O, [`fencer`]
+//! the [`Fencer`](crate::Fencer) that sends pills, [`watcher`] the node's
+//! side.
+
+pub mod disk;
+pub mod fencer;
+pub mod format;
+pub mod watcher;
+
+pub use disk::SbdDisk;
+pub use fencer::SbdFencer;
+pub use format::{Command, Timeouts};
+pub use watcher::{Ended, SbdWatcher, SelfFence};
