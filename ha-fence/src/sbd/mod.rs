@@ -2,7 +2,7 @@
 //! and a mailbox; a node fences another by writing a poison pill into its
 //! mailbox, and every node watches its own mailbox and a watchdog.
 //!
-//! [`format`] is the on-disk layout (sbd 1.5's, so the real `sbd` tool
+//! [`format`](mod@format) is the on-disk layout (sbd 1.5's, so the real `sbd` tool
 //! and this crate read each other's disks), [`disk`] its I/O, [`fencer`]
 //! the [`Fencer`](crate::Fencer) that sends pills, [`watcher`] the node's
 //! side.
