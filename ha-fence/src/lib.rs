@@ -5,8 +5,9 @@
 //! [`Fencer`] is what every device offers. Devices: [`ipmi`] (our own
 //! IPMI 2.0 RMCP+ client, fence_ipmilan's parameters), [`external`] (any
 //! fence-agents program), [`sbd`] (poison pills on a shared disk, and the
-//! node-side watcher with a [`watchdog`]). SCSI reservation fencing and
-//! topologies come next (issue #6); `docs/architecture.md` says how the
+//! node-side watcher with a [`watchdog`]), [`scsi`] (persistent
+//! reservations over ha-iscsi's initiator, as fence_scsi). Topologies
+//! come next (issue #6); `docs/architecture.md` says how the
 //! crate fits with the others.
 
 pub mod error;
@@ -14,6 +15,7 @@ pub mod external;
 pub mod fencer;
 pub mod ipmi;
 pub mod sbd;
+pub mod scsi;
 pub mod watchdog;
 
 pub use error::{Error, Result};

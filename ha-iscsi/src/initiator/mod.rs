@@ -57,6 +57,11 @@ pub struct InitiatorConfig {
     pub data_digest: bool,
     /// The largest data segment it receives.
     pub max_recv: u32,
+    /// The session id (ISID) to log in with; `None`: a random one per
+    /// session. With a fixed ISID every session of this initiator is the
+    /// same I_T nexus, which persistent reservations are made for (an
+    /// initiator like open-iscsi keeps one per interface).
+    pub isid: Option<[u8; 6]>,
 }
 
 impl InitiatorConfig {
@@ -69,7 +74,14 @@ impl InitiatorConfig {
             header_digest: false,
             data_digest: false,
             max_recv: 262_144,
+            isid: None,
         }
+    }
+
+    /// With a fixed ISID (see [`InitiatorConfig::isid`]).
+    pub fn with_isid(mut self, isid: [u8; 6]) -> Self {
+        self.isid = Some(isid);
+        self
     }
 
     /// With CHAP credentials.
@@ -152,6 +164,7 @@ impl Session {
         // ISID type "random" (RFC 7143 11.12.5): 0x80 | 22 random bits.
         let mut isid = [0x80, seed[0], seed[1], seed[2], seed[3], seed[4]];
         isid[0] = 0x80 | (seed[5] & 0x3f);
+        let isid = config.isid.unwrap_or(isid);
         let mut challenge = [0u8; 16];
         challenge.copy_from_slice(&seed[6..22]);
         let (mut handshake, first) = login::Handshake::new(

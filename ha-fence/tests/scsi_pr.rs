@@ -1,0 +1,289 @@
+//! fence_scsi's fencing over ha-iscsi's initiator, against ha-iscsi's
+//! target and against tgt's `tgtd`: both nodes register (one reserves
+//! Write Exclusive, Registrants Only) and write; node1 fences node2;
+//! node2's writes end in RESERVATION CONFLICT, node1's succeed. On
+//! ha-target, node2 then unfences itself through the fencer and writes
+//! again (tgtd ties a registration to the session that made it, so there
+//! the nodes register on their own sessions). tgtd needs root and the tgt
+//! package: skipped with a reason otherwise, required under CI=true.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::process::{Child, Command};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ha_fence::scsi::{Lun, ScsiFencer};
+use ha_fence::{Action, Fencer, PowerState};
+use ha_iscsi::backstore::MemoryBackstore;
+use ha_iscsi::initiator::{InitiatorConfig, Session};
+use ha_iscsi::login::{Auth, LoginConfig, TargetEntry};
+use ha_iscsi::negotiation::TargetLimits;
+use ha_iscsi::scsi::LogicalUnit;
+use ha_iscsi::target::Portal;
+
+const IQN: &str = "iqn.2025-09.com.example:storage";
+
+fn nodes() -> BTreeMap<String, u32> {
+    [("node1".to_owned(), 1), ("node2".to_owned(), 2)].into()
+}
+
+fn initiator(node: &str) -> InitiatorConfig {
+    InitiatorConfig::new(&format!("iqn.2025-09.com.example:{node}")).with_isid([
+        0x80,
+        0,
+        0,
+        0,
+        0,
+        node.len() as u8 + node.as_bytes()[4],
+    ])
+}
+
+/// A node's fencer, on sessions of its own (another ISID than the node's
+/// data session: a second login with the same ISID would reinstate, and so
+/// end, the data session).
+fn fencer(node: &str, lun: &Lun) -> ScsiFencer {
+    let own = InitiatorConfig::new(&format!("iqn.2025-09.com.example:{node}"));
+    ScsiFencer::new(vec![lun.clone()], own, "lab", node, nodes()).unwrap()
+}
+
+/// A node's own long-lived session to the LUN, as a kernel initiator
+/// keeps one: its registration and its writes go through it.
+struct Node {
+    session: Session,
+    lun: u64,
+}
+
+impl Node {
+    async fn login(node: &str, lun: &Lun) -> Self {
+        let session = Session::login(lun.portal, &lun.target, &initiator(node))
+            .await
+            .unwrap();
+        let mut me = Self {
+            session,
+            lun: lun.lun,
+        };
+        me.settle().await;
+        me
+    }
+
+    /// Clears pending unit attentions (a new nexus, a preemption).
+    async fn settle(&mut self) {
+        for _ in 0..4 {
+            if self.session.test_unit_ready(self.lun).await.unwrap().0 == 0 {
+                break;
+            }
+        }
+    }
+
+    /// fence_scsi's unfencing from this session: register, reserve if free.
+    async fn register(&mut self, key: u64) {
+        let o = self
+            .session
+            .persistent_reserve_out(self.lun, 6, 0, 0, key, false)
+            .await
+            .unwrap();
+        assert_eq!(o.status, 0);
+        let _ = self
+            .session
+            .persistent_reserve_out(self.lun, 1, 5, key, 0, false)
+            .await
+            .unwrap();
+    }
+
+    /// A WRITE (16) of one block: its status, after unit attentions.
+    async fn write(&mut self) -> u8 {
+        self.settle().await;
+        let mut cdb = [0u8; 16];
+        cdb[0] = 0x8a;
+        cdb[13] = 1;
+        self.session
+            .command(self.lun, &cdb, &[0x5a; 512], 0)
+            .await
+            .unwrap()
+            .status
+    }
+}
+
+/// Fencing with the nodes' registrations on their own sessions (targets
+/// such as tgtd tie a registration to the session that made it).
+async fn scenario(lun: Lun) {
+    let key = |id| ha_fence::scsi::node_key("lab", id);
+    let mut io1 = Node::login("node1", &lun).await;
+    let mut io2 = Node::login("node2", &lun).await;
+    io1.register(key(1)).await;
+    io2.register(key(2)).await;
+    assert_eq!(io1.write().await, 0);
+    assert_eq!(io2.write().await, 0, "a registrant writes");
+    let node1 = fencer("node1", &lun);
+    assert_eq!(node1.status("node2").await.unwrap(), PowerState::On);
+    node1.fence("node2", Action::Off).await.unwrap();
+    assert_eq!(
+        io2.write().await,
+        0x18,
+        "node2 is fenced: RESERVATION CONFLICT"
+    );
+    assert_eq!(io1.write().await, 0, "node1 still writes");
+    assert_eq!(node1.status("node2").await.unwrap(), PowerState::Off);
+    // Fencing an already fenced node is confirmed at once.
+    node1.fence("node2", Action::Off).await.unwrap();
+    // Only node2 can let itself back.
+    assert!(node1.fence("node2", Action::On).await.is_err());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn fencing_through_ha_target() {
+    let config = LoginConfig {
+        targets: vec![TargetEntry {
+            name: IQN.into(),
+            auth: Auth::None,
+            allowed: None,
+            initiator_auth: Vec::new(),
+        }],
+        discovery_auth: Auth::None,
+        portal_group_tag: 1,
+        limits: TargetLimits::default(),
+    };
+    let mut portal = Portal::bind("127.0.0.1:0".parse().unwrap(), config)
+        .await
+        .unwrap();
+    let store = Arc::new(MemoryBackstore::new(512, 2048).unwrap());
+    portal.map_lun(0, 0, LogicalUnit::new(store, "disk1"));
+    let addr = portal.local_addr().unwrap();
+    tokio::spawn(portal.serve());
+    let lun = Lun {
+        portal: addr,
+        target: IQN.into(),
+        lun: 0,
+    };
+    scenario(lun.clone()).await;
+    // ha-iscsi keys registrations to the I_T nexus (initiator name and
+    // ISID), as SAM says: the fencer's own unfencing counts for the node's
+    // later sessions.
+    let node2 = ScsiFencer::new(
+        vec![lun.clone()],
+        initiator("node2"),
+        "lab",
+        "node2",
+        nodes(),
+    )
+    .unwrap();
+    node2.fence("node2", Action::On).await.unwrap();
+    assert_eq!(
+        Node::login("node2", &lun).await.write().await,
+        0,
+        "unfenced"
+    );
+}
+
+/// tgtd on a loopback port with one file LUN; stopped on drop.
+struct Tgtd {
+    child: Child,
+    control: String,
+    dir: std::path::PathBuf,
+}
+
+impl Drop for Tgtd {
+    fn drop(&mut self) {
+        let _ = Command::new("tgtadm")
+            .args(["-C", &self.control, "--op", "delete", "--mode", "system"])
+            .output();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn tgtd() -> Option<(Tgtd, SocketAddr)> {
+    let root = std::fs::metadata("/proc/self")
+        .map(|m| std::os::unix::fs::MetadataExt::uid(&m))
+        .unwrap_or(1)
+        == 0;
+    let why = if Command::new("tgtd").arg("--help").output().is_err() {
+        Some("tgtd is not installed (apt-get install tgt)")
+    } else if !root {
+        Some("tgtd needs root")
+    } else {
+        None
+    };
+    if let Some(why) = why {
+        if std::env::var("CI").as_deref() == Ok("true") {
+            panic!("required under CI: {why}");
+        }
+        eprintln!("SKIPPED: {why}");
+        return None;
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let control = (900 + std::process::id() % 90).to_string();
+    let dir = std::env::temp_dir().join(format!("ha-fence-tgtd-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let image = dir.join("lun.img");
+    std::fs::File::create(&image)
+        .unwrap()
+        .set_len(1 << 20)
+        .unwrap();
+    let child = Command::new("tgtd")
+        .args([
+            "-f",
+            "--iscsi",
+            &format!("portal=127.0.0.1:{port}"),
+            "-C",
+            &control,
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let guard = Tgtd {
+        child,
+        control: control.clone(),
+        dir,
+    };
+    let adm = |args: &[&str]| {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let out = Command::new("tgtadm")
+                .args(["-C", &control, "--lld", "iscsi"])
+                .args(args)
+                .output()
+                .unwrap();
+            if out.status.success() {
+                return;
+            }
+            assert!(Instant::now() < deadline, "tgtadm {args:?}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    adm(&["--op", "new", "--mode", "target", "--tid", "1", "-T", IQN]);
+    adm(&[
+        "--op",
+        "new",
+        "--mode",
+        "logicalunit",
+        "--tid",
+        "1",
+        "--lun",
+        "1",
+        "-b",
+        &image.display().to_string(),
+    ]);
+    adm(&[
+        "--op", "bind", "--mode", "target", "--tid", "1", "-I", "ALL",
+    ]);
+    Some((guard, format!("127.0.0.1:{port}").parse().unwrap()))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn fencing_through_tgtd() {
+    let Some((_tgtd, addr)) = tgtd() else { return };
+    scenario(Lun {
+        portal: addr,
+        target: IQN.into(),
+        lun: 1,
+    })
+    .await;
+}
