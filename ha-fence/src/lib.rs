@@ -6,8 +6,9 @@
 //! IPMI 2.0 RMCP+ client, fence_ipmilan's parameters), [`external`] (any
 //! fence-agents program), [`sbd`] (poison pills on a shared disk, and the
 //! node-side watcher with a [`watchdog`]), [`scsi`] (persistent
-//! reservations over ha-iscsi's initiator, as fence_scsi). Topologies
-//! come next (issue #6); `docs/architecture.md` says how the
+//! reservations over ha-iscsi's initiator, as fence_scsi). [`topology`]
+//! runs them as Pacemaker does: levels, host lists and maps, delays,
+//! timeouts and retries; `docs/architecture.md` says how the
 //! crate fits with the others.
 
 pub mod error;
@@ -16,6 +17,7 @@ pub mod fencer;
 pub mod ipmi;
 pub mod sbd;
 pub mod scsi;
+pub mod topology;
 pub mod watchdog;
 
 pub use error::{Error, Result};
