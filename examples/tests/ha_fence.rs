@@ -216,3 +216,32 @@ fn failures_exit_with_fence_agents_codes() {
             .contains("<resource-agent name=\"fence_ipmilan\"")
     );
 }
+
+#[test]
+fn the_sbd_subcommands_create_message_and_list() {
+    let disk = std::env::temp_dir().join(format!("ha-fence-bin-sbd-{}.img", std::process::id()));
+    std::fs::File::create(&disk)
+        .unwrap()
+        .set_len(1 << 20)
+        .unwrap();
+    let sbd = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_ha-fence"))
+            .args(["sbd", "-d"])
+            .arg(&disk)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    assert!(sbd(&["-1", "3", "create"]).status.success());
+    let dump = String::from_utf8_lossy(&sbd(&["dump"]).stdout).into_owned();
+    assert!(
+        dump.contains("Timeout (watchdog) : 3") && dump.contains("Timeout (msgwait)  : 6"),
+        "{dump}"
+    );
+    assert!(sbd(&["message", "node2", "reset"]).status.success());
+    let list = String::from_utf8_lossy(&sbd(&["list"]).stdout).into_owned();
+    assert!(list.starts_with("0\tnode2\treset\t"), "{list}");
+    assert_eq!(sbd(&["message", "node2", "explode"]).status.code(), Some(2));
+    assert_eq!(sbd(&["frobnicate"]).status.code(), Some(2));
+    let _ = std::fs::remove_file(disk);
+}

@@ -132,3 +132,18 @@ async fn a_silent_bmc_times_out_within_the_bound() {
     let e = fencer.status("node1").await.unwrap_err();
     assert!(matches!(e, Error::Unreachable(_)), "{e}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cipher_suites_1_2_and_3_log_in_and_0_is_refused() {
+    if !peers() {
+        return;
+    }
+    let bmc = Bmc::start();
+    for suite in ["1", "2", "3"] {
+        let fencer = IpmiFencer::from_params(&bmc.params(&[("cipher", suite)])).unwrap();
+        assert_eq!(fencer.status("node1").await.unwrap(), PowerState::On, "suite {suite}");
+    }
+    // ipmi_sim would accept suite 0 (no authentication): never offered.
+    let e = IpmiFencer::from_params(&bmc.params(&[("cipher", "0")])).unwrap_err();
+    assert!(matches!(e, Error::BadParameter(_)), "{e}");
+}

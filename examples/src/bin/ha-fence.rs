@@ -9,16 +9,27 @@
 //! Exit codes are fence-agents': 0 success, 1 error, 2 bad arguments, 3
 //! login denied, 4 connection lost, 5 timeout; `status` exits 0 for on and
 //! 2 for off. Passwords never appear in logs or error messages.
+//!
+//! SBD, like the `sbd` tool:
+//! ```text
+//! ha-fence sbd -d DEV [-1 WATCHDOG] [-4 MSGWAIT] create
+//! ha-fence sbd -d DEV list | dump
+//! ha-fence sbd -d DEV message NODE clear|test|reset|off|exit
+//! ha-fence sbd -d DEV [-w WATCHDOG_DEVICE] watch NODE     # self-fences by sysrq on a pill
+//! ```
 
 use std::io::Read;
 use std::process::ExitCode;
 
 use ha_fence::ipmi::IpmiFencer;
 use ha_fence::ipmi::agent::metadata;
+use ha_fence::sbd::{Command as SbdCommand, SbdDisk, SbdWatcher, SelfFence, Timeouts};
+use ha_fence::watchdog::Watchdog;
 use ha_fence::{Action, Error, Fencer, Metadata, ParameterType, PowerState};
 
 const USAGE: &str = "usage: ha-fence -a IP [-u PORT] -l USER -p PASSWORD -P [-C CIPHER] [-L PRIVLVL] [-m onoff|cycle] -o ACTION
        ha-fence < key=value lines (fence-agents' stdin protocol)
+       ha-fence sbd -d DEV [-1 WATCHDOG] [-4 MSGWAIT] create|list|dump|message NODE CMD|watch NODE
   -a, --ip IP            the BMC's address
   -u, --ipport PORT      its UDP port (623)
   -l, --username USER    login name
@@ -189,8 +200,124 @@ fn exit_code(e: &Error) -> u8 {
     }
 }
 
+/// `ha-fence sbd ...`.
+fn sbd(args: &[String]) -> Result<(), (u8, String)> {
+    let bad = |m: String| (EC_BAD_ARGS, m);
+    let mut device = None;
+    let mut watchdog = None;
+    let mut timeouts = Timeouts::default();
+    let mut msgwait_given = false;
+    let mut rest = Vec::new();
+    let mut i = 0;
+    while i < args.len() {
+        let value = |i: usize| {
+            args.get(i + 1)
+                .cloned()
+                .ok_or_else(|| bad(format!("{} needs a value", args[i])))
+        };
+        let number = |i: usize| -> Result<u32, (u8, String)> {
+            let v = value(i)?;
+            v.parse()
+                .map_err(|_| bad(format!("{} {v}: expected seconds", args[i])))
+        };
+        match args[i].as_str() {
+            "-d" => device = Some(std::path::PathBuf::from(value(i)?)),
+            "-w" => watchdog = Some(std::path::PathBuf::from(value(i)?)),
+            "-1" => timeouts.watchdog = number(i)?,
+            "-2" => timeouts.allocate = number(i)?,
+            "-3" => timeouts.loop_interval = number(i)?,
+            "-4" => {
+                timeouts.msgwait = number(i)?;
+                msgwait_given = true;
+            }
+            other => {
+                rest.push(other.to_owned());
+                i += 1;
+                continue;
+            }
+        }
+        i += 2;
+    }
+    if !msgwait_given {
+        // As sbd: twice the watchdog timeout.
+        timeouts.msgwait = 2 * timeouts.watchdog;
+    }
+    let device = device.ok_or_else(|| bad("sbd: no device (-d)".into()))?;
+    let fail = |e: Error| (exit_code(&e), e.to_string());
+    let me = nix::unistd::gethostname()
+        .ok()
+        .and_then(|h| h.into_string().ok())
+        .unwrap_or_else(|| "ha-fence".into());
+    match rest
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
+        ["create"] => {
+            SbdDisk::create(&device, timeouts, 512).map_err(fail)?;
+            println!("Initialized {}", device.display());
+        }
+        ["list"] => {
+            for (index, slot, mailbox) in
+                SbdDisk::open(&device).map_err(fail)?.list().map_err(fail)?
+            {
+                let command = mailbox.command.map_or("unknown", SbdCommand::name);
+                println!("{index}\t{}\t{command}\t{}", slot.name, mailbox.from);
+            }
+        }
+        ["dump"] => {
+            let disk = SbdDisk::open(&device).map_err(fail)?;
+            let h = disk.header();
+            println!("Header version     : {}.{}", h.version, h.minor_version);
+            println!("Number of slots    : {}", h.slots);
+            println!("Sector size        : {}", h.sector_size);
+            println!("Timeout (watchdog) : {}", h.timeouts.watchdog);
+            println!("Timeout (allocate) : {}", h.timeouts.allocate);
+            println!("Timeout (loop)     : {}", h.timeouts.loop_interval);
+            println!("Timeout (msgwait)  : {}", h.timeouts.msgwait);
+        }
+        ["message", node, command] => {
+            let command = SbdCommand::parse(command)
+                .ok_or_else(|| bad(format!("sbd message: unknown command '{command}'")))?;
+            SbdDisk::open(&device)
+                .map_err(fail)?
+                .message(node, command, &me)
+                .map_err(fail)?;
+        }
+        ["watch", node] => {
+            let dog = watchdog
+                .map(|p| Watchdog::open(&p))
+                .transpose()
+                .map_err(fail)?;
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| (EC_GENERIC, e.to_string()))?;
+            let watcher = SbdWatcher::new(device, node, SelfFence::Reboot, dog);
+            runtime
+                .block_on(watcher.run(async {
+                    let _ = tokio::signal::ctrl_c().await;
+                }))
+                .map_err(fail)?;
+        }
+        other => return Err(bad(format!("sbd: unknown command {other:?}"))),
+    }
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("sbd") {
+        ha_examples::logging::to_stderr("info");
+        return match sbd(&args[1..]) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err((code, message)) => {
+                eprintln!("ha-fence: {message}");
+                ExitCode::from(code)
+            }
+        };
+    }
     if args.iter().any(|a| a == "-h" || a == "--help") {
         println!("{USAGE}");
         return ExitCode::SUCCESS;
