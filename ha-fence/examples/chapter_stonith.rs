@@ -37,6 +37,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         fencer: fencer.clone(),
         options,
     });
-    println!("node1: {:?}", ha_fence::Fencer::status(fencer.as_ref(), "node1").await?);
+    println!(
+        "node1: {:?}",
+        ha_fence::Fencer::status(fencer.as_ref(), "node1").await?
+    );
     Ok(())
 }

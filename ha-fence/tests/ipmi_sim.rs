@@ -141,7 +141,11 @@ async fn cipher_suites_1_2_and_3_log_in_and_0_is_refused() {
     let bmc = Bmc::start();
     for suite in ["1", "2", "3"] {
         let fencer = IpmiFencer::from_params(&bmc.params(&[("cipher", suite)])).unwrap();
-        assert_eq!(fencer.status("node1").await.unwrap(), PowerState::On, "suite {suite}");
+        assert_eq!(
+            fencer.status("node1").await.unwrap(),
+            PowerState::On,
+            "suite {suite}"
+        );
     }
     // ipmi_sim would accept suite 0 (no authentication): never offered.
     let e = IpmiFencer::from_params(&bmc.params(&[("cipher", "0")])).unwrap_err();
