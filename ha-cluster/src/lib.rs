@@ -1,6 +1,32 @@
-//! ha-cluster: a Pacemaker + Corosync class cluster manager: membership and quorum, the CIB model, a Pacemaker-faithful scheduler, and the node daemon that executes transitions.
+//! ha-cluster: the brain of a Pacemaker-class cluster. Part 1 (issue #7,
+//! in progress): the CIB as our own types ([`cib`]), read from Pacemaker's
+//! XML including its status section, score arithmetic ([`score`]), and a
+//! scheduler ([`scheduler`]) that decides what must start, stop, move or
+//! recover, printed as crm_simulate prints it ([`summary`]) and checked
+//! against Pacemaker's own regression cases. `docs/architecture.md` says
+//! how the crate fits with the others.
 //!
-//! **Status: not implemented yet.** This crate is an empty shell that reserves
-//! its place in the ha-rs workspace; it exports nothing. The work is tracked
-//! in the project's issue #7, and `docs/architecture.md` describes what the
-//! crate will hold and how it fits with the others.
+//! ```
+//! let cib = ha_cluster::Cib::from_xml(r#"<cib have-quorum="true"><configuration>
+//!   <crm_config><cluster_property_set id="o">
+//!     <nvpair id="s" name="stonith-enabled" value="false"/></cluster_property_set></crm_config>
+//!   <nodes><node id="1" uname="node1"/></nodes>
+//!   <resources><primitive id="vip" class="ocf" provider="heartbeat" type="IPaddr2"/></resources>
+//!   <constraints/></configuration>
+//!   <status><node_state id="1" uname="node1" in_ccm="true" crmd="online" join="member" expected="member"/></status>
+//! </cib>"#).unwrap();
+//! let transition = ha_cluster::schedule(&cib).unwrap();
+//! assert_eq!(ha_cluster::summary::lines(&transition), ["  * Start      vip     ( node1 )"]);
+//! ```
+
+pub mod cib;
+pub mod error;
+pub mod scheduler;
+pub mod score;
+pub mod summary;
+pub mod xml;
+
+pub use cib::Cib;
+pub use error::{Error, Result};
+pub use scheduler::{Change, Transition, schedule};
+pub use score::Score;

@@ -1,0 +1,563 @@
+//! The CIB as our own types (not shaped like the XML): cluster options,
+//! nodes, resources, constraints and the status section's facts. The
+//! import from Pacemaker's XML is [`Cib::from_xml`].
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::Result;
+use crate::score::Score;
+use crate::xml::{self, Element};
+
+/// What happens without quorum (`no-quorum-policy`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum NoQuorumPolicy {
+    /// Stop every resource (the default).
+    Stop,
+    /// Keep running what runs; start nothing.
+    Freeze,
+    /// Carry on.
+    Ignore,
+    /// Demote promoted instances.
+    Demote,
+    /// Fence every node.
+    Suicide,
+}
+
+/// Cluster-wide options (`crm_config`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClusterOptions {
+    /// `symmetric-cluster`: resources may run anywhere unless told not to.
+    pub symmetric: bool,
+    /// `stonith-enabled`.
+    pub stonith_enabled: bool,
+    /// `no-quorum-policy`.
+    pub no_quorum_policy: NoQuorumPolicy,
+    /// The CIB's `have-quorum`.
+    pub have_quorum: bool,
+    /// `start-failure-is-fatal`.
+    pub start_failure_is_fatal: bool,
+    /// `maintenance-mode`.
+    pub maintenance_mode: bool,
+    /// `stop-all-resources`.
+    pub stop_all_resources: bool,
+    /// `placement-strategy`: default, utilization, balanced, minimal.
+    pub placement_strategy: String,
+}
+
+/// A cluster node.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Node {
+    /// Its id.
+    pub id: String,
+    /// Its name (`uname`).
+    pub name: String,
+    /// Permanent attributes.
+    pub attributes: BTreeMap<String, String>,
+}
+
+/// A primitive resource.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Primitive {
+    /// Its id.
+    pub id: String,
+    /// `class:provider:type` as crm_simulate prints it.
+    pub agent: String,
+    /// Meta attributes (resource defaults merged in).
+    pub meta: BTreeMap<String, String>,
+}
+
+/// A resource.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Resource {
+    /// One service.
+    Primitive(Primitive),
+    /// Members started in order, on one node.
+    Group {
+        /// Its id.
+        id: String,
+        /// The members.
+        members: Vec<Primitive>,
+    },
+    /// Copies on several nodes (and `promotable`: with roles).
+    Clone {
+        /// Its id.
+        id: String,
+        /// What is cloned.
+        child: Box<Resource>,
+        /// Promotable.
+        promotable: bool,
+    },
+    /// A bundle (containers): read, not scheduled yet.
+    Bundle {
+        /// Its id.
+        id: String,
+    },
+}
+
+impl Resource {
+    /// Its id.
+    pub fn id(&self) -> &str {
+        match self {
+            Self::Primitive(p) => &p.id,
+            Self::Group { id, .. } | Self::Clone { id, .. } | Self::Bundle { id } => id,
+        }
+    }
+}
+
+/// A location rule's condition (`#uname eq node1`, `attr defined`...).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Expression {
+    /// The node attribute (`#uname` is the node's name).
+    pub attribute: String,
+    /// `eq`, `ne`, `defined`, `not_defined`, `lt`, `gt`, `lte`, `gte`.
+    pub operation: String,
+    /// The value compared with.
+    pub value: Option<String>,
+}
+
+/// A constraint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Constraint {
+    /// A resource's preference for nodes.
+    Location {
+        /// Its id.
+        id: String,
+        /// The resource.
+        rsc: String,
+        /// A node and its score, or a rule.
+        node: Option<String>,
+        /// The score (for a node or a rule).
+        score: Score,
+        /// A rule's expressions (all must hold; `boolean-op="or"` any).
+        rule: Option<(bool, Vec<Expression>)>,
+    },
+    /// `rsc` placed relative to `with`.
+    Colocation {
+        /// Its id.
+        id: String,
+        /// The dependent.
+        rsc: String,
+        /// The primary.
+        with: String,
+        /// Score (±INFINITY: mandatory).
+        score: Score,
+    },
+    /// `first` before `then`.
+    Order {
+        /// Its id.
+        id: String,
+        /// First resource.
+        first: String,
+        /// Then resource.
+        then: String,
+        /// Mandatory (score > 0 or kind Mandatory) vs optional.
+        mandatory: bool,
+        /// Stopping goes in reverse too.
+        symmetrical: bool,
+    },
+}
+
+/// One operation in a resource's history on a node.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Operation {
+    /// `start`, `stop`, `monitor`, `promote`...
+    pub name: String,
+    /// Recurring interval (ms); 0 for one-shot (a probe is a monitor of 0).
+    pub interval: u64,
+    /// Its call id (the order it ran in).
+    pub call_id: i64,
+    /// The agent's return code.
+    pub rc: i32,
+    /// Execution status (0 done, -1 pending, others errors).
+    pub status: i32,
+}
+
+/// A node's state in the status section.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeStatus {
+    /// `in_ccm`: in the membership.
+    pub in_membership: bool,
+    /// `crmd`: its controller runs.
+    pub controller: bool,
+    /// `join`.
+    pub join: String,
+    /// `expected`.
+    pub expected: String,
+    /// Transient attributes (fail counts...).
+    pub attributes: BTreeMap<String, String>,
+    /// Resource histories by resource id.
+    pub history: BTreeMap<String, Vec<Operation>>,
+}
+
+/// The whole CIB.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cib {
+    /// Cluster options.
+    pub options: ClusterOptions,
+    /// Nodes, in CIB order.
+    pub nodes: Vec<Node>,
+    /// Resources, in CIB order.
+    pub resources: Vec<Resource>,
+    /// Constraints.
+    pub constraints: Vec<Constraint>,
+    /// Node states by node name.
+    pub status: BTreeMap<String, NodeStatus>,
+}
+
+fn nvpairs(e: &Element, set: &str) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for s in e.children_named(set) {
+        for nv in s.children_named("nvpair") {
+            if let (Some(n), Some(v)) = (nv.attr("name"), nv.attr("value")) {
+                out.insert(n.to_owned(), v.to_owned());
+            }
+        }
+    }
+    out
+}
+
+fn truthy(v: Option<&str>, default: bool) -> bool {
+    match v.map(str::to_ascii_lowercase).as_deref() {
+        Some("true" | "yes" | "1" | "on" | "y") => true,
+        Some("false" | "no" | "0" | "off" | "n") => false,
+        _ => default,
+    }
+}
+
+fn primitive(e: &Element, defaults: &BTreeMap<String, String>) -> Result<Primitive> {
+    let class = e.attr("class").ok_or_else(|| e.error("no class"))?;
+    let kind = e.attr("type").ok_or_else(|| e.error("no type"))?;
+    if !matches!(
+        class,
+        "ocf" | "lsb" | "systemd" | "service" | "stonith" | "heartbeat" | "upstart" | "nagios"
+    ) {
+        return Err(e.error(format!("unknown resource class '{class}'")));
+    }
+    let agent = match e.attr("provider") {
+        Some(p) => format!("{class}:{p}:{kind}"),
+        None => format!("{class}:{kind}"),
+    };
+    let mut meta = defaults.clone();
+    meta.extend(nvpairs(e, "meta_attributes"));
+    Ok(Primitive {
+        id: e.id().to_owned(),
+        agent,
+        meta,
+    })
+}
+
+fn resource(e: &Element, defaults: &BTreeMap<String, String>) -> Result<Option<Resource>> {
+    Ok(Some(match e.name.as_str() {
+        "primitive" => Resource::Primitive(primitive(e, defaults)?),
+        "group" => Resource::Group {
+            id: e.id().to_owned(),
+            members: e
+                .children_named("primitive")
+                .map(|p| primitive(p, defaults))
+                .collect::<Result<_>>()?,
+        },
+        "clone" | "master" => {
+            let child = e
+                .children
+                .iter()
+                .find_map(|c| resource(c, defaults).transpose())
+                .transpose()?
+                .ok_or_else(|| e.error("a clone without a resource"))?;
+            let meta = nvpairs(e, "meta_attributes");
+            Resource::Clone {
+                id: e.id().to_owned(),
+                child: Box::new(child),
+                promotable: e.name == "master"
+                    || truthy(meta.get("promotable").map(String::as_str), false),
+            }
+        }
+        "bundle" => Resource::Bundle {
+            id: e.id().to_owned(),
+        },
+        _ => return Ok(None),
+    }))
+}
+
+fn score_of(e: &Element, attr: &str) -> Result<Score> {
+    match e.attr(attr) {
+        None => Ok(Score::ZERO),
+        Some(text) => Score::parse(text).ok_or_else(|| e.error(format!("bad score '{text}'"))),
+    }
+}
+
+fn constraint(e: &Element) -> Result<Option<Constraint>> {
+    let need = |attr: &str| {
+        e.attr(attr)
+            .map(str::to_owned)
+            .ok_or_else(|| e.error(format!("no {attr}")))
+    };
+    Ok(Some(match e.name.as_str() {
+        "rsc_location" => {
+            if e.attr("rsc").is_none() {
+                return Ok(None); // resource sets / patterns: not read yet
+            }
+            let rule = match e.child("rule") {
+                Some(r) => {
+                    let or = r.attr("boolean-op") == Some("or");
+                    let exprs = r
+                        .children_named("expression")
+                        .map(|x| Expression {
+                            attribute: x.attr("attribute").unwrap_or_default().to_owned(),
+                            operation: x.attr("operation").unwrap_or("eq").to_owned(),
+                            value: x.attr("value").map(str::to_owned),
+                        })
+                        .collect();
+                    let score = if r.attr("score-attribute").is_some() {
+                        Score::ZERO
+                    } else {
+                        score_of(r, "score")?
+                    };
+                    return Ok(Some(Constraint::Location {
+                        id: e.id().to_owned(),
+                        rsc: need("rsc")?,
+                        node: None,
+                        score,
+                        rule: Some((or, exprs)),
+                    }));
+                }
+                None => None,
+            };
+            Constraint::Location {
+                id: e.id().to_owned(),
+                rsc: need("rsc")?,
+                node: e.attr("node").map(str::to_owned),
+                score: score_of(e, "score")?,
+                rule,
+            }
+        }
+        "rsc_colocation" => {
+            if e.attr("rsc").is_none() {
+                return Ok(None);
+            }
+            Constraint::Colocation {
+                id: e.id().to_owned(),
+                rsc: need("rsc")?,
+                with: need("with-rsc")?,
+                score: score_of(e, "score")?,
+            }
+        }
+        "rsc_order" => {
+            if e.attr("first").is_none() {
+                return Ok(None);
+            }
+            let kind = e.attr("kind");
+            let mandatory = match kind {
+                Some("Optional") => false,
+                Some(_) => true,
+                None => e
+                    .attr("score")
+                    .and_then(Score::parse)
+                    .is_none_or(|s| s.value() > 0),
+            };
+            Constraint::Order {
+                id: e.id().to_owned(),
+                first: need("first")?,
+                then: need("then")?,
+                mandatory,
+                symmetrical: truthy(e.attr("symmetrical"), kind != Some("Serialize")),
+            }
+        }
+        _ => return Ok(None),
+    }))
+}
+
+fn operation(e: &Element) -> Result<Operation> {
+    let number = |attr: &str| -> Result<i64> {
+        e.attr(attr)
+            .unwrap_or("0")
+            .parse::<i64>()
+            .map_err(|_| e.error(format!("bad {attr}")))
+    };
+    Ok(Operation {
+        name: e
+            .attr("operation")
+            .ok_or_else(|| e.error("no operation"))?
+            .to_owned(),
+        interval: number("interval")?.max(0) as u64,
+        call_id: number("call-id")?,
+        rc: number("rc-code")? as i32,
+        status: number("op-status")? as i32,
+    })
+}
+
+impl Cib {
+    /// Reads Pacemaker's CIB XML.
+    pub fn from_xml(text: &str) -> Result<Self> {
+        let root = xml::parse(text)?;
+        if root.name != "cib" {
+            return Err(root.error("the root element is not <cib>"));
+        }
+        let config = root
+            .child("configuration")
+            .ok_or_else(|| root.error("no <configuration>"))?;
+        let mut opts = BTreeMap::new();
+        if let Some(c) = config.child("crm_config") {
+            opts = nvpairs(c, "cluster_property_set");
+        }
+        let get = |k: &str| opts.get(k).map(String::as_str);
+        let options = ClusterOptions {
+            symmetric: truthy(get("symmetric-cluster"), true),
+            stonith_enabled: truthy(get("stonith-enabled"), true),
+            no_quorum_policy: match get("no-quorum-policy") {
+                Some("freeze") => NoQuorumPolicy::Freeze,
+                Some("ignore") => NoQuorumPolicy::Ignore,
+                Some("demote") => NoQuorumPolicy::Demote,
+                Some("suicide" | "fence") => NoQuorumPolicy::Suicide,
+                _ => NoQuorumPolicy::Stop,
+            },
+            have_quorum: truthy(root.attr("have-quorum"), false),
+            start_failure_is_fatal: truthy(get("start-failure-is-fatal"), true),
+            maintenance_mode: truthy(get("maintenance-mode"), false),
+            stop_all_resources: truthy(get("stop-all-resources"), false),
+            placement_strategy: get("placement-strategy").unwrap_or("default").to_owned(),
+        };
+        let mut defaults = BTreeMap::new();
+        if let Some(d) = config.child("rsc_defaults") {
+            defaults = nvpairs(d, "meta_attributes");
+        }
+        if let Some(v) = get("default-resource-stickiness") {
+            defaults
+                .entry("resource-stickiness".into())
+                .or_insert_with(|| v.to_owned());
+        }
+        let nodes = config
+            .child("nodes")
+            .map(|n| {
+                n.children_named("node")
+                    .map(|e| Node {
+                        id: e.id().to_owned(),
+                        name: e.attr("uname").unwrap_or(e.id()).to_owned(),
+                        attributes: nvpairs(e, "instance_attributes"),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut resources = Vec::new();
+        if let Some(r) = config.child("resources") {
+            for e in &r.children {
+                if let Some(res) = resource(e, &defaults)? {
+                    resources.push(res);
+                }
+            }
+        }
+        let mut constraints = Vec::new();
+        if let Some(c) = config.child("constraints") {
+            for e in &c.children {
+                if let Some(con) = constraint(e)? {
+                    constraints.push(con);
+                }
+            }
+        }
+        let mut status = BTreeMap::new();
+        if let Some(s) = root.child("status") {
+            for ns in s.children_named("node_state") {
+                let name = ns.attr("uname").unwrap_or(ns.id()).to_owned();
+                let mut history: BTreeMap<String, Vec<Operation>> = BTreeMap::new();
+                if let Some(lrm) = ns.child("lrm").and_then(|l| l.child("lrm_resources")) {
+                    for r in lrm.children_named("lrm_resource") {
+                        let ops = r
+                            .children_named("lrm_rsc_op")
+                            .map(operation)
+                            .collect::<Result<Vec<_>>>()?;
+                        history.entry(r.id().to_owned()).or_default().extend(ops);
+                    }
+                }
+                let attributes = ns
+                    .child("transient_attributes")
+                    .map(|t| nvpairs(t, "instance_attributes"))
+                    .unwrap_or_default();
+                status.insert(
+                    name,
+                    NodeStatus {
+                        in_membership: truthy(ns.attr("in_ccm"), false),
+                        controller: ns.attr("crmd") == Some("online"),
+                        join: ns.attr("join").unwrap_or("down").to_owned(),
+                        expected: ns.attr("expected").unwrap_or("down").to_owned(),
+                        attributes,
+                        history,
+                    },
+                );
+            }
+        }
+        Ok(Self {
+            options,
+            nodes,
+            resources,
+            constraints,
+            status,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CHAPTER: &str = r#"<cib have-quorum="true"><configuration>
+  <crm_config><cluster_property_set id="o"><nvpair id="s" name="stonith-enabled" value="false"/></cluster_property_set></crm_config>
+  <nodes><node id="1" uname="node1"/><node id="2" uname="node2"/></nodes>
+  <resources>
+    <primitive id="vip" class="ocf" provider="heartbeat" type="IPaddr2"/>
+    <primitive id="haproxy" class="systemd" type="haproxy"/>
+  </resources>
+  <constraints>
+    <rsc_colocation id="c" rsc="haproxy" with-rsc="vip" score="INFINITY"/>
+    <rsc_order id="o" first="vip" then="haproxy"/>
+  </constraints>
+</configuration><status/></cib>"#;
+
+    #[test]
+    fn the_chapters_cluster_reads() {
+        let cib = Cib::from_xml(CHAPTER).unwrap();
+        assert!(!cib.options.stonith_enabled && cib.options.have_quorum);
+        assert_eq!(cib.resources.len(), 2);
+        assert!(
+            matches!(&cib.resources[1], Resource::Primitive(p) if p.agent == "systemd:haproxy")
+        );
+        assert!(
+            matches!(&cib.constraints[0], Constraint::Colocation { score, .. } if *score == Score::INFINITY)
+        );
+        assert!(matches!(
+            &cib.constraints[1],
+            Constraint::Order {
+                mandatory: true,
+                symmetrical: true,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn bad_input_names_the_element() {
+        let e =
+            Cib::from_xml(&CHAPTER.replace("class=\"systemd\"", "class=\"bogus\"")).unwrap_err();
+        assert!(
+            e.to_string().contains("<primitive id=\"haproxy\">") && e.to_string().contains("bogus"),
+            "{e}"
+        );
+        let e =
+            Cib::from_xml(&CHAPTER.replace("score=\"INFINITY\"", "score=\"lots\"")).unwrap_err();
+        assert!(e.to_string().contains("rsc_colocation id=\"c\""), "{e}");
+        assert!(matches!(
+            Cib::from_xml("<cib><configuration>"),
+            Err(crate::Error::Xml { .. })
+        ));
+        assert!(Cib::from_xml("<nodes/>").is_err());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_text_never_panics(cut in 0usize..900, junk in ".{0,40}") {
+            let mut text = CHAPTER[..cut.min(CHAPTER.len())].to_owned();
+            text.push_str(&junk);
+            let _ = Cib::from_xml(&text);
+        }
+    }
+}

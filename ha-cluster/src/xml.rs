@@ -1,0 +1,137 @@
+//! A small element tree read with quick-xml: what the CIB import walks.
+
+use quick_xml::events::Event;
+
+use crate::error::{Error, Result};
+
+/// An XML element: its name, attributes and child elements (text is not
+/// used by the CIB).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Element {
+    /// Tag name.
+    pub name: String,
+    /// Attributes in document order.
+    pub attributes: Vec<(String, String)>,
+    /// Child elements in document order.
+    pub children: Vec<Element>,
+}
+
+impl Element {
+    /// An attribute's value.
+    pub fn attr(&self, name: &str) -> Option<&str> {
+        self.attributes
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The `id` attribute, or "".
+    pub fn id(&self) -> &str {
+        self.attr("id").unwrap_or("")
+    }
+
+    /// Children named `name`.
+    pub fn children_named<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a Element> + 'a {
+        self.children.iter().filter(move |c| c.name == name)
+    }
+
+    /// The first child named `name`.
+    pub fn child(&self, name: &str) -> Option<&Element> {
+        self.children.iter().find(|c| c.name == name)
+    }
+
+    /// An error about this element.
+    pub fn error(&self, message: impl Into<String>) -> Error {
+        Error::Element {
+            element: self.name.clone(),
+            id: self.id().to_owned(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Parses a document into its root element.
+pub fn parse(text: &str) -> Result<Element> {
+    let mut reader = quick_xml::Reader::from_str(text);
+    let mut stack: Vec<Element> = Vec::new();
+    let mut root = None;
+    let bad = |reader: &quick_xml::Reader<&[u8]>, message: String| Error::Xml {
+        position: reader.buffer_position(),
+        message,
+    };
+    loop {
+        let event = reader
+            .read_event()
+            .map_err(|e| bad(&reader, e.to_string()))?;
+        match event {
+            Event::Start(ref e) | Event::Empty(ref e) => {
+                let mut element = Element {
+                    name: String::from_utf8_lossy(e.name().as_ref()).into_owned(),
+                    ..Element::default()
+                };
+                for a in e.attributes() {
+                    let a = a.map_err(|err| bad(&reader, err.to_string()))?;
+                    let value = a
+                        .decode_and_unescape_value(reader.decoder())
+                        .map_err(|err| bad(&reader, err.to_string()))?;
+                    element.attributes.push((
+                        String::from_utf8_lossy(a.key.as_ref()).into_owned(),
+                        value.into_owned(),
+                    ));
+                }
+                if matches!(event, Event::Start(_)) {
+                    stack.push(element);
+                } else if let Some(parent) = stack.last_mut() {
+                    parent.children.push(element);
+                } else if root.is_none() {
+                    root = Some(element);
+                }
+            }
+            Event::End(_) => {
+                let done = stack
+                    .pop()
+                    .ok_or_else(|| bad(&reader, "unbalanced end tag".into()))?;
+                match stack.last_mut() {
+                    Some(parent) => parent.children.push(done),
+                    None => root = Some(done),
+                }
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    if !stack.is_empty() {
+        return Err(bad(
+            &reader,
+            format!("<{}> is not closed", stack[stack.len() - 1].name),
+        ));
+    }
+    root.ok_or_else(|| bad(&reader, "no root element".into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn elements_and_errors() {
+        let root = parse(r#"<cib a="1"><x id="one"/><y><z k="&lt;"/></y></cib>"#).unwrap();
+        assert_eq!(root.attr("a"), Some("1"));
+        assert_eq!(root.child("x").unwrap().id(), "one");
+        assert_eq!(
+            root.child("y").unwrap().child("z").unwrap().attr("k"),
+            Some("<")
+        );
+        assert!(parse("<a><b></a>").is_err());
+        assert!(parse("<a>").is_err());
+        assert!(parse("").is_err());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_text_never_panics(text in ".{0,200}") {
+            let _ = parse(&text);
+            let _ = parse(&format!("<cib>{text}</cib>"));
+        }
+    }
+}
