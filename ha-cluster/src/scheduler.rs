@@ -90,6 +90,8 @@ struct Current {
     running: bool,
     failed: bool,
     failed_start: bool,
+    /// The agent is not installed there (a probe said so): it cannot run.
+    not_installed: bool,
 }
 
 /// Reads a resource's operation history on one node.
@@ -125,6 +127,11 @@ fn current(ops: &[crate::cib::Operation]) -> Current {
                 (true, 7) => {
                     c.running = false;
                     c.failed = false;
+                }
+                (true, 5) if op.interval == 0 => {
+                    c.running = false;
+                    c.failed = false;
+                    c.not_installed = true;
                 }
                 (true, 8) => c.running = true,
                 _ => {
@@ -291,6 +298,7 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
 
     // Where each resource runs now, and its failures.
     let mut now: BTreeMap<&str, Vec<(String, Current)>> = BTreeMap::new();
+    let mut not_installed: BTreeSet<(&str, String)> = BTreeSet::new();
     for p in &primitives {
         for node in &n.names {
             if let Some(ops) = cib.status.get(node).and_then(|s| s.history.get(&p.id)) {
@@ -299,6 +307,9 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
                     now.entry(p.id.as_str())
                         .or_default()
                         .push((node.clone(), c));
+                }
+                if c.not_installed {
+                    not_installed.insert((p.id.as_str(), node.clone()));
                 }
             }
         }
@@ -386,7 +397,8 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
             if failed_start && cib.options.start_failure_is_fatal {
                 failcount = Score::INFINITY;
             }
-            let banned = threshold.value() > 0 && failcount.value() >= threshold.value();
+            let banned = (threshold.value() > 0 && failcount.value() >= threshold.value())
+                || not_installed.contains(&(p.id.as_str(), node.clone()));
             if banned || !n.available.contains(node) {
                 s.insert(node.clone(), Score::MINUS_INFINITY);
             }
@@ -456,6 +468,12 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
                 }
             }
         }
+        // The healthy current node, preferred after score and load.
+        let current_node = now
+            .get(id)
+            .and_then(|v| v.first())
+            .filter(|(_, c)| !c.failed)
+            .map(|(node, _)| node.clone());
         let best = n
             .names
             .iter()
@@ -464,6 +482,10 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
             .max_by(|(a, va), (b, vb)| {
                 va.cmp(vb)
                     .then_with(|| load.get(*b).unwrap_or(&0).cmp(load.get(*a).unwrap_or(&0)))
+                    .then_with(|| {
+                        let here = |x: &String| current_node.as_ref() == Some(x);
+                        here(a).cmp(&here(b))
+                    })
                     .then_with(|| {
                         let (ia, ib) = (
                             n.names.iter().position(|x| x == *a),
