@@ -242,13 +242,46 @@ fn meta_score(p: &Primitive, key: &str, default: Score) -> Score {
         .unwrap_or(default)
 }
 
-/// Schedules `cib`.
-pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
+/// Groups by their lead member: the members in order.
+type Groups = BTreeMap<String, Vec<String>>;
+
+/// The resources as primitives and the constraints among them: a group
+/// becomes its members, each colocated with (INFINITY) and ordered after
+/// the one before; constraints on a group apply to its members (a
+/// location to each, a colocation or order through its first or last).
+fn flatten(cib: &Cib) -> Result<(Vec<Primitive>, Vec<Constraint>, Groups), Unsupported> {
     let mut primitives = Vec::new();
+    let mut constraints = Vec::new();
+    let mut groups: Groups = BTreeMap::new();
+    // Group id to (first member, last member, all members).
+    let mut members_of: BTreeMap<&str, Vec<String>> = BTreeMap::new();
     for r in &cib.resources {
         match r {
-            Resource::Primitive(p) => primitives.push(p),
-            Resource::Group { .. } => return Err(Unsupported("groups".into())),
+            Resource::Primitive(p) => primitives.push(p.clone()),
+            Resource::Group { id, members } => {
+                if members.is_empty() {
+                    continue;
+                }
+                let names: Vec<String> = members.iter().map(|m| m.id.clone()).collect();
+                for pair in names.windows(2) {
+                    constraints.push(Constraint::Colocation {
+                        id: format!("{id}-colocation"),
+                        rsc: pair[1].clone(),
+                        with: pair[0].clone(),
+                        score: Score::INFINITY,
+                    });
+                    constraints.push(Constraint::Order {
+                        id: format!("{id}-order"),
+                        first: pair[0].clone(),
+                        then: pair[1].clone(),
+                        mandatory: true,
+                        symmetrical: true,
+                    });
+                }
+                primitives.extend(members.iter().cloned());
+                groups.insert(names[0].clone(), names.clone());
+                members_of.insert(id.as_str(), names);
+            }
             Resource::Clone {
                 promotable: true, ..
             } => return Err(Unsupported("promotable clones".into())),
@@ -256,6 +289,68 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
             Resource::Bundle { .. } => return Err(Unsupported("bundles".into())),
         }
     }
+    let first = |id: &str| members_of.get(id).map_or(id.to_owned(), |m| m[0].clone());
+    let last = |id: &str| {
+        members_of
+            .get(id)
+            .map_or(id.to_owned(), |m| m[m.len() - 1].clone())
+    };
+    for c in &cib.constraints {
+        match c {
+            Constraint::Location {
+                id,
+                rsc,
+                node,
+                score,
+                rule,
+            } => {
+                for member in members_of
+                    .get(rsc.as_str())
+                    .cloned()
+                    .unwrap_or_else(|| vec![rsc.clone()])
+                {
+                    constraints.push(Constraint::Location {
+                        id: id.clone(),
+                        rsc: member,
+                        node: node.clone(),
+                        score: *score,
+                        rule: rule.clone(),
+                    });
+                }
+            }
+            Constraint::Colocation {
+                id,
+                rsc,
+                with,
+                score,
+            } => constraints.push(Constraint::Colocation {
+                id: id.clone(),
+                rsc: first(rsc),
+                with: last(with),
+                score: *score,
+            }),
+            Constraint::Order {
+                id,
+                first: f,
+                then,
+                mandatory,
+                symmetrical,
+            } => constraints.push(Constraint::Order {
+                id: id.clone(),
+                first: last(f),
+                then: first(then),
+                mandatory: *mandatory,
+                symmetrical: *symmetrical,
+            }),
+        }
+    }
+    Ok((primitives, constraints, groups))
+}
+
+/// Schedules `cib`.
+pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
+    let (owned, constraints, groups) = flatten(cib)?;
+    let primitives: Vec<&Primitive> = owned.iter().collect();
     if cib.options.placement_strategy != "default" {
         return Err(Unsupported(format!(
             "placement-strategy {}",
@@ -269,7 +364,7 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
         return Err(Unsupported("live migration".into()));
     }
     let ids: BTreeSet<&str> = primitives.iter().map(|p| p.id.as_str()).collect();
-    for c in &cib.constraints {
+    for c in &constraints {
         let refs: Vec<&str> = match c {
             Constraint::Location { rsc, .. } => vec![rsc],
             Constraint::Colocation { rsc, with, .. } => vec![rsc, with],
@@ -331,7 +426,7 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
                 )
             })
             .collect();
-        for c in &cib.constraints {
+        for c in &constraints {
             if let Constraint::Location {
                 rsc,
                 node,
@@ -371,6 +466,20 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
         }
         let stickiness = meta_score(p, "resource-stickiness", Score::ZERO);
         let threshold = meta_score(p, "migration-threshold", Score::INFINITY);
+        // A group moves as one: its lead carries every member's stickiness.
+        for member in groups.get(p.id.as_str()).into_iter().flatten().skip(1) {
+            let Some(m) = primitives.iter().find(|q| &q.id == member) else {
+                continue;
+            };
+            let sticky = meta_score(m, "resource-stickiness", Score::ZERO);
+            for (node, c) in now.get(m.id.as_str()).into_iter().flatten() {
+                if !c.failed
+                    && let Some(v) = s.get_mut(node)
+                {
+                    *v = v.add(sticky);
+                }
+            }
+        }
         for (node, c) in now.get(p.id.as_str()).into_iter().flatten() {
             if !c.failed
                 && let Some(v) = s.get_mut(node)
@@ -417,31 +526,31 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
     let mut order: Vec<&str> = Vec::new();
     fn visit<'a>(
         id: &'a str,
-        cib: &'a Cib,
+        constraints: &'a [Constraint],
         order: &mut Vec<&'a str>,
         seen: &mut BTreeSet<&'a str>,
     ) {
         if !seen.insert(id) {
             return;
         }
-        for c in &cib.constraints {
+        for c in constraints {
             if let Constraint::Colocation { rsc, with, .. } = c
                 && rsc == id
             {
-                visit(with, cib, order, seen);
+                visit(with, constraints, order, seen);
             }
         }
         order.push(id);
     }
     let mut seen = BTreeSet::new();
     for p in &primitives {
-        visit(&p.id, cib, &mut order, &mut seen);
+        visit(&p.id, &constraints, &mut order, &mut seen);
     }
     let mut placed: BTreeMap<&str, Option<String>> = BTreeMap::new();
     let mut load: BTreeMap<String, usize> = BTreeMap::new();
     for id in &order {
         let mut s = scores.get(id).cloned().unwrap_or_default();
-        for c in &cib.constraints {
+        for c in &constraints {
             if let Constraint::Colocation {
                 rsc, with, score, ..
             } = c
@@ -563,7 +672,7 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
     }
     // Mandatory ordering: a required start restarts what follows; an
     // unrunnable start stops it.
-    for c in &cib.constraints {
+    for c in &constraints {
         if let Constraint::Order {
             first,
             then,
