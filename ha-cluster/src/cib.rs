@@ -226,20 +226,40 @@ fn truthy(v: Option<&str>, default: bool) -> bool {
     }
 }
 
-fn primitive(e: &Element, defaults: &BTreeMap<String, String>) -> Result<Primitive> {
-    let class = e.attr("class").ok_or_else(|| e.error("no class"))?;
-    let kind = e.attr("type").ok_or_else(|| e.error("no type"))?;
+/// Resource templates by id (a primitive with `template=` takes its
+/// class, provider, type and meta attributes, its own meta on top).
+type Templates<'a> = BTreeMap<&'a str, &'a Element>;
+
+fn primitive(
+    e: &Element,
+    defaults: &BTreeMap<String, String>,
+    templates: &Templates<'_>,
+) -> Result<Primitive> {
+    let template = match e.attr("template") {
+        Some(t) => Some(
+            *templates
+                .get(t)
+                .ok_or_else(|| e.error(format!("unknown template '{t}'")))?,
+        ),
+        None => None,
+    };
+    let from = |attr: &str| e.attr(attr).or_else(|| template.and_then(|t| t.attr(attr)));
+    let class = from("class").ok_or_else(|| e.error("no class"))?;
+    let kind = from("type").ok_or_else(|| e.error("no type"))?;
     if !matches!(
         class,
         "ocf" | "lsb" | "systemd" | "service" | "stonith" | "heartbeat" | "upstart" | "nagios"
     ) {
         return Err(e.error(format!("unknown resource class '{class}'")));
     }
-    let agent = match e.attr("provider") {
+    let agent = match from("provider") {
         Some(p) => format!("{class}:{p}:{kind}"),
         None => format!("{class}:{kind}"),
     };
     let mut meta = defaults.clone();
+    if let Some(t) = template {
+        meta.extend(nvpairs(t, "meta_attributes"));
+    }
     meta.extend(nvpairs(e, "meta_attributes"));
     Ok(Primitive {
         id: e.id().to_owned(),
@@ -248,21 +268,25 @@ fn primitive(e: &Element, defaults: &BTreeMap<String, String>) -> Result<Primiti
     })
 }
 
-fn resource(e: &Element, defaults: &BTreeMap<String, String>) -> Result<Option<Resource>> {
+fn resource(
+    e: &Element,
+    defaults: &BTreeMap<String, String>,
+    templates: &Templates<'_>,
+) -> Result<Option<Resource>> {
     Ok(Some(match e.name.as_str() {
-        "primitive" => Resource::Primitive(primitive(e, defaults)?),
+        "primitive" => Resource::Primitive(primitive(e, defaults, templates)?),
         "group" => Resource::Group {
             id: e.id().to_owned(),
             members: e
                 .children_named("primitive")
-                .map(|p| primitive(p, defaults))
+                .map(|p| primitive(p, defaults, templates))
                 .collect::<Result<_>>()?,
         },
         "clone" | "master" => {
             let child = e
                 .children
                 .iter()
-                .find_map(|c| resource(c, defaults).transpose())
+                .find_map(|c| resource(c, defaults, templates).transpose())
                 .transpose()?
                 .ok_or_else(|| e.error("a clone without a resource"))?;
             let meta = nvpairs(e, "meta_attributes");
@@ -441,8 +465,10 @@ impl Cib {
             .unwrap_or_default();
         let mut resources = Vec::new();
         if let Some(r) = config.child("resources") {
+            let templates: Templates<'_> =
+                r.children_named("template").map(|t| (t.id(), t)).collect();
             for e in &r.children {
-                if let Some(res) = resource(e, &defaults)? {
+                if let Some(res) = resource(e, &defaults, &templates)? {
                     resources.push(res);
                 }
             }
