@@ -55,6 +55,8 @@ pub struct Node {
     pub name: String,
     /// Permanent attributes.
     pub attributes: BTreeMap<String, String>,
+    /// Capacities (`utilization`), by name.
+    pub utilization: BTreeMap<String, i64>,
 }
 
 /// A primitive resource.
@@ -66,6 +68,10 @@ pub struct Primitive {
     pub agent: String,
     /// Meta attributes (resource defaults merged in).
     pub meta: BTreeMap<String, String>,
+    /// `on-fail` of its operations, by operation name.
+    pub on_fail: BTreeMap<String, String>,
+    /// What it needs (`utilization`), by name.
+    pub utilization: BTreeMap<String, i64>,
 }
 
 /// A resource.
@@ -218,6 +224,13 @@ fn nvpairs(e: &Element, set: &str) -> BTreeMap<String, String> {
     out
 }
 
+fn utilization(e: &Element) -> BTreeMap<String, i64> {
+    nvpairs(e, "utilization")
+        .into_iter()
+        .filter_map(|(k, v)| v.parse().ok().map(|n| (k, n)))
+        .collect()
+}
+
 fn truthy(v: Option<&str>, default: bool) -> bool {
     match v.map(str::to_ascii_lowercase).as_deref() {
         Some("true" | "yes" | "1" | "on" | "y") => true,
@@ -261,10 +274,28 @@ fn primitive(
         meta.extend(nvpairs(t, "meta_attributes"));
     }
     meta.extend(nvpairs(e, "meta_attributes"));
+    let mut on_fail = BTreeMap::new();
+    for ops in [
+        template.and_then(|t| t.child("operations")),
+        e.child("operations"),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        for op in ops.children_named("op") {
+            if let (Some(name), Some(policy)) = (op.attr("name"), op.attr("on-fail")) {
+                on_fail.insert(name.to_owned(), policy.to_owned());
+            }
+        }
+    }
+    let mut needs = template.map(utilization).unwrap_or_default();
+    needs.extend(utilization(e));
     Ok(Primitive {
         id: e.id().to_owned(),
         agent,
         meta,
+        on_fail,
+        utilization: needs,
     })
 }
 
@@ -459,6 +490,7 @@ impl Cib {
                         id: e.id().to_owned(),
                         name: e.attr("uname").unwrap_or(e.id()).to_owned(),
                         attributes: nvpairs(e, "instance_attributes"),
+                        utilization: utilization(e),
                     })
                     .collect()
             })

@@ -61,6 +61,15 @@ pub enum Change {
         /// Where it will run.
         to: String,
     },
+    /// A start that cannot happen, listed with why.
+    Blocked {
+        /// Resource.
+        rsc: String,
+        /// The node it would start on.
+        node: String,
+        /// Why it may not.
+        reason: String,
+    },
     /// Stop and start again on the same node.
     Restart {
         /// Resource.
@@ -85,13 +94,17 @@ pub struct Transition {
 pub struct Unsupported(pub String);
 
 /// What a resource's history on a node says.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 struct Current {
     running: bool,
     failed: bool,
     failed_start: bool,
     /// The agent is not installed there (a probe said so): it cannot run.
     not_installed: bool,
+    /// The operation that failed last.
+    failed_op: Option<&'static str>,
+    /// Every operation that failed in the history (for on-fail).
+    failures: Vec<&'static str>,
 }
 
 /// Reads a resource's operation history on one node.
@@ -104,6 +117,15 @@ fn current(ops: &[crate::cib::Operation]) -> Current {
     let mut c = Current::default();
     for op in ops {
         let ok = op.status == 0;
+        let name: &'static str = match op.name.as_str() {
+            "start" => "start",
+            "stop" => "stop",
+            "monitor" => "monitor",
+            "promote" => "promote",
+            "demote" => "demote",
+            _ => "other",
+        };
+        let was_failed = c.failed;
         match op.name.as_str() {
             "start" | "migrate_from" => {
                 c.running = true;
@@ -127,6 +149,10 @@ fn current(ops: &[crate::cib::Operation]) -> Current {
                 (true, 7) => {
                     c.running = false;
                     c.failed = false;
+                    if op.interval > 0 {
+                        // A recurring monitor finding it stopped: a failure.
+                        c.failures.push("monitor");
+                    }
                 }
                 (true, 5) if op.interval == 0 => {
                     c.running = false;
@@ -148,6 +174,12 @@ fn current(ops: &[crate::cib::Operation]) -> Current {
                 }
             }
             _ => {}
+        }
+        if c.failed && !was_failed {
+            c.failed_op = Some(name);
+            c.failures.push(name);
+        } else if !c.failed {
+            c.failed_op = None;
         }
     }
     c
@@ -178,10 +210,14 @@ fn nodes(cib: &Cib) -> Nodes {
             .find(|n| &n.name == name)
             .map(|n| &n.attributes);
         let status = cib.status.get(name);
-        let standby = permanent
-            .and_then(|a| a.get("standby"))
-            .or_else(|| status.and_then(|s| s.attributes.get("standby")))
-            .is_some_and(|v| v == "on" || v == "true");
+        let shutting_down = status
+            .and_then(|s| s.attributes.get("shutdown"))
+            .is_some_and(|v| v != "0");
+        let standby = shutting_down
+            || permanent
+                .and_then(|a| a.get("standby"))
+                .or_else(|| status.and_then(|s| s.attributes.get("standby")))
+                .is_some_and(|v| v == "on" || v == "true");
         match status {
             Some(s) if s.in_membership && s.controller && s.join == "member" && !standby => {
                 available.insert(name.clone());
@@ -351,7 +387,11 @@ fn flatten(cib: &Cib) -> Result<(Vec<Primitive>, Vec<Constraint>, Groups), Unsup
 pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
     let (owned, constraints, groups) = flatten(cib)?;
     let primitives: Vec<&Primitive> = owned.iter().collect();
-    if cib.options.placement_strategy != "default" {
+    let by_capacity = cib.options.placement_strategy == "utilization";
+    if !matches!(
+        cib.options.placement_strategy.as_str(),
+        "default" | "utilization"
+    ) {
         return Err(Unsupported(format!(
             "placement-strategy {}",
             cib.options.placement_strategy
@@ -394,18 +434,48 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
     // Where each resource runs now, and its failures.
     let mut now: BTreeMap<&str, Vec<(String, Current)>> = BTreeMap::new();
     let mut not_installed: BTreeSet<(&str, String)> = BTreeSet::new();
+    let mut stopped_by_failure: BTreeSet<&str> = BTreeSet::new();
     for p in &primitives {
         for node in &n.names {
             if let Some(ops) = cib.status.get(node).and_then(|s| s.history.get(&p.id)) {
                 let c = current(ops);
+                if c.failures
+                    .iter()
+                    .any(|op| p.on_fail.get(*op).is_some_and(|f| f == "stop"))
+                {
+                    stopped_by_failure.insert(p.id.as_str());
+                }
+                if c.not_installed {
+                    not_installed.insert((p.id.as_str(), node.clone()));
+                }
                 if c.running {
                     now.entry(p.id.as_str())
                         .or_default()
                         .push((node.clone(), c));
                 }
-                if c.not_installed {
-                    not_installed.insert((p.id.as_str(), node.clone()));
+            }
+        }
+    }
+    // on-fail: ignore (as if healthy), block (leave it alone), stop (and
+    // keep it stopped); restart is what recovery does anyway.
+    let mut blocked: BTreeSet<&str> = BTreeSet::new();
+    for p in &primitives {
+        for (_, c) in now.get_mut(p.id.as_str()).into_iter().flatten() {
+            let Some(op) = c.failed_op.filter(|_| c.failed) else {
+                continue;
+            };
+            match p.on_fail.get(op).map(String::as_str) {
+                Some("ignore") => {
+                    c.failed = false;
+                    c.failed_start = false;
                 }
+                Some("block") => {
+                    blocked.insert(p.id.as_str());
+                }
+                Some("stop") => {
+                    stopped_by_failure.insert(p.id.as_str());
+                }
+                _ => {}
             }
         }
     }
@@ -515,6 +585,7 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
         if p.meta.get("target-role").is_some_and(|r| r == "Stopped")
             || quorum_stop
             || cib.options.stop_all_resources
+            || stopped_by_failure.contains(p.id.as_str())
         {
             for v in s.values_mut() {
                 *v = Score::MINUS_INFINITY;
@@ -543,11 +614,15 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
         order.push(id);
     }
     let mut seen = BTreeSet::new();
-    for p in &primitives {
+    // Higher priority first (stable: CIB order among equals).
+    let mut by_priority = primitives.clone();
+    by_priority.sort_by_key(|p| std::cmp::Reverse(meta_score(p, "priority", Score::ZERO)));
+    for p in &by_priority {
         visit(&p.id, &constraints, &mut order, &mut seen);
     }
     let mut placed: BTreeMap<&str, Option<String>> = BTreeMap::new();
     let mut load: BTreeMap<String, usize> = BTreeMap::new();
+    let mut used: BTreeMap<String, BTreeMap<String, i64>> = BTreeMap::new();
     for id in &order {
         let mut s = scores.get(id).cloned().unwrap_or_default();
         for c in &constraints {
@@ -574,6 +649,28 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
                     } else if here {
                         *v = v.add(*score);
                     }
+                }
+            }
+        }
+        // placement-strategy=utilization: only nodes with room.
+        if by_capacity && let Some(p) = primitives.iter().find(|q| q.id == *id) {
+            for (node, v) in s.iter_mut() {
+                let capacity = cib
+                    .nodes
+                    .iter()
+                    .find(|x| &x.name == node)
+                    .map(|x| &x.utilization);
+                let used = used.get(node);
+                let fits = p.utilization.iter().all(|(k, need)| {
+                    let have = capacity.and_then(|c| c.get(k)).copied().unwrap_or(0);
+                    let taken = used
+                        .and_then(|u: &BTreeMap<String, i64>| u.get(k))
+                        .copied()
+                        .unwrap_or(0);
+                    have - taken >= *need
+                });
+                if !fits {
+                    *v = Score::MINUS_INFINITY;
                 }
             }
         }
@@ -606,6 +703,12 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
             .map(|(node, _)| node.clone());
         if let Some(node) = &best {
             *load.entry(node.clone()).or_default() += 1;
+            if let Some(p) = primitives.iter().find(|q| q.id == *id) {
+                let u = used.entry(node.clone()).or_default();
+                for (k, need) in &p.utilization {
+                    *u.entry(k.clone()).or_default() += need;
+                }
+            }
         }
         placed.insert(id, best);
     }
@@ -616,12 +719,26 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
         let id = p.id.as_str();
         let here = now.get(id).cloned().unwrap_or_default();
         let mut target = placed.get(id).cloned().flatten();
-        if p.meta.get("is-managed").is_some_and(|v| v == "false") || cib.options.maintenance_mode {
+        if p.meta.get("is-managed").is_some_and(|v| v == "false")
+            || cib.options.maintenance_mode
+            || blocked.contains(id)
+        {
             continue;
         }
         let fenced: BTreeSet<&str> = n.unclean.iter().map(|(node, _)| node.as_str()).collect();
         if starts_blocked && here.is_empty() {
-            target = None;
+            // Shown, but blocked: crm_simulate lists the start it may not do.
+            if frozen && let Some(to) = target.take() {
+                actions.insert(
+                    id,
+                    Change::Blocked {
+                        rsc: id.into(),
+                        node: to,
+                        reason: "quorum freeze".into(),
+                    },
+                );
+            }
+            continue;
         }
         let change = match (here.first(), &target) {
             (None, Some(to)) => Some(Change::Start {

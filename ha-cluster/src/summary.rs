@@ -11,13 +11,19 @@ pub fn lines(transition: &Transition) -> Vec<String> {
     // second, printed pass sees the widths the first left.
     let mut rsc_width = 5usize;
     let mut detail_width = 5usize;
-    let items: Vec<(&str, &str, String, Option<&str>)> = transition
+    let items: Vec<(&str, &str, String, Option<String>)> = transition
         .changes
         .iter()
         .filter_map(|c| match c {
             Change::Start { rsc, node } => Some(("Start", rsc.as_str(), node.clone(), None)),
+            Change::Blocked { rsc, node, reason } => Some((
+                "Start",
+                rsc.as_str(),
+                node.clone(),
+                Some(format!("{reason} (blocked)")),
+            )),
             Change::Stop { rsc, node, reason } => {
-                Some(("Stop", rsc.as_str(), node.clone(), reason.as_deref()))
+                Some(("Stop", rsc.as_str(), node.clone(), reason.clone()))
             }
             Change::Move { rsc, from, to } => {
                 Some(("Move", rsc.as_str(), format!("{from} -> {to}"), None))
@@ -29,7 +35,7 @@ pub fn lines(transition: &Transition) -> Vec<String> {
                 Some(("Recover", rsc.as_str(), format!("{from} -> {to}"), None))
             }
             Change::Restart { rsc, node, reason } => {
-                Some(("Restart", rsc.as_str(), node.clone(), reason.as_deref()))
+                Some(("Restart", rsc.as_str(), node.clone(), reason.clone()))
             }
             Change::Fence { .. } => None,
         })
