@@ -94,6 +94,9 @@ pub enum Resource {
         child: Box<Resource>,
         /// Promotable.
         promotable: bool,
+        /// The clone's own meta attributes (`clone-max`, `interleave`...);
+        /// its child inherits them.
+        meta: BTreeMap<String, String>,
     },
     /// A bundle (containers): read, not scheduled yet.
     Bundle {
@@ -195,6 +198,8 @@ pub struct NodeStatus {
     pub attributes: BTreeMap<String, String>,
     /// Resource histories by resource id.
     pub history: BTreeMap<String, Vec<Operation>>,
+    /// Its place in the status section (histories are read in that order).
+    pub position: usize,
 }
 
 /// The whole CIB.
@@ -304,28 +309,33 @@ fn resource(
     defaults: &BTreeMap<String, String>,
     templates: &Templates<'_>,
 ) -> Result<Option<Resource>> {
+    // A member's own meta attributes win over its parent's, which win
+    // over the resource defaults.
+    let meta = nvpairs(e, "meta_attributes");
+    let mut inherited = defaults.clone();
+    inherited.extend(meta.clone());
     Ok(Some(match e.name.as_str() {
         "primitive" => Resource::Primitive(primitive(e, defaults, templates)?),
         "group" => Resource::Group {
             id: e.id().to_owned(),
             members: e
                 .children_named("primitive")
-                .map(|p| primitive(p, defaults, templates))
+                .map(|p| primitive(p, &inherited, templates))
                 .collect::<Result<_>>()?,
         },
         "clone" | "master" => {
             let child = e
                 .children
                 .iter()
-                .find_map(|c| resource(c, defaults, templates).transpose())
+                .find_map(|c| resource(c, &inherited, templates).transpose())
                 .transpose()?
                 .ok_or_else(|| e.error("a clone without a resource"))?;
-            let meta = nvpairs(e, "meta_attributes");
             Resource::Clone {
                 id: e.id().to_owned(),
                 child: Box::new(child),
                 promotable: e.name == "master"
                     || truthy(meta.get("promotable").map(String::as_str), false),
+                meta,
             }
         }
         "bundle" => Resource::Bundle {
@@ -515,7 +525,7 @@ impl Cib {
         }
         let mut status = BTreeMap::new();
         if let Some(s) = root.child("status") {
-            for ns in s.children_named("node_state") {
+            for (position, ns) in s.children_named("node_state").enumerate() {
                 let name = ns.attr("uname").unwrap_or(ns.id()).to_owned();
                 let mut history: BTreeMap<String, Vec<Operation>> = BTreeMap::new();
                 if let Some(lrm) = ns.child("lrm").and_then(|l| l.child("lrm_resources")) {
@@ -540,6 +550,7 @@ impl Cib {
                         expected: ns.attr("expected").unwrap_or("down").to_owned(),
                         attributes,
                         history,
+                        position,
                     },
                 );
             }

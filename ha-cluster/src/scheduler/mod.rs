@@ -2,20 +2,30 @@
 //! where each resource should run given the scores (location, stickiness,
 //! colocation, failures, node availability) and what must change.
 //!
-//! **So far** (issue #7, part 1 in progress): primitives with location
-//! constraints (node scores and rules on node attributes and `#uname`),
-//! stickiness, mandatory and advisory colocation, mandatory ordering
-//! (restarts after a required start, stops after an unrunnable one),
-//! failures (recovery, migration-threshold, start-failure-is-fatal),
-//! standby and offline nodes, fencing of nodes that left the membership,
-//! and no-quorum-policy. Groups, clones, promotable clones, bundles,
-//! resource sets, tickets, migration and utilization are reported as
-//! unsupported.
+//! **So far** (issue #7, part 1 in progress): primitives, groups and
+//! clones (anonymous and globally unique; clone-max, clone-node-max,
+//! interleave) with location constraints (node scores and rules on node
+//! attributes and `#uname`), stickiness, mandatory and advisory
+//! colocation, mandatory ordering (restarts after a required start, stops
+//! after an unrunnable one), failures (recovery, migration-threshold,
+//! start-failure-is-fatal, on-fail), standby and offline nodes, fencing of
+//! nodes that left the membership, no-quorum-policy and utilization.
+//! Promotable clones, bundles, resource sets, tickets and migration are
+//! reported as unsupported.
+
+mod assign;
+mod expand;
+mod history;
+mod nodes;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::cib::{Cib, Constraint, Expression, NoQuorumPolicy, Primitive, Resource};
+use crate::cib::{Cib, Constraint, NoQuorumPolicy, Primitive};
 use crate::score::Score;
+use assign::{Assigner, Step};
+use expand::{Flat, flatten};
+use history::{Current, current, histories, strip};
+use nodes::{holds, nodes};
 
 /// A decision, as crm_simulate's Transition Summary states it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -93,184 +103,6 @@ pub struct Transition {
 #[error("not supported yet: {0}")]
 pub struct Unsupported(pub String);
 
-/// What a resource's history on a node says.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-struct Current {
-    running: bool,
-    failed: bool,
-    failed_start: bool,
-    /// The agent is not installed there (a probe said so): it cannot run.
-    not_installed: bool,
-    /// The operation that failed last.
-    failed_op: Option<&'static str>,
-    /// Every operation that failed in the history (for on-fail).
-    failures: Vec<&'static str>,
-}
-
-/// Reads a resource's operation history on one node.
-fn current(ops: &[crate::cib::Operation]) -> Current {
-    let mut ops: Vec<_> = ops
-        .iter()
-        .filter(|o| o.status != -1 || o.call_id >= 0)
-        .collect();
-    ops.sort_by_key(|o| o.call_id);
-    let mut c = Current::default();
-    for op in ops {
-        let ok = op.status == 0;
-        let name: &'static str = match op.name.as_str() {
-            "start" => "start",
-            "stop" => "stop",
-            "monitor" => "monitor",
-            "promote" => "promote",
-            "demote" => "demote",
-            _ => "other",
-        };
-        let was_failed = c.failed;
-        match op.name.as_str() {
-            "start" | "migrate_from" => {
-                c.running = true;
-                c.failed = !(ok && op.rc == 0);
-                c.failed_start = c.failed;
-            }
-            "stop" => {
-                if ok && op.rc == 0 {
-                    c = Current::default();
-                } else {
-                    c.failed = true;
-                }
-            }
-            "monitor" => match (ok, op.rc) {
-                (true, 0) => {
-                    c.running = true;
-                    if op.interval == 0 {
-                        c.failed = false;
-                    }
-                }
-                (true, 7) => {
-                    c.running = false;
-                    c.failed = false;
-                    if op.interval > 0 {
-                        // A recurring monitor finding it stopped: a failure.
-                        c.failures.push("monitor");
-                    }
-                }
-                (true, 5) if op.interval == 0 => {
-                    c.running = false;
-                    c.failed = false;
-                    c.not_installed = true;
-                }
-                (true, 8) => c.running = true,
-                _ => {
-                    // A failed probe or monitor: running, in need of
-                    // recovery (unless it says not running).
-                    c.running = true;
-                    c.failed = true;
-                }
-            },
-            "promote" | "demote" => {
-                c.running = true;
-                if !(ok && op.rc == 0) {
-                    c.failed = true;
-                }
-            }
-            _ => {}
-        }
-        if c.failed && !was_failed {
-            c.failed_op = Some(name);
-            c.failures.push(name);
-        } else if !c.failed {
-            c.failed_op = None;
-        }
-    }
-    c
-}
-
-struct Nodes {
-    /// Node names in CIB order.
-    names: Vec<String>,
-    /// Those that may run resources.
-    available: BTreeSet<String>,
-    /// Those to fence, with why.
-    unclean: Vec<(String, String)>,
-}
-
-fn nodes(cib: &Cib) -> Nodes {
-    let mut names: Vec<String> = cib.nodes.iter().map(|n| n.name.clone()).collect();
-    for n in cib.status.keys() {
-        if !names.contains(n) {
-            names.push(n.clone());
-        }
-    }
-    let mut available = BTreeSet::new();
-    let mut unclean = Vec::new();
-    for name in &names {
-        let permanent = cib
-            .nodes
-            .iter()
-            .find(|n| &n.name == name)
-            .map(|n| &n.attributes);
-        let status = cib.status.get(name);
-        let shutting_down = status
-            .and_then(|s| s.attributes.get("shutdown"))
-            .is_some_and(|v| v != "0");
-        let standby = shutting_down
-            || permanent
-                .and_then(|a| a.get("standby"))
-                .or_else(|| status.and_then(|s| s.attributes.get("standby")))
-                .is_some_and(|v| v == "on" || v == "true");
-        match status {
-            Some(s) if s.in_membership && s.controller && s.join == "member" && !standby => {
-                available.insert(name.clone());
-            }
-            Some(s)
-                if !s.in_membership && s.expected == "member" && cib.options.stonith_enabled =>
-            {
-                unclean.push((name.clone(), "peer is no longer part of the cluster".into()));
-            }
-            _ => {}
-        }
-    }
-    Nodes {
-        names,
-        available,
-        unclean,
-    }
-}
-
-fn attribute<'a>(cib: &'a Cib, node: &'a str, name: &str) -> Option<&'a str> {
-    if name == "#uname" {
-        return Some(node);
-    }
-    cib.nodes
-        .iter()
-        .find(|n| n.name == node)
-        .and_then(|n| n.attributes.get(name))
-        .or_else(|| cib.status.get(node).and_then(|s| s.attributes.get(name)))
-        .map(String::as_str)
-}
-
-fn holds(cib: &Cib, node: &str, e: &Expression) -> bool {
-    let value = attribute(cib, node, &e.attribute);
-    let want = e.value.as_deref();
-    let cmp = |f: fn(std::cmp::Ordering) -> bool| match (value, want) {
-        (Some(a), Some(b)) => match (a.parse::<f64>(), b.parse::<f64>()) {
-            (Ok(x), Ok(y)) => x.partial_cmp(&y).is_some_and(f),
-            _ => f(a.cmp(b)),
-        },
-        _ => false,
-    };
-    match e.operation.as_str() {
-        "defined" => value.is_some(),
-        "not_defined" => value.is_none(),
-        "ne" => value != want,
-        "lt" => cmp(|o| o.is_lt()),
-        "gt" => cmp(|o| o.is_gt()),
-        "lte" => cmp(|o| o.is_le()),
-        "gte" => cmp(|o| o.is_ge()),
-        _ => value.is_some() && value == want,
-    }
-}
-
 fn meta_score(p: &Primitive, key: &str, default: Score) -> Score {
     p.meta
         .get(key)
@@ -278,114 +110,14 @@ fn meta_score(p: &Primitive, key: &str, default: Score) -> Score {
         .unwrap_or(default)
 }
 
-/// Groups by their lead member: the members in order.
-type Groups = BTreeMap<String, Vec<String>>;
-
-/// The resources as primitives and the constraints among them: a group
-/// becomes its members, each colocated with (INFINITY) and ordered after
-/// the one before; constraints on a group apply to its members (a
-/// location to each, a colocation or order through its first or last).
-fn flatten(cib: &Cib) -> Result<(Vec<Primitive>, Vec<Constraint>, Groups), Unsupported> {
-    let mut primitives = Vec::new();
-    let mut constraints = Vec::new();
-    let mut groups: Groups = BTreeMap::new();
-    // Group id to (first member, last member, all members).
-    let mut members_of: BTreeMap<&str, Vec<String>> = BTreeMap::new();
-    for r in &cib.resources {
-        match r {
-            Resource::Primitive(p) => primitives.push(p.clone()),
-            Resource::Group { id, members } => {
-                if members.is_empty() {
-                    continue;
-                }
-                let names: Vec<String> = members.iter().map(|m| m.id.clone()).collect();
-                for pair in names.windows(2) {
-                    constraints.push(Constraint::Colocation {
-                        id: format!("{id}-colocation"),
-                        rsc: pair[1].clone(),
-                        with: pair[0].clone(),
-                        score: Score::INFINITY,
-                    });
-                    constraints.push(Constraint::Order {
-                        id: format!("{id}-order"),
-                        first: pair[0].clone(),
-                        then: pair[1].clone(),
-                        mandatory: true,
-                        symmetrical: true,
-                    });
-                }
-                primitives.extend(members.iter().cloned());
-                groups.insert(names[0].clone(), names.clone());
-                members_of.insert(id.as_str(), names);
-            }
-            Resource::Clone {
-                promotable: true, ..
-            } => return Err(Unsupported("promotable clones".into())),
-            Resource::Clone { .. } => return Err(Unsupported("clones".into())),
-            Resource::Bundle { .. } => return Err(Unsupported("bundles".into())),
-        }
-    }
-    let first = |id: &str| members_of.get(id).map_or(id.to_owned(), |m| m[0].clone());
-    let last = |id: &str| {
-        members_of
-            .get(id)
-            .map_or(id.to_owned(), |m| m[m.len() - 1].clone())
-    };
-    for c in &cib.constraints {
-        match c {
-            Constraint::Location {
-                id,
-                rsc,
-                node,
-                score,
-                rule,
-            } => {
-                for member in members_of
-                    .get(rsc.as_str())
-                    .cloned()
-                    .unwrap_or_else(|| vec![rsc.clone()])
-                {
-                    constraints.push(Constraint::Location {
-                        id: id.clone(),
-                        rsc: member,
-                        node: node.clone(),
-                        score: *score,
-                        rule: rule.clone(),
-                    });
-                }
-            }
-            Constraint::Colocation {
-                id,
-                rsc,
-                with,
-                score,
-            } => constraints.push(Constraint::Colocation {
-                id: id.clone(),
-                rsc: first(rsc),
-                with: last(with),
-                score: *score,
-            }),
-            Constraint::Order {
-                id,
-                first: f,
-                then,
-                mandatory,
-                symmetrical,
-            } => constraints.push(Constraint::Order {
-                id: id.clone(),
-                first: last(f),
-                then: first(then),
-                mandatory: *mandatory,
-                symmetrical: *symmetrical,
-            }),
-        }
-    }
-    Ok((primitives, constraints, groups))
-}
-
 /// Schedules `cib`.
 pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
-    let (owned, constraints, groups) = flatten(cib)?;
+    let Flat {
+        primitives: owned,
+        constraints,
+        groups,
+        clones,
+    } = flatten(cib)?;
     let primitives: Vec<&Primitive> = owned.iter().collect();
     let by_capacity = cib.options.placement_strategy == "utilization";
     if !matches!(
@@ -403,7 +135,17 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
     {
         return Err(Unsupported("live migration".into()));
     }
-    let ids: BTreeSet<&str> = primitives.iter().map(|p| p.id.as_str()).collect();
+    let ids: BTreeSet<&str> = primitives
+        .iter()
+        .map(|p| p.id.as_str())
+        .chain(clones.iter().map(|c| c.id.as_str()))
+        .collect();
+    // Anonymous clone instances share the child's fail counts.
+    let anonymous: BTreeSet<&str> = clones
+        .iter()
+        .filter(|c| !c.unique)
+        .flat_map(|c| c.instances.iter().flatten().map(String::as_str))
+        .collect();
     for c in &constraints {
         let refs: Vec<&str> = match c {
             Constraint::Location { rsc, .. } => vec![rsc],
@@ -432,12 +174,13 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
         cib.options.stonith_enabled && !primitives.iter().any(|p| p.agent.starts_with("stonith:"));
 
     // Where each resource runs now, and its failures.
+    let history = histories(cib, &clones);
     let mut now: BTreeMap<&str, Vec<(String, Current)>> = BTreeMap::new();
     let mut not_installed: BTreeSet<(&str, String)> = BTreeSet::new();
     let mut stopped_by_failure: BTreeSet<&str> = BTreeSet::new();
     for p in &primitives {
         for node in &n.names {
-            if let Some(ops) = cib.status.get(node).and_then(|s| s.history.get(&p.id)) {
+            if let Some(ops) = history.get(&(p.id.clone(), node.clone())) {
                 let c = current(ops);
                 if c.failures
                     .iter()
@@ -563,7 +306,13 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
             if let Some(st) = status {
                 for (k, v) in &st.attributes {
                     let name = k.strip_prefix("fail-count-").unwrap_or_default();
-                    if name == p.id || name.split('#').next() == Some(p.id.as_str()) {
+                    let name = name.split('#').next().unwrap_or_default();
+                    let matches = if anonymous.contains(p.id.as_str()) {
+                        strip(name) == strip(&p.id)
+                    } else {
+                        name == p.id
+                    };
+                    if matches {
                         failcount = failcount.add(Score::parse(v).unwrap_or(Score::ZERO));
                     }
                 }
@@ -593,125 +342,38 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
         }
         scores.insert(p.id.as_str(), s);
     }
-    // Assignment: primaries before their dependents, else CIB order.
-    let mut order: Vec<&str> = Vec::new();
-    fn visit<'a>(
-        id: &'a str,
-        constraints: &'a [Constraint],
-        order: &mut Vec<&'a str>,
-        seen: &mut BTreeSet<&'a str>,
-    ) {
-        if !seen.insert(id) {
-            return;
-        }
-        for c in constraints {
-            if let Constraint::Colocation { rsc, with, .. } = c
-                && rsc == id
-            {
-                visit(with, constraints, order, seen);
-            }
-        }
-        order.push(id);
-    }
-    let mut seen = BTreeSet::new();
-    // Higher priority first (stable: CIB order among equals).
+    // Assignment: primaries before their dependents, else by priority
+    // and CIB order; a clone's instances together.
     let mut by_priority = primitives.clone();
     by_priority.sort_by_key(|p| std::cmp::Reverse(meta_score(p, "priority", Score::ZERO)));
-    for p in &by_priority {
-        visit(&p.id, &constraints, &mut order, &mut seen);
+    let steps = assign::plan(
+        by_priority.iter().map(|p| p.id.as_str()),
+        &constraints,
+        &clones,
+    );
+    let mut assigner = Assigner {
+        cib,
+        nodes: &n,
+        primitives: &primitives,
+        constraints: &constraints,
+        clones: &clones,
+        scores,
+        now: &now,
+        by_capacity,
+        placed: BTreeMap::new(),
+        load: BTreeMap::new(),
+        used: BTreeMap::new(),
+        instances_on: BTreeMap::new(),
+    };
+    for step in steps {
+        match step {
+            Step::One(id) => {
+                assigner.place(id, None, None);
+            }
+            Step::Clone(ci) => assigner.place_clone(ci),
+        }
     }
-    let mut placed: BTreeMap<&str, Option<String>> = BTreeMap::new();
-    let mut load: BTreeMap<String, usize> = BTreeMap::new();
-    let mut used: BTreeMap<String, BTreeMap<String, i64>> = BTreeMap::new();
-    for id in &order {
-        let mut s = scores.get(id).cloned().unwrap_or_default();
-        for c in &constraints {
-            if let Constraint::Colocation {
-                rsc, with, score, ..
-            } = c
-                && rsc == id
-            {
-                // A primary not assigned yet (a colocation loop) does not
-                // constrain; one assigned nowhere does.
-                let Some(target) = placed.get(with.as_str()).cloned() else {
-                    continue;
-                };
-                for (node, v) in s.iter_mut() {
-                    let here = target.as_deref() == Some(node.as_str());
-                    if score.value() >= crate::score::INFINITY {
-                        if !here {
-                            *v = Score::MINUS_INFINITY;
-                        }
-                    } else if score.value() <= -crate::score::INFINITY {
-                        if here {
-                            *v = Score::MINUS_INFINITY;
-                        }
-                    } else if here {
-                        *v = v.add(*score);
-                    }
-                }
-            }
-        }
-        // placement-strategy=utilization: only nodes with room.
-        if by_capacity && let Some(p) = primitives.iter().find(|q| q.id == *id) {
-            for (node, v) in s.iter_mut() {
-                let capacity = cib
-                    .nodes
-                    .iter()
-                    .find(|x| &x.name == node)
-                    .map(|x| &x.utilization);
-                let used = used.get(node);
-                let fits = p.utilization.iter().all(|(k, need)| {
-                    let have = capacity.and_then(|c| c.get(k)).copied().unwrap_or(0);
-                    let taken = used
-                        .and_then(|u: &BTreeMap<String, i64>| u.get(k))
-                        .copied()
-                        .unwrap_or(0);
-                    have - taken >= *need
-                });
-                if !fits {
-                    *v = Score::MINUS_INFINITY;
-                }
-            }
-        }
-        // The healthy current node, preferred after score and load.
-        let current_node = now
-            .get(id)
-            .and_then(|v| v.first())
-            .filter(|(_, c)| !c.failed)
-            .map(|(node, _)| node.clone());
-        let best = n
-            .names
-            .iter()
-            .filter_map(|node| s.get(node).map(|v| (node, *v)))
-            .filter(|(_, v)| v.value() >= 0)
-            .max_by(|(a, va), (b, vb)| {
-                va.cmp(vb)
-                    .then_with(|| load.get(*b).unwrap_or(&0).cmp(load.get(*a).unwrap_or(&0)))
-                    .then_with(|| {
-                        let here = |x: &String| current_node.as_ref() == Some(x);
-                        here(a).cmp(&here(b))
-                    })
-                    .then_with(|| {
-                        let (ia, ib) = (
-                            n.names.iter().position(|x| x == *a),
-                            n.names.iter().position(|x| x == *b),
-                        );
-                        ib.cmp(&ia)
-                    })
-            })
-            .map(|(node, _)| node.clone());
-        if let Some(node) = &best {
-            *load.entry(node.clone()).or_default() += 1;
-            if let Some(p) = primitives.iter().find(|q| q.id == *id) {
-                let u = used.entry(node.clone()).or_default();
-                for (k, need) in &p.utilization {
-                    *u.entry(k.clone()).or_default() += need;
-                }
-            }
-        }
-        placed.insert(id, best);
-    }
+    let placed = assigner.placed;
     // Changes, resource by resource in CIB order.
     let starts_blocked = frozen || fencing_missing;
     let mut actions: BTreeMap<&str, Change> = BTreeMap::new();
@@ -788,47 +450,92 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
         }
     }
     // Mandatory ordering: a required start restarts what follows; an
-    // unrunnable start stops it.
+    // unrunnable start stops it. A clone starts when any instance does and
+    // is unrunnable when none can run; with interleave, an instance of a
+    // clone depends only on the other clone's instance on its node.
+    let clone_named = |id: &str| clones.iter().find(|c| c.id == id);
+    let node_of = |id: &str| {
+        placed.get(id).cloned().flatten().or_else(|| {
+            now.get(id)
+                .and_then(|v| v.first())
+                .map(|(node, _)| node.clone())
+        })
+    };
     for c in &constraints {
-        if let Constraint::Order {
+        let Constraint::Order {
             first,
             then,
             mandatory: true,
             ..
         } = c
-        {
-            let first_starts = matches!(
-                actions.get(first.as_str()),
-                Some(Change::Start { .. } | Change::Move { .. } | Change::Recover { .. })
-            );
-            let first_unrunnable = placed.get(first.as_str()).cloned().flatten().is_none();
+        else {
+            continue;
+        };
+        let thens: Vec<&str> = match clone_named(then) {
+            Some(set) => set.instances.iter().map(|i| i[0].as_str()).collect(),
+            None => vec![then.as_str()],
+        };
+        let what = if clone_named(first).is_some() {
+            "running"
+        } else {
+            "start"
+        };
+        let then_clone = clone_named(then);
+        for then in thens {
+            let firsts: Vec<&str> = match (clone_named(first), then_clone) {
+                (Some(f), Some(t)) if t.interleave => {
+                    let node = node_of(then);
+                    f.instances
+                        .iter()
+                        .filter_map(|i| i.last())
+                        .filter(|l| node.is_some() && node_of(l) == node)
+                        .map(String::as_str)
+                        .collect()
+                }
+                (Some(f), _) => f
+                    .instances
+                    .iter()
+                    .filter_map(|i| i.last())
+                    .map(String::as_str)
+                    .collect(),
+                (None, _) => vec![first.as_str()],
+            };
+            let first_starts = firsts.iter().any(|f| {
+                matches!(
+                    actions.get(f),
+                    Some(Change::Start { .. } | Change::Move { .. } | Change::Recover { .. })
+                )
+            });
+            let first_unrunnable = firsts
+                .iter()
+                .all(|f| placed.get(*f).cloned().flatten().is_none());
             let then_running = now
-                .get(then.as_str())
+                .get(then)
                 .and_then(|v| v.first())
                 .map(|(node, _)| node.clone());
-            match (then_running, actions.get(then.as_str())) {
+            match (then_running, actions.get(then)) {
                 (Some(node), None) if first_unrunnable => {
                     actions.insert(
-                        then.as_str(),
+                        then,
                         Change::Stop {
-                            rsc: then.clone(),
+                            rsc: then.to_owned(),
                             node,
-                            reason: Some(format!("unrunnable {first} start")),
+                            reason: Some(format!("unrunnable {first} {what}")),
                         },
                     );
                 }
                 (Some(node), None) if first_starts => {
                     actions.insert(
-                        then.as_str(),
+                        then,
                         Change::Restart {
-                            rsc: then.clone(),
+                            rsc: then.to_owned(),
                             node,
-                            reason: Some(format!("required {first} start")),
+                            reason: Some(format!("required {first} {what}")),
                         },
                     );
                 }
                 (None, Some(Change::Start { .. })) if first_unrunnable => {
-                    actions.remove(then.as_str());
+                    actions.remove(then);
                 }
                 _ => {}
             }
@@ -845,6 +552,7 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cib::Resource;
 
     fn cib(constraints: &str, status: &str) -> Cib {
         Cib::from_xml(&format!(
@@ -898,6 +606,59 @@ mod tests {
             t.changes
                 .iter()
                 .all(|ch| matches!(ch, Change::Start { node, .. } if node == "node2")),
+            "{t:?}"
+        );
+    }
+
+    #[test]
+    fn a_clone_runs_once_per_node_and_what_follows_it_waits() {
+        let mut c = cib(
+            r#"<rsc_order id="o" first="web-clone" then="vip"/>
+               <rsc_colocation id="c" rsc="vip" with-rsc="web-clone" score="INFINITY"/>"#,
+            "",
+        );
+        c.resources.insert(
+            0,
+            Resource::Clone {
+                id: "web-clone".into(),
+                child: Box::new(Resource::Primitive(Primitive {
+                    id: "web".into(),
+                    agent: "systemd:nginx".into(),
+                    meta: BTreeMap::new(),
+                    on_fail: BTreeMap::new(),
+                    utilization: BTreeMap::new(),
+                })),
+                promotable: false,
+                meta: [("clone-max".to_owned(), "3".to_owned())].into(),
+            },
+        );
+        let t = schedule(&c).unwrap();
+        let starts: Vec<(String, String)> = t
+            .changes
+            .iter()
+            .filter_map(|ch| match ch {
+                Change::Start { rsc, node } => Some((rsc.clone(), node.clone())),
+                _ => None,
+            })
+            .collect();
+        // Three instances, two nodes, one per node: the third stays down.
+        assert!(starts.contains(&("web:0".into(), "node1".into())), "{t:?}");
+        assert!(starts.contains(&("web:1".into(), "node2".into())), "{t:?}");
+        assert!(!starts.iter().any(|(r, _)| r == "web:2"), "{t:?}");
+        assert!(starts.iter().any(|(r, _)| r == "vip"), "{t:?}");
+        // With no node for the clone, the dependent cannot start either.
+        c.constraints.push(Constraint::Location {
+            id: "ban".into(),
+            rsc: "web-clone".into(),
+            node: None,
+            score: Score::MINUS_INFINITY,
+            rule: Some((false, vec![])),
+        });
+        let t = schedule(&c).unwrap();
+        assert!(
+            t.changes
+                .iter()
+                .all(|ch| matches!(ch, Change::Start { rsc, .. } if rsc == "haproxy")),
             "{t:?}"
         );
     }

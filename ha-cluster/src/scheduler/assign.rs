@@ -1,0 +1,298 @@
+//! Assignment: each resource, in dependency order, to its best node.
+//! Primaries go before the resources colocated with them; a clone's
+//! instances are assigned together, first the healthy running ones to
+//! where they run (when that is still their best node, as Pacemaker's
+//! pre-allocation does), then the rest.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::expand::CloneSet;
+use super::history::Current;
+use super::nodes::Nodes;
+use crate::cib::{Cib, Constraint, Primitive};
+use crate::score::{INFINITY, Score};
+
+/// One step of assignment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Step<'a> {
+    /// A primitive.
+    One(&'a str),
+    /// Every instance of a clone (index into the clones).
+    Clone(usize),
+}
+
+struct Planner<'a> {
+    constraints: &'a [Constraint],
+    clones: &'a [CloneSet],
+    /// Clone index by clone id and by instance member.
+    clone_of: BTreeMap<&'a str, usize>,
+    seen: BTreeSet<&'a str>,
+    seen_clones: BTreeSet<usize>,
+    steps: Vec<Step<'a>>,
+}
+
+impl<'a> Planner<'a> {
+    fn visit(&mut self, id: &'a str) {
+        if let Some(&ci) = self.clone_of.get(id) {
+            return self.visit_clone(ci);
+        }
+        if !self.seen.insert(id) {
+            return;
+        }
+        for c in self.constraints {
+            if let Constraint::Colocation { rsc, with, .. } = c
+                && rsc == id
+            {
+                self.visit(with);
+            }
+        }
+        self.steps.push(Step::One(id));
+    }
+
+    fn visit_clone(&mut self, ci: usize) {
+        if !self.seen_clones.insert(ci) {
+            return;
+        }
+        let set = &self.clones[ci];
+        for member in set.instances.iter().flatten() {
+            for c in self.constraints {
+                if let Constraint::Colocation { rsc, with, .. } = c
+                    && rsc == member
+                    && self.clone_of.get(with.as_str()) != Some(&ci)
+                {
+                    self.visit(with);
+                }
+            }
+        }
+        self.steps.push(Step::Clone(ci));
+    }
+}
+
+/// The order of assignment for `ids` (in their order of precedence).
+pub(super) fn plan<'a>(
+    ids: impl Iterator<Item = &'a str>,
+    constraints: &'a [Constraint],
+    clones: &'a [CloneSet],
+) -> Vec<Step<'a>> {
+    let mut clone_of = BTreeMap::new();
+    for (ci, set) in clones.iter().enumerate() {
+        clone_of.insert(set.id.as_str(), ci);
+        for m in set.instances.iter().flatten() {
+            clone_of.insert(m.as_str(), ci);
+        }
+    }
+    let mut planner = Planner {
+        constraints,
+        clones,
+        clone_of,
+        seen: BTreeSet::new(),
+        seen_clones: BTreeSet::new(),
+        steps: Vec::new(),
+    };
+    for id in ids {
+        planner.visit(id);
+    }
+    planner.steps
+}
+
+/// Assignment state.
+pub(super) struct Assigner<'a> {
+    pub cib: &'a Cib,
+    pub nodes: &'a Nodes,
+    pub primitives: &'a [&'a Primitive],
+    pub constraints: &'a [Constraint],
+    pub clones: &'a [CloneSet],
+    /// Each primitive's node scores before colocation.
+    pub scores: BTreeMap<&'a str, BTreeMap<String, Score>>,
+    /// Where each primitive runs now.
+    pub now: &'a BTreeMap<&'a str, Vec<(String, Current)>>,
+    /// placement-strategy=utilization.
+    pub by_capacity: bool,
+    /// The result: each primitive's node (None: nowhere).
+    pub placed: BTreeMap<String, Option<String>>,
+    /// Resources assigned per node.
+    pub load: BTreeMap<String, usize>,
+    /// Utilization taken per node.
+    pub used: BTreeMap<String, BTreeMap<String, i64>>,
+    /// Instances of each clone per node.
+    pub instances_on: BTreeMap<(usize, String), usize>,
+}
+
+impl Assigner<'_> {
+    /// The nodes `id` is assigned to: a clone's instances' (their last
+    /// members'), a primitive's one; None if not assigned yet.
+    fn targets(&self, id: &str) -> Option<Vec<String>> {
+        if let Some(set) = self.clones.iter().find(|c| c.id == id) {
+            return Some(
+                set.instances
+                    .iter()
+                    .filter_map(|i| self.placed.get(i.last()?).cloned().flatten())
+                    .collect(),
+            );
+        }
+        self.placed.get(id).map(|n| n.iter().cloned().collect())
+    }
+
+    /// Assigns `id` to its best node. With `prefer`, only there (else it
+    /// stays unassigned for a later try); `cap` limits a clone lead's
+    /// instances per node.
+    pub fn place(
+        &mut self,
+        id: &str,
+        prefer: Option<&str>,
+        cap: Option<(usize, usize)>,
+    ) -> Option<String> {
+        let mut s = self.scores.get(id).cloned().unwrap_or_default();
+        for c in self.constraints {
+            if let Constraint::Colocation {
+                rsc, with, score, ..
+            } = c
+                && rsc == id
+            {
+                // A primary not assigned yet (a colocation loop) does not
+                // constrain; one assigned nowhere does.
+                let Some(targets) = self.targets(with) else {
+                    continue;
+                };
+                for (node, v) in s.iter_mut() {
+                    let here = targets.contains(node);
+                    if score.value() >= INFINITY {
+                        if !here {
+                            *v = Score::MINUS_INFINITY;
+                        }
+                    } else if score.value() <= -INFINITY {
+                        if here {
+                            *v = Score::MINUS_INFINITY;
+                        }
+                    } else if here {
+                        *v = v.add(*score);
+                    }
+                }
+            }
+        }
+        let primitive = self.primitives.iter().find(|q| q.id == id);
+        // placement-strategy=utilization: only nodes with room.
+        if self.by_capacity
+            && let Some(p) = primitive
+        {
+            for (node, v) in s.iter_mut() {
+                let capacity = self
+                    .cib
+                    .nodes
+                    .iter()
+                    .find(|x| &x.name == node)
+                    .map(|x| &x.utilization);
+                let used = self.used.get(node);
+                let fits = p.utilization.iter().all(|(k, need)| {
+                    let have = capacity.and_then(|c| c.get(k)).copied().unwrap_or(0);
+                    let taken = used.and_then(|u| u.get(k)).copied().unwrap_or(0);
+                    have - taken >= *need
+                });
+                if !fits {
+                    *v = Score::MINUS_INFINITY;
+                }
+            }
+        }
+        if let Some((ci, limit)) = cap {
+            for (node, v) in s.iter_mut() {
+                if self
+                    .instances_on
+                    .get(&(ci, node.clone()))
+                    .is_some_and(|&k| k >= limit)
+                {
+                    *v = Score::MINUS_INFINITY;
+                }
+            }
+        }
+        // The healthy current node, preferred after score and load.
+        let current_node = self
+            .now
+            .get(id)
+            .and_then(|v| v.first())
+            .filter(|(_, c)| !c.failed)
+            .map(|(node, _)| node.clone());
+        let names = &self.nodes.names;
+        let load = &self.load;
+        let best = names
+            .iter()
+            .filter_map(|node| s.get(node).map(|v| (node, *v)))
+            .filter(|(_, v)| v.value() >= 0)
+            .max_by(|(a, va), (b, vb)| {
+                va.cmp(vb)
+                    .then_with(|| load.get(*b).unwrap_or(&0).cmp(load.get(*a).unwrap_or(&0)))
+                    .then_with(|| {
+                        let here = |x: &String| current_node.as_ref() == Some(x);
+                        here(a).cmp(&here(b))
+                    })
+                    .then_with(|| {
+                        let (ia, ib) = (
+                            names.iter().position(|x| x == *a),
+                            names.iter().position(|x| x == *b),
+                        );
+                        ib.cmp(&ia)
+                    })
+            })
+            .map(|(node, _)| node.clone());
+        if let Some(want) = prefer
+            && best.as_deref() != Some(want)
+        {
+            return None;
+        }
+        if let Some(node) = &best {
+            *self.load.entry(node.clone()).or_default() += 1;
+            if let Some(p) = primitive {
+                let u = self.used.entry(node.clone()).or_default();
+                for (k, need) in &p.utilization {
+                    *u.entry(k.clone()).or_default() += need;
+                }
+            }
+            if let Some((ci, _)) = cap {
+                *self.instances_on.entry((ci, node.clone())).or_default() += 1;
+            }
+        }
+        self.placed.insert(id.to_owned(), best.clone());
+        best
+    }
+
+    /// Assigns a clone's instances: the healthy running ones where they
+    /// run if that is still best (at most an even share per node), then
+    /// the rest, at most `clone-node-max` per node.
+    pub fn place_clone(&mut self, ci: usize) {
+        let set = &self.clones[ci];
+        let available = self.nodes.available.len().max(1);
+        let even = (set.instances.len() / available).max(1);
+        let mut later = Vec::new();
+        let mut rest = Vec::new();
+        for (i, members) in set.instances.iter().enumerate() {
+            let running = self
+                .now
+                .get(members[0].as_str())
+                .and_then(|v| v.first())
+                .filter(|(_, c)| !c.failed)
+                .map(|(node, _)| node.clone());
+            match running {
+                Some(node) => {
+                    let limit = even.min(set.node_max);
+                    if self
+                        .place(&members[0], Some(&node), Some((ci, limit)))
+                        .is_some()
+                    {
+                        for m in &members[1..] {
+                            self.place(m, None, None);
+                        }
+                    } else {
+                        later.push(i);
+                    }
+                }
+                None => rest.push(i),
+            }
+        }
+        for i in later.into_iter().chain(rest) {
+            let members = &set.instances[i];
+            self.place(&members[0], None, Some((ci, set.node_max)));
+            for m in &members[1..] {
+                self.place(m, None, None);
+            }
+        }
+    }
+}

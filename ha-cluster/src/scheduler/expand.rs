@@ -1,0 +1,230 @@
+//! The resources as the scheduler places them: primitives. A group becomes
+//! its members, each colocated with (INFINITY) and ordered after the one
+//! before; a clone becomes numbered instances (`rsc:0`, `rsc:1`...) of its
+//! primitive or group. Constraints on a group apply through its members (a
+//! location to each, a colocation or order through its first or last);
+//! colocations and orders naming a clone keep the clone's id, which the
+//! scheduler resolves to the instances.
+
+use std::collections::BTreeMap;
+
+use super::Unsupported;
+use crate::cib::{Cib, Constraint, Primitive, Resource};
+use crate::score::Score;
+
+/// Groups by their lead member: the members in order.
+pub(super) type Groups = BTreeMap<String, Vec<String>>;
+
+/// A clone as the scheduler sees it: numbered instances of its child.
+#[derive(Debug, Clone)]
+pub(super) struct CloneSet {
+    /// The clone's id.
+    pub id: String,
+    /// The child's primitive ids (a group's members, in order).
+    pub bases: Vec<String>,
+    /// Each instance's primitive ids (`base:N`), in member order.
+    pub instances: Vec<Vec<String>>,
+    /// `clone-node-max`: instances per node.
+    pub node_max: usize,
+    /// `globally-unique`: each instance is distinct (history names it).
+    pub unique: bool,
+    /// `interleave`: orders with another clone bind instance to instance.
+    pub interleave: bool,
+}
+
+/// What [`flatten`] makes of the CIB's resources.
+pub(super) struct Flat {
+    /// Every primitive, in CIB order (instances in instance order).
+    pub primitives: Vec<Primitive>,
+    /// Constraints on primitives (or on clones, by the clone's id).
+    pub constraints: Vec<Constraint>,
+    /// Groups (and cloned groups' instances) by their lead.
+    pub groups: Groups,
+    /// The clones.
+    pub clones: Vec<CloneSet>,
+}
+
+fn chain(id: &str, names: &[String], constraints: &mut Vec<Constraint>) {
+    for pair in names.windows(2) {
+        constraints.push(Constraint::Colocation {
+            id: format!("{id}-colocation"),
+            rsc: pair[1].clone(),
+            with: pair[0].clone(),
+            score: Score::INFINITY,
+        });
+        constraints.push(Constraint::Order {
+            id: format!("{id}-order"),
+            first: pair[0].clone(),
+            then: pair[1].clone(),
+            mandatory: true,
+            symmetrical: true,
+        });
+    }
+}
+
+fn count(meta: &BTreeMap<String, String>, key: &str, default: usize) -> usize {
+    meta.get(key)
+        .and_then(|v| v.parse::<i64>().ok())
+        .map_or(default, |v| v.max(0) as usize)
+}
+
+/// Expands `cib`'s resources.
+pub(super) fn flatten(cib: &Cib) -> Result<Flat, Unsupported> {
+    let mut primitives = Vec::new();
+    let mut constraints = Vec::new();
+    let mut groups: Groups = BTreeMap::new();
+    let mut clones = Vec::new();
+    // Group id to its members.
+    let mut members_of: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    // A clone's child (and the child's members) to the clone's id.
+    let mut clone_of: BTreeMap<String, String> = BTreeMap::new();
+    let node_count = cib
+        .nodes
+        .iter()
+        .map(|n| &n.name)
+        .chain(cib.status.keys())
+        .collect::<std::collections::BTreeSet<_>>()
+        .len();
+    for r in &cib.resources {
+        match r {
+            Resource::Primitive(p) => primitives.push(p.clone()),
+            Resource::Group { id, members } => {
+                if members.is_empty() {
+                    continue;
+                }
+                let names: Vec<String> = members.iter().map(|m| m.id.clone()).collect();
+                chain(id, &names, &mut constraints);
+                primitives.extend(members.iter().cloned());
+                groups.insert(names[0].clone(), names.clone());
+                members_of.insert(id.clone(), names);
+            }
+            Resource::Clone {
+                promotable: true, ..
+            } => return Err(Unsupported("promotable clones".into())),
+            Resource::Clone {
+                id, child, meta, ..
+            } => {
+                let (child_id, members) = match child.as_ref() {
+                    Resource::Primitive(p) => (p.id.clone(), vec![p.clone()]),
+                    Resource::Group { id, members } => (id.clone(), members.clone()),
+                    _ => return Err(Unsupported("clones of clones or bundles".into())),
+                };
+                let max = count(meta, "clone-max", node_count);
+                let mut set = CloneSet {
+                    id: id.clone(),
+                    bases: members.iter().map(|m| m.id.clone()).collect(),
+                    instances: Vec::new(),
+                    node_max: count(meta, "clone-node-max", 1),
+                    unique: meta
+                        .get("globally-unique")
+                        .is_some_and(|v| v == "true" || v == "1" || v == "yes"),
+                    interleave: meta
+                        .get("interleave")
+                        .is_some_and(|v| v == "true" || v == "1" || v == "yes"),
+                };
+                for base in set.bases.iter().chain([&child_id]) {
+                    clone_of.insert(base.clone(), id.clone());
+                }
+                for i in 0..max {
+                    let names: Vec<String> =
+                        members.iter().map(|m| format!("{}:{i}", m.id)).collect();
+                    for (m, name) in members.iter().zip(&names) {
+                        let mut p = m.clone();
+                        p.id = name.clone();
+                        // Clone instances are a little sticky by default.
+                        p.meta
+                            .entry("resource-stickiness".into())
+                            .or_insert_with(|| "1".into());
+                        primitives.push(p);
+                    }
+                    chain(&format!("{child_id}:{i}"), &names, &mut constraints);
+                    groups.insert(names[0].clone(), names.clone());
+                    set.instances.push(names);
+                }
+                clones.push(set);
+            }
+            Resource::Bundle { .. } => return Err(Unsupported("bundles".into())),
+        }
+    }
+    let clone_id = |id: &str| clone_of.get(id).cloned().unwrap_or_else(|| id.to_owned());
+    let first = |id: &str| members_of.get(id).map_or(clone_id(id), |m| m[0].clone());
+    let last = |id: &str| {
+        members_of
+            .get(id)
+            .map_or(clone_id(id), |m| m[m.len() - 1].clone())
+    };
+    for c in &cib.constraints {
+        match c {
+            Constraint::Location {
+                id,
+                rsc,
+                node,
+                score,
+                rule,
+            } => {
+                let targets: Vec<String> = match clones.iter().find(|s| s.id == clone_id(rsc)) {
+                    Some(set) => set.instances.iter().flatten().cloned().collect(),
+                    None => members_of
+                        .get(rsc.as_str())
+                        .cloned()
+                        .unwrap_or_else(|| vec![rsc.clone()]),
+                };
+                for member in targets {
+                    constraints.push(Constraint::Location {
+                        id: id.clone(),
+                        rsc: member,
+                        node: node.clone(),
+                        score: *score,
+                        rule: rule.clone(),
+                    });
+                }
+            }
+            Constraint::Colocation {
+                id,
+                rsc,
+                with,
+                score,
+            } => {
+                let with = last(with);
+                match clones.iter().find(|s| s.id == clone_id(rsc)) {
+                    // Each instance with the primary.
+                    Some(set) => {
+                        for instance in &set.instances {
+                            constraints.push(Constraint::Colocation {
+                                id: id.clone(),
+                                rsc: instance[0].clone(),
+                                with: with.clone(),
+                                score: *score,
+                            });
+                        }
+                    }
+                    None => constraints.push(Constraint::Colocation {
+                        id: id.clone(),
+                        rsc: first(rsc),
+                        with,
+                        score: *score,
+                    }),
+                }
+            }
+            Constraint::Order {
+                id,
+                first: f,
+                then,
+                mandatory,
+                symmetrical,
+            } => constraints.push(Constraint::Order {
+                id: id.clone(),
+                first: last(f),
+                then: first(then),
+                mandatory: *mandatory,
+                symmetrical: *symmetrical,
+            }),
+        }
+    }
+    Ok(Flat {
+        primitives,
+        constraints,
+        groups,
+        clones,
+    })
+}

@@ -1,0 +1,156 @@
+//! What the status section says of each resource on each node.
+
+use std::collections::BTreeMap;
+
+use super::expand::CloneSet;
+use crate::cib::{Cib, Operation};
+
+/// What a resource's history on a node says.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(super) struct Current {
+    pub running: bool,
+    pub failed: bool,
+    pub failed_start: bool,
+    /// The agent is not installed there (a probe said so): it cannot run.
+    pub not_installed: bool,
+    /// The operation that failed last.
+    pub failed_op: Option<&'static str>,
+    /// Every operation that failed in the history (for on-fail).
+    pub failures: Vec<&'static str>,
+}
+
+/// Reads a resource's operation history on one node.
+pub(super) fn current(ops: &[Operation]) -> Current {
+    let mut ops: Vec<_> = ops
+        .iter()
+        .filter(|o| o.status != -1 || o.call_id >= 0)
+        .collect();
+    ops.sort_by_key(|o| o.call_id);
+    let mut c = Current::default();
+    for op in ops {
+        let ok = op.status == 0;
+        let name: &'static str = match op.name.as_str() {
+            "start" => "start",
+            "stop" => "stop",
+            "monitor" => "monitor",
+            "promote" => "promote",
+            "demote" => "demote",
+            _ => "other",
+        };
+        let was_failed = c.failed;
+        match op.name.as_str() {
+            "start" | "migrate_from" => {
+                c.running = true;
+                c.failed = !(ok && op.rc == 0);
+                c.failed_start = c.failed;
+            }
+            "stop" => {
+                if ok && op.rc == 0 {
+                    c = Current::default();
+                } else {
+                    c.failed = true;
+                }
+            }
+            "monitor" => match (ok, op.rc) {
+                (true, 0) => {
+                    c.running = true;
+                    if op.interval == 0 {
+                        c.failed = false;
+                    }
+                }
+                (true, 7) => {
+                    c.running = false;
+                    c.failed = false;
+                    if op.interval > 0 {
+                        // A recurring monitor finding it stopped: a failure.
+                        c.failures.push("monitor");
+                    }
+                }
+                (true, 5) if op.interval == 0 => {
+                    c.running = false;
+                    c.failed = false;
+                    c.not_installed = true;
+                }
+                (true, 8) => c.running = true,
+                _ => {
+                    // A failed probe or monitor: running, in need of
+                    // recovery (unless it says not running).
+                    c.running = true;
+                    c.failed = true;
+                }
+            },
+            "promote" | "demote" => {
+                c.running = true;
+                if !(ok && op.rc == 0) {
+                    c.failed = true;
+                }
+            }
+            _ => {}
+        }
+        if c.failed && !was_failed {
+            c.failed_op = Some(name);
+            c.failures.push(name);
+        } else if !c.failed {
+            c.failed_op = None;
+        }
+    }
+    c
+}
+
+/// A clone instance's id without its number (`rsc:2` is `rsc`).
+pub(super) fn strip(id: &str) -> &str {
+    match id.rsplit_once(':') {
+        Some((base, n)) if n.parse::<u32>().is_ok() => base,
+        _ => id,
+    }
+}
+
+/// Each primitive's history, by (primitive, node). An anonymous clone's
+/// history names the child, not an instance: Pacemaker hands the entries
+/// out node by node in status order (online nodes first), each to the
+/// instance already active on that node, else to the first instance not
+/// active anywhere; so does this.
+pub(super) fn histories(
+    cib: &Cib,
+    clones: &[CloneSet],
+) -> BTreeMap<(String, String), Vec<Operation>> {
+    let mut out: BTreeMap<(String, String), Vec<Operation>> = BTreeMap::new();
+    let mut states: Vec<_> = cib.status.iter().collect();
+    states.sort_by_key(|(_, s)| (!(s.in_membership && s.controller), s.position));
+    for (node, state) in states {
+        for (id, ops) in &state.history {
+            let base = strip(id);
+            let anonymous = clones
+                .iter()
+                .find(|c| !c.unique && c.bases.iter().any(|b| b == base));
+            let Some(set) = anonymous else {
+                out.insert((id.clone(), node.clone()), ops.clone());
+                continue;
+            };
+            let member = set.bases.iter().position(|b| b == base).unwrap_or(0);
+            let active = |i: usize, on: Option<&str>| {
+                set.instances[i].iter().any(|m| {
+                    out.iter().any(|((rsc, n), ops)| {
+                        rsc == m && on.is_none_or(|on| on == n) && current(ops).running
+                    })
+                })
+            };
+            let here = (0..set.instances.len()).find(|&i| active(i, Some(node)));
+            let chosen = match here {
+                Some(i) => {
+                    // A second history of the same member on one node is
+                    // an orphan.
+                    let taken = out.contains_key(&(set.instances[i][member].clone(), node.clone()));
+                    (!taken).then_some(i)
+                }
+                None => (0..set.instances.len()).find(|&i| !active(i, None)),
+            };
+            if let Some(i) = chosen {
+                out.entry((set.instances[i][member].clone(), node.clone()))
+                    .or_default()
+                    .extend(ops.iter().cloned());
+            }
+        }
+    }
+    out
+}
