@@ -181,19 +181,22 @@ pub struct Operation {
     pub rc: i32,
     /// Execution status (0 done, -1 pending, others errors).
     pub status: i32,
+    /// When its result last changed (`last-rc-change`, seconds since the
+    /// epoch): failures expire `failure-timeout` after it.
+    pub changed: Option<i64>,
 }
 
 /// A node's state in the status section.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NodeStatus {
-    /// `in_ccm`: in the membership.
-    pub in_membership: bool,
+    /// `in_ccm`: in the membership (None: never seen by it).
+    pub in_membership: Option<bool>,
     /// `crmd`: its controller runs.
     pub controller: bool,
-    /// `join`.
-    pub join: String,
-    /// `expected`.
-    pub expected: String,
+    /// `join`: member, pending, down, nack.
+    pub join: Option<String>,
+    /// `expected`: member or down.
+    pub expected: Option<String>,
     /// Transient attributes (fail counts...).
     pub attributes: BTreeMap<String, String>,
     /// Resource histories by resource id.
@@ -215,6 +218,9 @@ pub struct Cib {
     pub constraints: Vec<Constraint>,
     /// Node states by node name.
     pub status: BTreeMap<String, NodeStatus>,
+    /// The time the scheduler runs at (seconds since the epoch; the XML's
+    /// `execution-date`); None: failures never expire.
+    pub now: Option<i64>,
 }
 
 fn nvpairs(e: &Element, set: &str) -> BTreeMap<String, String> {
@@ -234,6 +240,42 @@ fn utilization(e: &Element) -> BTreeMap<String, i64> {
         .into_iter()
         .filter_map(|(k, v)| v.parse().ok().map(|n| (k, n)))
         .collect()
+}
+
+/// A Pacemaker interval (`60`, `60s`, `10min`, `2h`, `500ms`, or ISO 8601
+/// `PT1M30S`) in milliseconds.
+pub fn duration_ms(text: &str) -> Option<u64> {
+    let t = text.trim();
+    if let Some(iso) = t.strip_prefix("PT").or_else(|| t.strip_prefix("pt")) {
+        let mut total = 0u64;
+        let mut number = String::new();
+        for ch in iso.chars() {
+            if ch.is_ascii_digit() {
+                number.push(ch);
+                continue;
+            }
+            let n: u64 = number.parse().ok()?;
+            number.clear();
+            total += n * match ch.to_ascii_uppercase() {
+                'H' => 3_600_000,
+                'M' => 60_000,
+                'S' => 1_000,
+                _ => return None,
+            };
+        }
+        return number.is_empty().then_some(total);
+    }
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let n: u64 = t[..split].parse().ok()?;
+    let unit = match t[split..].trim() {
+        "" | "s" | "sec" => 1_000,
+        "ms" | "msec" => 1,
+        "us" | "usec" => return Some(n / 1_000),
+        "m" | "min" => 60_000,
+        "h" | "hr" => 3_600_000,
+        _ => return None,
+    };
+    n.checked_mul(unit)
 }
 
 fn truthy(v: Option<&str>, default: bool) -> bool {
@@ -449,6 +491,10 @@ fn operation(e: &Element) -> Result<Operation> {
         call_id: number("call-id")?,
         rc: number("rc-code")? as i32,
         status: number("op-status")? as i32,
+        changed: e
+            .attr("last-rc-change")
+            .or_else(|| e.attr("last-run"))
+            .and_then(|v| v.parse().ok()),
     })
 }
 
@@ -544,10 +590,10 @@ impl Cib {
                 status.insert(
                     name,
                     NodeStatus {
-                        in_membership: truthy(ns.attr("in_ccm"), false),
+                        in_membership: ns.attr("in_ccm").map(|v| truthy(Some(v), false)),
                         controller: ns.attr("crmd") == Some("online"),
-                        join: ns.attr("join").unwrap_or("down").to_owned(),
-                        expected: ns.attr("expected").unwrap_or("down").to_owned(),
+                        join: ns.attr("join").map(str::to_owned),
+                        expected: ns.attr("expected").map(str::to_owned),
                         attributes,
                         history,
                         position,
@@ -561,6 +607,7 @@ impl Cib {
             resources,
             constraints,
             status,
+            now: root.attr("execution-date").and_then(|v| v.parse().ok()),
         })
     }
 }

@@ -211,9 +211,10 @@ impl Assigner<'_> {
             .and_then(|v| v.first())
             .filter(|(_, c)| !c.failed)
             .map(|(node, _)| node.clone());
-        let names = &self.nodes.names;
         let load = &self.load;
-        let best = names
+        let best = self
+            .nodes
+            .names
             .iter()
             .filter_map(|node| s.get(node).map(|v| (node, *v)))
             .filter(|(_, v)| v.value() >= 0)
@@ -224,13 +225,7 @@ impl Assigner<'_> {
                         let here = |x: &String| current_node.as_ref() == Some(x);
                         here(a).cmp(&here(b))
                     })
-                    .then_with(|| {
-                        let (ia, ib) = (
-                            names.iter().position(|x| x == *a),
-                            names.iter().position(|x| x == *b),
-                        );
-                        ib.cmp(&ia)
-                    })
+                    .then_with(|| b.cmp(a))
             })
             .map(|(node, _)| node.clone());
         if let Some(want) = prefer

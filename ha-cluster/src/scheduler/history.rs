@@ -20,7 +20,9 @@ pub(super) struct Current {
 }
 
 /// Reads a resource's operation history on one node.
-pub(super) fn current(ops: &[Operation]) -> Current {
+///
+/// A failure that `expired` says has expired (failure-timeout) is ignored.
+pub(super) fn current(ops: &[Operation], expired: impl Fn(&Operation) -> bool) -> Current {
     let mut ops: Vec<_> = ops
         .iter()
         .filter(|o| o.status != -1 || o.call_id >= 0)
@@ -29,6 +31,13 @@ pub(super) fn current(ops: &[Operation]) -> Current {
     let mut c = Current::default();
     for op in ops {
         let ok = op.status == 0;
+        let wanted = match op.name.as_str() {
+            "monitor" => matches!(op.rc, 0 | 8) || (op.rc == 7 && op.interval == 0),
+            _ => op.rc == 0,
+        };
+        if !(ok && wanted) && expired(op) {
+            continue;
+        }
         let name: &'static str = match op.name.as_str() {
             "start" => "start",
             "stop" => "stop",
@@ -116,7 +125,7 @@ pub(super) fn histories(
 ) -> BTreeMap<(String, String), Vec<Operation>> {
     let mut out: BTreeMap<(String, String), Vec<Operation>> = BTreeMap::new();
     let mut states: Vec<_> = cib.status.iter().collect();
-    states.sort_by_key(|(_, s)| (!(s.in_membership && s.controller), s.position));
+    states.sort_by_key(|(_, s)| (!(s.in_membership == Some(true) && s.controller), s.position));
     for (node, state) in states {
         for (id, ops) in &state.history {
             let base = strip(id);
@@ -131,7 +140,7 @@ pub(super) fn histories(
             let active = |i: usize, on: Option<&str>| {
                 set.instances[i].iter().any(|m| {
                     out.iter().any(|((rsc, n), ops)| {
-                        rsc == m && on.is_none_or(|on| on == n) && current(ops).running
+                        rsc == m && on.is_none_or(|on| on == n) && current(ops, |_| false).running
                     })
                 })
             };

@@ -103,6 +103,12 @@ pub struct Transition {
 #[error("not supported yet: {0}")]
 pub struct Unsupported(pub String);
 
+/// `failure-timeout` in seconds (0 or unset: failures never expire).
+fn failure_timeout(p: &Primitive) -> Option<i64> {
+    let ms = crate::cib::duration_ms(p.meta.get("failure-timeout")?)?;
+    (ms > 0).then_some(ms.div_ceil(1000) as i64)
+}
+
 fn meta_score(p: &Primitive, key: &str, default: Score) -> Score {
     p.meta
         .get(key)
@@ -158,15 +164,11 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
             ));
         }
     }
-    let n = nodes(cib);
-    let mut changes: Vec<Change> = n
-        .unclean
-        .iter()
-        .map(|(node, reason)| Change::Fence {
-            node: node.clone(),
-            reason: reason.clone(),
-        })
-        .collect();
+    let mut n = nodes(cib);
+    let fencing = cib.options.stonith_enabled;
+    let managed = |p: &Primitive| {
+        !cib.options.maintenance_mode && p.meta.get("is-managed").is_none_or(|v| v != "false")
+    };
     let quorum_stop =
         !cib.options.have_quorum && cib.options.no_quorum_policy == NoQuorumPolicy::Stop;
     let frozen = !cib.options.have_quorum && cib.options.no_quorum_policy == NoQuorumPolicy::Freeze;
@@ -179,9 +181,17 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
     let mut not_installed: BTreeSet<(&str, String)> = BTreeSet::new();
     let mut stopped_by_failure: BTreeSet<&str> = BTreeSet::new();
     for p in &primitives {
-        for node in &n.names {
+        for node in &n.names.clone() {
+            // A node that is down counts only where fencing can tell.
+            if !n.online.contains(node) && !fencing {
+                continue;
+            }
             if let Some(ops) = history.get(&(p.id.clone(), node.clone())) {
-                let c = current(ops);
+                let timeout = failure_timeout(p);
+                let c = current(ops, |op| match (cib.now, op.changed, timeout) {
+                    (Some(now), Some(at), Some(t)) => at.saturating_add(t) <= now,
+                    _ => false,
+                });
                 if c.failures
                     .iter()
                     .any(|op| p.on_fail.get(*op).is_some_and(|f| f == "stop"))
@@ -190,6 +200,9 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
                 }
                 if c.not_installed {
                     not_installed.insert((p.id.as_str(), node.clone()));
+                }
+                if c.running && !n.online.contains(node) && !n.is_unclean(node) && managed(p) {
+                    n.fence(node, format!("{} is thought to be active there", p.id));
                 }
                 if c.running {
                     now.entry(p.id.as_str())
@@ -203,11 +216,19 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
     // keep it stopped); restart is what recovery does anyway.
     let mut blocked: BTreeSet<&str> = BTreeSet::new();
     for p in &primitives {
-        for (_, c) in now.get_mut(p.id.as_str()).into_iter().flatten() {
+        for (node, c) in now.get_mut(p.id.as_str()).into_iter().flatten() {
             let Some(op) = c.failed_op.filter(|_| c.failed) else {
                 continue;
             };
-            match p.on_fail.get(op).map(String::as_str) {
+            // A failed stop leaves the resource in an unknown state: the
+            // node is fenced, or without fencing the resource is blocked.
+            let default = match op {
+                "stop" if fencing => Some("fence"),
+                "stop" => Some("block"),
+                _ => None,
+            };
+            match p.on_fail.get(op).map(String::as_str).or(default) {
+                Some("fence") if fencing => n.fence(node, format!("{} failed there", p.id)),
                 Some("ignore") => {
                     c.failed = false;
                     c.failed_start = false;
@@ -312,7 +333,16 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
                     } else {
                         name == p.id
                     };
-                    if matches {
+                    // A fail count expires with its last failure.
+                    let last = k
+                        .strip_prefix("fail-count-")
+                        .and_then(|rest| st.attributes.get(&format!("last-failure-{rest}")))
+                        .and_then(|t| t.parse::<i64>().ok());
+                    let expired = match (cib.now, last, failure_timeout(p)) {
+                        (Some(now), Some(at), Some(t)) => at.saturating_add(t) <= now,
+                        _ => false,
+                    };
+                    if matches && !expired {
                         failcount = failcount.add(Score::parse(v).unwrap_or(Score::ZERO));
                     }
                 }
@@ -331,8 +361,13 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
                 s.insert(node.clone(), Score::MINUS_INFINITY);
             }
         }
+        // Fencing devices need no quorum ("requires" is "nothing").
+        let needs_quorum = p
+            .meta
+            .get("requires")
+            .map_or(!p.agent.starts_with("stonith:"), |r| r != "nothing");
         if p.meta.get("target-role").is_some_and(|r| r == "Stopped")
-            || quorum_stop
+            || (quorum_stop && needs_quorum)
             || cib.options.stop_all_resources
             || stopped_by_failure.contains(p.id.as_str())
         {
@@ -374,6 +409,24 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
         }
     }
     let placed = assigner.placed;
+    // Fencing where it can be done: with a device, and with quorum (or
+    // no-quorum-policy=ignore, or the node still in our membership).
+    let can_fence = |node: &str| {
+        fencing
+            && !fencing_missing
+            && (cib.options.have_quorum
+                || cib.options.no_quorum_policy == NoQuorumPolicy::Ignore
+                || n.online.contains(node))
+    };
+    let mut changes: Vec<Change> = n
+        .unclean
+        .iter()
+        .filter(|(node, _)| can_fence(node))
+        .map(|(node, reason)| Change::Fence {
+            node: node.clone(),
+            reason: reason.clone(),
+        })
+        .collect();
     // Changes, resource by resource in CIB order.
     let starts_blocked = frozen || fencing_missing;
     let mut actions: BTreeMap<&str, Change> = BTreeMap::new();
@@ -387,7 +440,6 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
         {
             continue;
         }
-        let fenced: BTreeSet<&str> = n.unclean.iter().map(|(node, _)| node.as_str()).collect();
         if starts_blocked && here.is_empty() {
             // Shown, but blocked: crm_simulate lists the start it may not do.
             if frozen && let Some(to) = target.take() {
@@ -407,24 +459,18 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
                 rsc: id.into(),
                 node: to.clone(),
             }),
-            (Some((from, _)), None) => {
-                if fenced.contains(from.as_str()) {
-                    None
-                } else {
-                    Some(Change::Stop {
-                        rsc: id.into(),
-                        node: from.clone(),
-                        reason: Some(
-                            if quorum_stop {
-                                "no quorum"
-                            } else {
-                                "node availability"
-                            }
-                            .to_owned(),
-                        ),
-                    })
-                }
-            }
+            (Some((from, _)), None) => Some(Change::Stop {
+                rsc: id.into(),
+                node: from.clone(),
+                reason: Some(
+                    if quorum_stop {
+                        "no quorum"
+                    } else {
+                        "node availability"
+                    }
+                    .to_owned(),
+                ),
+            }),
             (Some((from, c)), Some(to)) if from == to => c.failed.then(|| Change::Recover {
                 rsc: id.into(),
                 from: from.clone(),

@@ -10,52 +10,104 @@ pub(super) struct Nodes {
     pub names: Vec<String>,
     /// Those that may run resources.
     pub available: BTreeSet<String>,
-    /// Those to fence, with why.
+    /// Those that are up (their resource history is read).
+    pub online: BTreeSet<String>,
+    /// Those in need of fencing, with why (fenced only where it can be).
     pub unclean: Vec<(String, String)>,
 }
 
-/// Reads the nodes' states.
+impl Nodes {
+    /// Marks `node` unclean (the first reason stays).
+    pub fn fence(&mut self, node: &str, reason: String) {
+        if !self.unclean.iter().any(|(n, _)| n == node) {
+            self.unclean.push((node.to_owned(), reason));
+        }
+    }
+
+    /// Whether `node` is unclean.
+    pub fn is_unclean(&self, node: &str) -> bool {
+        self.unclean.iter().any(|(n, _)| n == node)
+    }
+}
+
+/// Reads the nodes' states as Pacemaker does (`determine_online_status`):
+/// which are online, which may run resources, which are unclean and why.
 pub(super) fn nodes(cib: &Cib) -> Nodes {
-    let mut names: Vec<String> = cib.nodes.iter().map(|n| n.name.clone()).collect();
-    for n in cib.status.keys() {
-        if !names.contains(n) {
-            names.push(n.clone());
-        }
-    }
-    let mut available = BTreeSet::new();
-    let mut unclean = Vec::new();
+    let names: Vec<String> = cib.nodes.iter().map(|n| n.name.clone()).collect();
+    let mut out = Nodes {
+        names: names.clone(),
+        available: BTreeSet::new(),
+        online: BTreeSet::new(),
+        unclean: Vec::new(),
+    };
+    let fencing = cib.options.stonith_enabled;
     for name in &names {
-        let permanent = cib
-            .nodes
-            .iter()
-            .find(|n| &n.name == name)
-            .map(|n| &n.attributes);
-        let status = cib.status.get(name);
-        let shutting_down = status
-            .and_then(|s| s.attributes.get("shutdown"))
-            .is_some_and(|v| v != "0");
-        let standby = shutting_down
-            || permanent
-                .and_then(|a| a.get("standby"))
-                .or_else(|| status.and_then(|s| s.attributes.get("standby")))
-                .is_some_and(|v| v == "on" || v == "true");
-        match status {
-            Some(s) if s.in_membership && s.controller && s.join == "member" && !standby => {
-                available.insert(name.clone());
+        let Some(s) = cib.status.get(name) else {
+            // Never seen: unclean until fenced (startup-fencing).
+            if fencing {
+                out.fence(name, "node is unclean".into());
             }
-            Some(s)
-                if !s.in_membership && s.expected == "member" && cib.options.stonith_enabled =>
-            {
-                unclean.push((name.clone(), "peer is no longer part of the cluster".into()));
+            continue;
+        };
+        let attr = |k: &str| attribute(cib, name, k);
+        let shutdown = s.attributes.get("shutdown").is_some_and(|v| v != "0");
+        let expected_up = !shutdown && s.expected.as_deref() == Some("member");
+        let terminate = s.attributes.get("terminate").is_some_and(|t| {
+            matches!(t.to_ascii_lowercase().as_str(), "true" | "yes" | "on" | "1")
+                || t.chars()
+                    .next()
+                    .is_some_and(|c| c.is_ascii_digit() && c != '0')
+        });
+        let in_cluster = s.in_membership == Some(true);
+        let join = s.join.as_deref().unwrap_or("");
+        let mut pending = false;
+        let mut online;
+        if !fencing {
+            online = false;
+            if !in_cluster {
+            } else if s.controller {
+                online = join == "member";
+            } else if expected_up {
+                out.fence(name, "peer is unexpectedly down".into());
             }
-            _ => {}
+        } else {
+            online = in_cluster;
+            let expected = s.expected.as_deref().unwrap_or("down");
+            if shutdown {
+                online = s.controller;
+            } else if s.in_membership.is_none() {
+                out.fence(name, "peer has not been seen by the cluster".into());
+            } else if join == "nack" {
+                out.fence(name, "peer failed Pacemaker membership criteria".into());
+            } else if !terminate && expected == "down" {
+                pending = in_cluster || s.controller;
+            } else if terminate && join == "down" && !in_cluster && !s.controller {
+                // Just shot.
+                online = false;
+            } else if !in_cluster {
+                out.fence(name, "peer is no longer part of the cluster".into());
+            } else if !s.controller {
+                out.fence(name, "peer process is no longer available".into());
+            } else if terminate {
+                out.fence(name, "termination was requested".into());
+            } else if join == "member" {
+            } else if join == "pending" || join == "down" {
+                pending = true;
+            } else {
+                out.fence(name, "peer was in an unknown state".into());
+            }
+        }
+        let standby = attr("standby").is_some_and(|v| {
+            matches!(v.to_ascii_lowercase().as_str(), "on" | "true" | "yes" | "1")
+        });
+        if online {
+            out.online.insert(name.clone());
+            if !shutdown && !pending && !standby && !out.is_unclean(name) {
+                out.available.insert(name.clone());
+            }
         }
     }
-    Nodes {
-        names,
-        available,
-        unclean,
-    }
+    out
 }
 
 fn attribute<'a>(cib: &'a Cib, node: &'a str, name: &str) -> Option<&'a str> {
