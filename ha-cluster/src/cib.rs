@@ -166,6 +166,41 @@ pub enum Constraint {
         /// Stopping goes in reverse too.
         symmetrical: bool,
     },
+    /// `rsc` may run only while `ticket` is granted (`rsc_ticket`).
+    Ticket {
+        /// Its id.
+        id: String,
+        /// The resource.
+        rsc: String,
+        /// The ticket.
+        ticket: String,
+        /// What losing the ticket does to a running resource.
+        loss_policy: LossPolicy,
+        /// Only the promoted role needs the ticket.
+        promoted_only: bool,
+    },
+}
+
+/// What losing a ticket does (`loss-policy`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LossPolicy {
+    /// Stop the resource (the default).
+    Stop,
+    /// Demote a promoted resource (others stop).
+    Demote,
+    /// Fence the nodes it runs on.
+    Fence,
+    /// Leave it as it is.
+    Freeze,
+}
+
+/// A ticket's state (`ticket_state`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ticket {
+    /// Granted to this site.
+    pub granted: bool,
+    /// In standby: resources needing it stop.
+    pub standby: bool,
 }
 
 /// One operation in a resource's history on a node.
@@ -218,6 +253,8 @@ pub struct Cib {
     pub constraints: Vec<Constraint>,
     /// Node states by node name.
     pub status: BTreeMap<String, NodeStatus>,
+    /// Ticket states by ticket id (a ticket not listed is not granted).
+    pub tickets: BTreeMap<String, Ticket>,
     /// The time the scheduler runs at (seconds since the epoch; the XML's
     /// `execution-date`); None: failures never expire.
     pub now: Option<i64>,
@@ -450,6 +487,24 @@ fn constraint(e: &Element) -> Result<Option<Constraint>> {
                 score: score_of(e, "score")?,
             }
         }
+        "rsc_ticket" => {
+            if e.attr("rsc").is_none() {
+                return Ok(None);
+            }
+            Constraint::Ticket {
+                id: e.id().to_owned(),
+                rsc: need("rsc")?,
+                ticket: need("ticket")?,
+                loss_policy: match e.attr("loss-policy") {
+                    None | Some("stop") => LossPolicy::Stop,
+                    Some("demote") => LossPolicy::Demote,
+                    Some("fence") => LossPolicy::Fence,
+                    Some("freeze") => LossPolicy::Freeze,
+                    Some(other) => return Err(e.error(format!("unknown loss-policy '{other}'"))),
+                },
+                promoted_only: matches!(e.attr("rsc-role"), Some("Promoted" | "Master")),
+            }
+        }
         "rsc_order" => {
             if e.attr("first").is_none() {
                 return Ok(None);
@@ -570,6 +625,18 @@ impl Cib {
             }
         }
         let mut status = BTreeMap::new();
+        let mut tickets = BTreeMap::new();
+        if let Some(t) = root.child("status").and_then(|s| s.child("tickets")) {
+            for ts in t.children_named("ticket_state") {
+                tickets.insert(
+                    ts.id().to_owned(),
+                    Ticket {
+                        granted: truthy(ts.attr("granted"), false),
+                        standby: truthy(ts.attr("standby"), false),
+                    },
+                );
+            }
+        }
         if let Some(s) = root.child("status") {
             for (position, ns) in s.children_named("node_state").enumerate() {
                 let name = ns.attr("uname").unwrap_or(ns.id()).to_owned();
@@ -607,6 +674,7 @@ impl Cib {
             resources,
             constraints,
             status,
+            tickets,
             now: root.attr("execution-date").and_then(|v| v.parse().ok()),
         })
     }

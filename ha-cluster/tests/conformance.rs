@@ -92,6 +92,14 @@ fn pacemaker_scheduler_cases() {
         "Pacemaker scheduler cases: {} passed, {failures} failed (floor {floor})",
         passed.len()
     );
+    // HA_CLUSTER_CASES=FILE writes every failing case with its cause.
+    if let Ok(out) = std::env::var("HA_CLUSTER_CASES") {
+        let text: String = failed
+            .iter()
+            .flat_map(|(cause, names)| names.iter().map(move |n| format!("{n}\t{cause}\n")))
+            .collect();
+        std::fs::write(out, text).unwrap();
+    }
     for (cause, names) in &failed {
         let shown: Vec<&str> = names.iter().take(12).map(String::as_str).collect();
         eprintln!(

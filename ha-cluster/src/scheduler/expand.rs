@@ -153,8 +153,35 @@ pub(super) fn flatten(cib: &Cib) -> Result<Flat, Unsupported> {
             .get(id)
             .map_or(clone_id(id), |m| m[m.len() - 1].clone())
     };
+    // Every primitive a constraint on `id` applies to.
+    let every = |id: &str| -> Vec<String> {
+        match clones.iter().find(|s| s.id == clone_id(id)) {
+            Some(set) => set.instances.iter().flatten().cloned().collect(),
+            None => members_of
+                .get(id)
+                .cloned()
+                .unwrap_or_else(|| vec![id.to_owned()]),
+        }
+    };
     for c in &cib.constraints {
         match c {
+            Constraint::Ticket {
+                id,
+                rsc,
+                ticket,
+                loss_policy,
+                promoted_only,
+            } => {
+                for member in every(rsc) {
+                    constraints.push(Constraint::Ticket {
+                        id: id.clone(),
+                        rsc: member,
+                        ticket: ticket.clone(),
+                        loss_policy: *loss_policy,
+                        promoted_only: *promoted_only,
+                    });
+                }
+            }
             Constraint::Location {
                 id,
                 rsc,
@@ -162,14 +189,7 @@ pub(super) fn flatten(cib: &Cib) -> Result<Flat, Unsupported> {
                 score,
                 rule,
             } => {
-                let targets: Vec<String> = match clones.iter().find(|s| s.id == clone_id(rsc)) {
-                    Some(set) => set.instances.iter().flatten().cloned().collect(),
-                    None => members_of
-                        .get(rsc.as_str())
-                        .cloned()
-                        .unwrap_or_else(|| vec![rsc.clone()]),
-                };
-                for member in targets {
+                for member in every(rsc) {
                     constraints.push(Constraint::Location {
                         id: id.clone(),
                         rsc: member,

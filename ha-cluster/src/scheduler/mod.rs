@@ -20,7 +20,7 @@ mod nodes;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::cib::{Cib, Constraint, NoQuorumPolicy, Primitive};
+use crate::cib::{Cib, Constraint, LossPolicy, NoQuorumPolicy, Primitive};
 use crate::score::Score;
 use assign::{Assigner, Step};
 use expand::{Flat, flatten};
@@ -154,7 +154,7 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
         .collect();
     for c in &constraints {
         let refs: Vec<&str> = match c {
-            Constraint::Location { rsc, .. } => vec![rsc],
+            Constraint::Location { rsc, .. } | Constraint::Ticket { rsc, .. } => vec![rsc],
             Constraint::Colocation { rsc, with, .. } => vec![rsc, with],
             Constraint::Order { first, then, .. } => vec![first, then],
         };
@@ -241,6 +241,49 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
                 }
                 _ => {}
             }
+        }
+    }
+    // Tickets: without its ticket a resource may not run; one running
+    // when the ticket is lost meets the loss-policy.
+    let mut ticket_banned: BTreeSet<&str> = BTreeSet::new();
+    for c in &constraints {
+        let Constraint::Ticket {
+            rsc,
+            ticket,
+            loss_policy,
+            promoted_only,
+            ..
+        } = c
+        else {
+            continue;
+        };
+        let state = cib.tickets.get(ticket).copied().unwrap_or_default();
+        if state.granted && !state.standby || (*promoted_only && *loss_policy != LossPolicy::Stop) {
+            continue;
+        }
+        let running: Vec<String> = now
+            .get(rsc.as_str())
+            .into_iter()
+            .flatten()
+            .map(|(node, _)| node.clone())
+            .collect();
+        if !state.granted && !running.is_empty() {
+            match loss_policy {
+                LossPolicy::Freeze => {
+                    blocked.insert(rsc.as_str());
+                }
+                LossPolicy::Fence => {
+                    for node in &running {
+                        n.fence(node, "deadman ticket was lost".into());
+                    }
+                    ticket_banned.insert(rsc.as_str());
+                }
+                LossPolicy::Stop | LossPolicy::Demote => {
+                    ticket_banned.insert(rsc.as_str());
+                }
+            }
+        } else {
+            ticket_banned.insert(rsc.as_str());
         }
     }
     // Scores.
@@ -370,6 +413,7 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
             || (quorum_stop && needs_quorum)
             || cib.options.stop_all_resources
             || stopped_by_failure.contains(p.id.as_str())
+            || ticket_banned.contains(p.id.as_str())
         {
             for v in s.values_mut() {
                 *v = Score::MINUS_INFINITY;
@@ -707,6 +751,30 @@ mod tests {
                 .all(|ch| matches!(ch, Change::Start { rsc, .. } if rsc == "haproxy")),
             "{t:?}"
         );
+    }
+
+    #[test]
+    fn a_resource_runs_only_with_its_ticket() {
+        let mut c = cib(
+            r#"<rsc_ticket id="t" rsc="vip" ticket="site-a" loss-policy="fence"/>"#,
+            "",
+        );
+        let starts_vip = |c: &Cib| {
+            schedule(c)
+                .unwrap()
+                .changes
+                .iter()
+                .any(|ch| matches!(ch, Change::Start { rsc, .. } if rsc == "vip"))
+        };
+        assert!(!starts_vip(&c), "no ticket, no start");
+        c.tickets.insert(
+            "site-a".into(),
+            crate::cib::Ticket {
+                granted: true,
+                standby: false,
+            },
+        );
+        assert!(starts_vip(&c));
     }
 
     #[test]
