@@ -43,17 +43,17 @@ fn pacemaker_scheduler_cases() {
         let text = std::fs::read_to_string(path).unwrap();
         let cause = match Cib::from_xml(&text) {
             Err(e) => Some(format!("import: {e}")),
-            Ok(mut cib) => match {
+            Ok(mut cib) => {
                 // As crm_simulate: the CIB's execution-date, else now.
                 cib.now.get_or_insert(now);
-                schedule(&cib)
-            } {
-                Err(e) => Some(e.to_string()),
-                Ok(t) => {
-                    let got: BTreeSet<String> = summary::lines(&t).into_iter().collect();
-                    (got != want).then(|| "different decisions".to_owned())
+                match schedule(&cib) {
+                    Err(e) => Some(e.to_string()),
+                    Ok(t) => {
+                        let got: BTreeSet<String> = summary::lines(&t).into_iter().collect();
+                        (got != want).then(|| "different decisions".to_owned())
+                    }
                 }
-            },
+            }
         };
         match cause {
             None => passed.push(name),
