@@ -133,6 +133,75 @@ impl Assigner<'_> {
         self.placed.get(id).map(|n| n.iter().cloned().collect())
     }
 
+    fn in_clone(&self, id: &str) -> bool {
+        self.clones
+            .iter()
+            .any(|c| c.id == id || c.instances.iter().flatten().any(|m| m == id))
+    }
+
+    /// Adds a dependent's node scores (times `factor`, the colocation's
+    /// share of INFINITY) to a primary's, then those of the dependent's own
+    /// dependents; a contribution that would leave no node able to run the
+    /// primary is dropped (Pacemaker's merge with rollback).
+    fn merge(
+        &self,
+        work: BTreeMap<String, Score>,
+        dependent: &str,
+        factor: f64,
+        merging: &mut BTreeSet<String>,
+    ) -> BTreeMap<String, Score> {
+        if !merging.insert(dependent.to_owned()) {
+            return work;
+        }
+        let theirs = self.scores.get(dependent);
+        let mut merged = work.clone();
+        for (node, v) in merged.iter_mut() {
+            let score = if self.nodes.available.contains(node) {
+                theirs
+                    .and_then(|t| t.get(node))
+                    .copied()
+                    .unwrap_or(Score::MINUS_INFINITY)
+                    .value()
+            } else {
+                -INFINITY
+            };
+            if factor < 0.0 && score < 0 {
+                continue;
+            }
+            let scaled = factor * score as f64;
+            let mut weight = scaled.round() as i64;
+            if weight == 0 && score != 0 {
+                weight = if factor > 0.0 { 1 } else { -1 };
+            }
+            *v = v.add(Score::new(weight));
+        }
+        let runnable = merged
+            .iter()
+            .any(|(node, v)| v.value() >= 0 && self.nodes.available.contains(node));
+        if !runnable {
+            merging.remove(dependent);
+            return work;
+        }
+        let sign = if factor < 0.0 { -1.0 } else { 1.0 };
+        for c in self.constraints {
+            if let Constraint::Colocation {
+                rsc, with, score, ..
+            } = c
+                && with == dependent
+                && !self.in_clone(rsc)
+            {
+                merged = self.merge(
+                    merged,
+                    rsc,
+                    sign * score.value() as f64 / INFINITY as f64,
+                    merging,
+                );
+            }
+        }
+        merging.remove(dependent);
+        merged
+    }
+
     /// Assigns `id` to its best node. With `prefer`, only there (else it
     /// stays unassigned for a later try); `cap` limits a clone lead's
     /// instances per node.
@@ -167,6 +236,20 @@ impl Assigner<'_> {
                     } else if here {
                         *v = v.add(*score);
                     }
+                }
+            }
+        }
+        // The resources colocated with this one pull it their way.
+        if !self.in_clone(id) {
+            for c in self.constraints {
+                if let Constraint::Colocation {
+                    rsc, with, score, ..
+                } = c
+                    && with == id
+                    && !self.in_clone(rsc)
+                {
+                    let mut merging = BTreeSet::new();
+                    s = self.merge(s, rsc, score.value() as f64 / INFINITY as f64, &mut merging);
                 }
             }
         }

@@ -12,9 +12,6 @@ use super::Unsupported;
 use crate::cib::{Cib, Constraint, Primitive, Resource};
 use crate::score::Score;
 
-/// Groups by their lead member: the members in order.
-pub(super) type Groups = BTreeMap<String, Vec<String>>;
-
 /// A clone as the scheduler sees it: numbered instances of its child.
 #[derive(Debug, Clone)]
 pub(super) struct CloneSet {
@@ -38,8 +35,6 @@ pub(super) struct Flat {
     pub primitives: Vec<Primitive>,
     /// Constraints on primitives (or on clones, by the clone's id).
     pub constraints: Vec<Constraint>,
-    /// Groups (and cloned groups' instances) by their lead.
-    pub groups: Groups,
     /// The clones.
     pub clones: Vec<CloneSet>,
 }
@@ -72,7 +67,6 @@ fn count(meta: &BTreeMap<String, String>, key: &str, default: usize) -> usize {
 pub(super) fn flatten(cib: &Cib) -> Result<Flat, Unsupported> {
     let mut primitives = Vec::new();
     let mut constraints = Vec::new();
-    let mut groups: Groups = BTreeMap::new();
     let mut clones = Vec::new();
     // Group id to its members.
     let mut members_of: BTreeMap<String, Vec<String>> = BTreeMap::new();
@@ -95,7 +89,6 @@ pub(super) fn flatten(cib: &Cib) -> Result<Flat, Unsupported> {
                 let names: Vec<String> = members.iter().map(|m| m.id.clone()).collect();
                 chain(id, &names, &mut constraints);
                 primitives.extend(members.iter().cloned());
-                groups.insert(names[0].clone(), names.clone());
                 members_of.insert(id.clone(), names);
             }
             Resource::Clone {
@@ -138,7 +131,6 @@ pub(super) fn flatten(cib: &Cib) -> Result<Flat, Unsupported> {
                         primitives.push(p);
                     }
                     chain(&format!("{child_id}:{i}"), &names, &mut constraints);
-                    groups.insert(names[0].clone(), names.clone());
                     set.instances.push(names);
                 }
                 clones.push(set);
@@ -244,7 +236,6 @@ pub(super) fn flatten(cib: &Cib) -> Result<Flat, Unsupported> {
     Ok(Flat {
         primitives,
         constraints,
-        groups,
         clones,
     })
 }

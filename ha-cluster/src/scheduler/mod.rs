@@ -121,7 +121,6 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
     let Flat {
         primitives: owned,
         constraints,
-        groups,
         clones,
     } = flatten(cib)?;
     let primitives: Vec<&Primitive> = owned.iter().collect();
@@ -343,20 +342,6 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
         }
         let stickiness = meta_score(p, "resource-stickiness", Score::ZERO);
         let threshold = meta_score(p, "migration-threshold", Score::INFINITY);
-        // A group moves as one: its lead carries every member's stickiness.
-        for member in groups.get(p.id.as_str()).into_iter().flatten().skip(1) {
-            let Some(m) = primitives.iter().find(|q| &q.id == member) else {
-                continue;
-            };
-            let sticky = meta_score(m, "resource-stickiness", Score::ZERO);
-            for (node, c) in now.get(m.id.as_str()).into_iter().flatten() {
-                if !c.failed
-                    && let Some(v) = s.get_mut(node)
-                {
-                    *v = v.add(sticky);
-                }
-            }
-        }
         for (node, c) in now.get(p.id.as_str()).into_iter().flatten() {
             if !c.failed
                 && let Some(v) = s.get_mut(node)
