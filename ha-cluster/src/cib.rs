@@ -234,8 +234,8 @@ pub struct NodeStatus {
     pub expected: Option<String>,
     /// Transient attributes (fail counts...).
     pub attributes: BTreeMap<String, String>,
-    /// Resource histories by resource id.
-    pub history: BTreeMap<String, Vec<Operation>>,
+    /// Resource histories (resource id, operations) in the CIB's order.
+    pub history: Vec<(String, Vec<Operation>)>,
     /// Its place in the status section (histories are read in that order).
     pub position: usize,
 }
@@ -640,14 +640,14 @@ impl Cib {
         if let Some(s) = root.child("status") {
             for (position, ns) in s.children_named("node_state").enumerate() {
                 let name = ns.attr("uname").unwrap_or(ns.id()).to_owned();
-                let mut history: BTreeMap<String, Vec<Operation>> = BTreeMap::new();
+                let mut history: Vec<(String, Vec<Operation>)> = Vec::new();
                 if let Some(lrm) = ns.child("lrm").and_then(|l| l.child("lrm_resources")) {
                     for r in lrm.children_named("lrm_resource") {
                         let ops = r
                             .children_named("lrm_rsc_op")
                             .map(operation)
                             .collect::<Result<Vec<_>>>()?;
-                        history.entry(r.id().to_owned()).or_default().extend(ops);
+                        history.push((r.id().to_owned(), ops));
                     }
                 }
                 let attributes = ns

@@ -13,6 +13,11 @@ pub(super) struct Current {
     pub failed_start: bool,
     /// The agent is not installed there (a probe said so): it cannot run.
     pub not_installed: bool,
+    /// A hard error there (bad parameters, missing privileges, missing
+    /// feature or agent): it may not run there again.
+    pub hard: bool,
+    /// A fatal error (not configured): it may not run anywhere.
+    pub fatal: bool,
     /// The operation that failed last.
     pub failed_op: Option<&'static str>,
     /// Every operation that failed in the history (for on-fail).
@@ -96,6 +101,15 @@ pub(super) fn current(ops: &[Operation], expired: impl Fn(&Operation) -> bool) -
             }
             _ => {}
         }
+        if !(ok && wanted) {
+            match (op.status, op.rc) {
+                (6, _) | (_, 6) => c.fatal = true,
+                // A recurring monitor's "unimplemented" is a plain failure.
+                (_, 3) if op.interval > 0 => {}
+                (5 | 7, _) | (_, 2..=5) => c.hard = true,
+                _ => {}
+            }
+        }
         if c.failed && !was_failed {
             c.failed_op = Some(name);
             c.failures.push(name);
@@ -133,7 +147,9 @@ pub(super) fn histories(
                 .iter()
                 .find(|c| !c.unique && c.bases.iter().any(|b| b == base));
             let Some(set) = anonymous else {
-                out.insert((id.clone(), node.clone()), ops.clone());
+                out.entry((id.clone(), node.clone()))
+                    .or_default()
+                    .extend(ops.iter().cloned());
                 continue;
             };
             let member = set.bases.iter().position(|b| b == base).unwrap_or(0);
@@ -147,9 +163,11 @@ pub(super) fn histories(
             let here = (0..set.instances.len()).find(|&i| active(i, Some(node)));
             let chosen = match here {
                 Some(i) => {
-                    // A second history of the same member on one node is
-                    // an orphan.
-                    let taken = out.contains_key(&(set.instances[i][member].clone(), node.clone()));
+                    // A second active history of the same member on one
+                    // node is an orphan.
+                    let taken = out
+                        .get(&(set.instances[i][member].clone(), node.clone()))
+                        .is_some_and(|ops| current(ops, |_| false).running);
                     (!taken).then_some(i)
                 }
                 None => (0..set.instances.len()).find(|&i| !active(i, None)),

@@ -179,6 +179,7 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
     let mut now: BTreeMap<&str, Vec<(String, Current)>> = BTreeMap::new();
     let mut not_installed: BTreeSet<(&str, String)> = BTreeSet::new();
     let mut stopped_by_failure: BTreeSet<&str> = BTreeSet::new();
+    let mut fatal: BTreeSet<&str> = BTreeSet::new();
     for p in &primitives {
         for node in &n.names.clone() {
             // A node that is down counts only where fencing can tell.
@@ -197,7 +198,10 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
                 {
                     stopped_by_failure.insert(p.id.as_str());
                 }
-                if c.not_installed {
+                if c.fatal {
+                    fatal.insert(p.id.as_str());
+                }
+                if c.not_installed || c.hard {
                     not_installed.insert((p.id.as_str(), node.clone()));
                 }
                 if c.running && !n.online.contains(node) && !n.is_unclean(node) && managed(p) {
@@ -399,6 +403,7 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
             || cib.options.stop_all_resources
             || stopped_by_failure.contains(p.id.as_str())
             || ticket_banned.contains(p.id.as_str())
+            || fatal.contains(p.id.as_str())
         {
             for v in s.values_mut() {
                 *v = Score::MINUS_INFINITY;
