@@ -42,6 +42,8 @@ pub struct ClusterOptions {
     pub maintenance_mode: bool,
     /// `stop-all-resources`.
     pub stop_all_resources: bool,
+    /// `stop-orphan-resources`: stop resources no longer configured.
+    pub stop_orphan_resources: bool,
     /// `placement-strategy`: default, utilization, balanced, minimal.
     pub placement_strategy: String,
 }
@@ -582,6 +584,7 @@ impl Cib {
             start_failure_is_fatal: truthy(get("start-failure-is-fatal"), true),
             maintenance_mode: truthy(get("maintenance-mode"), false),
             stop_all_resources: truthy(get("stop-all-resources"), false),
+            stop_orphan_resources: truthy(get("stop-orphan-resources"), true),
             placement_strategy: get("placement-strategy").unwrap_or("default").to_owned(),
         };
         let mut defaults = BTreeMap::new();

@@ -19,6 +19,8 @@ pub(super) struct CloneSet {
     pub id: String,
     /// The child's primitive ids (a group's members, in order).
     pub bases: Vec<String>,
+    /// The child's primitives (what an instance is made of).
+    pub members: Vec<Primitive>,
     /// Each instance's primitive ids (`base:N`), in member order.
     pub instances: Vec<Vec<String>>,
     /// `clone-node-max`: instances per node.
@@ -106,6 +108,7 @@ pub(super) fn flatten(cib: &Cib) -> Result<Flat, Unsupported> {
                 let mut set = CloneSet {
                     id: id.clone(),
                     bases: members.iter().map(|m| m.id.clone()).collect(),
+                    members: members.clone(),
                     instances: Vec::new(),
                     node_max: count(meta, "clone-node-max", 1),
                     unique: meta

@@ -1,6 +1,6 @@
 //! What the status section says of each resource on each node.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::expand::CloneSet;
 use crate::cib::{Cib, Operation};
@@ -128,39 +128,55 @@ pub(super) fn strip(id: &str) -> &str {
     }
 }
 
-/// Each primitive's history, by (primitive, node). An anonymous clone's
-/// history names the child, not an instance: Pacemaker hands the entries
-/// out node by node in status order (online nodes first), each to the
-/// instance already active on that node, else to the first instance not
-/// active anywhere; so does this.
+/// Each primitive's history, by (primitive, node), and the orphans: histories
+/// of resources no longer configured (or of clone instances beyond
+/// clone-max), which become instances or primitives of their own so they
+/// can be stopped.
+pub(super) struct Histories {
+    /// Operations by (primitive, node).
+    pub ops: BTreeMap<(String, String), Vec<Operation>>,
+    /// Orphaned primitives (a new clone instance's members among them).
+    pub orphans: Vec<String>,
+}
+
+/// Reads every node's history. An anonymous clone's history names the
+/// child, not an instance: Pacemaker hands the entries out node by node in
+/// status order (online nodes first), each to the instance already active
+/// on that node, else to the first instance not active anywhere, else to a
+/// new orphan instance; so does this.
 pub(super) fn histories(
     cib: &Cib,
-    clones: &[CloneSet],
-) -> BTreeMap<(String, String), Vec<Operation>> {
+    clones: &mut [CloneSet],
+    configured: &BTreeSet<&str>,
+) -> Histories {
     let mut out: BTreeMap<(String, String), Vec<Operation>> = BTreeMap::new();
+    let mut orphans = Vec::new();
     let mut states: Vec<_> = cib.status.iter().collect();
     states.sort_by_key(|(_, s)| (!(s.in_membership == Some(true) && s.controller), s.position));
     for (node, state) in states {
         for (id, ops) in &state.history {
             let base = strip(id);
             let anonymous = clones
-                .iter()
+                .iter_mut()
                 .find(|c| !c.unique && c.bases.iter().any(|b| b == base));
             let Some(set) = anonymous else {
+                if !configured.contains(id.as_str()) && !orphans.contains(id) {
+                    orphans.push(id.clone());
+                }
                 out.entry((id.clone(), node.clone()))
                     .or_default()
                     .extend(ops.iter().cloned());
                 continue;
             };
             let member = set.bases.iter().position(|b| b == base).unwrap_or(0);
-            let active = |i: usize, on: Option<&str>| {
+            let active = |set: &CloneSet, i: usize, on: Option<&str>| {
                 set.instances[i].iter().any(|m| {
                     out.iter().any(|((rsc, n), ops)| {
                         rsc == m && on.is_none_or(|on| on == n) && current(ops, |_| false).running
                     })
                 })
             };
-            let here = (0..set.instances.len()).find(|&i| active(i, Some(node)));
+            let here = (0..set.instances.len()).find(|&i| active(set, i, Some(node)));
             let chosen = match here {
                 Some(i) => {
                     // A second active history of the same member on one
@@ -170,14 +186,22 @@ pub(super) fn histories(
                         .is_some_and(|ops| current(ops, |_| false).running);
                     (!taken).then_some(i)
                 }
-                None => (0..set.instances.len()).find(|&i| !active(i, None)),
+                None => (0..set.instances.len()).find(|&i| !active(set, i, None)),
             };
-            if let Some(i) = chosen {
-                out.entry((set.instances[i][member].clone(), node.clone()))
-                    .or_default()
-                    .extend(ops.iter().cloned());
-            }
+            let i = match chosen {
+                Some(i) => i,
+                None => {
+                    let k = set.instances.len();
+                    let names: Vec<String> = set.bases.iter().map(|b| format!("{b}:{k}")).collect();
+                    orphans.extend(names.iter().cloned());
+                    set.instances.push(names);
+                    k
+                }
+            };
+            out.entry((set.instances[i][member].clone(), node.clone()))
+                .or_default()
+                .extend(ops.iter().cloned());
         }
     }
-    out
+    Histories { ops: out, orphans }
 }

@@ -119,10 +119,41 @@ fn meta_score(p: &Primitive, key: &str, default: Score) -> Score {
 /// Schedules `cib`.
 pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
     let Flat {
-        primitives: owned,
+        primitives: mut owned,
         constraints,
-        clones,
+        mut clones,
     } = flatten(cib)?;
+    // What the nodes ran, and the orphans: resources no longer configured
+    // get a primitive of their own, to be stopped (stop-orphan-resources)
+    // or left alone.
+    let configured: BTreeSet<String> = owned.iter().map(|p| p.id.clone()).collect();
+    let history = histories(
+        cib,
+        &mut clones,
+        &configured.iter().map(String::as_str).collect(),
+    );
+    for id in &history.orphans {
+        let base = strip(id);
+        let mut p = clones
+            .iter()
+            .flat_map(|c| &c.members)
+            .find(|m| m.id == base)
+            .cloned()
+            .unwrap_or_else(|| Primitive {
+                id: String::new(),
+                agent: String::new(),
+                meta: BTreeMap::new(),
+                on_fail: BTreeMap::new(),
+                utilization: BTreeMap::new(),
+            });
+        p.id = id.clone();
+        if !cib.options.stop_orphan_resources {
+            p.meta.insert("is-managed".into(), "false".into());
+        }
+        owned.push(p);
+    }
+    let orphans: BTreeSet<&str> = history.orphans.iter().map(String::as_str).collect();
+    let clones = clones;
     let primitives: Vec<&Primitive> = owned.iter().collect();
     let by_capacity = cib.options.placement_strategy == "utilization";
     if !matches!(
@@ -175,7 +206,6 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
         cib.options.stonith_enabled && !primitives.iter().any(|p| p.agent.starts_with("stonith:"));
 
     // Where each resource runs now, and its failures.
-    let history = histories(cib, &clones);
     let mut now: BTreeMap<&str, Vec<(String, Current)>> = BTreeMap::new();
     let mut not_installed: BTreeSet<(&str, String)> = BTreeSet::new();
     let mut stopped_by_failure: BTreeSet<&str> = BTreeSet::new();
@@ -186,7 +216,7 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
             if !n.online.contains(node) && !fencing {
                 continue;
             }
-            if let Some(ops) = history.get(&(p.id.clone(), node.clone())) {
+            if let Some(ops) = history.ops.get(&(p.id.clone(), node.clone())) {
                 let timeout = failure_timeout(p);
                 let c = current(ops, |op| match (cib.now, op.changed, timeout) {
                     (Some(now), Some(at), Some(t)) => at.saturating_add(t) <= now,
@@ -404,6 +434,7 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
             || stopped_by_failure.contains(p.id.as_str())
             || ticket_banned.contains(p.id.as_str())
             || fatal.contains(p.id.as_str())
+            || orphans.contains(p.id.as_str())
         {
             for v in s.values_mut() {
                 *v = Score::MINUS_INFINITY;
