@@ -117,6 +117,43 @@ impl Resource {
     }
 }
 
+/// A resource's role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Role {
+    /// Not running.
+    Stopped,
+    /// Running (a resource without roles).
+    Started,
+    /// Running, not promoted (a promotable clone's instance).
+    Unpromoted,
+    /// Promoted.
+    Promoted,
+}
+
+impl Role {
+    /// Reads a role name (the old `Master`/`Slave` too).
+    pub fn parse(text: &str) -> Option<Self> {
+        Some(match text {
+            "Stopped" => Self::Stopped,
+            "Started" => Self::Started,
+            "Unpromoted" | "Slave" => Self::Unpromoted,
+            "Promoted" | "Master" => Self::Promoted,
+            _ => return None,
+        })
+    }
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Stopped => "Stopped",
+            Self::Started => "Started",
+            Self::Unpromoted => "Unpromoted",
+            Self::Promoted => "Promoted",
+        })
+    }
+}
+
 /// A location rule's condition (`#uname eq node1`, `attr defined`...).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Expression {
@@ -143,6 +180,8 @@ pub enum Constraint {
         score: Score,
         /// A rule's expressions (all must hold; `boolean-op="or"` any).
         rule: Option<(bool, Vec<Expression>)>,
+        /// Only for this role (a promotable clone's `Promoted`).
+        role: Option<Role>,
     },
     /// `rsc` placed relative to `with`.
     Colocation {
@@ -154,6 +193,10 @@ pub enum Constraint {
         with: String,
         /// Score (±INFINITY: mandatory).
         score: Score,
+        /// The dependent's role it applies to (`rsc-role`).
+        rsc_role: Option<Role>,
+        /// The primary's role it applies to (`with-rsc-role`).
+        with_role: Option<Role>,
     },
     /// `first` before `then`.
     Order {
@@ -167,6 +210,10 @@ pub enum Constraint {
         mandatory: bool,
         /// Stopping goes in reverse too.
         symmetrical: bool,
+        /// The first's action (`start`, `promote`, `demote`, `stop`).
+        first_action: String,
+        /// The then's action.
+        then_action: String,
     },
     /// `rsc` may run only while `ticket` is granted (`rsc_ticket`).
     Ticket {
@@ -433,6 +480,18 @@ fn score_of(e: &Element, attr: &str) -> Result<Score> {
     }
 }
 
+/// A role attribute; `Started` (or absent) means any role.
+fn role_of(e: &Element, attr: &str) -> Result<Option<Role>> {
+    match e.attr(attr) {
+        None => Ok(None),
+        Some(text) => match Role::parse(text) {
+            Some(Role::Started) => Ok(None),
+            Some(role) => Ok(Some(role)),
+            None => Err(e.error(format!("unknown role '{text}'"))),
+        },
+    }
+}
+
 fn constraint(e: &Element) -> Result<Option<Constraint>> {
     let need = |attr: &str| {
         e.attr(attr)
@@ -466,6 +525,7 @@ fn constraint(e: &Element) -> Result<Option<Constraint>> {
                         node: None,
                         score,
                         rule: Some((or, exprs)),
+                        role: role_of(r, "role")?.or(role_of(e, "role")?),
                     }));
                 }
                 None => None,
@@ -476,6 +536,7 @@ fn constraint(e: &Element) -> Result<Option<Constraint>> {
                 node: e.attr("node").map(str::to_owned),
                 score: score_of(e, "score")?,
                 rule,
+                role: role_of(e, "role")?,
             }
         }
         "rsc_colocation" => {
@@ -487,6 +548,8 @@ fn constraint(e: &Element) -> Result<Option<Constraint>> {
                 rsc: need("rsc")?,
                 with: need("with-rsc")?,
                 score: score_of(e, "score")?,
+                rsc_role: role_of(e, "rsc-role")?,
+                with_role: role_of(e, "with-rsc-role")?,
             }
         }
         "rsc_ticket" => {
@@ -526,6 +589,12 @@ fn constraint(e: &Element) -> Result<Option<Constraint>> {
                 then: need("then")?,
                 mandatory,
                 symmetrical: truthy(e.attr("symmetrical"), kind != Some("Serialize")),
+                first_action: e.attr("first-action").unwrap_or("start").to_owned(),
+                then_action: e
+                    .attr("then-action")
+                    .or(e.attr("first-action"))
+                    .unwrap_or("start")
+                    .to_owned(),
             }
         }
         _ => return Ok(None),

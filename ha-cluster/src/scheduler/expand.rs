@@ -48,6 +48,8 @@ fn chain(id: &str, names: &[String], constraints: &mut Vec<Constraint>) {
             rsc: pair[1].clone(),
             with: pair[0].clone(),
             score: Score::INFINITY,
+            rsc_role: None,
+            with_role: None,
         });
         constraints.push(Constraint::Order {
             id: format!("{id}-order"),
@@ -55,6 +57,8 @@ fn chain(id: &str, names: &[String], constraints: &mut Vec<Constraint>) {
             then: pair[1].clone(),
             mandatory: true,
             symmetrical: true,
+            first_action: "start".into(),
+            then_action: "start".into(),
         });
     }
 }
@@ -177,63 +181,47 @@ pub(super) fn flatten(cib: &Cib) -> Result<Flat, Unsupported> {
                     });
                 }
             }
-            Constraint::Location {
-                id,
-                rsc,
-                node,
-                score,
-                rule,
-            } => {
+            Constraint::Location { rsc, .. } => {
                 for member in every(rsc) {
-                    constraints.push(Constraint::Location {
-                        id: id.clone(),
-                        rsc: member,
-                        node: node.clone(),
-                        score: *score,
-                        rule: rule.clone(),
-                    });
-                }
-            }
-            Constraint::Colocation {
-                id,
-                rsc,
-                with,
-                score,
-            } => {
-                let with = last(with);
-                match clones.iter().find(|s| s.id == clone_id(rsc)) {
-                    // Each instance with the primary.
-                    Some(set) => {
-                        for instance in &set.instances {
-                            constraints.push(Constraint::Colocation {
-                                id: id.clone(),
-                                rsc: instance[0].clone(),
-                                with: with.clone(),
-                                score: *score,
-                            });
-                        }
+                    let mut each = c.clone();
+                    if let Constraint::Location { rsc, .. } = &mut each {
+                        *rsc = member;
                     }
-                    None => constraints.push(Constraint::Colocation {
-                        id: id.clone(),
-                        rsc: first(rsc),
-                        with,
-                        score: *score,
-                    }),
+                    constraints.push(each);
                 }
             }
-            Constraint::Order {
-                id,
-                first: f,
-                then,
-                mandatory,
-                symmetrical,
-            } => constraints.push(Constraint::Order {
-                id: id.clone(),
-                first: last(f),
-                then: first(then),
-                mandatory: *mandatory,
-                symmetrical: *symmetrical,
-            }),
+            Constraint::Colocation { rsc, with, .. } => {
+                let with = last(with);
+                // A clone's instances each with the primary.
+                let dependents = match clones.iter().find(|s| s.id == clone_id(rsc)) {
+                    Some(set) => set.instances.iter().map(|i| i[0].clone()).collect(),
+                    None => vec![first(rsc)],
+                };
+                for dependent in dependents {
+                    let mut each = c.clone();
+                    if let Constraint::Colocation {
+                        rsc, with: primary, ..
+                    } = &mut each
+                    {
+                        *rsc = dependent;
+                        *primary = with.clone();
+                    }
+                    constraints.push(each);
+                }
+            }
+            Constraint::Order { first: f, then, .. } => {
+                let mut each = c.clone();
+                if let Constraint::Order {
+                    first: f2,
+                    then: t2,
+                    ..
+                } = &mut each
+                {
+                    *f2 = last(f);
+                    *t2 = first(then);
+                }
+                constraints.push(each);
+            }
         }
     }
     Ok(Flat {

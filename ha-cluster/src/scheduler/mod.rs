@@ -764,6 +764,7 @@ mod tests {
             node: None,
             score: Score::MINUS_INFINITY,
             rule: Some((false, vec![])),
+            role: None,
         });
         let t = schedule(&c).unwrap();
         assert!(
