@@ -3,6 +3,7 @@
 //! (from 5, to a longer id plus 2), the details right-aligned to the
 //! longest, then the reason.
 
+use crate::cib::Role;
 use crate::scheduler::{Change, Transition};
 
 /// The summary lines (without the heading), as crm_simulate prints them.
@@ -11,6 +12,13 @@ pub fn lines(transition: &Transition) -> Vec<String> {
     // second, printed pass sees the widths the first left.
     let mut rsc_width = 5usize;
     let mut detail_width = 5usize;
+    // The details as Pacemaker's rsc_action_item words them: roles only
+    // for a promotable clone's instances.
+    let moving = |from: &str, to: &str, roles: &Option<(Role, Role)>| match roles {
+        None => format!("{from} -> {to}"),
+        Some((r, n)) if r == n => format!("{from} -> {to} {r}"),
+        Some((r, n)) => format!("{r} {from} -> {n} {to}"),
+    };
     let items: Vec<(&str, &str, String, Option<String>)> = transition
         .changes
         .iter()
@@ -22,21 +30,73 @@ pub fn lines(transition: &Transition) -> Vec<String> {
                 node.clone(),
                 Some(format!("{reason} (blocked)")),
             )),
-            Change::Stop { rsc, node, reason } => {
-                Some(("Stop", rsc.as_str(), node.clone(), reason.clone()))
-            }
-            Change::Move { rsc, from, to } => {
-                Some(("Move", rsc.as_str(), format!("{from} -> {to}"), None))
-            }
-            Change::Recover { rsc, from, to } if from == to => {
-                Some(("Recover", rsc.as_str(), from.clone(), None))
-            }
-            Change::Recover { rsc, from, to } => {
-                Some(("Recover", rsc.as_str(), format!("{from} -> {to}"), None))
-            }
-            Change::Restart { rsc, node, reason } => {
-                Some(("Restart", rsc.as_str(), node.clone(), reason.clone()))
-            }
+            Change::Stop {
+                rsc,
+                node,
+                reason,
+                role,
+            } => Some((
+                "Stop",
+                rsc.as_str(),
+                match role {
+                    Some(r) => format!("{r} {node}"),
+                    None => node.clone(),
+                },
+                reason.clone(),
+            )),
+            Change::Move {
+                rsc,
+                from,
+                to,
+                roles,
+            } => Some(("Move", rsc.as_str(), moving(from, to, roles), None)),
+            Change::Recover {
+                rsc,
+                from,
+                to,
+                roles,
+            } if from == to => Some((
+                "Recover",
+                rsc.as_str(),
+                match roles {
+                    None => from.clone(),
+                    Some((r, n)) if r == n => format!("{r} {from}"),
+                    Some((r, n)) => format!("{r} -> {n} {from}"),
+                },
+                None,
+            )),
+            Change::Recover {
+                rsc,
+                from,
+                to,
+                roles,
+            } => Some(("Recover", rsc.as_str(), moving(from, to, roles), None)),
+            Change::Promote { rsc, node, from } => Some((
+                "Promote",
+                rsc.as_str(),
+                format!("{from} -> {} {node}", Role::Promoted),
+                None,
+            )),
+            Change::Demote { rsc, node } => Some((
+                "Demote",
+                rsc.as_str(),
+                format!("{} -> {} {node}", Role::Promoted, Role::Unpromoted),
+                None,
+            )),
+            Change::Restart {
+                rsc,
+                node,
+                reason,
+                role,
+            } => Some((
+                "Restart",
+                rsc.as_str(),
+                match role {
+                    Some(r) => format!("{r} {node}"),
+                    None => node.clone(),
+                },
+                reason.clone(),
+            )),
             Change::Fence { .. } => None,
         })
         .collect();
@@ -79,6 +139,7 @@ mod tests {
                     rsc: "rsc4".into(),
                     from: "node1".into(),
                     to: "node2".into(),
+                    roles: None,
                 },
             ],
         };

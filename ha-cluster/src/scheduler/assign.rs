@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::expand::CloneSet;
 use super::history::Current;
 use super::nodes::Nodes;
-use crate::cib::{Cib, Constraint, Primitive};
+use crate::cib::{Cib, Constraint, Primitive, Role};
 use crate::score::{INFINITY, Score};
 
 /// One step of assignment.
@@ -116,19 +116,34 @@ pub(super) struct Assigner<'a> {
     pub used: BTreeMap<String, BTreeMap<String, i64>>,
     /// Instances of each clone per node.
     pub instances_on: BTreeMap<(usize, String), usize>,
+    /// (primitive, node) pairs with any history (probed or run there).
+    pub known: &'a BTreeSet<(String, String)>,
+    /// Promotable clones' instances chosen to be Promoted (their leads).
+    pub promoted: BTreeSet<String>,
 }
 
 impl Assigner<'_> {
     /// The nodes `id` is assigned to: a clone's instances' (their last
-    /// members'), a primitive's one; None if not assigned yet.
-    fn targets(&self, id: &str) -> Option<Vec<String>> {
+    /// members'; of a promotable clone, those in `role`), a primitive's
+    /// one; None if not assigned yet, or if a role is asked of a resource
+    /// without roles (such a colocation does not apply).
+    pub fn targets(&self, id: &str, role: Option<Role>) -> Option<Vec<String>> {
         if let Some(set) = self.clones.iter().find(|c| c.id == id) {
+            let role = role.filter(|_| set.promotable.is_some());
             return Some(
                 set.instances
                     .iter()
+                    .filter(|i| match role {
+                        Some(Role::Promoted) => self.promoted.contains(&i[0]),
+                        Some(_) => !self.promoted.contains(&i[0]),
+                        None => true,
+                    })
                     .filter_map(|i| self.placed.get(i.last()?).cloned().flatten())
                     .collect(),
             );
+        }
+        if role.is_some() {
+            return None;
         }
         self.placed.get(id).map(|n| n.iter().cloned().collect())
     }
@@ -214,13 +229,19 @@ impl Assigner<'_> {
         let mut s = self.scores.get(id).cloned().unwrap_or_default();
         for c in self.constraints {
             if let Constraint::Colocation {
-                rsc, with, score, ..
+                rsc,
+                with,
+                score,
+                rsc_role: None,
+                with_role,
+                ..
             } = c
                 && rsc == id
             {
                 // A primary not assigned yet (a colocation loop) does not
-                // constrain; one assigned nowhere does.
-                let Some(targets) = self.targets(with) else {
+                // constrain; one assigned nowhere does. (A colocation of a
+                // role of this resource weighs its promotion instead.)
+                let Some(targets) = self.targets(with, *with_role) else {
                     continue;
                 };
                 for (node, v) in s.iter_mut() {
@@ -372,5 +393,6 @@ impl Assigner<'_> {
                 self.place(m, None, None);
             }
         }
+        self.promote(ci);
     }
 }

@@ -29,6 +29,10 @@ pub(super) struct CloneSet {
     pub unique: bool,
     /// `interleave`: orders with another clone bind instance to instance.
     pub interleave: bool,
+    /// Promotable, with at most this many promoted instances
+    /// (`promoted-max`) and per node (`promoted-node-max`); None: not
+    /// promotable.
+    pub promotable: Option<(usize, usize)>,
 }
 
 /// What [`flatten`] makes of the CIB's resources.
@@ -98,10 +102,10 @@ pub(super) fn flatten(cib: &Cib) -> Result<Flat, Unsupported> {
                 members_of.insert(id.clone(), names);
             }
             Resource::Clone {
-                promotable: true, ..
-            } => return Err(Unsupported("promotable clones".into())),
-            Resource::Clone {
-                id, child, meta, ..
+                id,
+                child,
+                meta,
+                promotable,
             } => {
                 let (child_id, members) = match child.as_ref() {
                     Resource::Primitive(p) => (p.id.clone(), vec![p.clone()]),
@@ -121,6 +125,19 @@ pub(super) fn flatten(cib: &Cib) -> Result<Flat, Unsupported> {
                     interleave: meta
                         .get("interleave")
                         .is_some_and(|v| v == "true" || v == "1" || v == "yes"),
+                    promotable: promotable.then(|| {
+                        let max = meta
+                            .get("promoted-max")
+                            .or_else(|| meta.get("master-max"))
+                            .and_then(|v| v.parse::<i64>().ok())
+                            .map_or(1, |v| v.max(0) as usize);
+                        let node_max = meta
+                            .get("promoted-node-max")
+                            .or_else(|| meta.get("master-node-max"))
+                            .and_then(|v| v.parse::<i64>().ok())
+                            .map_or(1, |v| v.max(0) as usize);
+                        (max, node_max)
+                    }),
                 };
                 for base in set.bases.iter().chain([&child_id]) {
                     clone_of.insert(base.clone(), id.clone());

@@ -9,6 +9,8 @@ use crate::cib::{Cib, Operation};
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(super) struct Current {
     pub running: bool,
+    /// Running in the promoted role.
+    pub promoted: bool,
     pub failed: bool,
     pub failed_start: bool,
     /// The agent is not installed there (a probe said so): it cannot run.
@@ -55,6 +57,7 @@ pub(super) fn current(ops: &[Operation], expired: impl Fn(&Operation) -> bool) -
         match op.name.as_str() {
             "start" | "migrate_from" => {
                 c.running = true;
+                c.promoted = false;
                 c.failed = !(ok && op.rc == 0);
                 c.failed_start = c.failed;
             }
@@ -68,6 +71,7 @@ pub(super) fn current(ops: &[Operation], expired: impl Fn(&Operation) -> bool) -
             "monitor" => match (ok, op.rc) {
                 (true, 0) => {
                     c.running = true;
+                    c.promoted = false;
                     if op.interval == 0 {
                         c.failed = false;
                     }
@@ -85,7 +89,16 @@ pub(super) fn current(ops: &[Operation], expired: impl Fn(&Operation) -> bool) -
                     c.failed = false;
                     c.not_installed = true;
                 }
-                (true, 8) => c.running = true,
+                (true, 8) => {
+                    c.running = true;
+                    c.promoted = true;
+                }
+                (_, 9) => {
+                    // Failed while promoted.
+                    c.running = true;
+                    c.promoted = true;
+                    c.failed = true;
+                }
                 _ => {
                     // A failed probe or monitor: running, in need of
                     // recovery (unless it says not running).
@@ -95,6 +108,8 @@ pub(super) fn current(ops: &[Operation], expired: impl Fn(&Operation) -> bool) -
             },
             "promote" | "demote" => {
                 c.running = true;
+                // A failed promote or demote leaves it promoted.
+                c.promoted = op.name == "promote" || !(ok && op.rc == 0);
                 if !(ok && op.rc == 0) {
                     c.failed = true;
                 }

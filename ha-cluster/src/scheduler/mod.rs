@@ -17,10 +17,11 @@ mod assign;
 mod expand;
 mod history;
 mod nodes;
+mod promotion;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::cib::{Cib, Constraint, LossPolicy, NoQuorumPolicy, Primitive};
+use crate::cib::{Cib, Constraint, LossPolicy, NoQuorumPolicy, Primitive, Role};
 use crate::score::Score;
 use assign::{Assigner, Step};
 use expand::{Flat, flatten};
@@ -52,6 +53,8 @@ pub enum Change {
         node: String,
         /// Why, if Pacemaker says.
         reason: Option<String>,
+        /// The role it stops from (a promotable clone's instance).
+        role: Option<Role>,
     },
     /// Move between nodes.
     Move {
@@ -61,6 +64,8 @@ pub enum Change {
         from: String,
         /// To.
         to: String,
+        /// Its role before and after (a promotable clone's instance).
+        roles: Option<(Role, Role)>,
     },
     /// Recover a failed resource (same or another node).
     Recover {
@@ -70,6 +75,24 @@ pub enum Change {
         from: String,
         /// Where it will run.
         to: String,
+        /// Its role before and after (a promotable clone's instance).
+        roles: Option<(Role, Role)>,
+    },
+    /// Promote an instance (starting it first if stopped).
+    Promote {
+        /// Resource.
+        rsc: String,
+        /// Node.
+        node: String,
+        /// Its role now: Stopped or Unpromoted.
+        from: Role,
+    },
+    /// Demote an instance.
+    Demote {
+        /// Resource.
+        rsc: String,
+        /// Node.
+        node: String,
     },
     /// A start that cannot happen, listed with why.
     Blocked {
@@ -88,6 +111,8 @@ pub enum Change {
         node: String,
         /// Why.
         reason: Option<String>,
+        /// Its role (a promotable clone's instance).
+        role: Option<Role>,
     },
 }
 
@@ -102,6 +127,27 @@ pub struct Transition {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("not supported yet: {0}")]
 pub struct Unsupported(pub String);
+
+/// Whether a location constraint (its node, or its rule) covers `node`.
+fn location_applies(cib: &Cib, c: &Constraint, node: &str) -> bool {
+    let Constraint::Location {
+        node: target, rule, ..
+    } = c
+    else {
+        return false;
+    };
+    match (target, rule) {
+        (Some(target), _) => target == node,
+        (None, Some((or, exprs))) => {
+            if *or {
+                exprs.iter().any(|e| holds(cib, node, e))
+            } else {
+                exprs.iter().all(|e| holds(cib, node, e))
+            }
+        }
+        (None, None) => false,
+    }
+}
 
 /// `failure-timeout` in seconds (0 or unset: failures never expire).
 fn failure_timeout(p: &Primitive) -> Option<i64> {
@@ -153,6 +199,7 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
         owned.push(p);
     }
     let orphans: BTreeSet<&str> = history.orphans.iter().map(String::as_str).collect();
+    let known: BTreeSet<(String, String)> = history.ops.keys().cloned().collect();
     let clones = clones;
     let primitives: Vec<&Primitive> = owned.iter().collect();
     let by_capacity = cib.options.placement_strategy == "utilization";
@@ -337,11 +384,11 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
             })
             .collect();
         for c in &constraints {
+            // Role-specific locations weigh promotion, not placement.
             if let Constraint::Location {
                 rsc,
-                node,
                 score,
-                rule,
+                role: None,
                 ..
             } = c
             {
@@ -349,18 +396,7 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
                     continue;
                 }
                 for (name, value) in s.iter_mut() {
-                    let applies = match (node, rule) {
-                        (Some(target), _) => target == name,
-                        (None, Some((or, exprs))) => {
-                            if *or {
-                                exprs.iter().any(|e| holds(cib, name, e))
-                            } else {
-                                exprs.iter().all(|e| holds(cib, name, e))
-                            }
-                        }
-                        (None, None) => false,
-                    };
-                    if applies {
+                    if location_applies(cib, c, name) {
                         // Opt-in clusters: a location is the permission.
                         if !cib.options.symmetric
                             && *value == Score::MINUS_INFINITY
@@ -464,6 +500,8 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
         load: BTreeMap::new(),
         used: BTreeMap::new(),
         instances_on: BTreeMap::new(),
+        known: &known,
+        promoted: BTreeSet::new(),
     };
     for step in steps {
         match step {
@@ -474,6 +512,12 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
         }
     }
     let placed = assigner.placed;
+    let promoted = assigner.promoted;
+    let promotable_instances: BTreeSet<&str> = clones
+        .iter()
+        .filter(|c| c.promotable.is_some())
+        .flat_map(|c| c.instances.iter().flatten().map(String::as_str))
+        .collect();
     // Fencing where it can be done: with a device, and with quorum (or
     // no-quorum-policy=ignore, or the node still in our membership).
     let can_fence = |node: &str| {
@@ -519,12 +563,32 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
             }
             continue;
         }
+        // A promotable instance's roles: running is Unpromoted unless
+        // promoted; where it goes, Promoted if chosen.
+        let promotable = promotable_instances.contains(id);
+        let role_now = |c: &Current| match (promotable, c.promoted) {
+            (false, _) => Role::Started,
+            (true, true) => Role::Promoted,
+            (true, false) => Role::Unpromoted,
+        };
+        let role_next = if !promotable {
+            Role::Started
+        } else if promoted.contains(id) {
+            Role::Promoted
+        } else {
+            Role::Unpromoted
+        };
         let change = match (here.first(), &target) {
+            (None, Some(to)) if role_next == Role::Promoted => Some(Change::Promote {
+                rsc: id.into(),
+                node: to.clone(),
+                from: Role::Stopped,
+            }),
             (None, Some(to)) => Some(Change::Start {
                 rsc: id.into(),
                 node: to.clone(),
             }),
-            (Some((from, _)), None) => Some(Change::Stop {
+            (Some((from, c)), None) => Some(Change::Stop {
                 rsc: id.into(),
                 node: from.clone(),
                 reason: Some(
@@ -535,25 +599,50 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
                     }
                     .to_owned(),
                 ),
+                role: promotable.then(|| role_now(c)),
             }),
-            (Some((from, c)), Some(to)) if from == to => c.failed.then(|| Change::Recover {
-                rsc: id.into(),
-                from: from.clone(),
-                to: to.clone(),
-            }),
-            (Some((from, c)), Some(to)) => Some(if c.failed {
-                Change::Recover {
-                    rsc: id.into(),
-                    from: from.clone(),
-                    to: to.clone(),
+            (Some((from, c)), Some(to)) if from == to => {
+                let now_role = role_now(c);
+                if c.failed {
+                    Some(Change::Recover {
+                        rsc: id.into(),
+                        from: from.clone(),
+                        to: to.clone(),
+                        roles: promotable.then_some((now_role, role_next)),
+                    })
+                } else if now_role == Role::Promoted && role_next != Role::Promoted {
+                    Some(Change::Demote {
+                        rsc: id.into(),
+                        node: from.clone(),
+                    })
+                } else if now_role != Role::Promoted && role_next == Role::Promoted {
+                    Some(Change::Promote {
+                        rsc: id.into(),
+                        node: from.clone(),
+                        from: now_role,
+                    })
+                } else {
+                    None
                 }
-            } else {
-                Change::Move {
-                    rsc: id.into(),
-                    from: from.clone(),
-                    to: to.clone(),
-                }
-            }),
+            }
+            (Some((from, c)), Some(to)) => {
+                let roles = promotable.then_some((role_now(c), role_next));
+                Some(if c.failed {
+                    Change::Recover {
+                        rsc: id.into(),
+                        from: from.clone(),
+                        to: to.clone(),
+                        roles,
+                    }
+                } else {
+                    Change::Move {
+                        rsc: id.into(),
+                        from: from.clone(),
+                        to: to.clone(),
+                        roles,
+                    }
+                })
+            }
             (None, None) => None,
         };
         if let Some(change) = change {
@@ -632,6 +721,7 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
                             rsc: then.to_owned(),
                             node,
                             reason: Some(format!("unrunnable {first} {what}")),
+                            role: None,
                         },
                     );
                 }
@@ -642,6 +732,7 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
                             rsc: then.to_owned(),
                             node,
                             reason: Some(format!("required {first} {what}")),
+                            role: None,
                         },
                     );
                 }

@@ -110,7 +110,8 @@ pub(super) fn nodes(cib: &Cib) -> Nodes {
     out
 }
 
-fn attribute<'a>(cib: &'a Cib, node: &'a str, name: &str) -> Option<&'a str> {
+/// A node attribute (permanent, else transient; `#uname` is the name).
+pub(super) fn attribute<'a>(cib: &'a Cib, node: &'a str, name: &str) -> Option<&'a str> {
     if name == "#uname" {
         return Some(node);
     }
