@@ -118,8 +118,10 @@ pub(super) struct Assigner<'a> {
     pub instances_on: BTreeMap<(usize, String), usize>,
     /// (primitive, node) pairs with any history (probed or run there).
     pub known: &'a BTreeSet<(String, String)>,
-    /// Promotable clones' instances chosen to be Promoted (their leads).
+    /// Promotable clones' instances chosen to be Promoted.
     pub promoted: BTreeSet<String>,
+    /// The name the nodes last knew an anonymous instance by.
+    pub known_as: &'a BTreeMap<String, String>,
 }
 
 impl Assigner<'_> {

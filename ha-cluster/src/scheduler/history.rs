@@ -108,8 +108,9 @@ pub(super) fn current(ops: &[Operation], expired: impl Fn(&Operation) -> bool) -
             },
             "promote" | "demote" => {
                 c.running = true;
-                // A failed promote or demote leaves it promoted.
-                c.promoted = op.name == "promote" || !(ok && op.rc == 0);
+                // A failed promote leaves it promoted; a failed demote is
+                // taken as unpromoted (it is stopped in recovery anyway).
+                c.promoted = op.name == "promote";
                 if !(ok && op.rc == 0) {
                     c.failed = true;
                 }
@@ -152,6 +153,9 @@ pub(super) struct Histories {
     pub ops: BTreeMap<(String, String), Vec<Operation>>,
     /// Orphaned primitives (a new clone instance's members among them).
     pub orphans: Vec<String>,
+    /// The name the nodes last knew an anonymous instance by (`rsc:3` may
+    /// be known as `rsc:1`): promotion scores are set under it.
+    pub known_as: BTreeMap<String, String>,
 }
 
 /// Reads every node's history. An anonymous clone's history names the
@@ -166,6 +170,7 @@ pub(super) fn histories(
 ) -> Histories {
     let mut out: BTreeMap<(String, String), Vec<Operation>> = BTreeMap::new();
     let mut orphans = Vec::new();
+    let mut known_as = BTreeMap::new();
     let mut states: Vec<_> = cib.status.iter().collect();
     states.sort_by_key(|(_, s)| (!(s.in_membership == Some(true) && s.controller), s.position));
     for (node, state) in states {
@@ -213,10 +218,15 @@ pub(super) fn histories(
                     k
                 }
             };
+            known_as.insert(set.instances[i][member].clone(), id.clone());
             out.entry((set.instances[i][member].clone(), node.clone()))
                 .or_default()
                 .extend(ops.iter().cloned());
         }
     }
-    Histories { ops: out, orphans }
+    Histories {
+        ops: out,
+        orphans,
+        known_as,
+    }
 }

@@ -502,6 +502,7 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
         instances_on: BTreeMap::new(),
         known: &known,
         promoted: BTreeSet::new(),
+        known_as: &history.known_as,
     };
     for step in steps {
         match step {
@@ -654,6 +655,15 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
     // is unrunnable when none can run; with interleave, an instance of a
     // clone depends only on the other clone's instance on its node.
     let clone_named = |id: &str| clones.iter().find(|c| c.id == id);
+    // A running promotable instance's role, for the lines that show it.
+    let role_of = |id: &str| {
+        promotable_instances.contains(id).then(|| {
+            match now.get(id).and_then(|v| v.first()).map(|(_, c)| c.promoted) {
+                Some(true) => Role::Promoted,
+                _ => Role::Unpromoted,
+            }
+        })
+    };
     let node_of = |id: &str| {
         placed.get(id).cloned().flatten().or_else(|| {
             now.get(id)
@@ -721,7 +731,7 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
                             rsc: then.to_owned(),
                             node,
                             reason: Some(format!("unrunnable {first} {what}")),
-                            role: None,
+                            role: role_of(then),
                         },
                     );
                 }
@@ -732,7 +742,7 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
                             rsc: then.to_owned(),
                             node,
                             reason: Some(format!("required {first} {what}")),
-                            role: None,
+                            role: role_of(then),
                         },
                     );
                 }

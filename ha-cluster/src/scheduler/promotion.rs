@@ -55,8 +55,12 @@ impl Assigner<'_> {
         } else if known(lead) && !running_on(lead, node) && !known_on(lead, node) {
             return unset;
         }
-        let value = attribute(self.cib, node, &format!("master-{lead}"))
-            .or_else(|| attribute(self.cib, node, &format!("master-{}", strip(lead))));
+        let name = self.known_as.get(lead).map_or(lead, String::as_str);
+        let value = attribute(self.cib, node, &format!("master-{name}")).or_else(|| {
+            (!set.unique)
+                .then(|| attribute(self.cib, node, &format!("master-{}", strip(lead))))
+                .flatten()
+        });
         value.and_then(Score::parse).unwrap_or(unset)
     }
 
