@@ -71,6 +71,9 @@ pub fn lines(transition: &Transition) -> Vec<String> {
                 to,
                 roles,
             } => Some(("Recover", rsc.as_str(), moving(from, to, roles), None)),
+            Change::Migrate { rsc, from, to } => {
+                Some(("Migrate", rsc.as_str(), format!("{from} -> {to}"), None))
+            }
             Change::Promote { rsc, node, from } => Some((
                 "Promote",
                 rsc.as_str(),

@@ -78,6 +78,15 @@ pub enum Change {
         /// Its role before and after (a promotable clone's instance).
         roles: Option<(Role, Role)>,
     },
+    /// Live-migrate between nodes (`allow-migrate`).
+    Migrate {
+        /// Resource.
+        rsc: String,
+        /// From.
+        from: String,
+        /// To.
+        to: String,
+    },
     /// Promote an instance (starting it first if stopped).
     Promote {
         /// Resource.
@@ -211,12 +220,6 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
             "placement-strategy {}",
             cib.options.placement_strategy
         )));
-    }
-    if primitives
-        .iter()
-        .any(|p| p.meta.get("allow-migrate").is_some_and(|v| v == "true"))
-    {
-        return Err(Unsupported("live migration".into()));
     }
     let ids: BTreeSet<&str> = primitives
         .iter()
@@ -567,6 +570,10 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
         // A promotable instance's roles: running is Unpromoted unless
         // promoted; where it goes, Promoted if chosen.
         let promotable = promotable_instances.contains(id);
+        let migratable = p.meta.get("allow-migrate").is_some_and(|v| v == "true")
+            && !clones
+                .iter()
+                .any(|c| c.instances.iter().flatten().any(|m| m == id));
         let role_now = |c: &Current| match (promotable, c.promoted) {
             (false, _) => Role::Started,
             (true, true) => Role::Promoted,
@@ -634,6 +641,12 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
                         from: from.clone(),
                         to: to.clone(),
                         roles,
+                    }
+                } else if migratable && n.online.contains(from) && !n.is_unclean(from) {
+                    Change::Migrate {
+                        rsc: id.into(),
+                        from: from.clone(),
+                        to: to.clone(),
                     }
                 } else {
                     Change::Move {
@@ -713,7 +726,12 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
             let first_starts = firsts.iter().any(|f| {
                 matches!(
                     actions.get(f),
-                    Some(Change::Start { .. } | Change::Move { .. } | Change::Recover { .. })
+                    Some(
+                        Change::Start { .. }
+                            | Change::Move { .. }
+                            | Change::Migrate { .. }
+                            | Change::Recover { .. }
+                    )
                 )
             });
             let first_unrunnable = firsts
