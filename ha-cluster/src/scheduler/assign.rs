@@ -106,8 +106,8 @@ pub(super) struct Assigner<'a> {
     pub scores: BTreeMap<&'a str, BTreeMap<String, Score>>,
     /// Where each primitive runs now.
     pub now: &'a BTreeMap<&'a str, Vec<(String, Current)>>,
-    /// placement-strategy=utilization.
-    pub by_capacity: bool,
+    /// `placement-strategy`: default, utilization, balanced or minimal.
+    pub strategy: &'a str,
     /// The result: each primitive's node (None: nowhere).
     pub placed: BTreeMap<String, Option<String>>,
     /// Resources assigned per node.
@@ -148,6 +148,38 @@ impl Assigner<'_> {
             return None;
         }
         self.placed.get(id).map(|n| n.iter().cloned().collect())
+    }
+
+    /// Which node has more room left (placement-strategy=balanced): the
+    /// one with more capacities larger than the other's.
+    fn compare_capacity(&self, a: &str, b: &str) -> std::cmp::Ordering {
+        let left = |node: &str| -> BTreeMap<String, i64> {
+            let mut room = self
+                .cib
+                .nodes
+                .iter()
+                .find(|x| x.name == node)
+                .map(|x| x.utilization.clone())
+                .unwrap_or_default();
+            for (k, used) in self.used.get(node).into_iter().flatten() {
+                if let Some(v) = room.get_mut(k) {
+                    *v -= used;
+                }
+            }
+            room
+        };
+        let (ra, rb) = (left(a), left(b));
+        let mut result = 0i32;
+        for (k, va) in &ra {
+            let vb = rb.get(k).copied().unwrap_or(0);
+            result += (*va > vb) as i32 - (*va < vb) as i32;
+        }
+        for (k, vb) in &rb {
+            if !ra.contains_key(k) && *vb > 0 {
+                result -= 1;
+            }
+        }
+        result.cmp(&0)
     }
 
     fn in_clone(&self, id: &str) -> bool {
@@ -278,7 +310,7 @@ impl Assigner<'_> {
         }
         let primitive = self.primitives.iter().find(|q| q.id == id);
         // placement-strategy=utilization: only nodes with room.
-        if self.by_capacity
+        if self.strategy != "default"
             && let Some(p) = primitive
         {
             for (node, v) in s.iter_mut() {
@@ -318,6 +350,8 @@ impl Assigner<'_> {
             .filter(|(_, c)| !c.failed)
             .map(|(node, _)| node.clone());
         let load = &self.load;
+        let minimal = self.strategy == "minimal";
+        let balanced = self.strategy == "balanced";
         let best = self
             .nodes
             .names
@@ -325,13 +359,23 @@ impl Assigner<'_> {
             .filter_map(|node| s.get(node).map(|v| (node, *v)))
             .filter(|(_, v)| v.value() >= 0)
             .max_by(|(a, va), (b, vb)| {
-                va.cmp(vb)
-                    .then_with(|| load.get(*b).unwrap_or(&0).cmp(load.get(*a).unwrap_or(&0)))
-                    .then_with(|| {
-                        let here = |x: &String| current_node.as_ref() == Some(x);
-                        here(a).cmp(&here(b))
-                    })
-                    .then_with(|| b.cmp(a))
+                let ties = || {
+                    if minimal {
+                        return std::cmp::Ordering::Equal;
+                    }
+                    let roomier = if balanced {
+                        self.compare_capacity(a, b)
+                    } else {
+                        std::cmp::Ordering::Equal
+                    };
+                    roomier
+                        .then_with(|| load.get(*b).unwrap_or(&0).cmp(load.get(*a).unwrap_or(&0)))
+                        .then_with(|| {
+                            let here = |x: &String| current_node.as_ref() == Some(x);
+                            here(a).cmp(&here(b))
+                        })
+                };
+                va.cmp(vb).then_with(ties).then_with(|| b.cmp(a))
             })
             .map(|(node, _)| node.clone());
         if let Some(want) = prefer

@@ -211,11 +211,8 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
     let known: BTreeSet<(String, String)> = history.ops.keys().cloned().collect();
     let clones = clones;
     let primitives: Vec<&Primitive> = owned.iter().collect();
-    let by_capacity = cib.options.placement_strategy == "utilization";
-    if !matches!(
-        cib.options.placement_strategy.as_str(),
-        "default" | "utilization"
-    ) {
+    let strategy = cib.options.placement_strategy.as_str();
+    if !matches!(strategy, "default" | "utilization" | "balanced" | "minimal") {
         return Err(Unsupported(format!(
             "placement-strategy {}",
             cib.options.placement_strategy
@@ -498,7 +495,7 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
         clones: &clones,
         scores,
         now: &now,
-        by_capacity,
+        strategy,
         placed: BTreeMap::new(),
         load: BTreeMap::new(),
         used: BTreeMap::new(),
