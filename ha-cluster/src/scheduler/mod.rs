@@ -482,6 +482,36 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
     // and CIB order; a clone's instances together.
     let mut by_priority = primitives.clone();
     by_priority.sort_by_key(|p| std::cmp::Reverse(meta_score(p, "priority", Score::ZERO)));
+    if strategy != "default" {
+        // With utilization, resources go in order of their preference:
+        // the score where they run, then their scores node by node.
+        let score = |p: &Primitive, node: &str| {
+            scores
+                .get(p.id.as_str())
+                .and_then(|s| s.get(node))
+                .copied()
+                .unwrap_or(Score::MINUS_INFINITY)
+        };
+        let here = |p: &Primitive| {
+            now.get(p.id.as_str())
+                .and_then(|v| v.first())
+                .map_or(Score::MINUS_INFINITY, |(node, _)| score(p, node))
+        };
+        let mut node_order = n.names.clone();
+        node_order.sort();
+        by_priority.sort_by(|a, b| {
+            meta_score(b, "priority", Score::ZERO)
+                .cmp(&meta_score(a, "priority", Score::ZERO))
+                .then_with(|| here(b).cmp(&here(a)))
+                .then_with(|| {
+                    node_order
+                        .iter()
+                        .map(|node| score(b, node).cmp(&score(a, node)))
+                        .find(|o| o.is_ne())
+                        .unwrap_or(std::cmp::Ordering::Equal)
+                })
+        });
+    }
     let steps = assign::plan(
         by_priority.iter().map(|p| p.id.as_str()),
         &constraints,
