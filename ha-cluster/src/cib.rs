@@ -214,6 +214,9 @@ pub enum Constraint {
         first_action: String,
         /// The then's action.
         then_action: String,
+        /// False: `then` needs only one of the firsts ordered before it
+        /// under this id (a set with `require-all=false`).
+        require_all: bool,
     },
     /// `rsc` may run only while `ticket` is granted (`rsc_ticket`).
     Ticket {
@@ -480,6 +483,172 @@ fn score_of(e: &Element, attr: &str) -> Result<Score> {
     }
 }
 
+/// A `resource_set` of a constraint.
+struct Set {
+    id: String,
+    require_all: bool,
+    ids: Vec<String>,
+    sequential: bool,
+    role: Option<Role>,
+    action: Option<String>,
+    score: Option<Score>,
+}
+
+/// A constraint, its resource sets expanded into constraints between
+/// resources as Pacemaker unpacks them: within a sequential set each
+/// member is ordered after (or colocated with) the one before; between
+/// sets, an earlier set's members are ordered before a later set's, and
+/// colocated with them (a sequential set through its first member when
+/// dependent, its last when primary).
+fn with_sets(e: &Element) -> Result<Vec<Constraint>> {
+    let sets: Vec<Set> = e
+        .children_named("resource_set")
+        .map(|s| {
+            Ok(Set {
+                id: s.id().to_owned(),
+                require_all: truthy(s.attr("require-all"), true),
+                ids: s
+                    .children_named("resource_ref")
+                    .map(|r| r.id().to_owned())
+                    .collect(),
+                sequential: truthy(s.attr("sequential"), true),
+                role: role_of(s, "role")?,
+                action: s.attr("action").map(str::to_owned),
+                score: match s.attr("score") {
+                    Some(_) => Some(score_of(s, "score")?),
+                    None => None,
+                },
+            })
+        })
+        .collect::<Result<_>>()?;
+    let Some(template) = constraint(e)? else {
+        return Ok(Vec::new());
+    };
+    if sets.is_empty() {
+        return Ok(vec![template]);
+    }
+    let mut out = Vec::new();
+    match template {
+        Constraint::Location { .. } | Constraint::Ticket { .. } => {
+            for set in &sets {
+                for id in &set.ids {
+                    let mut each = template.clone();
+                    match &mut each {
+                        Constraint::Location { rsc, role, .. } => {
+                            *rsc = id.clone();
+                            *role = role.or(set.role);
+                        }
+                        Constraint::Ticket {
+                            rsc, promoted_only, ..
+                        } => {
+                            *rsc = id.clone();
+                            *promoted_only |= set.role == Some(Role::Promoted);
+                        }
+                        _ => {}
+                    }
+                    out.push(each);
+                }
+            }
+        }
+        Constraint::Colocation { ref id, score, .. } => {
+            let pair = |rsc: &str, with: &str, score, r1, r2| Constraint::Colocation {
+                id: id.clone(),
+                rsc: rsc.to_owned(),
+                with: with.to_owned(),
+                score,
+                rsc_role: r1,
+                with_role: r2,
+            };
+            for set in &sets {
+                if set.sequential {
+                    for w in set.ids.windows(2) {
+                        out.push(pair(
+                            &w[1],
+                            &w[0],
+                            set.score.unwrap_or(score),
+                            set.role,
+                            set.role,
+                        ));
+                    }
+                }
+            }
+            for w in sets.windows(2) {
+                let (dependent, primary) = (&w[0], &w[1]);
+                let deps: Vec<&String> = if dependent.sequential {
+                    dependent.ids.first().into_iter().collect()
+                } else {
+                    dependent.ids.iter().collect()
+                };
+                let prims: Vec<&String> = if primary.sequential {
+                    primary.ids.last().into_iter().collect()
+                } else {
+                    primary.ids.iter().collect()
+                };
+                for d in &deps {
+                    for p in &prims {
+                        out.push(pair(d, p, score, dependent.role, primary.role));
+                    }
+                }
+            }
+        }
+        Constraint::Order {
+            ref id,
+            mandatory,
+            symmetrical,
+            ref first_action,
+            ..
+        } => {
+            let pair = |first: &str, then: &str, fa: &str, ta: &str| Constraint::Order {
+                id: id.clone(),
+                first: first.to_owned(),
+                then: then.to_owned(),
+                mandatory,
+                symmetrical,
+                first_action: fa.to_owned(),
+                then_action: ta.to_owned(),
+                require_all: true,
+            };
+            let action = |set: &Set| set.action.clone().unwrap_or_else(|| first_action.clone());
+            for set in &sets {
+                if set.sequential {
+                    for w in set.ids.windows(2) {
+                        out.push(pair(&w[0], &w[1], &action(set), &action(set)));
+                    }
+                }
+            }
+            for w in sets.windows(2) {
+                let (before, after) = (&w[0], &w[1]);
+                let firsts: Vec<&String> = if before.sequential {
+                    before.ids.last().into_iter().collect()
+                } else {
+                    before.ids.iter().collect()
+                };
+                let thens: Vec<&String> = if after.sequential {
+                    after.ids.first().into_iter().collect()
+                } else {
+                    after.ids.iter().collect()
+                };
+                for f in &firsts {
+                    for t in &thens {
+                        let mut each = pair(f, t, &action(before), &action(after));
+                        if !before.require_all
+                            && let Constraint::Order {
+                                id, require_all, ..
+                            } = &mut each
+                        {
+                            // Pacemaker's pseudo action for the set.
+                            *id = format!("one-or-more:{}", before.id);
+                            *require_all = false;
+                        }
+                        out.push(each);
+                    }
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// A role attribute; `Started` (or absent) means any role.
 fn role_of(e: &Element, attr: &str) -> Result<Option<Role>> {
     match e.attr(attr) {
@@ -500,9 +669,14 @@ fn constraint(e: &Element) -> Result<Option<Constraint>> {
     };
     Ok(Some(match e.name.as_str() {
         "rsc_location" => {
-            if e.attr("rsc").is_none() {
-                return Ok(None); // resource sets / patterns: not read yet
+            // Sets are expanded by the caller; rsc-pattern is not read yet.
+            let sets = e.child("resource_set").is_some();
+            if e.attr("rsc").is_none() && !sets {
+                return Ok(None);
             }
+            let need = |attr: &str| {
+                if sets { Ok(String::new()) } else { need(attr) }
+            };
             let rule = match e.child("rule") {
                 Some(r) => {
                     let or = r.attr("boolean-op") == Some("or");
@@ -540,22 +714,35 @@ fn constraint(e: &Element) -> Result<Option<Constraint>> {
             }
         }
         "rsc_colocation" => {
-            if e.attr("rsc").is_none() {
+            let sets = e.child("resource_set").is_some();
+            if e.attr("rsc").is_none() && !sets {
                 return Ok(None);
             }
             Constraint::Colocation {
                 id: e.id().to_owned(),
-                rsc: need("rsc")?,
-                with: need("with-rsc")?,
+                rsc: e.attr("rsc").unwrap_or_default().to_owned(),
+                with: if sets {
+                    String::new()
+                } else {
+                    need("with-rsc")?
+                },
                 score: score_of(e, "score")?,
                 rsc_role: role_of(e, "rsc-role")?,
                 with_role: role_of(e, "with-rsc-role")?,
             }
         }
         "rsc_ticket" => {
-            if e.attr("rsc").is_none() {
+            let sets = e.child("resource_set").is_some();
+            if e.attr("rsc").is_none() && !sets {
                 return Ok(None);
             }
+            let need = |attr: &str| {
+                if sets && attr == "rsc" {
+                    Ok(String::new())
+                } else {
+                    need(attr)
+                }
+            };
             Constraint::Ticket {
                 id: e.id().to_owned(),
                 rsc: need("rsc")?,
@@ -571,7 +758,8 @@ fn constraint(e: &Element) -> Result<Option<Constraint>> {
             }
         }
         "rsc_order" => {
-            if e.attr("first").is_none() {
+            let sets = e.child("resource_set").is_some();
+            if e.attr("first").is_none() && !sets {
                 return Ok(None);
             }
             let kind = e.attr("kind");
@@ -585,8 +773,8 @@ fn constraint(e: &Element) -> Result<Option<Constraint>> {
             };
             Constraint::Order {
                 id: e.id().to_owned(),
-                first: need("first")?,
-                then: need("then")?,
+                first: e.attr("first").unwrap_or_default().to_owned(),
+                then: if sets { String::new() } else { need("then")? },
                 mandatory,
                 symmetrical: truthy(e.attr("symmetrical"), kind != Some("Serialize")),
                 first_action: e.attr("first-action").unwrap_or("start").to_owned(),
@@ -595,6 +783,7 @@ fn constraint(e: &Element) -> Result<Option<Constraint>> {
                     .or(e.attr("first-action"))
                     .unwrap_or("start")
                     .to_owned(),
+                require_all: true,
             }
         }
         _ => return Ok(None),
@@ -691,9 +880,7 @@ impl Cib {
         let mut constraints = Vec::new();
         if let Some(c) = config.child("constraints") {
             for e in &c.children {
-                if let Some(con) = constraint(e)? {
-                    constraints.push(con);
-                }
+                constraints.extend(with_sets(e)?);
             }
         }
         let mut status = BTreeMap::new();

@@ -63,6 +63,7 @@ fn chain(id: &str, names: &[String], constraints: &mut Vec<Constraint>) {
             symmetrical: true,
             first_action: "start".into(),
             then_action: "start".into(),
+            require_all: true,
         });
     }
 }

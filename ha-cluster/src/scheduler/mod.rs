@@ -713,9 +713,12 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
     };
     for c in &constraints {
         let Constraint::Order {
+            id: order_id,
             first,
             then,
             mandatory: true,
+            symmetrical,
+            require_all,
             ..
         } = c
         else {
@@ -726,11 +729,12 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
             None => vec![then.as_str()],
         };
         let what = if clone_named(first).is_some() {
-            "running"
+            " running"
         } else {
-            "start"
+            " start"
         };
         let then_clone = clone_named(then);
+        let c_then = then;
         for then in thens {
             let firsts: Vec<&str> = match (clone_named(first), then_clone) {
                 (Some(f), Some(t)) if t.interleave => {
@@ -748,7 +752,22 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
                     .filter_map(|i| i.last())
                     .map(String::as_str)
                     .collect(),
+                (None, _) if !require_all => constraints
+                    .iter()
+                    .filter_map(|o| match o {
+                        Constraint::Order {
+                            id, first, then: t, ..
+                        } if id == order_id && t == c_then => Some(first.as_str()),
+                        _ => None,
+                    })
+                    .collect(),
                 (None, _) => vec![first.as_str()],
+            };
+            // A one-or-more set is named by its pseudo action.
+            let (first, what) = if *require_all {
+                (first.as_str(), what)
+            } else {
+                (order_id.as_str(), "")
             };
             let first_starts = firsts.iter().any(|f| {
                 matches!(
@@ -768,14 +787,37 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
                 .get(then)
                 .and_then(|v| v.first())
                 .map(|(node, _)| node.clone());
+            // A first that was running and stops takes a symmetrical
+            // then down with it; one that cannot start leaves a then that
+            // needs starting (or recovering, or moving) stopped.
+            let first_was_running = firsts.iter().any(|f| now.contains_key(f));
             match (then_running, actions.get(then)) {
-                (Some(node), None) if first_unrunnable => {
+                (Some(node), None) if first_unrunnable && *symmetrical => {
+                    let why = if first_was_running {
+                        "required"
+                    } else {
+                        "unrunnable"
+                    };
                     actions.insert(
                         then,
                         Change::Stop {
                             rsc: then.to_owned(),
                             node,
-                            reason: Some(format!("unrunnable {first} {what}")),
+                            reason: Some(format!("{why} {first}{what}")),
+                            role: role_of(then),
+                        },
+                    );
+                }
+                (
+                    Some(node),
+                    Some(Change::Recover { .. } | Change::Move { .. } | Change::Migrate { .. }),
+                ) if first_unrunnable => {
+                    actions.insert(
+                        then,
+                        Change::Stop {
+                            rsc: then.to_owned(),
+                            node,
+                            reason: Some(format!("unrunnable {first}{what}")),
                             role: role_of(then),
                         },
                     );
@@ -786,7 +828,7 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
                         Change::Restart {
                             rsc: then.to_owned(),
                             node,
-                            reason: Some(format!("required {first} {what}")),
+                            reason: Some(format!("required {first}{what}")),
                             role: role_of(then),
                         },
                     );
