@@ -500,7 +500,58 @@ struct Set {
 /// sets, an earlier set's members are ordered before a later set's, and
 /// colocated with them (a sequential set through its first member when
 /// dependent, its last when primary).
-fn with_sets(e: &Element) -> Result<Vec<Constraint>> {
+/// Tags and templates by id: the resources they stand for.
+type Aliases = BTreeMap<String, Vec<String>>;
+
+/// A constraint naming a tag or template once per resource it stands for.
+fn expand_aliases(c: Constraint, aliases: &Aliases) -> Vec<Constraint> {
+    let each = |id: &str| {
+        aliases
+            .get(id)
+            .cloned()
+            .unwrap_or_else(|| vec![id.to_owned()])
+    };
+    let mut out = Vec::new();
+    match &c {
+        Constraint::Location { rsc, .. } | Constraint::Ticket { rsc, .. } => {
+            for r in each(rsc) {
+                let mut one = c.clone();
+                if let Constraint::Location { rsc, .. } | Constraint::Ticket { rsc, .. } = &mut one
+                {
+                    *rsc = r;
+                }
+                out.push(one);
+            }
+        }
+        Constraint::Colocation { rsc, with, .. } => {
+            for r in each(rsc) {
+                for w in each(with) {
+                    let mut one = c.clone();
+                    if let Constraint::Colocation { rsc, with, .. } = &mut one {
+                        *rsc = r.clone();
+                        *with = w;
+                    }
+                    out.push(one);
+                }
+            }
+        }
+        Constraint::Order { first, then, .. } => {
+            for f in each(first) {
+                for t in each(then) {
+                    let mut one = c.clone();
+                    if let Constraint::Order { first, then, .. } = &mut one {
+                        *first = f.clone();
+                        *then = t;
+                    }
+                    out.push(one);
+                }
+            }
+        }
+    }
+    out
+}
+
+fn with_sets(e: &Element, aliases: &Aliases) -> Result<Vec<Constraint>> {
     let sets: Vec<Set> = e
         .children_named("resource_set")
         .map(|s| {
@@ -509,7 +560,12 @@ fn with_sets(e: &Element) -> Result<Vec<Constraint>> {
                 require_all: truthy(s.attr("require-all"), true),
                 ids: s
                     .children_named("resource_ref")
-                    .map(|r| r.id().to_owned())
+                    .flat_map(|r| {
+                        aliases
+                            .get(r.id())
+                            .cloned()
+                            .unwrap_or_else(|| vec![r.id().to_owned()])
+                    })
                     .collect(),
                 sequential: truthy(s.attr("sequential"), true),
                 role: role_of(s, "role")?,
@@ -877,10 +933,40 @@ impl Cib {
                 }
             }
         }
+        // Tags and templates stand for the resources they name or shape.
+        let mut aliases: Aliases = BTreeMap::new();
+        if let Some(tags) = config.child("tags") {
+            for t in tags.children_named("tag") {
+                aliases.insert(
+                    t.id().to_owned(),
+                    t.children_named("obj_ref")
+                        .map(|r| r.id().to_owned())
+                        .collect(),
+                );
+            }
+        }
+        if let Some(r) = config.child("resources") {
+            fn shaped(e: &Element, aliases: &mut Aliases) {
+                if e.name == "primitive"
+                    && let Some(t) = e.attr("template")
+                {
+                    aliases
+                        .entry(t.to_owned())
+                        .or_default()
+                        .push(e.id().to_owned());
+                }
+                for c in &e.children {
+                    shaped(c, aliases);
+                }
+            }
+            shaped(r, &mut aliases);
+        }
         let mut constraints = Vec::new();
         if let Some(c) = config.child("constraints") {
             for e in &c.children {
-                constraints.extend(with_sets(e)?);
+                for con in with_sets(e, &aliases)? {
+                    constraints.extend(expand_aliases(con, &aliases));
+                }
             }
         }
         let mut status = BTreeMap::new();
