@@ -961,11 +961,39 @@ impl Cib {
             }
             shaped(r, &mut aliases);
         }
+        // Every resource id (members and clone children too).
+        let mut known = std::collections::BTreeSet::new();
+        if let Some(r) = config.child("resources") {
+            fn ids<'a>(e: &'a Element, known: &mut std::collections::BTreeSet<&'a str>) {
+                for c in &e.children {
+                    if matches!(
+                        c.name.as_str(),
+                        "primitive" | "group" | "clone" | "master" | "bundle"
+                    ) {
+                        known.insert(c.id());
+                    }
+                    ids(c, known);
+                }
+            }
+            ids(r, &mut known);
+        }
         let mut constraints = Vec::new();
         if let Some(c) = config.child("constraints") {
             for e in &c.children {
                 for con in with_sets(e, &aliases)? {
-                    constraints.extend(expand_aliases(con, &aliases));
+                    for con in expand_aliases(con, &aliases) {
+                        let refs: Vec<&String> = match &con {
+                            Constraint::Location { rsc, .. } | Constraint::Ticket { rsc, .. } => {
+                                vec![rsc]
+                            }
+                            Constraint::Colocation { rsc, with, .. } => vec![rsc, with],
+                            Constraint::Order { first, then, .. } => vec![first, then],
+                        };
+                        if let Some(r) = refs.iter().find(|r| !known.contains(r.as_str())) {
+                            return Err(e.error(format!("names an unknown resource '{r}'")));
+                        }
+                        constraints.push(con);
+                    }
                 }
             }
         }
@@ -1074,11 +1102,39 @@ mod tests {
         let e =
             Cib::from_xml(&CHAPTER.replace("score=\"INFINITY\"", "score=\"lots\"")).unwrap_err();
         assert!(e.to_string().contains("rsc_colocation id=\"c\""), "{e}");
+        let e =
+            Cib::from_xml(&CHAPTER.replace("with-rsc=\"vip\"", "with-rsc=\"nosuch\"")).unwrap_err();
+        assert!(
+            e.to_string().contains("rsc_colocation id=\"c\"") && e.to_string().contains("nosuch"),
+            "{e}"
+        );
         assert!(matches!(
             Cib::from_xml("<cib><configuration>"),
             Err(crate::Error::Xml { .. })
         ));
         assert!(Cib::from_xml("<nodes/>").is_err());
+    }
+
+    #[test]
+    fn intervals_read_as_pacemaker_writes_them() {
+        assert_eq!(duration_ms("60"), Some(60_000));
+        assert_eq!(duration_ms("10min"), Some(600_000));
+        assert_eq!(duration_ms("500ms"), Some(500));
+        assert_eq!(duration_ms("PT1M30S"), Some(90_000));
+        assert_eq!(duration_ms("soon"), None);
+    }
+
+    #[test]
+    fn resource_sets_become_pairs() {
+        let cib = Cib::from_xml(&CHAPTER.replace(
+            r#"<rsc_order id="o" first="vip" then="haproxy"/>"#,
+            r#"<rsc_order id="o"><resource_set id="s"><resource_ref id="vip"/><resource_ref id="haproxy"/></resource_set></rsc_order>"#,
+        ))
+        .unwrap();
+        assert!(cib.constraints.iter().any(|c| matches!(
+            c,
+            Constraint::Order { first, then, .. } if first == "vip" && then == "haproxy"
+        )));
     }
 
     proptest::proptest! {

@@ -911,11 +911,25 @@ mod tests {
 
     #[test]
     fn a_clone_runs_once_per_node_and_what_follows_it_waits() {
-        let mut c = cib(
-            r#"<rsc_order id="o" first="web-clone" then="vip"/>
-               <rsc_colocation id="c" rsc="vip" with-rsc="web-clone" score="INFINITY"/>"#,
-            "",
-        );
+        let mut c = cib("", "");
+        c.constraints.push(Constraint::Order {
+            id: "o".into(),
+            first: "web-clone".into(),
+            then: "vip".into(),
+            mandatory: true,
+            symmetrical: true,
+            first_action: "start".into(),
+            then_action: "start".into(),
+            require_all: true,
+        });
+        c.constraints.push(Constraint::Colocation {
+            id: "c".into(),
+            rsc: "vip".into(),
+            with: "web-clone".into(),
+            score: Score::INFINITY,
+            rsc_role: None,
+            with_role: None,
+        });
         c.resources.insert(
             0,
             Resource::Clone {
