@@ -30,13 +30,24 @@ pub(super) struct Current {
 ///
 /// A failure that `expired` says has expired (failure-timeout) is ignored.
 pub(super) fn current(ops: &[Operation], expired: impl Fn(&Operation) -> bool) -> Current {
-    let mut ops: Vec<_> = ops
-        .iter()
-        .filter(|o| o.status != -1 || o.call_id >= 0)
-        .collect();
-    ops.sort_by_key(|o| o.call_id);
+    // Pending operations (not yet run: call-id -1) come last.
+    let mut ops: Vec<_> = ops.iter().collect();
+    ops.sort_by_key(|o| (o.status == -1 && o.call_id < 0, o.call_id));
     let mut c = Current::default();
     for op in ops {
+        if op.status == -1 {
+            // In flight: a start or promote under way counts as done (so
+            // it is stopped if need be); others change nothing yet.
+            match op.name.as_str() {
+                "start" | "migrate_from" => c.running = true,
+                "promote" => {
+                    c.running = true;
+                    c.promoted = true;
+                }
+                _ => {}
+            }
+            continue;
+        }
         let ok = op.status == 0;
         let wanted = match op.name.as_str() {
             "monitor" => matches!(op.rc, 0 | 8) || (op.rc == 7 && op.interval == 0),

@@ -366,6 +366,9 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
             ticket_banned.insert(rsc.as_str());
         }
     }
+    // Without quorum (no-quorum-policy=stop) resources are placed as
+    // usual, but may not start, and stop where they run.
+    let mut quorum_held: BTreeSet<&str> = BTreeSet::new();
     // Scores.
     let mut scores: BTreeMap<&str, BTreeMap<String, Score>> = BTreeMap::new();
     for p in &primitives {
@@ -464,8 +467,10 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
             .meta
             .get("requires")
             .map_or(!p.agent.starts_with("stonith:"), |r| r != "nothing");
+        if quorum_stop && needs_quorum {
+            quorum_held.insert(p.id.as_str());
+        }
         if p.meta.get("target-role").is_some_and(|r| r == "Stopped")
-            || (quorum_stop && needs_quorum)
             || cib.options.stop_all_resources
             || stopped_by_failure.contains(p.id.as_str())
             || ticket_banned.contains(p.id.as_str())
@@ -578,6 +583,30 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
             || cib.options.maintenance_mode
             || blocked.contains(id)
         {
+            continue;
+        }
+        if quorum_held.contains(id) {
+            let change = match (here.first(), target) {
+                (None, Some(to)) => Some(Change::Blocked {
+                    rsc: id.into(),
+                    node: to,
+                    reason: "no quorum".into(),
+                }),
+                (Some((from, c)), _) => Some(Change::Stop {
+                    rsc: id.into(),
+                    node: from.clone(),
+                    reason: Some("no quorum".into()),
+                    role: promotable_instances.contains(id).then_some(if c.promoted {
+                        Role::Promoted
+                    } else {
+                        Role::Unpromoted
+                    }),
+                }),
+                (None, None) => None,
+            };
+            if let Some(change) = change {
+                actions.insert(id, change);
+            }
             continue;
         }
         if starts_blocked && here.is_empty() {
