@@ -154,16 +154,7 @@ impl std::fmt::Display for Role {
     }
 }
 
-/// A location rule's condition (`#uname eq node1`, `attr defined`...).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Expression {
-    /// The node attribute (`#uname` is the node's name).
-    pub attribute: String,
-    /// `eq`, `ne`, `defined`, `not_defined`, `lt`, `gt`, `lte`, `gte`.
-    pub operation: String,
-    /// The value compared with.
-    pub value: Option<String>,
-}
+pub use crate::rule::{Expression, Rule};
 
 /// A constraint.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -178,8 +169,9 @@ pub enum Constraint {
         node: Option<String>,
         /// The score (for a node or a rule).
         score: Score,
-        /// A rule's expressions (all must hold; `boolean-op="or"` any).
-        rule: Option<(bool, Vec<Expression>)>,
+        /// A rule (a location with several rules is one constraint per
+        /// rule, each with its score).
+        rule: Option<Rule>,
         /// Only for this role (a promotable clone's `Promoted`).
         role: Option<Role>,
     },
@@ -577,16 +569,22 @@ fn with_sets(e: &Element, aliases: &Aliases) -> Result<Vec<Constraint>> {
             })
         })
         .collect::<Result<_>>()?;
-    let Some(template) = constraint(e)? else {
-        return Ok(Vec::new());
-    };
+    let templates = constraint(e)?;
     if sets.is_empty() {
-        return Ok(vec![template]);
+        return Ok(templates);
     }
     let mut out = Vec::new();
+    for template in templates {
+        expand_sets(template, &sets, &mut out);
+    }
+    Ok(out)
+}
+
+/// One constraint over `sets`, as constraints between resources.
+fn expand_sets(template: Constraint, sets: &[Set], out: &mut Vec<Constraint>) {
     match template {
         Constraint::Location { .. } | Constraint::Ticket { .. } => {
-            for set in &sets {
+            for set in sets {
                 for id in &set.ids {
                     let mut each = template.clone();
                     match &mut each {
@@ -615,7 +613,7 @@ fn with_sets(e: &Element, aliases: &Aliases) -> Result<Vec<Constraint>> {
                 rsc_role: r1,
                 with_role: r2,
             };
-            for set in &sets {
+            for set in sets {
                 if set.sequential {
                     for w in set.ids.windows(2) {
                         out.push(pair(
@@ -665,7 +663,7 @@ fn with_sets(e: &Element, aliases: &Aliases) -> Result<Vec<Constraint>> {
                 require_all: true,
             };
             let action = |set: &Set| set.action.clone().unwrap_or_else(|| first_action.clone());
-            for set in &sets {
+            for set in sets {
                 if set.sequential {
                     for w in set.ids.windows(2) {
                         out.push(pair(&w[0], &w[1], &action(set), &action(set)));
@@ -702,7 +700,6 @@ fn with_sets(e: &Element, aliases: &Aliases) -> Result<Vec<Constraint>> {
             }
         }
     }
-    Ok(out)
 }
 
 /// A role attribute; `Started` (or absent) means any role.
@@ -717,62 +714,49 @@ fn role_of(e: &Element, attr: &str) -> Result<Option<Role>> {
     }
 }
 
-fn constraint(e: &Element) -> Result<Option<Constraint>> {
+fn constraint(e: &Element) -> Result<Vec<Constraint>> {
     let need = |attr: &str| {
         e.attr(attr)
             .map(str::to_owned)
             .ok_or_else(|| e.error(format!("no {attr}")))
     };
-    Ok(Some(match e.name.as_str() {
+    Ok(vec![match e.name.as_str() {
         "rsc_location" => {
             // Sets are expanded by the caller; rsc-pattern is not read yet.
             let sets = e.child("resource_set").is_some();
             if e.attr("rsc").is_none() && !sets {
-                return Ok(None);
+                return Ok(Vec::new());
             }
             let need = |attr: &str| {
                 if sets { Ok(String::new()) } else { need(attr) }
             };
-            let rule = match e.child("rule") {
-                Some(r) => {
-                    let or = r.attr("boolean-op") == Some("or");
-                    let exprs = r
-                        .children_named("expression")
-                        .map(|x| Expression {
-                            attribute: x.attr("attribute").unwrap_or_default().to_owned(),
-                            operation: x.attr("operation").unwrap_or("eq").to_owned(),
-                            value: x.attr("value").map(str::to_owned),
-                        })
-                        .collect();
-                    let score = if r.attr("score-attribute").is_some() {
-                        Score::ZERO
-                    } else {
-                        score_of(r, "score")?
-                    };
-                    return Ok(Some(Constraint::Location {
+            if e.child("rule").is_some() {
+                let mut each = Vec::new();
+                for r in e.children_named("rule") {
+                    each.push(Constraint::Location {
                         id: e.id().to_owned(),
                         rsc: need("rsc")?,
                         node: None,
-                        score,
-                        rule: Some((or, exprs)),
+                        score: score_of(r, "score")?,
+                        rule: Some(Rule::from_element(r)?),
                         role: role_of(r, "role")?.or(role_of(e, "role")?),
-                    }));
+                    });
                 }
-                None => None,
-            };
+                return Ok(each);
+            }
             Constraint::Location {
                 id: e.id().to_owned(),
                 rsc: need("rsc")?,
                 node: e.attr("node").map(str::to_owned),
                 score: score_of(e, "score")?,
-                rule,
+                rule: None,
                 role: role_of(e, "role")?,
             }
         }
         "rsc_colocation" => {
             let sets = e.child("resource_set").is_some();
             if e.attr("rsc").is_none() && !sets {
-                return Ok(None);
+                return Ok(Vec::new());
             }
             Constraint::Colocation {
                 id: e.id().to_owned(),
@@ -790,7 +774,7 @@ fn constraint(e: &Element) -> Result<Option<Constraint>> {
         "rsc_ticket" => {
             let sets = e.child("resource_set").is_some();
             if e.attr("rsc").is_none() && !sets {
-                return Ok(None);
+                return Ok(Vec::new());
             }
             let need = |attr: &str| {
                 if sets && attr == "rsc" {
@@ -816,7 +800,7 @@ fn constraint(e: &Element) -> Result<Option<Constraint>> {
         "rsc_order" => {
             let sets = e.child("resource_set").is_some();
             if e.attr("first").is_none() && !sets {
-                return Ok(None);
+                return Ok(Vec::new());
             }
             let kind = e.attr("kind");
             let mandatory = match kind {
@@ -842,8 +826,8 @@ fn constraint(e: &Element) -> Result<Option<Constraint>> {
                 require_all: true,
             }
         }
-        _ => return Ok(None),
-    }))
+        _ => return Ok(Vec::new()),
+    }])
 }
 
 fn operation(e: &Element) -> Result<Operation> {

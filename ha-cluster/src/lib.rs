@@ -21,6 +21,7 @@
 
 pub mod cib;
 pub mod error;
+pub mod rule;
 pub mod scheduler;
 pub mod score;
 pub mod summary;

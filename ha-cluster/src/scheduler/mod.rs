@@ -26,7 +26,7 @@ use crate::score::Score;
 use assign::{Assigner, Step};
 use expand::{Flat, flatten};
 use history::{Current, current, histories, strip};
-use nodes::{holds, nodes};
+use nodes::{attribute, nodes};
 
 /// A decision, as crm_simulate's Transition Summary states it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -137,24 +137,26 @@ pub struct Transition {
 #[error("not supported yet: {0}")]
 pub struct Unsupported(pub String);
 
-/// Whether a location constraint (its node, or its rule) covers `node`.
-fn location_applies(cib: &Cib, c: &Constraint, node: &str) -> bool {
+/// A location constraint's score on `node` (its node's, or its rule's,
+/// which may come from a node attribute), if it covers the node.
+fn location_score(cib: &Cib, c: &Constraint, node: &str) -> Option<Score> {
     let Constraint::Location {
-        node: target, rule, ..
+        node: target,
+        rule,
+        score,
+        ..
     } = c
     else {
-        return false;
+        return None;
     };
     match (target, rule) {
-        (Some(target), _) => target == node,
-        (None, Some((or, exprs))) => {
-            if *or {
-                exprs.iter().any(|e| holds(cib, node, e))
-            } else {
-                exprs.iter().all(|e| holds(cib, node, e))
-            }
+        (Some(target), _) => (target == node).then_some(*score),
+        (None, Some(rule)) => {
+            let attribute = |name: &str| attribute(cib, node, name).map(str::to_owned);
+            rule.holds(&attribute, cib.now)
+                .then(|| rule.score(*score, &attribute))
         }
-        (None, None) => false,
+        (None, None) => None,
     }
 }
 
@@ -389,25 +391,22 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
         for c in &constraints {
             // Role-specific locations weigh promotion, not placement.
             if let Constraint::Location {
-                rsc,
-                score,
-                role: None,
-                ..
+                rsc, role: None, ..
             } = c
             {
                 if rsc != &p.id {
                     continue;
                 }
                 for (name, value) in s.iter_mut() {
-                    if location_applies(cib, c, name) {
+                    if let Some(score) = location_score(cib, c, name) {
                         // Opt-in clusters: a location is the permission.
                         if !cib.options.symmetric
                             && *value == Score::MINUS_INFINITY
-                            && *score != Score::MINUS_INFINITY
+                            && score != Score::MINUS_INFINITY
                         {
-                            *value = *score;
+                            *value = score;
                         } else {
-                            *value = value.add(*score);
+                            *value = value.add(score);
                         }
                     }
                 }
@@ -994,7 +993,11 @@ mod tests {
             rsc: "web-clone".into(),
             node: None,
             score: Score::MINUS_INFINITY,
-            rule: Some((false, vec![])),
+            rule: Some(crate::cib::Rule {
+                or: false,
+                conditions: vec![],
+                score_attribute: None,
+            }),
             role: None,
         });
         let t = schedule(&c).unwrap();

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeSet;
 
-use crate::cib::{Cib, Expression};
+use crate::cib::Cib;
 
 /// The nodes as placement sees them.
 pub(super) struct Nodes {
@@ -121,27 +121,4 @@ pub(super) fn attribute<'a>(cib: &'a Cib, node: &'a str, name: &str) -> Option<&
         .and_then(|n| n.attributes.get(name))
         .or_else(|| cib.status.get(node).and_then(|s| s.attributes.get(name)))
         .map(String::as_str)
-}
-
-/// Whether a rule's expression holds on `node`.
-pub(super) fn holds(cib: &Cib, node: &str, e: &Expression) -> bool {
-    let value = attribute(cib, node, &e.attribute);
-    let want = e.value.as_deref();
-    let cmp = |f: fn(std::cmp::Ordering) -> bool| match (value, want) {
-        (Some(a), Some(b)) => match (a.parse::<f64>(), b.parse::<f64>()) {
-            (Ok(x), Ok(y)) => x.partial_cmp(&y).is_some_and(f),
-            _ => f(a.cmp(b)),
-        },
-        _ => false,
-    };
-    match e.operation.as_str() {
-        "defined" => value.is_some(),
-        "not_defined" => value.is_none(),
-        "ne" => value != want,
-        "lt" => cmp(|o| o.is_lt()),
-        "gt" => cmp(|o| o.is_gt()),
-        "lte" => cmp(|o| o.is_le()),
-        "gte" => cmp(|o| o.is_ge()),
-        _ => value.is_some() && value == want,
-    }
 }

@@ -9,7 +9,7 @@
 
 use super::assign::Assigner;
 use super::history::strip;
-use super::location_applies;
+use super::location_score;
 use super::nodes::attribute;
 use crate::cib::{Constraint, NoQuorumPolicy, Role};
 use crate::score::{INFINITY, Score};
@@ -73,18 +73,15 @@ impl Assigner<'_> {
         };
         for c in self.constraints {
             if let Constraint::Location {
-                rsc,
-                score,
-                role: None,
-                ..
+                rsc, role: None, ..
             } = c
                 && rsc == lead
-                && location_applies(self.cib, c, node)
+                && let Some(score) = location_score(self.cib, c, node)
             {
                 weight = if !self.cib.options.symmetric && weight == Score::MINUS_INFINITY {
-                    *score
+                    score
                 } else {
-                    weight.add(*score)
+                    weight.add(score)
                 };
             }
         }
@@ -117,11 +114,12 @@ impl Assigner<'_> {
                 match c {
                     Constraint::Location {
                         rsc,
-                        score,
                         role: Some(Role::Promoted),
                         ..
-                    } if rsc == lead && location_applies(self.cib, c, &node) => {
-                        priority = priority.add(*score);
+                    } if rsc == lead => {
+                        if let Some(score) = location_score(self.cib, c, &node) {
+                            priority = priority.add(score);
+                        }
                     }
                     Constraint::Colocation {
                         rsc,
