@@ -48,7 +48,9 @@ pub(super) fn current(ops: &[Operation], expired: impl Fn(&Operation) -> bool) -
             }
             continue;
         }
-        let ok = op.status == 0;
+        // An error status is judged again by the return code, as
+        // Pacemaker does (a probe erroring with "not running" is a probe).
+        let ok = op.status == 0 || op.status == 4;
         let wanted = match op.name.as_str() {
             "monitor" => matches!(op.rc, 0 | 8) || (op.rc == 7 && op.interval == 0),
             _ => op.rc == 0,

@@ -574,6 +574,8 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
     // Changes, resource by resource in CIB order.
     let starts_blocked = frozen || fencing_missing;
     let mut actions: BTreeMap<&str, Change> = BTreeMap::new();
+    // Further lines for a resource (stops on each node it is active on).
+    let mut extra: Vec<Change> = Vec::new();
     for p in &primitives {
         let id = p.id.as_str();
         let here = now.get(id).cloned().unwrap_or_default();
@@ -641,6 +643,48 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
         } else {
             Role::Unpromoted
         };
+        // Active on several nodes (multiple-active=stop_start): stopped
+        // everywhere, started again where it belongs.
+        if here.len() > 1 {
+            if p.meta.get("multiple-active").is_some_and(|v| v == "block") {
+                continue;
+            }
+            match &target {
+                None => {
+                    for (from, c) in &here {
+                        extra.push(Change::Stop {
+                            rsc: id.into(),
+                            node: from.clone(),
+                            reason: Some("node availability".into()),
+                            role: promotable.then(|| role_now(c)),
+                        });
+                    }
+                }
+                Some(to) if to == &here[0].0 => {
+                    actions.insert(
+                        id,
+                        Change::Restart {
+                            rsc: id.into(),
+                            node: to.clone(),
+                            reason: None,
+                            role: None,
+                        },
+                    );
+                }
+                Some(to) => {
+                    actions.insert(
+                        id,
+                        Change::Move {
+                            rsc: id.into(),
+                            from: here[0].0.clone(),
+                            to: to.clone(),
+                            roles: None,
+                        },
+                    );
+                }
+            }
+            continue;
+        }
         let change = match (here.first(), &target) {
             (None, Some(to)) if role_next == Role::Promoted => Some(Change::Promote {
                 rsc: id.into(),
@@ -873,6 +917,7 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
             changes.push(change);
         }
     }
+    changes.extend(extra);
     Ok(Transition { changes })
 }
 
