@@ -823,7 +823,7 @@ fn constraint(e: &Element) -> Result<Vec<Constraint>> {
                     .or(e.attr("first-action"))
                     .unwrap_or("start")
                     .to_owned(),
-                require_all: true,
+                require_all: truthy(e.attr("require-all"), true),
             }
         }
         _ => return Ok(Vec::new()),

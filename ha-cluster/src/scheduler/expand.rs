@@ -29,6 +29,8 @@ pub(super) struct CloneSet {
     pub unique: bool,
     /// `interleave`: orders with another clone bind instance to instance.
     pub interleave: bool,
+    /// `clone-min`: instances that must run before what is ordered after.
+    pub min: Option<usize>,
     /// Promotable, with at most this many promoted instances
     /// (`promoted-max`) and per node (`promoted-node-max`); None: not
     /// promotable.
@@ -126,6 +128,7 @@ pub(super) fn flatten(cib: &Cib) -> Result<Flat, Unsupported> {
                     interleave: meta
                         .get("interleave")
                         .is_some_and(|v| v == "true" || v == "1" || v == "yes"),
+                    min: meta.get("clone-min").and_then(|v| v.parse().ok()),
                     promotable: promotable.then(|| {
                         let max = meta
                             .get("promoted-max")

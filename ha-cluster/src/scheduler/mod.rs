@@ -807,9 +807,19 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
         };
         let then_clone = clone_named(then);
         let c_then = then;
+        // One or more (require-all=false, or clone-min on a first clone):
+        // then may run once enough of the firsts can; firsts starting do
+        // not restart it.
+        let one_or_more = match clone_named(first) {
+            Some(f) if !require_all || f.min.is_some() => {
+                Some((f.min.unwrap_or(1), format!("clone-one-or-more:{order_id}")))
+            }
+            Some(_) => None,
+            None => (!require_all).then(|| (1, order_id.clone())),
+        };
         for then in thens {
             let firsts: Vec<&str> = match (clone_named(first), then_clone) {
-                (Some(f), Some(t)) if t.interleave => {
+                (Some(f), Some(t)) if t.interleave && one_or_more.is_none() => {
                     let node = node_of(then);
                     f.instances
                         .iter()
@@ -835,26 +845,31 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
                     .collect(),
                 (None, _) => vec![first.as_str()],
             };
-            // A one-or-more set is named by its pseudo action.
-            let (first, what) = if *require_all {
-                (first.as_str(), what)
-            } else {
-                (order_id.as_str(), "")
+            // One or more is named by its pseudo action.
+            let (first, what) = match &one_or_more {
+                None => (first.as_str(), what),
+                Some((_, name)) => (name.as_str(), ""),
             };
-            let first_starts = firsts.iter().any(|f| {
-                matches!(
-                    actions.get(f),
-                    Some(
-                        Change::Start { .. }
-                            | Change::Move { .. }
-                            | Change::Migrate { .. }
-                            | Change::Recover { .. }
+            let first_starts = one_or_more.is_none()
+                && firsts.iter().any(|f| {
+                    matches!(
+                        actions.get(f),
+                        Some(
+                            Change::Start { .. }
+                                | Change::Move { .. }
+                                | Change::Migrate { .. }
+                                | Change::Recover { .. }
+                        )
                     )
-                )
-            });
-            let first_unrunnable = firsts
+                });
+            let runnable = firsts
                 .iter()
-                .all(|f| placed.get(*f).cloned().flatten().is_none());
+                .filter(|f| placed.get(**f).cloned().flatten().is_some())
+                .count();
+            let first_unrunnable = match &one_or_more {
+                Some((min, _)) => runnable < *min,
+                None => runnable == 0,
+            };
             let then_running = now
                 .get(then)
                 .and_then(|v| v.first())
@@ -862,7 +877,8 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
             // A first that was running and stops takes a symmetrical
             // then down with it; one that cannot start leaves a then that
             // needs starting (or recovering, or moving) stopped.
-            let first_was_running = firsts.iter().any(|f| now.contains_key(f));
+            let first_was_running =
+                one_or_more.is_none() && firsts.iter().any(|f| now.contains_key(f));
             match (then_running, actions.get(then)) {
                 (Some(node), None) if first_unrunnable && *symmetrical => {
                     let why = if first_was_running {
