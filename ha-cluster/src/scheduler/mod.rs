@@ -817,9 +817,12 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
             Some(_) => None,
             None => (!require_all).then(|| (1, order_id.clone())),
         };
+        let interleaved = clone_named(first).is_some()
+            && then_clone.is_some_and(|t| t.interleave)
+            && one_or_more.is_none();
         for then in thens {
             let firsts: Vec<&str> = match (clone_named(first), then_clone) {
-                (Some(f), Some(t)) if t.interleave && one_or_more.is_none() => {
+                (Some(f), Some(_)) if interleaved => {
                     let node = node_of(then);
                     f.instances
                         .iter()
@@ -921,8 +924,24 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
                         },
                     );
                 }
-                (None, Some(Change::Start { .. })) if first_unrunnable => {
+                (None, Some(Change::Start { .. }))
+                    if first_unrunnable && interleaved && firsts.is_empty() =>
+                {
+                    // No instance of the first clone beside it: the
+                    // instance is kept inactive, not shown.
                     actions.remove(then);
+                }
+                (None, Some(Change::Start { node, .. })) if first_unrunnable => {
+                    // Shown, but blocked.
+                    let node = node.clone();
+                    actions.insert(
+                        then,
+                        Change::Blocked {
+                            rsc: then.to_owned(),
+                            node,
+                            reason: format!("unrunnable {first}{what}"),
+                        },
+                    );
                 }
                 _ => {}
             }
