@@ -45,6 +45,9 @@ pub(super) struct Flat {
     pub constraints: Vec<Constraint>,
     /// The clones.
     pub clones: Vec<CloneSet>,
+    /// Groups (not cloned) by id: their members in order. Orders name a
+    /// group by its id.
+    pub groups: BTreeMap<String, Vec<String>>,
 }
 
 fn chain(id: &str, names: &[String], constraints: &mut Vec<Constraint>) {
@@ -238,8 +241,10 @@ pub(super) fn flatten(cib: &Cib) -> Result<Flat, Unsupported> {
                     ..
                 } = &mut each
                 {
-                    *f2 = last(f);
-                    *t2 = first(then);
+                    // Groups and clones stay named: the scheduler knows
+                    // them as wholes ("group running").
+                    *f2 = clone_id(f);
+                    *t2 = clone_id(then);
                 }
                 constraints.push(each);
             }
@@ -249,5 +254,6 @@ pub(super) fn flatten(cib: &Cib) -> Result<Flat, Unsupported> {
         primitives,
         constraints,
         clones,
+        groups: members_of,
     })
 }

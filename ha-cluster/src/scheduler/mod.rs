@@ -179,6 +179,7 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
         primitives: mut owned,
         constraints,
         mut clones,
+        groups,
     } = flatten(cib)?;
     // What the nodes ran, and the orphans: resources no longer configured
     // get a primitive of their own, to be stopped (stop-orphan-resources)
@@ -224,6 +225,7 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
         .iter()
         .map(|p| p.id.as_str())
         .chain(clones.iter().map(|c| c.id.as_str()))
+        .chain(groups.keys().map(String::as_str))
         .collect();
     // Anonymous clone instances share the child's fail counts.
     let anonymous: BTreeSet<&str> = clones
@@ -783,168 +785,179 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
                 .map(|(node, _)| node.clone())
         })
     };
-    for c in &constraints {
-        let Constraint::Order {
-            id: order_id,
-            first,
-            then,
-            mandatory: true,
-            symmetrical,
-            require_all,
-            ..
-        } = c
-        else {
-            continue;
-        };
-        let thens: Vec<&str> = match clone_named(then) {
-            Some(set) => set.instances.iter().map(|i| i[0].as_str()).collect(),
-            None => vec![then.as_str()],
-        };
-        let what = if clone_named(first).is_some() {
-            " running"
-        } else {
-            " start"
-        };
-        let then_clone = clone_named(then);
-        let c_then = then;
-        // One or more (require-all=false, or clone-min on a first clone):
-        // then may run once enough of the firsts can; firsts starting do
-        // not restart it.
-        let one_or_more = match clone_named(first) {
-            Some(f) if !require_all || f.min.is_some() => {
-                Some((f.min.unwrap_or(1), format!("clone-one-or-more:{order_id}")))
-            }
-            Some(_) => None,
-            None => (!require_all).then(|| (1, order_id.clone())),
-        };
-        let interleaved = clone_named(first).is_some()
-            && then_clone.is_some_and(|t| t.interleave)
-            && one_or_more.is_none();
-        for then in thens {
-            let firsts: Vec<&str> = match (clone_named(first), then_clone) {
-                (Some(f), Some(_)) if interleaved => {
-                    let node = node_of(then);
-                    f.instances
+    // Until nothing changes: a stop or restart may itself be a first.
+    for _ in 0..16 {
+        let before = actions.clone();
+        for c in &constraints {
+            let Constraint::Order {
+                id: order_id,
+                first,
+                then,
+                mandatory: true,
+                symmetrical,
+                require_all,
+                ..
+            } = c
+            else {
+                continue;
+            };
+            let thens: Vec<&str> = match (clone_named(then), groups.get(then.as_str())) {
+                (Some(set), _) => set.instances.iter().map(|i| i[0].as_str()).collect(),
+                (None, Some(members)) => vec![members[0].as_str()],
+                (None, None) => vec![then.as_str()],
+            };
+            let what = if clone_named(first).is_some() || groups.contains_key(first.as_str()) {
+                " running"
+            } else {
+                " start"
+            };
+            let then_clone = clone_named(then);
+            let c_then = then;
+            // One or more (require-all=false, or clone-min on a first clone):
+            // then may run once enough of the firsts can; firsts starting do
+            // not restart it.
+            let one_or_more = match clone_named(first) {
+                Some(f) if !require_all || f.min.is_some() => {
+                    Some((f.min.unwrap_or(1), format!("clone-one-or-more:{order_id}")))
+                }
+                Some(_) => None,
+                None => (!require_all).then(|| (1, order_id.clone())),
+            };
+            let interleaved = clone_named(first).is_some()
+                && then_clone.is_some_and(|t| t.interleave)
+                && one_or_more.is_none();
+            for then in thens {
+                let firsts: Vec<&str> = match (clone_named(first), then_clone) {
+                    (Some(f), Some(_)) if interleaved => {
+                        let node = node_of(then);
+                        f.instances
+                            .iter()
+                            .filter_map(|i| i.last())
+                            .filter(|l| node.is_some() && node_of(l) == node)
+                            .map(String::as_str)
+                            .collect()
+                    }
+                    (Some(f), _) => f
+                        .instances
                         .iter()
                         .filter_map(|i| i.last())
-                        .filter(|l| node.is_some() && node_of(l) == node)
                         .map(String::as_str)
-                        .collect()
-                }
-                (Some(f), _) => f
-                    .instances
-                    .iter()
-                    .filter_map(|i| i.last())
-                    .map(String::as_str)
-                    .collect(),
-                (None, _) if !require_all => constraints
-                    .iter()
-                    .filter_map(|o| match o {
-                        Constraint::Order {
-                            id, first, then: t, ..
-                        } if id == order_id && t == c_then => Some(first.as_str()),
-                        _ => None,
-                    })
-                    .collect(),
-                (None, _) => vec![first.as_str()],
-            };
-            // One or more is named by its pseudo action.
-            let (first, what) = match &one_or_more {
-                None => (first.as_str(), what),
-                Some((_, name)) => (name.as_str(), ""),
-            };
-            let first_starts = one_or_more.is_none()
-                && firsts.iter().any(|f| {
-                    matches!(
-                        actions.get(f),
-                        Some(
-                            Change::Start { .. }
-                                | Change::Move { .. }
-                                | Change::Migrate { .. }
-                                | Change::Recover { .. }
+                        .collect(),
+                    (None, _) if !require_all => constraints
+                        .iter()
+                        .filter_map(|o| match o {
+                            Constraint::Order {
+                                id, first, then: t, ..
+                            } if id == order_id && t == c_then => Some(first.as_str()),
+                            _ => None,
+                        })
+                        .collect(),
+                    (None, _) => match groups.get(first.as_str()) {
+                        Some(members) => vec![members[members.len() - 1].as_str()],
+                        None => vec![first.as_str()],
+                    },
+                };
+                // One or more is named by its pseudo action.
+                let (first, what) = match &one_or_more {
+                    None => (first.as_str(), what),
+                    Some((_, name)) => (name.as_str(), ""),
+                };
+                let first_starts = one_or_more.is_none()
+                    && firsts.iter().any(|f| {
+                        matches!(
+                            actions.get(f),
+                            Some(
+                                Change::Start { .. }
+                                    | Change::Move { .. }
+                                    | Change::Migrate { .. }
+                                    | Change::Recover { .. }
+                            )
                         )
-                    )
-                });
-            let runnable = firsts
-                .iter()
-                .filter(|f| placed.get(**f).cloned().flatten().is_some())
-                .count();
-            let first_unrunnable = match &one_or_more {
-                Some((min, _)) => runnable < *min,
-                None => runnable == 0,
-            };
-            let then_running = now
-                .get(then)
-                .and_then(|v| v.first())
-                .map(|(node, _)| node.clone());
-            // A first that was running and stops takes a symmetrical
-            // then down with it; one that cannot start leaves a then that
-            // needs starting (or recovering, or moving) stopped.
-            let first_was_running =
-                one_or_more.is_none() && firsts.iter().any(|f| now.contains_key(f));
-            match (then_running, actions.get(then)) {
-                (Some(node), None) if first_unrunnable && *symmetrical => {
-                    let why = if first_was_running {
-                        "required"
-                    } else {
-                        "unrunnable"
-                    };
-                    actions.insert(
-                        then,
-                        Change::Stop {
-                            rsc: then.to_owned(),
-                            node,
-                            reason: Some(format!("{why} {first}{what}")),
-                            role: role_of(then),
-                        },
-                    );
+                    });
+                let runnable = firsts
+                    .iter()
+                    .filter(|f| placed.get(**f).cloned().flatten().is_some())
+                    .count();
+                let first_unrunnable = match &one_or_more {
+                    Some((min, _)) => runnable < *min,
+                    None => runnable == 0,
+                };
+                let then_running = now
+                    .get(then)
+                    .and_then(|v| v.first())
+                    .map(|(node, _)| node.clone());
+                // A first that was running and stops takes a symmetrical
+                // then down with it; one that cannot start leaves a then that
+                // needs starting (or recovering, or moving) stopped.
+                let first_was_running =
+                    one_or_more.is_none() && firsts.iter().any(|f| now.contains_key(f));
+                match (then_running, actions.get(then)) {
+                    (Some(node), None) if first_unrunnable && *symmetrical => {
+                        let why = if first_was_running {
+                            "required"
+                        } else {
+                            "unrunnable"
+                        };
+                        actions.insert(
+                            then,
+                            Change::Stop {
+                                rsc: then.to_owned(),
+                                node,
+                                reason: Some(format!("{why} {first}{what}")),
+                                role: role_of(then),
+                            },
+                        );
+                    }
+                    (
+                        Some(node),
+                        Some(Change::Recover { .. } | Change::Move { .. } | Change::Migrate { .. }),
+                    ) if first_unrunnable => {
+                        actions.insert(
+                            then,
+                            Change::Stop {
+                                rsc: then.to_owned(),
+                                node,
+                                reason: Some(format!("unrunnable {first}{what}")),
+                                role: role_of(then),
+                            },
+                        );
+                    }
+                    (Some(node), None) if first_starts => {
+                        actions.insert(
+                            then,
+                            Change::Restart {
+                                rsc: then.to_owned(),
+                                node,
+                                reason: Some(format!("required {first}{what}")),
+                                role: role_of(then),
+                            },
+                        );
+                    }
+                    (None, Some(Change::Start { .. }))
+                        if first_unrunnable && interleaved && firsts.is_empty() =>
+                    {
+                        // No instance of the first clone beside it: the
+                        // instance is kept inactive, not shown.
+                        actions.remove(then);
+                    }
+                    (None, Some(Change::Start { node, .. })) if first_unrunnable => {
+                        // Shown, but blocked.
+                        let node = node.clone();
+                        actions.insert(
+                            then,
+                            Change::Blocked {
+                                rsc: then.to_owned(),
+                                node,
+                                reason: format!("unrunnable {first}{what}"),
+                            },
+                        );
+                    }
+                    _ => {}
                 }
-                (
-                    Some(node),
-                    Some(Change::Recover { .. } | Change::Move { .. } | Change::Migrate { .. }),
-                ) if first_unrunnable => {
-                    actions.insert(
-                        then,
-                        Change::Stop {
-                            rsc: then.to_owned(),
-                            node,
-                            reason: Some(format!("unrunnable {first}{what}")),
-                            role: role_of(then),
-                        },
-                    );
-                }
-                (Some(node), None) if first_starts => {
-                    actions.insert(
-                        then,
-                        Change::Restart {
-                            rsc: then.to_owned(),
-                            node,
-                            reason: Some(format!("required {first}{what}")),
-                            role: role_of(then),
-                        },
-                    );
-                }
-                (None, Some(Change::Start { .. }))
-                    if first_unrunnable && interleaved && firsts.is_empty() =>
-                {
-                    // No instance of the first clone beside it: the
-                    // instance is kept inactive, not shown.
-                    actions.remove(then);
-                }
-                (None, Some(Change::Start { node, .. })) if first_unrunnable => {
-                    // Shown, but blocked.
-                    let node = node.clone();
-                    actions.insert(
-                        then,
-                        Change::Blocked {
-                            rsc: then.to_owned(),
-                            node,
-                            reason: format!("unrunnable {first}{what}"),
-                        },
-                    );
-                }
-                _ => {}
             }
+        }
+        if actions == before {
+            break;
         }
     }
     for p in &primitives {
