@@ -78,6 +78,8 @@ pub(super) fn current(ops: &[Operation], expired: impl Fn(&Operation) -> bool) -
                 if ok && op.rc == 0 {
                     c = Current::default();
                 } else {
+                    // A failed stop leaves it active, state unknown.
+                    c.running = true;
                     c.failed = true;
                 }
             }

@@ -248,7 +248,9 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
     let mut n = nodes(cib);
     let fencing = cib.options.stonith_enabled;
     let managed = |p: &Primitive| {
-        !cib.options.maintenance_mode && p.meta.get("is-managed").is_none_or(|v| v != "false")
+        !cib.options.maintenance_mode
+            && p.meta.get("is-managed").is_none_or(|v| v != "false")
+            && p.meta.get("maintenance").is_none_or(|v| v != "true")
     };
     let quorum_stop =
         !cib.options.have_quorum && cib.options.no_quorum_policy == NoQuorumPolicy::Stop;
@@ -269,7 +271,7 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
             }
             if let Some(ops) = history.ops.get(&(p.id.clone(), node.clone())) {
                 let timeout = failure_timeout(p);
-                let c = current(ops, |op| match (cib.now, op.changed, timeout) {
+                let mut c = current(ops, |op| match (cib.now, op.changed, timeout) {
                     (Some(now), Some(at), Some(t)) => at.saturating_add(t) <= now,
                     _ => false,
                 });
@@ -285,8 +287,18 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
                 if c.not_installed || c.hard {
                     not_installed.insert((p.id.as_str(), node.clone()));
                 }
-                if c.running && !n.online.contains(node) && !n.is_unclean(node) && managed(p) {
+                if c.running
+                    && !n.online.contains(node)
+                    && !n.is_unclean(node)
+                    && !n.maintenance.contains(node)
+                    && managed(p)
+                {
                     n.fence(node, format!("{} is thought to be active there", p.id));
+                }
+                if c.running && n.is_unclean(node) {
+                    // Fencing ends whatever failed there.
+                    c.failed = false;
+                    c.failed_start = false;
                 }
                 if c.running {
                     now.entry(p.id.as_str())
@@ -582,9 +594,9 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
         let id = p.id.as_str();
         let here = now.get(id).cloned().unwrap_or_default();
         let mut target = placed.get(id).cloned().flatten();
-        if p.meta.get("is-managed").is_some_and(|v| v == "false")
-            || cib.options.maintenance_mode
+        if !managed(p)
             || blocked.contains(id)
+            || here.iter().any(|(node, _)| n.maintenance.contains(node))
         {
             continue;
         }
@@ -876,7 +888,10 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
                     });
                 let runnable = firsts
                     .iter()
-                    .filter(|f| placed.get(**f).cloned().flatten().is_some())
+                    .filter(|f| {
+                        placed.get(**f).cloned().flatten().is_some()
+                            && !matches!(actions.get(**f), Some(Change::Blocked { .. }))
+                    })
                     .count();
                 let first_unrunnable = match &one_or_more {
                     Some((min, _)) => runnable < *min,

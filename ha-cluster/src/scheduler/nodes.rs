@@ -14,6 +14,9 @@ pub(super) struct Nodes {
     pub online: BTreeSet<String>,
     /// Those in need of fencing, with why (fenced only where it can be).
     pub unclean: Vec<(String, String)>,
+    /// Those in maintenance: what runs there is left alone, nothing new
+    /// goes there.
+    pub maintenance: BTreeSet<String>,
 }
 
 impl Nodes {
@@ -39,9 +42,14 @@ pub(super) fn nodes(cib: &Cib) -> Nodes {
         available: BTreeSet::new(),
         online: BTreeSet::new(),
         unclean: Vec::new(),
+        maintenance: BTreeSet::new(),
     };
     let fencing = cib.options.stonith_enabled;
+    let truthy = |v: &str| matches!(v.to_ascii_lowercase().as_str(), "on" | "true" | "yes" | "1");
     for name in &names {
+        if attribute(cib, name, "maintenance").is_some_and(truthy) {
+            out.maintenance.insert(name.clone());
+        }
         let Some(s) = cib.status.get(name) else {
             // Never seen: unclean until fenced (startup-fencing).
             if fencing {
@@ -97,12 +105,15 @@ pub(super) fn nodes(cib: &Cib) -> Nodes {
                 out.fence(name, "peer was in an unknown state".into());
             }
         }
-        let standby = attr("standby").is_some_and(|v| {
-            matches!(v.to_ascii_lowercase().as_str(), "on" | "true" | "yes" | "1")
-        });
+        let standby = attr("standby").is_some_and(truthy);
         if online {
             out.online.insert(name.clone());
-            if !shutdown && !pending && !standby && !out.is_unclean(name) {
+            if !shutdown
+                && !pending
+                && !standby
+                && !out.is_unclean(name)
+                && !out.maintenance.contains(name)
+            {
                 out.available.insert(name.clone());
             }
         }
