@@ -48,6 +48,49 @@ pub struct ClusterOptions {
     pub placement_strategy: String,
 }
 
+impl ClusterOptions {
+    /// Reads `crm_config` name/value pairs, with Pacemaker's defaults; a
+    /// value Pacemaker would not take is an error naming the option.
+    pub fn from_pairs(
+        pairs: &BTreeMap<String, String>,
+        have_quorum: bool,
+    ) -> std::result::Result<Self, String> {
+        let get = |k: &str| pairs.get(k).map(String::as_str);
+        let no_quorum_policy = match get("no-quorum-policy") {
+            None | Some("stop") => NoQuorumPolicy::Stop,
+            Some("freeze") => NoQuorumPolicy::Freeze,
+            Some("ignore") => NoQuorumPolicy::Ignore,
+            Some("demote") => NoQuorumPolicy::Demote,
+            Some("suicide" | "fence") => NoQuorumPolicy::Suicide,
+            Some(other) => {
+                return Err(format!(
+                    "no-quorum-policy '{other}' is not one of stop, freeze, ignore, demote, suicide"
+                ));
+            }
+        };
+        let placement_strategy = get("placement-strategy").unwrap_or("default");
+        if !matches!(
+            placement_strategy,
+            "default" | "utilization" | "balanced" | "minimal"
+        ) {
+            return Err(format!(
+                "placement-strategy '{placement_strategy}' is not one of default, utilization, balanced, minimal"
+            ));
+        }
+        Ok(Self {
+            symmetric: truthy(get("symmetric-cluster"), true),
+            stonith_enabled: truthy(get("stonith-enabled"), true),
+            no_quorum_policy,
+            have_quorum,
+            start_failure_is_fatal: truthy(get("start-failure-is-fatal"), true),
+            maintenance_mode: truthy(get("maintenance-mode"), false),
+            stop_all_resources: truthy(get("stop-all-resources"), false),
+            stop_orphan_resources: truthy(get("stop-orphan-resources"), true),
+            placement_strategy: placement_strategy.to_owned(),
+        })
+    }
+}
+
 /// A cluster node.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Node {
@@ -68,12 +111,29 @@ pub struct Primitive {
     pub id: String,
     /// `class:provider:type` as crm_simulate prints it.
     pub agent: String,
+    /// The agent's parameters (`instance_attributes`).
+    pub params: BTreeMap<String, String>,
     /// Meta attributes (resource defaults merged in).
     pub meta: BTreeMap<String, String>,
+    /// Its configured operations (monitors with their intervals...).
+    pub operations: Vec<OperationConfig>,
     /// `on-fail` of its operations, by operation name.
     pub on_fail: BTreeMap<String, String>,
     /// What it needs (`utilization`), by name.
     pub utilization: BTreeMap<String, i64>,
+}
+
+/// A configured operation (`op monitor interval=30s`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OperationConfig {
+    /// `monitor`, `start`, `stop`...
+    pub name: String,
+    /// Its interval in milliseconds (0: not recurring).
+    pub interval_ms: u64,
+    /// Only in this role (a promotable clone's monitors).
+    pub role: Option<Role>,
+    /// `on-fail`, if set.
+    pub on_fail: Option<String>,
 }
 
 /// A resource.
@@ -327,20 +387,31 @@ fn utilization(e: &Element) -> BTreeMap<String, i64> {
 /// `PT1M30S`) in milliseconds.
 pub fn duration_ms(text: &str) -> Option<u64> {
     let t = text.trim();
-    if let Some(iso) = t.strip_prefix("PT").or_else(|| t.strip_prefix("pt")) {
+    if let Some(iso) = t.strip_prefix('P').or_else(|| t.strip_prefix('p')) {
+        // ISO 8601 (P1DT2H, PT1M30S; Pacemaker also takes P10S).
         let mut total = 0u64;
         let mut number = String::new();
+        let mut in_time = false;
         for ch in iso.chars() {
             if ch.is_ascii_digit() {
                 number.push(ch);
                 continue;
             }
+            let unit = ch.to_ascii_uppercase();
+            if unit == 'T' {
+                in_time = true;
+                continue;
+            }
             let n: u64 = number.parse().ok()?;
             number.clear();
-            total += n * match ch.to_ascii_uppercase() {
-                'H' => 3_600_000,
-                'M' => 60_000,
-                'S' => 1_000,
+            total += n * match (unit, in_time) {
+                ('Y', false) => 365 * 86_400_000,
+                ('M', false) => 30 * 86_400_000,
+                ('W', false) => 7 * 86_400_000,
+                ('D', false) => 86_400_000,
+                ('H', _) => 3_600_000,
+                ('M', true) => 60_000,
+                ('S', _) => 1_000,
                 _ => return None,
             };
         }
@@ -403,6 +474,7 @@ fn primitive(
     }
     meta.extend(nvpairs(e, "meta_attributes"));
     let mut on_fail = BTreeMap::new();
+    let mut operations = Vec::new();
     for ops in [
         template.and_then(|t| t.child("operations")),
         e.child("operations"),
@@ -411,17 +483,34 @@ fn primitive(
     .flatten()
     {
         for op in ops.children_named("op") {
-            if let (Some(name), Some(policy)) = (op.attr("name"), op.attr("on-fail")) {
+            let Some(name) = op.attr("name") else {
+                continue;
+            };
+            if let Some(policy) = op.attr("on-fail") {
                 on_fail.insert(name.to_owned(), policy.to_owned());
             }
+            let interval = op.attr("interval").unwrap_or("0");
+            operations.push(OperationConfig {
+                name: name.to_owned(),
+                interval_ms: duration_ms(interval)
+                    .ok_or_else(|| op.error(format!("bad interval '{interval}'")))?,
+                role: role_of(op, "role")?,
+                on_fail: op.attr("on-fail").map(str::to_owned),
+            });
         }
     }
+    let mut params = template
+        .map(|t| nvpairs(t, "instance_attributes"))
+        .unwrap_or_default();
+    params.extend(nvpairs(e, "instance_attributes"));
     let mut needs = template.map(utilization).unwrap_or_default();
     needs.extend(utilization(e));
     Ok(Primitive {
         id: e.id().to_owned(),
         agent,
+        params,
         meta,
+        operations,
         on_fail,
         utilization: needs,
     })
@@ -868,23 +957,11 @@ impl Cib {
             opts = nvpairs(c, "cluster_property_set");
         }
         let get = |k: &str| opts.get(k).map(String::as_str);
-        let options = ClusterOptions {
-            symmetric: truthy(get("symmetric-cluster"), true),
-            stonith_enabled: truthy(get("stonith-enabled"), true),
-            no_quorum_policy: match get("no-quorum-policy") {
-                Some("freeze") => NoQuorumPolicy::Freeze,
-                Some("ignore") => NoQuorumPolicy::Ignore,
-                Some("demote") => NoQuorumPolicy::Demote,
-                Some("suicide" | "fence") => NoQuorumPolicy::Suicide,
-                _ => NoQuorumPolicy::Stop,
-            },
-            have_quorum: truthy(root.attr("have-quorum"), false),
-            start_failure_is_fatal: truthy(get("start-failure-is-fatal"), true),
-            maintenance_mode: truthy(get("maintenance-mode"), false),
-            stop_all_resources: truthy(get("stop-all-resources"), false),
-            stop_orphan_resources: truthy(get("stop-orphan-resources"), true),
-            placement_strategy: get("placement-strategy").unwrap_or("default").to_owned(),
-        };
+        let options = ClusterOptions::from_pairs(&opts, truthy(root.attr("have-quorum"), false))
+            .map_err(|message| match config.child("crm_config") {
+                Some(c) => c.error(message),
+                None => root.error(message),
+            })?;
         let mut defaults = BTreeMap::new();
         if let Some(d) = config.child("rsc_defaults") {
             defaults = nvpairs(d, "meta_attributes");

@@ -19,6 +19,7 @@
 //! assert_eq!(ha_cluster::summary::lines(&transition), ["  * Start      vip     ( node1 )"]);
 //! ```
 
+pub mod builder;
 pub mod cib;
 pub mod error;
 pub mod rule;
@@ -27,7 +28,8 @@ pub mod score;
 pub mod summary;
 pub mod xml;
 
-pub use cib::Cib;
+pub use builder::CibBuilder;
+pub use cib::{Cib, Primitive, Resource};
 pub use error::{Error, Result};
 pub use scheduler::{Change, Transition, schedule};
 pub use score::Score;

@@ -200,6 +200,8 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
             .unwrap_or_else(|| Primitive {
                 id: String::new(),
                 agent: String::new(),
+                params: BTreeMap::new(),
+                operations: Vec::new(),
                 meta: BTreeMap::new(),
                 on_fail: BTreeMap::new(),
                 utilization: BTreeMap::new(),
@@ -1073,6 +1075,8 @@ mod tests {
                 child: Box::new(Resource::Primitive(Primitive {
                     id: "web".into(),
                     agent: "systemd:nginx".into(),
+                    params: BTreeMap::new(),
+                    operations: Vec::new(),
                     meta: BTreeMap::new(),
                     on_fail: BTreeMap::new(),
                     utilization: BTreeMap::new(),
