@@ -885,6 +885,7 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
                                     | Change::Move { .. }
                                     | Change::Migrate { .. }
                                     | Change::Recover { .. }
+                                    | Change::Restart { .. }
                             )
                         )
                     });
