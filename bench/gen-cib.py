@@ -23,7 +23,7 @@ def main():
     names = [f"node{i + 1}" for i in range(nodes)]
     out = []
     w = out.append
-    w('<cib crm_feature_set="3.16.2" validate-with="pacemaker-3.9" epoch="1" '
+    w('<cib crm_feature_set="3.16.1" validate-with="pacemaker-3.9" epoch="1" '
       'num_updates="0" admin_epoch="0" have-quorum="1" dc-uuid="1">')
     w("<configuration><crm_config><cluster_property_set id=\"opts\">")
     w('<nvpair id="opts-stonith" name="stonith-enabled" value="false"/>')
@@ -65,14 +65,14 @@ def main():
                 rc = 1 if failed else 0
                 w(f'<lrm_resource id="{r}" class="ocf" provider="pacemaker" type="Dummy">'
                   f'<lrm_rsc_op id="{r}_last_0" operation_key="{r}_start_0" operation="start" '
-                  f'crm-debug-origin="bench" crm_feature_set="3.16.2" transition-key="1:1:0:bench" '
-                  f'transition-magic="0:0;1:1:0:bench" call-id="{call}" rc-code="0" op-status="0" '
+                  f'crm-debug-origin="bench" crm_feature_set="3.16.1" transition-key="1:1:0:6e1a3a2c-5a1b-4d8a-9c59-0b6a2f0d2c11" '
+                  f'transition-magic="0:0;1:1:0:6e1a3a2c-5a1b-4d8a-9c59-0b6a2f0d2c11" call-id="{call}" rc-code="0" op-status="0" '
                   f'interval="0" last-rc-change="1700000000" exec-time="10" queue-time="0" '
                   f'op-digest="{DIGEST}" '
                   '/>'
                   f'<lrm_rsc_op id="{r}_monitor_10000" operation_key="{r}_monitor_10000" '
-                  f'operation="monitor" crm-debug-origin="bench" crm_feature_set="3.16.2" '
-                  f'transition-key="2:1:0:bench" transition-magic="0:{rc};2:1:0:bench" '
+                  f'operation="monitor" crm-debug-origin="bench" crm_feature_set="3.16.1" '
+                  f'transition-key="2:1:0:6e1a3a2c-5a1b-4d8a-9c59-0b6a2f0d2c11" transition-magic="0:{rc};2:1:0:6e1a3a2c-5a1b-4d8a-9c59-0b6a2f0d2c11" '
                   f'call-id="{call + 1}" rc-code="{rc}" op-status="{4 if failed else 0}" '
                   f'interval="10000" last-rc-change="1700000000" exec-time="10" queue-time="0" '
                   f'op-digest="{DIGEST}" '

@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::expand::CloneSet;
 use super::history::Current;
+use super::index::Index;
 use super::nodes::Nodes;
 use crate::cib::{Cib, Constraint, Primitive, Role};
 use crate::score::{INFINITY, Score};
@@ -22,7 +23,7 @@ pub(super) enum Step<'a> {
 }
 
 struct Planner<'a> {
-    constraints: &'a [Constraint],
+    index: &'a Index<'a>,
     clones: &'a [CloneSet],
     /// Clone index by clone id and by instance member.
     clone_of: BTreeMap<&'a str, usize>,
@@ -39,7 +40,7 @@ impl<'a> Planner<'a> {
         if !self.seen.insert(id) {
             return;
         }
-        for c in self.constraints {
+        for c in self.index.of(id) {
             if let Constraint::Colocation { rsc, with, .. } = c
                 && rsc == id
             {
@@ -55,7 +56,7 @@ impl<'a> Planner<'a> {
         }
         let set = &self.clones[ci];
         for member in set.instances.iter().flatten() {
-            for c in self.constraints {
+            for c in self.index.of(member) {
                 if let Constraint::Colocation { rsc, with, .. } = c
                     && rsc == member
                     && self.clone_of.get(with.as_str()) != Some(&ci)
@@ -71,7 +72,7 @@ impl<'a> Planner<'a> {
 /// The order of assignment for `ids` (in their order of precedence).
 pub(super) fn plan<'a>(
     ids: impl Iterator<Item = &'a str>,
-    constraints: &'a [Constraint],
+    index: &'a Index<'a>,
     clones: &'a [CloneSet],
 ) -> Vec<Step<'a>> {
     let mut clone_of = BTreeMap::new();
@@ -82,7 +83,7 @@ pub(super) fn plan<'a>(
         }
     }
     let mut planner = Planner {
-        constraints,
+        index,
         clones,
         clone_of,
         seen: BTreeSet::new(),
@@ -99,8 +100,10 @@ pub(super) fn plan<'a>(
 pub(super) struct Assigner<'a> {
     pub cib: &'a Cib,
     pub nodes: &'a Nodes,
-    pub primitives: &'a [&'a Primitive],
-    pub constraints: &'a [Constraint],
+    /// Primitives by id.
+    pub by_id: BTreeMap<&'a str, &'a Primitive>,
+    /// The constraints by resource.
+    pub index: &'a Index<'a>,
     pub clones: &'a [CloneSet],
     /// Each primitive's node scores before colocation.
     pub scores: BTreeMap<&'a str, BTreeMap<String, Score>>,
@@ -232,7 +235,7 @@ impl Assigner<'_> {
             return work;
         }
         let sign = if factor < 0.0 { -1.0 } else { 1.0 };
-        for c in self.constraints {
+        for c in self.index.with(dependent) {
             if let Constraint::Colocation {
                 rsc, with, score, ..
             } = c
@@ -261,7 +264,7 @@ impl Assigner<'_> {
         cap: Option<(usize, usize)>,
     ) -> Option<String> {
         let mut s = self.scores.get(id).cloned().unwrap_or_default();
-        for c in self.constraints {
+        for c in self.index.of(id) {
             if let Constraint::Colocation {
                 rsc,
                 with,
@@ -296,7 +299,7 @@ impl Assigner<'_> {
         }
         // The resources colocated with this one pull it their way.
         if !self.in_clone(id) {
-            for c in self.constraints {
+            for c in self.index.with(id) {
                 if let Constraint::Colocation {
                     rsc, with, score, ..
                 } = c
@@ -308,7 +311,7 @@ impl Assigner<'_> {
                 }
             }
         }
-        let primitive = self.primitives.iter().find(|q| q.id == id);
+        let primitive = self.by_id.get(id).copied();
         // placement-strategy=utilization: only nodes with room.
         if self.strategy != "default"
             && let Some(p) = primitive

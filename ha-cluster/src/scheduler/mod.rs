@@ -16,6 +16,7 @@
 mod assign;
 mod expand;
 mod history;
+mod index;
 mod nodes;
 mod promotion;
 
@@ -247,6 +248,7 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
             ));
         }
     }
+    let index = index::Index::new(&constraints);
     let mut n = nodes(cib);
     let fencing = cib.options.stonith_enabled;
     let managed = |p: &Primitive| {
@@ -404,7 +406,7 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
                 )
             })
             .collect();
-        for c in &constraints {
+        for c in index.of(&p.id) {
             // Role-specific locations weigh promotion, not placement.
             if let Constraint::Location {
                 rsc, role: None, ..
@@ -532,16 +534,12 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
                 })
         });
     }
-    let steps = assign::plan(
-        by_priority.iter().map(|p| p.id.as_str()),
-        &constraints,
-        &clones,
-    );
+    let steps = assign::plan(by_priority.iter().map(|p| p.id.as_str()), &index, &clones);
     let mut assigner = Assigner {
         cib,
         nodes: &n,
-        primitives: &primitives,
-        constraints: &constraints,
+        by_id: primitives.iter().map(|p| (p.id.as_str(), *p)).collect(),
+        index: &index,
         clones: &clones,
         scores,
         now: &now,

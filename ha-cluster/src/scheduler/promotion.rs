@@ -71,7 +71,7 @@ impl Assigner<'_> {
         } else {
             Score::MINUS_INFINITY
         };
-        for c in self.constraints {
+        for c in self.index.of(lead) {
             if let Constraint::Location {
                 rsc, role: None, ..
             } = c
@@ -100,7 +100,7 @@ impl Assigner<'_> {
             let Some(node) = self.placed.get(lead).cloned().flatten() else {
                 continue;
             };
-            let primitive = self.primitives.iter().find(|p| p.id == lead);
+            let primitive = self.by_id.get(lead).copied();
             let unpromotable = primitive
                 .and_then(|p| p.meta.get("target-role"))
                 .and_then(|r| Role::parse(r))
@@ -110,7 +110,7 @@ impl Assigner<'_> {
             } else {
                 self.promotion_score(ci, lead, &node)
             };
-            for c in self.constraints {
+            for c in self.index.of(lead) {
                 match c {
                     Constraint::Location {
                         rsc,
@@ -151,7 +151,7 @@ impl Assigner<'_> {
             let mut sort = priority.add(self.clone_weight(lead, &node));
             // Resources that want to be with the promoted instance pull it
             // their way (positive preferences only).
-            for c in self.constraints {
+            for c in self.index.with(&set.id) {
                 if let Constraint::Colocation {
                     rsc,
                     with,
