@@ -121,15 +121,20 @@ pub(super) fn nodes(cib: &Cib) -> Nodes {
     out
 }
 
-/// A node attribute (permanent, else transient; `#uname` is the name).
+/// A node attribute (transient, else permanent; `#uname` is the name).
 pub(super) fn attribute<'a>(cib: &'a Cib, node: &'a str, name: &str) -> Option<&'a str> {
     if name == "#uname" {
         return Some(node);
     }
-    cib.nodes
-        .iter()
-        .find(|n| n.name == node)
-        .and_then(|n| n.attributes.get(name))
-        .or_else(|| cib.status.get(node).and_then(|s| s.attributes.get(name)))
+    // Transient attributes (the status section) win over permanent ones.
+    cib.status
+        .get(node)
+        .and_then(|s| s.attributes.get(name))
+        .or_else(|| {
+            cib.nodes
+                .iter()
+                .find(|n| n.name == node)
+                .and_then(|n| n.attributes.get(name))
+        })
         .map(String::as_str)
 }
