@@ -185,6 +185,31 @@ impl Assigner<'_> {
         result.cmp(&0)
     }
 
+    /// `id` and every resource tied to it by mandatory colocations, either
+    /// way, transitively.
+    fn colocated(&self, id: &str) -> Vec<String> {
+        let mut seen = vec![id.to_owned()];
+        let mut next = 0;
+        while next < seen.len() {
+            let at = seen[next].clone();
+            next += 1;
+            for c in self.index.of(&at).chain(self.index.with(&at)) {
+                if let Constraint::Colocation {
+                    rsc, with, score, ..
+                } = c
+                    && score.value() >= INFINITY
+                {
+                    for r in [rsc, with] {
+                        if !seen.contains(r) {
+                            seen.push(r.clone());
+                        }
+                    }
+                }
+            }
+        }
+        seen
+    }
+
     fn in_clone(&self, id: &str) -> bool {
         self.clones
             .iter()
@@ -312,24 +337,47 @@ impl Assigner<'_> {
             }
         }
         let primitive = self.by_id.get(id).copied();
-        // placement-strategy=utilization: only nodes with room.
+        // placement-strategy=utilization: only nodes with room, for it
+        // and the unplaced resources that must go where it goes if some
+        // node has room for them all (Pacemaker's colocated utilization).
         if self.strategy != "default"
             && let Some(p) = primitive
         {
-            for (node, v) in s.iter_mut() {
+            let mut need = p.utilization.clone();
+            for other in self.colocated(id) {
+                if other != id
+                    && !self.placed.contains_key(other.as_str())
+                    && let Some(q) = self.by_id.get(other.as_str())
+                {
+                    for (k, v) in &q.utilization {
+                        *need.entry(k.clone()).or_default() += v;
+                    }
+                }
+            }
+            let room = |node: &str, need: &BTreeMap<String, i64>| {
                 let capacity = self
                     .cib
                     .nodes
                     .iter()
-                    .find(|x| &x.name == node)
+                    .find(|x| x.name == node)
                     .map(|x| &x.utilization);
                 let used = self.used.get(node);
-                let fits = p.utilization.iter().all(|(k, need)| {
+                need.iter().all(|(k, want)| {
                     let have = capacity.and_then(|c| c.get(k)).copied().unwrap_or(0);
                     let taken = used.and_then(|u| u.get(k)).copied().unwrap_or(0);
-                    have - taken >= *need
-                });
-                if !fits {
+                    have - taken >= *want
+                })
+            };
+            let together = s
+                .iter()
+                .any(|(node, v)| v.value() >= 0 && room(node, &need));
+            let need = if together {
+                need
+            } else {
+                p.utilization.clone()
+            };
+            for (node, v) in s.iter_mut() {
+                if !room(node, &need) {
                     *v = Score::MINUS_INFINITY;
                 }
             }
