@@ -2,16 +2,20 @@
 //! where each resource should run given the scores (location, stickiness,
 //! colocation, failures, node availability) and what must change.
 //!
-//! **So far** (issue #7, part 1 in progress): primitives, groups and
-//! clones (anonymous and globally unique; clone-max, clone-node-max,
-//! interleave) with location constraints (node scores and rules on node
-//! attributes and `#uname`), stickiness, mandatory and advisory
-//! colocation, mandatory ordering (restarts after a required start, stops
-//! after an unrunnable one), failures (recovery, migration-threshold,
-//! start-failure-is-fatal, on-fail), standby and offline nodes, fencing of
-//! nodes that left the membership, no-quorum-policy and utilization.
-//! Promotable clones, bundles, resource sets, tickets and migration are
-//! reported as unsupported.
+//! **So far** (issue #7, part 1 in progress): primitives, groups, clones
+//! (anonymous and unique; clone-max, clone-node-max, clone-min,
+//! interleave) and promotable clones (promotion scores, promoted-max and
+//! promoted-node-max), with locations (node scores, rules on node
+//! attributes, dates and `#uname`, score-attribute), stickiness, mandatory
+//! and advisory colocation with Pacemaker's score merging, roles, orders
+//! (restarts after a required start, stops after an unrunnable one, one or
+//! more, asymmetrical), resource sets, tags and templates, tickets,
+//! failures (recovery, migration-threshold, failure-timeout,
+//! start-failure-is-fatal, on-fail, hard and fatal errors, failed stops),
+//! orphans, multiply active resources, live migration, node states as
+//! Pacemaker reads them (fencing of unclean nodes), standby, maintenance,
+//! no-quorum-policy and the utilization placement strategies. Bundles and
+//! remote or guest nodes are reported as unsupported.
 
 mod assign;
 mod expand;
