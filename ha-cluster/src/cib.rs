@@ -323,6 +323,9 @@ pub struct Operation {
     /// When its result last changed (`last-rc-change`, seconds since the
     /// epoch): failures expire `failure-timeout` after it.
     pub changed: Option<i64>,
+    /// The return code the cluster expected (from `transition-key`), when
+    /// recorded: a monitor for the Stopped role expects 7.
+    pub expected_rc: Option<i32>,
 }
 
 /// A node's state in the status section.
@@ -935,6 +938,10 @@ fn operation(e: &Element) -> Result<Operation> {
         call_id: number("call-id")?,
         rc: number("rc-code")? as i32,
         status: number("op-status")? as i32,
+        expected_rc: e
+            .attr("transition-key")
+            .and_then(|k| k.split(':').nth(2))
+            .and_then(|v| v.parse().ok()),
         changed: e
             .attr("last-rc-change")
             .or_else(|| e.attr("last-run"))

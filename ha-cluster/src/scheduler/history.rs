@@ -52,7 +52,10 @@ pub(super) fn current(ops: &[Operation], expired: impl Fn(&Operation) -> bool) -
         // Pacemaker does (a probe erroring with "not running" is a probe).
         let ok = op.status == 0 || op.status == 4;
         let wanted = match op.name.as_str() {
-            "monitor" => matches!(op.rc, 0 | 8) || (op.rc == 7 && op.interval == 0),
+            "monitor" => {
+                matches!(op.rc, 0 | 8)
+                    || (op.rc == 7 && (op.interval == 0 || op.expected_rc == Some(7)))
+            }
             _ => op.rc == 0,
         };
         if !(ok && wanted) && expired(op) {
@@ -91,13 +94,15 @@ pub(super) fn current(ops: &[Operation], expired: impl Fn(&Operation) -> bool) -
                         c.failed = false;
                     }
                 }
+                (true, 7) if op.interval > 0 && op.expected_rc != Some(7) => {
+                    // A recurring monitor finding it stopped: a failure,
+                    // recovered where it was.
+                    c.running = true;
+                    c.failed = true;
+                }
                 (true, 7) => {
                     c.running = false;
                     c.failed = false;
-                    if op.interval > 0 {
-                        // A recurring monitor finding it stopped: a failure.
-                        c.failures.push("monitor");
-                    }
                 }
                 (true, 5) if op.interval == 0 => {
                     c.running = false;

@@ -645,7 +645,10 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
         // A promotable instance's roles: running is Unpromoted unless
         // promoted; where it goes, Promoted if chosen.
         let promotable = promotable_instances.contains(id);
-        let migratable = p.meta.get("allow-migrate").is_some_and(|v| v == "true")
+        let migratable = p
+            .meta
+            .get("allow-migrate")
+            .is_some_and(|v| matches!(v.as_str(), "true" | "on" | "yes" | "1"))
             && !clones
                 .iter()
                 .any(|c| c.instances.iter().flatten().any(|m| m == id));
