@@ -32,7 +32,9 @@ pub(super) struct Current {
 pub(super) fn current(ops: &[Operation], expired: impl Fn(&Operation) -> bool) -> Current {
     // Pending operations (not yet run: call-id -1) come last.
     let mut ops: Vec<_> = ops.iter().collect();
-    ops.sort_by_key(|o| (o.status == -1 && o.call_id < 0, o.call_id));
+    // Equal call ids (an operation and its failure record) go by when
+    // their result changed.
+    ops.sort_by_key(|o| (o.status == -1 && o.call_id < 0, o.call_id, o.changed));
     let mut c = Current::default();
     for op in ops {
         if op.status == -1 {

@@ -333,7 +333,7 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
             };
             match p.on_fail.get(op).map(String::as_str).or(default) {
                 Some("fence") if fencing => n.fence(node, format!("{} failed there", p.id)),
-                Some("ignore") => {
+                Some("ignore") if !c.hard => {
                     c.failed = false;
                     c.failed_start = false;
                 }
