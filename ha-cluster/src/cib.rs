@@ -578,6 +578,23 @@ struct Set {
     score: Option<Score>,
 }
 
+impl Set {
+    /// The members another set links to: a sequential set's last (or
+    /// first) member, every member of a set that is not sequential.
+    fn edge(&self, last: bool) -> Vec<&String> {
+        if !self.sequential {
+            return self.ids.iter().collect();
+        }
+        if last {
+            self.ids.last()
+        } else {
+            self.ids.first()
+        }
+        .into_iter()
+        .collect()
+    }
+}
+
 /// A constraint, its resource sets expanded into constraints between
 /// resources as Pacemaker unpacks them: within a sequential set each
 /// member is ordered after (or colocated with) the one before; between
@@ -720,18 +737,8 @@ fn expand_sets(template: Constraint, sets: &[Set], out: &mut Vec<Constraint>) {
             }
             for w in sets.windows(2) {
                 let (dependent, primary) = (&w[0], &w[1]);
-                let deps: Vec<&String> = if dependent.sequential {
-                    dependent.ids.first().into_iter().collect()
-                } else {
-                    dependent.ids.iter().collect()
-                };
-                let prims: Vec<&String> = if primary.sequential {
-                    primary.ids.last().into_iter().collect()
-                } else {
-                    primary.ids.iter().collect()
-                };
-                for d in &deps {
-                    for p in &prims {
+                for d in dependent.edge(false) {
+                    for p in primary.edge(true) {
                         out.push(pair(d, p, score, dependent.role, primary.role));
                     }
                 }
@@ -764,18 +771,8 @@ fn expand_sets(template: Constraint, sets: &[Set], out: &mut Vec<Constraint>) {
             }
             for w in sets.windows(2) {
                 let (before, after) = (&w[0], &w[1]);
-                let firsts: Vec<&String> = if before.sequential {
-                    before.ids.last().into_iter().collect()
-                } else {
-                    before.ids.iter().collect()
-                };
-                let thens: Vec<&String> = if after.sequential {
-                    after.ids.first().into_iter().collect()
-                } else {
-                    after.ids.iter().collect()
-                };
-                for f in &firsts {
-                    for t in &thens {
+                for f in before.edge(true) {
+                    for t in after.edge(false) {
                         let mut each = pair(f, t, &action(before), &action(after));
                         if !before.require_all
                             && let Constraint::Order {

@@ -127,7 +127,7 @@ pub(super) struct Assigner<'a> {
     pub known_as: &'a BTreeMap<String, String>,
 }
 
-impl Assigner<'_> {
+impl<'a> Assigner<'a> {
     /// The nodes `id` is assigned to: a clone's instances' (their last
     /// members'; of a promotable clone, those in `role`), a primitive's
     /// one; None if not assigned yet, or if a role is asked of a resource
@@ -210,6 +210,16 @@ impl Assigner<'_> {
         seen
     }
 
+    /// The resources colocated with `id` (outside clones), with the score.
+    fn dependents<'b>(&'b self, id: &'b str) -> impl Iterator<Item = (&'a str, Score)> + 'b {
+        self.index.with(id).filter_map(move |c| match c {
+            Constraint::Colocation {
+                rsc, with, score, ..
+            } if with == id && !self.in_clone(rsc) => Some((rsc.as_str(), *score)),
+            _ => None,
+        })
+    }
+
     fn in_clone(&self, id: &str) -> bool {
         self.clones
             .iter()
@@ -260,20 +270,13 @@ impl Assigner<'_> {
             return work;
         }
         let sign = if factor < 0.0 { -1.0 } else { 1.0 };
-        for c in self.index.with(dependent) {
-            if let Constraint::Colocation {
-                rsc, with, score, ..
-            } = c
-                && with == dependent
-                && !self.in_clone(rsc)
-            {
-                merged = self.merge(
-                    merged,
-                    rsc,
-                    sign * score.value() as f64 / INFINITY as f64,
-                    merging,
-                );
-            }
+        for (rsc, score) in self.dependents(dependent) {
+            merged = self.merge(
+                merged,
+                rsc,
+                sign * score.value() as f64 / INFINITY as f64,
+                merging,
+            );
         }
         merging.remove(dependent);
         merged
@@ -324,16 +327,9 @@ impl Assigner<'_> {
         }
         // The resources colocated with this one pull it their way.
         if !self.in_clone(id) {
-            for c in self.index.with(id) {
-                if let Constraint::Colocation {
-                    rsc, with, score, ..
-                } = c
-                    && with == id
-                    && !self.in_clone(rsc)
-                {
-                    let mut merging = BTreeSet::new();
-                    s = self.merge(s, rsc, score.value() as f64 / INFINITY as f64, &mut merging);
-                }
+            for (rsc, score) in self.dependents(id) {
+                let mut merging = BTreeSet::new();
+                s = self.merge(s, rsc, score.value() as f64 / INFINITY as f64, &mut merging);
             }
         }
         let primitive = self.by_id.get(id).copied();

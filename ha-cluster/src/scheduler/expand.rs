@@ -118,6 +118,9 @@ pub(super) fn flatten(cib: &Cib) -> Result<Flat, Unsupported> {
                     Resource::Group { id, members } => (id.clone(), members.clone()),
                     _ => return Err(Unsupported("clones of clones or bundles".into())),
                 };
+                if members.is_empty() {
+                    continue;
+                }
                 let max = count(meta, "clone-max", node_count);
                 let mut set = CloneSet {
                     id: id.clone(),

@@ -1151,6 +1151,26 @@ mod tests {
         assert!(starts_vip(&c));
     }
 
+    proptest::proptest! {
+        /// Whatever parses, schedules without a panic: Pacemaker's cases
+        /// cut short or with a node's history and constraints mangled.
+        #[test]
+        fn any_cib_that_reads_schedules(
+            case in proptest::sample::select(vec!["group1", "clone-max-zero", "promoted-13", "ticket-clone-1", "one-or-more-1", "inc6"]),
+            cut in 0.0f64..1.0,
+            junk in "[<>/a-z\\\" =:0-9-]{0,30}",
+        ) {
+            let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+            let text = std::fs::read_to_string(root.join(format!("tests/pacemaker-scheduler/xml/{case}.xml"))).unwrap();
+            let at = (text.len() as f64 * cut) as usize;
+            let at = (0..=at).rev().find(|i| text.is_char_boundary(*i)).unwrap_or(0);
+            let mangled = format!("{}{junk}{}", &text[..at], &text[at..]);
+            if let Ok(cib) = Cib::from_xml(&mangled) {
+                let _ = schedule(&cib);
+            }
+        }
+    }
+
     #[test]
     fn stickiness_outweighs_a_weaker_preference() {
         let running = r#"<lrm id="1"><lrm_resources><lrm_resource id="vip" class="ocf" provider="heartbeat" type="IPaddr2">
