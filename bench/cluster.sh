@@ -5,7 +5,7 @@
 # docs/benchmarks.md.
 #
 #   bench/cluster.sh                 # 5 rounds of ha-ctl, 3 of crm_simulate
-#   ROUNDS=9 CRM_ROUNDS=1 bench/cluster.sh
+#   ROUNDS=9 CRM_ROUNDS=1 CRM_LIMIT=1200 bench/cluster.sh   # crm_simulate stopped after 20 min
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

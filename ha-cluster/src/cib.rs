@@ -307,6 +307,13 @@ pub struct Ticket {
     pub standby: bool,
 }
 
+impl Ticket {
+    /// Whether what depends on this ticket may run (granted, not standby).
+    pub fn allows(self) -> bool {
+        self.granted && !self.standby
+    }
+}
+
 /// One operation in a resource's history on a node.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Operation {
@@ -326,6 +333,23 @@ pub struct Operation {
     /// The return code the cluster expected (from `transition-key`), when
     /// recorded: a monitor for the Stopped role expects 7.
     pub expected_rc: Option<i32>,
+    /// The digests of the parameters it ran with, when recorded.
+    pub digests: Option<Digests>,
+}
+
+/// What an operation recorded of the parameters it ran with: digests of
+/// all of them, of those whose change needs a restart (the rest can be
+/// reloaded), and of all but the private ones.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Digests {
+    /// Of every parameter (`op-digest`).
+    pub all: String,
+    /// The parameters a change of which needs a restart
+    /// (`op-force-restart`), and their digest (`op-restart-digest`).
+    pub restart: Option<(Vec<String>, String)>,
+    /// The private parameters (`op-secure-params`), and the digest of the
+    /// others (`op-secure-digest`).
+    pub secure: Option<(Vec<String>, String)>,
 }
 
 /// A node's state in the status section.
@@ -371,8 +395,15 @@ fn nvpairs(e: &Element, set: &str) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
     for s in e.children_named(set) {
         for nv in s.children_named("nvpair") {
-            if let (Some(n), Some(v)) = (nv.attr("name"), nv.attr("value")) {
-                out.insert(n.to_owned(), v.to_owned());
+            match (nv.attr("name"), nv.attr("value")) {
+                // "#default" unsets a value (as Pacemaker reads it).
+                (Some(n), Some(v)) if v.eq_ignore_ascii_case("#default") => {
+                    out.remove(n);
+                }
+                (Some(n), Some(v)) => {
+                    out.insert(n.to_owned(), v.to_owned());
+                }
+                _ => {}
             }
         }
     }
@@ -943,6 +974,21 @@ fn operation(e: &Element) -> Result<Operation> {
             .attr("last-rc-change")
             .or_else(|| e.attr("last-run"))
             .and_then(|v| v.parse().ok()),
+        digests: e.attr("op-digest").map(|all| {
+            let listed = |names: &str, digest: &str| {
+                e.attr(names).zip(e.attr(digest)).map(|(n, d)| {
+                    (
+                        n.split_whitespace().map(str::to_owned).collect(),
+                        d.to_owned(),
+                    )
+                })
+            };
+            Digests {
+                all: all.to_owned(),
+                restart: listed("op-force-restart", "op-restart-digest"),
+                secure: listed("op-secure-params", "op-secure-digest"),
+            }
+        }),
     })
 }
 

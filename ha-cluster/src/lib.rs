@@ -31,5 +31,5 @@ pub mod xml;
 pub use builder::CibBuilder;
 pub use cib::{Cib, Primitive, Resource};
 pub use error::{Error, Result};
-pub use scheduler::{Change, Transition, schedule};
+pub use scheduler::{Action, Change, Graph, Task, Transition, schedule};
 pub use score::Score;

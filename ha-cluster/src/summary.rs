@@ -100,6 +100,7 @@ pub fn lines(transition: &Transition) -> Vec<String> {
                 },
                 reason.clone(),
             )),
+            Change::Reload { rsc, node } => Some(("Reload", rsc.as_str(), node.clone(), None)),
             Change::Fence { .. } => None,
         })
         .collect();
@@ -133,6 +134,7 @@ mod tests {
     #[test]
     fn widths_follow_crm_simulate() {
         let t = Transition {
+            graph: Default::default(),
             changes: vec![
                 Change::Start {
                     rsc: "rsc2".into(),

@@ -2,27 +2,31 @@
 //! schedules a CIB file and prints the decisions in crm_simulate's format.
 //!
 //! ```text
-//! ha-ctl simulate -x cib.xml
+//! ha-ctl simulate -x cib.xml [--graph]
 //! ```
 //! Prints `Transition Summary:` and its lines exactly as `crm_simulate -x
 //! cib.xml -S` does, so the two can be diffed (the current and revised
-//! status blocks come with the rest of issue #7).
+//! status blocks come with the rest of issue #7). `--graph` then lists the
+//! transition's actions in an order that keeps every ordering, each with
+//! the actions it waits for.
 
 use std::process::ExitCode;
 
-use ha_cluster::{Cib, schedule, summary};
+use ha_cluster::{Cib, Graph, Task, schedule, summary};
 
-const USAGE: &str = "usage: ha-ctl simulate -x CIB.xml";
+const USAGE: &str = "usage: ha-ctl simulate -x CIB.xml [--graph]";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let file = match args
+    let (file, graph) = match args
         .iter()
         .map(String::as_str)
         .collect::<Vec<_>>()
         .as_slice()
     {
-        ["simulate", "-x", file] | ["simulate", "--xml-file", file] => (*file).to_owned(),
+        ["simulate", "-x" | "--xml-file", file] => ((*file).to_owned(), false),
+        ["simulate", "-x" | "--xml-file", file, "--graph"]
+        | ["simulate", "--graph", "-x" | "--xml-file", file] => ((*file).to_owned(), true),
         ["-h" | "--help"] => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;
@@ -58,11 +62,65 @@ fn main() -> ExitCode {
             for line in summary::lines(&t) {
                 println!("{line}");
             }
+            if graph {
+                print_graph(&t.graph);
+            }
             ExitCode::SUCCESS
         }
         Err(e) => {
             eprintln!("ha-ctl: {file}: {e}");
             ExitCode::from(1)
         }
+    }
+}
+
+/// The actions in an order that keeps every ordering, numbered, each with
+/// the numbers of those it waits for.
+fn print_graph(g: &Graph) {
+    println!("\nTransition Graph:");
+    let Some(order) = g.order() else {
+        println!("  the orderings form a loop: this transition cannot finish");
+        return;
+    };
+    let number: Vec<usize> = {
+        let mut n = vec![0; order.len()];
+        for (k, &i) in order.iter().enumerate() {
+            n[i] = k + 1;
+        }
+        n
+    };
+    for &i in &order {
+        let a = &g.actions[i];
+        let what = match (a.task, &a.rsc) {
+            (Task::Fence, _) => format!("fence {}", a.node),
+            (Task::Monitor { interval_ms }, Some(r)) => {
+                format!("{r} monitor every {interval_ms}ms on {}", a.node)
+            }
+            (task, Some(r)) => format!("{r} {} on {}", task_name(task), a.node),
+            (task, None) => format!("{} on {}", task_name(task), a.node),
+        };
+        let mut after: Vec<usize> = g.before(i).map(|b| number[b]).collect();
+        after.sort_unstable();
+        let after: Vec<String> = after.iter().map(usize::to_string).collect();
+        if after.is_empty() {
+            println!("  {:>3}. {what}", number[i]);
+        } else {
+            println!("  {:>3}. {what} (after {})", number[i], after.join(", "));
+        }
+    }
+}
+
+fn task_name(task: Task) -> &'static str {
+    match task {
+        Task::Fence => "fence",
+        Task::Probe => "probe",
+        Task::Demote => "demote",
+        Task::Stop => "stop",
+        Task::MigrateTo => "migrate_to",
+        Task::MigrateFrom => "migrate_from",
+        Task::Start => "start",
+        Task::Promote => "promote",
+        Task::Reload => "reload-agent",
+        Task::Monitor { .. } => "monitor",
     }
 }

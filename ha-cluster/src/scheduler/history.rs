@@ -2,6 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::definition::Definition;
 use super::expand::CloneSet;
 use crate::cib::{Cib, Operation};
 
@@ -24,6 +25,8 @@ pub(super) struct Current {
     pub failed_op: Option<&'static str>,
     /// Every operation that failed in the history (for on-fail).
     pub failures: Vec<&'static str>,
+    /// Whether its parameters changed since it started.
+    pub definition: Definition,
 }
 
 /// Reads a resource's operation history on one node.

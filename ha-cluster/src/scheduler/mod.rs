@@ -14,11 +14,19 @@
 //! start-failure-is-fatal, on-fail, hard and fatal errors, failed stops),
 //! orphans, multiply active resources, live migration, node states as
 //! Pacemaker reads them (fencing of unclean nodes), standby, maintenance,
-//! no-quorum-policy and the utilization placement strategies. Bundles and
-//! remote or guest nodes are reported as unsupported.
+//! no-quorum-policy, the utilization placement strategies, and definition
+//! changes (parameter digests: restart or reload). Bundles and remote or
+//! guest nodes are reported as unsupported.
+//!
+//! The decisions come as crm_simulate's summary states them ([`Change`])
+//! and as the graph of actions that carries them out ([`Graph`]: probes,
+//! fencing, stops, starts, promotions, migrations, reloads, monitors, and
+//! their orderings), for the executor to run.
 
 mod assign;
+mod definition;
 mod expand;
+mod graph;
 mod history;
 mod index;
 mod nodes;
@@ -29,7 +37,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::cib::{Cib, Constraint, LossPolicy, NoQuorumPolicy, Primitive, Role};
 use crate::score::Score;
 use assign::{Assigner, Step};
+use definition::Definition;
 use expand::{Flat, flatten};
+pub use graph::{Action, Graph, Task};
 use history::{Current, current, histories, strip};
 use nodes::{attribute, nodes};
 
@@ -117,6 +127,13 @@ pub enum Change {
         /// Why it may not.
         reason: String,
     },
+    /// Reload changed parameters without a restart (the agent's reload).
+    Reload {
+        /// Resource.
+        rsc: String,
+        /// Node.
+        node: String,
+    },
     /// Stop and start again on the same node.
     Restart {
         /// Resource.
@@ -135,6 +152,8 @@ pub enum Change {
 pub struct Transition {
     /// The changes, in the order crm_simulate lists them.
     pub changes: Vec<Change>,
+    /// The actions that carry them out, with their orderings.
+    pub graph: Graph,
 }
 
 /// A CIB using something the scheduler does not handle yet.
@@ -283,6 +302,9 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
                     (Some(now), Some(at), Some(t)) => at.saturating_add(t) <= now,
                     _ => false,
                 });
+                if c.running {
+                    c.definition = definition::definition(ops, &p.params);
+                }
                 if c.failures
                     .iter()
                     .any(|op| p.on_fail.get(*op).is_some_and(|f| f == "stop"))
@@ -347,8 +369,11 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
             }
         }
     }
-    // Tickets: without its ticket a resource may not run; one running
-    // when the ticket is lost meets the loss-policy.
+    // Tickets (per primitive, as Pacemaker applies them to each child):
+    // without its ticket a resource may not run; one running when the
+    // ticket is lost meets the loss-policy. A ticket for the promoted role
+    // only keeps instances from promotion (see promotion.rs), unless its
+    // loss-policy is stop; its fence and freeze touch promoted instances.
     let mut ticket_banned: BTreeSet<&str> = BTreeSet::new();
     for c in &constraints {
         let Constraint::Ticket {
@@ -362,31 +387,33 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
             continue;
         };
         let state = cib.tickets.get(ticket).copied().unwrap_or_default();
-        if state.granted && !state.standby || (*promoted_only && *loss_policy != LossPolicy::Stop) {
+        if state.allows() {
             continue;
         }
-        let running: Vec<String> = now
-            .get(rsc.as_str())
-            .into_iter()
-            .flatten()
-            .map(|(node, _)| node.clone())
-            .collect();
-        if !state.granted && !running.is_empty() {
+        let current = now.get(rsc.as_str()).map_or(&[][..], Vec::as_slice);
+        let in_role = !*promoted_only || current.iter().any(|(_, c)| c.promoted);
+        if !state.granted && !current.is_empty() {
             match loss_policy {
-                LossPolicy::Freeze => {
-                    blocked.insert(rsc.as_str());
+                LossPolicy::Stop => {
+                    ticket_banned.insert(rsc.as_str());
                 }
-                LossPolicy::Fence => {
-                    for node in &running {
+                LossPolicy::Demote => {
+                    if !*promoted_only {
+                        ticket_banned.insert(rsc.as_str());
+                    }
+                }
+                LossPolicy::Fence if in_role => {
+                    for (node, _) in current {
                         n.fence(node, "deadman ticket was lost".into());
                     }
                     ticket_banned.insert(rsc.as_str());
                 }
-                LossPolicy::Stop | LossPolicy::Demote => {
-                    ticket_banned.insert(rsc.as_str());
+                LossPolicy::Freeze if in_role => {
+                    blocked.insert(rsc.as_str());
                 }
+                LossPolicy::Fence | LossPolicy::Freeze => {}
             }
-        } else {
+        } else if !*promoted_only || *loss_policy == LossPolicy::Stop {
             ticket_banned.insert(rsc.as_str());
         }
     }
@@ -483,11 +510,8 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
                 s.insert(node.clone(), Score::MINUS_INFINITY);
             }
         }
-        // Fencing devices need no quorum ("requires" is "nothing").
-        let needs_quorum = p
-            .meta
-            .get("requires")
-            .map_or(!p.agent.starts_with("stonith:"), |r| r != "nothing");
+        // Fencing devices need quorum too, unless "requires" is "nothing".
+        let needs_quorum = p.meta.get("requires").is_none_or(|r| r != "nothing");
         if quorum_stop && needs_quorum {
             quorum_held.insert(p.id.as_str());
         }
@@ -589,6 +613,15 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
             reason: reason.clone(),
         })
         .collect();
+    // A stop on an unclean node nobody may fence cannot be done (nor
+    // assumed done).
+    let blocked_on = |node: &str| {
+        if n.is_unclean(node) && !can_fence(node) {
+            " (blocked)"
+        } else {
+            ""
+        }
+    };
     // Changes, resource by resource in CIB order.
     let starts_blocked = frozen || fencing_missing;
     let mut actions: BTreeMap<&str, Change> = BTreeMap::new();
@@ -614,7 +647,7 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
                 (Some((from, c)), _) => Some(Change::Stop {
                     rsc: id.into(),
                     node: from.clone(),
-                    reason: Some("no quorum".into()),
+                    reason: Some(format!("no quorum{}", blocked_on(from))),
                     role: promotable_instances.contains(id).then_some(if c.promoted {
                         Role::Promoted
                     } else {
@@ -719,14 +752,9 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
             (Some((from, c)), None) => Some(Change::Stop {
                 rsc: id.into(),
                 node: from.clone(),
-                reason: Some(
-                    if quorum_stop {
-                        "no quorum"
-                    } else {
-                        "node availability"
-                    }
-                    .to_owned(),
-                ),
+                // On an unclean node nobody may fence, the stop cannot be
+                // done (nor assumed done).
+                reason: Some(format!("node availability{}", blocked_on(from))),
                 role: promotable.then(|| role_now(c)),
             }),
             (Some((from, c)), Some(to)) if from == to => {
@@ -750,7 +778,19 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
                         from: now_role,
                     })
                 } else {
-                    None
+                    match c.definition {
+                        Definition::Same => None,
+                        Definition::Reload => Some(Change::Reload {
+                            rsc: id.into(),
+                            node: from.clone(),
+                        }),
+                        Definition::Restart => Some(Change::Restart {
+                            rsc: id.into(),
+                            node: from.clone(),
+                            reason: Some("resource definition change".into()),
+                            role: promotable.then_some(now_role),
+                        }),
+                    }
                 }
             }
             (Some((from, c)), Some(to)) => {
@@ -803,6 +843,12 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
                 .and_then(|v| v.first())
                 .map(|(node, _)| node.clone())
         })
+    };
+    // Active resources whose stop cannot happen: blocked, or unmanaged.
+    let by_id: BTreeMap<&str, &Primitive> =
+        primitives.iter().map(|p| (p.id.as_str(), *p)).collect();
+    let stuck = |id: &str| {
+        now.contains_key(id) && (blocked.contains(id) || by_id.get(id).is_some_and(|p| !managed(p)))
     };
     // Until nothing changes: a stop or restart may itself be a first.
     for _ in 0..16 {
@@ -897,7 +943,9 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
                 let runnable = firsts
                     .iter()
                     .filter(|f| {
+                        // A blocked resource starts nowhere.
                         placed.get(**f).cloned().flatten().is_some()
+                            && !blocked.contains(**f)
                             && !matches!(actions.get(**f), Some(Change::Blocked { .. }))
                     })
                     .count();
@@ -915,6 +963,7 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
                 let first_was_running =
                     one_or_more.is_none() && firsts.iter().any(|f| now.contains_key(f));
                 match (then_running, actions.get(then)) {
+                    (Some(_), None) if stuck(then) => {}
                     (Some(node), None) if first_unrunnable && *symmetrical => {
                         let why = if first_was_running {
                             "required"
@@ -945,7 +994,7 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
                             },
                         );
                     }
-                    (Some(node), None) if first_starts => {
+                    (Some(node), None | Some(Change::Reload { .. })) if first_starts => {
                         actions.insert(
                             then,
                             Change::Restart {
@@ -983,13 +1032,102 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
             break;
         }
     }
+    // A stop that must wait for one that cannot happen (a blocked or
+    // unmanaged resource staying active) is blocked too, and in turn
+    // holds up what must stop after it.
+    let mut held: BTreeSet<String> = now
+        .keys()
+        .filter(|id| stuck(id))
+        .map(|id| (*id).to_owned())
+        .collect();
+    loop {
+        let before = held.len();
+        for c in &constraints {
+            let Constraint::Order {
+                first,
+                then,
+                mandatory: true,
+                symmetrical,
+                first_action,
+                then_action,
+                ..
+            } = c
+            else {
+                continue;
+            };
+            let (waits_for, stopping) = match (first_action.as_str(), then_action.as_str()) {
+                ("stop", "stop") => (first, then),
+                ("start", "start") if *symmetrical => (then, first),
+                _ => continue,
+            };
+            if !held.contains(waits_for.as_str()) {
+                continue;
+            }
+            if let Some(Change::Stop {
+                reason: Some(reason),
+                ..
+            }) = actions.get_mut(stopping.as_str())
+                && !reason.ends_with("(blocked)")
+            {
+                reason.push_str(" (blocked)");
+                held.insert(stopping.clone());
+            }
+        }
+        if held.len() == before {
+            break;
+        }
+    }
     for p in &primitives {
         if let Some(change) = actions.remove(p.id.as_str()) {
             changes.push(change);
         }
     }
     changes.extend(extra);
-    Ok(Transition { changes })
+    // Probes: each primitive where nothing is known of it on an online
+    // node (an anonymous clone: one instance per node).
+    let mut probes = Vec::new();
+    for node in n
+        .names
+        .iter()
+        .filter(|x| n.online.contains(*x) && !n.maintenance.contains(*x))
+    {
+        let known_on = |id: &str| known.contains(&(id.to_owned(), node.clone()));
+        for p in &primitives {
+            let id = p.id.as_str();
+            let set = clones
+                .iter()
+                .find(|c| c.instances.iter().flatten().any(|m| m == id));
+            let unknown = match set {
+                Some(set) if !set.unique => {
+                    let slot = set.instances.iter().position(|i| i.iter().any(|m| m == id));
+                    slot == Some(0)
+                        && !set
+                            .instances
+                            .iter()
+                            .any(|i| i.iter().any(|m| strip(m) == strip(id) && known_on(m)))
+                }
+                _ => !known_on(id),
+            };
+            if unknown && !orphans.contains(id) {
+                probes.push((id, node.as_str()));
+            }
+        }
+    }
+    let graph = graph::build(&graph::Inputs {
+        changes: &changes,
+        primitives: &primitives,
+        constraints: &constraints,
+        groups: &groups,
+        clones: &clones,
+        fenced: n
+            .unclean
+            .iter()
+            .map(|(node, _)| node.as_str())
+            .filter(|node| can_fence(node))
+            .collect(),
+        probes,
+    });
+    Ok(Transition { changes, graph })
 }
 
 #[cfg(test)]

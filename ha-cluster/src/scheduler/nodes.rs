@@ -85,7 +85,7 @@ pub(super) fn nodes(cib: &Cib) -> Nodes {
                 online = s.controller;
             } else if s.in_membership.is_none() {
                 out.fence(name, "peer has not been seen by the cluster".into());
-            } else if join == "nack" {
+            } else if join == "banned" {
                 out.fence(name, "peer failed Pacemaker membership criteria".into());
             } else if !terminate && expected == "down" {
                 pending = in_cluster || s.controller;

@@ -145,6 +145,22 @@ impl Assigner<'_> {
                         };
                         priority = priority.add(Score::new(sign * score.value()));
                     }
+                    Constraint::Ticket {
+                        rsc,
+                        ticket,
+                        promoted_only: true,
+                        ..
+                    } if rsc == lead
+                        && !self
+                            .cib
+                            .tickets
+                            .get(ticket)
+                            .copied()
+                            .unwrap_or_default()
+                            .allows() =>
+                    {
+                        priority = Score::MINUS_INFINITY;
+                    }
                     _ => {}
                 }
             }

@@ -1,0 +1,539 @@
+//! The transition as a graph: the actions that carry out the scheduler's
+//! decisions (fencing, probes, stops, demotes, migrations, starts,
+//! promotes, recurring monitors) and the orderings between them, for the
+//! executor (part 2) to run: an action may run once every action ordered
+//! before it is done.
+//!
+//! The orderings are those Pacemaker's graph has: each resource's own
+//! sequence (demote, stop, start, promote, monitor), probes before a
+//! resource starts anywhere, fencing before what ran on the fenced node
+//! starts elsewhere (its stop there is implied by the fencing), and the
+//! order constraints: `first` before `then` for the actions they name,
+//! inverted for stops when symmetrical, instance to instance when a clone
+//! interleaves; optional orders apply when both actions are scheduled.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::Change;
+use super::expand::CloneSet;
+use crate::cib::{Constraint, Primitive, Role};
+
+/// What an action does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Task {
+    /// Fence (reboot) the node.
+    Fence,
+    /// Find out whether the resource runs on the node (a monitor of 0).
+    Probe,
+    /// Demote the resource (Promoted to Unpromoted).
+    Demote,
+    /// Stop the resource.
+    Stop,
+    /// Live migration, first half (on the source).
+    MigrateTo,
+    /// Live migration, second half (on the target).
+    MigrateFrom,
+    /// Start the resource.
+    Start,
+    /// Promote the resource (Unpromoted to Promoted).
+    Promote,
+    /// Have the agent reload changed parameters (`reload-agent`).
+    Reload,
+    /// A recurring monitor, every `interval_ms`.
+    Monitor {
+        /// Its interval in milliseconds.
+        interval_ms: u64,
+    },
+}
+
+impl Task {
+    /// The action named by an order constraint's `first-action` or
+    /// `then-action`.
+    fn named(name: &str) -> Option<Self> {
+        match name {
+            "start" => Some(Self::Start),
+            "stop" => Some(Self::Stop),
+            "promote" => Some(Self::Promote),
+            "demote" => Some(Self::Demote),
+            _ => None,
+        }
+    }
+
+    /// What undoes it (a symmetrical order's other direction).
+    fn inverse(self) -> Option<Self> {
+        match self {
+            Self::Start => Some(Self::Stop),
+            Self::Stop => Some(Self::Start),
+            Self::Promote => Some(Self::Demote),
+            Self::Demote => Some(Self::Promote),
+            _ => None,
+        }
+    }
+}
+
+/// One action of the transition.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Action {
+    /// What it does.
+    pub task: Task,
+    /// The resource (None for fencing).
+    pub rsc: Option<String>,
+    /// Where.
+    pub node: String,
+}
+
+/// The actions and their orderings.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Graph {
+    /// The actions, each once.
+    pub actions: Vec<Action>,
+    /// `(a, b)`: action `a` must be done before `b` starts (indexes into
+    /// `actions`).
+    pub edges: BTreeSet<(usize, usize)>,
+}
+
+impl Graph {
+    /// The index of an action, if scheduled.
+    pub fn find(&self, task: Task, rsc: Option<&str>, node: &str) -> Option<usize> {
+        self.actions
+            .iter()
+            .position(|a| a.task == task && a.rsc.as_deref() == rsc && a.node == node)
+    }
+
+    /// What must be done before action `i`.
+    pub fn before(&self, i: usize) -> impl Iterator<Item = usize> + '_ {
+        self.edges
+            .iter()
+            .filter(move |(_, b)| *b == i)
+            .map(|(a, _)| *a)
+    }
+
+    /// An order to run the actions in that keeps every edge (ties go by
+    /// index); None if the orderings form a loop, which no executor could
+    /// finish.
+    pub fn order(&self) -> Option<Vec<usize>> {
+        let mut waiting: Vec<usize> = vec![0; self.actions.len()];
+        let mut after: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+        for &(a, b) in &self.edges {
+            waiting[b] += 1;
+            after.entry(a).or_default().push(b);
+        }
+        let mut ready: BTreeSet<usize> = (0..self.actions.len())
+            .filter(|&i| waiting[i] == 0)
+            .collect();
+        let mut out = Vec::with_capacity(self.actions.len());
+        while let Some(i) = ready.pop_first() {
+            out.push(i);
+            for &b in after.get(&i).into_iter().flatten() {
+                waiting[b] -= 1;
+                if waiting[b] == 0 {
+                    ready.insert(b);
+                }
+            }
+        }
+        (out.len() == self.actions.len()).then_some(out)
+    }
+
+    fn add(&mut self, task: Task, rsc: Option<&str>, node: &str) -> usize {
+        if let Some(i) = self.find(task, rsc, node) {
+            return i;
+        }
+        self.actions.push(Action {
+            task,
+            rsc: rsc.map(str::to_owned),
+            node: node.to_owned(),
+        });
+        self.actions.len() - 1
+    }
+
+    fn edge(&mut self, a: usize, b: usize) {
+        if a != b {
+            self.edges.insert((a, b));
+        }
+    }
+
+    /// Adds `rsc`'s steps in sequence; returns their indexes.
+    fn sequence(&mut self, rsc: &str, steps: &[(Task, &str)]) -> Vec<usize> {
+        let ids: Vec<usize> = steps
+            .iter()
+            .map(|(task, node)| self.add(*task, Some(rsc), node))
+            .collect();
+        for pair in ids.windows(2) {
+            self.edge(pair[0], pair[1]);
+        }
+        ids
+    }
+}
+
+/// What the graph is built from.
+pub(super) struct Inputs<'a> {
+    pub changes: &'a [Change],
+    pub primitives: &'a [&'a Primitive],
+    pub constraints: &'a [Constraint],
+    pub groups: &'a BTreeMap<String, Vec<String>>,
+    pub clones: &'a [CloneSet],
+    /// Nodes being fenced.
+    pub fenced: BTreeSet<&'a str>,
+    /// (resource, node) pairs to probe.
+    pub probes: Vec<(&'a str, &'a str)>,
+}
+
+/// Builds the graph of `inputs.changes`.
+pub(super) fn build(inputs: &Inputs) -> Graph {
+    let mut g = Graph::default();
+    let by_id: BTreeMap<&str, &Primitive> = inputs
+        .primitives
+        .iter()
+        .map(|p| (p.id.as_str(), *p))
+        .collect();
+    for node in &inputs.fenced {
+        g.add(Task::Fence, None, node);
+    }
+    // Where each resource leaves (to order fencing before its start).
+    let mut left: Vec<(&str, &str)> = Vec::new();
+    for change in inputs.changes {
+        let monitors = |g: &mut Graph, rsc: &str, node: &str, role: Role, after: usize| {
+            for interval_ms in recurring(by_id.get(rsc).copied(), role) {
+                let m = g.add(Task::Monitor { interval_ms }, Some(rsc), node);
+                g.edge(after, m);
+            }
+        };
+        // A stop on a node being fenced is done by the fencing.
+        fn stop_on<'s>(fenced: &BTreeSet<&str>, from: &'s str) -> Option<&'s str> {
+            (!fenced.contains(from)).then_some(from)
+        }
+        match change {
+            Change::Fence { node, .. } => {
+                g.add(Task::Fence, None, node);
+            }
+            Change::Start { rsc, node } => {
+                let s = g.add(Task::Start, Some(rsc), node);
+                monitors(&mut g, rsc, node, start_role(by_id.get(rsc.as_str())), s);
+            }
+            Change::Stop { reason, .. }
+                if reason.as_ref().is_some_and(|r| r.ends_with("(blocked)")) => {}
+            Change::Stop {
+                rsc, node, role, ..
+            } => {
+                left.push((rsc, node));
+                let mut steps = Vec::new();
+                if let Some(from) = stop_on(&inputs.fenced, node) {
+                    if *role == Some(Role::Promoted) {
+                        steps.push((Task::Demote, from));
+                    }
+                    steps.push((Task::Stop, from));
+                }
+                g.sequence(rsc, &steps);
+            }
+            Change::Move {
+                rsc,
+                from,
+                to,
+                roles,
+            }
+            | Change::Recover {
+                rsc,
+                from,
+                to,
+                roles,
+            } => {
+                left.push((rsc, from));
+                let (was, next) = roles.unwrap_or((Role::Started, Role::Started));
+                let mut steps = Vec::new();
+                if let Some(from) = stop_on(&inputs.fenced, from) {
+                    if was == Role::Promoted {
+                        steps.push((Task::Demote, from));
+                    }
+                    steps.push((Task::Stop, from));
+                }
+                steps.push((Task::Start, to.as_str()));
+                if next == Role::Promoted {
+                    steps.push((Task::Promote, to.as_str()));
+                }
+                let ids = g.sequence(rsc, &steps);
+                monitors(&mut g, rsc, to, next, ids[ids.len() - 1]);
+            }
+            Change::Restart {
+                rsc, node, role, ..
+            } => {
+                left.push((rsc, node));
+                let role = role.unwrap_or(Role::Started);
+                let mut steps = Vec::new();
+                if role == Role::Promoted {
+                    steps.push((Task::Demote, node.as_str()));
+                }
+                steps.extend([(Task::Stop, node.as_str()), (Task::Start, node.as_str())]);
+                if role == Role::Promoted {
+                    steps.push((Task::Promote, node.as_str()));
+                }
+                let ids = g.sequence(rsc, &steps);
+                monitors(&mut g, rsc, node, role, ids[ids.len() - 1]);
+            }
+            Change::Migrate { rsc, from, to } => {
+                left.push((rsc, from));
+                let ids = g.sequence(
+                    rsc,
+                    &[
+                        (Task::MigrateTo, from.as_str()),
+                        (Task::MigrateFrom, to.as_str()),
+                        (Task::Stop, from.as_str()),
+                    ],
+                );
+                monitors(&mut g, rsc, to, Role::Started, ids[1]);
+            }
+            Change::Promote { rsc, node, from } => {
+                let mut steps = Vec::new();
+                if *from == Role::Stopped {
+                    steps.push((Task::Start, node.as_str()));
+                }
+                steps.push((Task::Promote, node.as_str()));
+                let ids = g.sequence(rsc, &steps);
+                monitors(&mut g, rsc, node, Role::Promoted, ids[ids.len() - 1]);
+            }
+            Change::Demote { rsc, node } => {
+                let d = g.add(Task::Demote, Some(rsc), node);
+                monitors(&mut g, rsc, node, Role::Unpromoted, d);
+            }
+            Change::Reload { rsc, node } => {
+                g.add(Task::Reload, Some(rsc), node);
+            }
+            Change::Blocked { .. } => {}
+        }
+    }
+    // Probes come first: nothing starts before its state is known.
+    for &(rsc, node) in &inputs.probes {
+        let p = g.add(Task::Probe, Some(rsc), node);
+        for i in arrivals(&g, rsc) {
+            g.edge(p, i);
+        }
+    }
+    // Fencing before what ran on the fenced node arrives elsewhere.
+    for (rsc, from) in left {
+        if let Some(f) = g.find(Task::Fence, None, from) {
+            for i in arrivals(&g, rsc) {
+                g.edge(f, i);
+            }
+        }
+    }
+    orders(&mut g, inputs);
+    g
+}
+
+/// The actions by which `rsc` arrives somewhere (start, migrate_from).
+fn arrivals(g: &Graph, rsc: &str) -> Vec<usize> {
+    g.actions
+        .iter()
+        .enumerate()
+        .filter(|(_, a)| {
+            a.rsc.as_deref() == Some(rsc) && matches!(a.task, Task::Start | Task::MigrateFrom)
+        })
+        .map(|(i, _)| i)
+        .collect()
+}
+
+/// The role a started resource runs in: Unpromoted for a promotable
+/// clone's instance (its monitors are the Unpromoted role's).
+fn start_role(p: Option<&&Primitive>) -> Role {
+    match p {
+        Some(p) if p.operations.iter().any(|o| o.role.is_some()) => Role::Unpromoted,
+        _ => Role::Started,
+    }
+}
+
+/// The recurring monitors `p` runs in `role`: those for that role, and
+/// role-less ones outside the Promoted role.
+fn recurring(p: Option<&Primitive>, role: Role) -> Vec<u64> {
+    let Some(p) = p else {
+        return Vec::new();
+    };
+    p.operations
+        .iter()
+        .filter(|o| o.name == "monitor" && o.interval_ms > 0)
+        .filter(|o| match o.role {
+            Some(r) => r == role || (r == Role::Started && role == Role::Unpromoted),
+            None => role != Role::Promoted,
+        })
+        .map(|o| o.interval_ms)
+        .collect()
+}
+
+/// Edges for the order constraints between actions both scheduled.
+fn orders(g: &mut Graph, inputs: &Inputs) {
+    let members = |id: &str| -> Vec<String> {
+        if let Some(set) = inputs.clones.iter().find(|c| c.id == id) {
+            return set.instances.iter().flatten().cloned().collect();
+        }
+        inputs
+            .groups
+            .get(id)
+            .cloned()
+            .unwrap_or_else(|| vec![id.to_owned()])
+    };
+    let interleaved = |first: &str, then: &str| {
+        let clone = |id: &str| inputs.clones.iter().find(|c| c.id == id);
+        clone(first).is_some() && clone(then).is_some_and(|c| c.interleave)
+    };
+    for c in inputs.constraints {
+        let Constraint::Order {
+            first,
+            then,
+            symmetrical,
+            first_action,
+            then_action,
+            ..
+        } = c
+        else {
+            continue;
+        };
+        let (Some(f_task), Some(t_task)) = (Task::named(first_action), Task::named(then_action))
+        else {
+            continue;
+        };
+        let same_node = interleaved(first, then);
+        let firsts = members(first);
+        let thens = members(then);
+        let mut pairs = vec![(f_task, &firsts, t_task, &thens)];
+        if *symmetrical && let (Some(fi), Some(ti)) = (f_task.inverse(), t_task.inverse()) {
+            pairs.push((ti, &thens, fi, &firsts));
+        }
+        for (a_task, a_rscs, b_task, b_rscs) in pairs {
+            let pick = |task: Task, rscs: &Vec<String>| -> Vec<usize> {
+                g.actions
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, a)| {
+                        a.task == task && a.rsc.as_ref().is_some_and(|r| rscs.contains(r))
+                    })
+                    .map(|(i, _)| i)
+                    .collect()
+            };
+            let before = pick(a_task, a_rscs);
+            let after = pick(b_task, b_rscs);
+            for &a in &before {
+                for &b in &after {
+                    if !same_node || g.actions[a].node == g.actions[b].node {
+                        g.edge(a, b);
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Cib, Score, schedule};
+
+    fn chapter(builder: crate::CibBuilder) -> Cib {
+        builder
+            .option("stonith-enabled", "false")
+            .online_node("node1")
+            .online_node("node2")
+            .primitive(
+                Primitive::new("vip", "ocf:heartbeat:IPaddr2")
+                    .unwrap()
+                    .op("monitor", "30s")
+                    .unwrap(),
+            )
+            .primitive(
+                Primitive::new("haproxy", "systemd:haproxy")
+                    .unwrap()
+                    .op("monitor", "30s")
+                    .unwrap(),
+            )
+            .colocation("haproxy", "vip", Score::INFINITY)
+            .order("vip", "haproxy")
+            .build()
+            .unwrap()
+    }
+
+    fn position(g: &Graph, order: &[usize], task: Task, rsc: &str, node: &str) -> usize {
+        let i = g
+            .find(task, Some(rsc), node)
+            .unwrap_or_else(|| panic!("{task:?} {rsc} on {node} scheduled"));
+        order.iter().position(|&x| x == i).unwrap()
+    }
+
+    #[test]
+    fn the_chapters_cluster_probes_then_starts_in_order_then_monitors() {
+        let t = schedule(&chapter(Cib::builder())).unwrap();
+        let g = &t.graph;
+        let order = g.order().expect("no loop");
+        let at = |task, rsc| position(g, &order, task, rsc, "node1");
+        // Nothing is known of either resource: both are probed on both nodes.
+        for rsc in ["vip", "haproxy"] {
+            for node in ["node1", "node2"] {
+                assert!(
+                    g.find(Task::Probe, Some(rsc), node).is_some(),
+                    "{rsc} probed on {node}"
+                );
+            }
+        }
+        assert!(at(Task::Probe, "haproxy") < at(Task::Start, "haproxy"));
+        assert!(at(Task::Probe, "vip") < at(Task::Start, "vip"));
+        assert!(at(Task::Start, "vip") < at(Task::Start, "haproxy"));
+        let monitor = Task::Monitor {
+            interval_ms: 30_000,
+        };
+        assert!(at(Task::Start, "haproxy") < at(monitor, "haproxy"));
+        assert!(
+            g.before(g.find(monitor, Some("vip"), "node1").unwrap())
+                .any(|i| i == g.find(Task::Start, Some("vip"), "node1").unwrap())
+        );
+        assert_eq!(g.actions.len(), 4 + 2 + 2, "4 probes, 2 starts, 2 monitors");
+    }
+
+    #[test]
+    fn moving_stops_in_reverse_order_before_starting_elsewhere() {
+        // Both run on node1, which goes into standby.
+        let ran = |rsc: &str, class: &str| {
+            format!(
+                r#"<lrm_resource id="{rsc}" {class}><lrm_rsc_op id="{rsc}_last_0" operation="start" call-id="1" rc-code="0" op-status="0" interval="0"/></lrm_resource>"#
+            )
+        };
+        let cib = Cib::from_xml(&format!(
+            r#"<cib have-quorum="true"><configuration>
+  <crm_config><cluster_property_set id="o"><nvpair id="s" name="stonith-enabled" value="false"/></cluster_property_set></crm_config>
+  <nodes><node id="1" uname="node1"><instance_attributes id="a"><nvpair id="sb" name="standby" value="on"/></instance_attributes></node><node id="2" uname="node2"/></nodes>
+  <resources>
+    <primitive id="vip" class="ocf" provider="heartbeat" type="IPaddr2"/>
+    <primitive id="haproxy" class="systemd" type="haproxy"/>
+  </resources>
+  <constraints><rsc_colocation id="c" rsc="haproxy" with-rsc="vip" score="INFINITY"/><rsc_order id="o" first="vip" then="haproxy"/></constraints>
+</configuration><status>
+  <node_state id="1" uname="node1" in_ccm="true" crmd="online" join="member" expected="member"><lrm id="1"><lrm_resources>{}{}</lrm_resources></lrm></node_state>
+  <node_state id="2" uname="node2" in_ccm="true" crmd="online" join="member" expected="member"/>
+</status></cib>"#,
+            ran("vip", r#"class="ocf" provider="heartbeat" type="IPaddr2""#),
+            ran("haproxy", r#"class="systemd" type="haproxy""#),
+        ))
+        .unwrap();
+        let t = schedule(&cib).unwrap();
+        let g = &t.graph;
+        let order = g.order().expect("no loop");
+        let at = |task, rsc, node| position(g, &order, task, rsc, node);
+        assert!(at(Task::Stop, "haproxy", "node1") < at(Task::Stop, "vip", "node1"));
+        assert!(at(Task::Stop, "vip", "node1") < at(Task::Start, "vip", "node2"));
+        assert!(at(Task::Start, "vip", "node2") < at(Task::Start, "haproxy", "node2"));
+        assert!(
+            g.find(Task::Probe, Some("vip"), "node1").is_none(),
+            "known there"
+        );
+        assert!(
+            g.find(Task::Probe, Some("vip"), "node2").is_some(),
+            "unknown there"
+        );
+    }
+
+    #[test]
+    fn a_loop_of_orders_is_reported_not_hidden() {
+        let mut g = Graph::default();
+        let a = g.add(Task::Start, Some("a"), "n");
+        let b = g.add(Task::Start, Some("b"), "n");
+        g.edge(a, b);
+        assert_eq!(g.order(), Some(vec![a, b]));
+        g.edge(b, a);
+        assert_eq!(g.order(), None);
+    }
+}
