@@ -46,6 +46,10 @@ pub struct ClusterOptions {
     pub stop_orphan_resources: bool,
     /// `placement-strategy`: default, utilization, balanced, minimal.
     pub placement_strategy: String,
+    /// `cluster-name` (rules see it as `#cluster-name`).
+    pub cluster_name: Option<String>,
+    /// The DC's node id (the CIB's `dc-uuid`; rules see `#is_dc`).
+    pub dc: Option<String>,
 }
 
 impl ClusterOptions {
@@ -87,6 +91,8 @@ impl ClusterOptions {
             stop_all_resources: truthy(get("stop-all-resources"), false),
             stop_orphan_resources: truthy(get("stop-orphan-resources"), true),
             placement_strategy: placement_strategy.to_owned(),
+            cluster_name: get("cluster-name").map(str::to_owned),
+            dc: None,
         })
     }
 }
@@ -1007,11 +1013,14 @@ impl Cib {
             opts = nvpairs(c, "cluster_property_set");
         }
         let get = |k: &str| opts.get(k).map(String::as_str);
-        let options = ClusterOptions::from_pairs(&opts, truthy(root.attr("have-quorum"), false))
-            .map_err(|message| match config.child("crm_config") {
-                Some(c) => c.error(message),
-                None => root.error(message),
-            })?;
+        let mut options =
+            ClusterOptions::from_pairs(&opts, truthy(root.attr("have-quorum"), false)).map_err(
+                |message| match config.child("crm_config") {
+                    Some(c) => c.error(message),
+                    None => root.error(message),
+                },
+            )?;
+        options.dc = root.attr("dc-uuid").map(str::to_owned);
         let mut defaults = BTreeMap::new();
         if let Some(d) = config.child("rsc_defaults") {
             defaults = nvpairs(d, "meta_attributes");

@@ -20,6 +20,10 @@ pub struct Expression {
     pub operation: String,
     /// The value compared with.
     pub value: Option<String>,
+    /// How values compare (`type`: string, integer, number, version);
+    /// None: as numbers for `lt`/`gt`/`lte`/`gte`, else as strings.
+    #[serde(default)]
+    pub value_type: Option<String>,
 }
 
 /// A condition on the time the scheduler runs at.
@@ -69,6 +73,7 @@ impl Rule {
                     attribute: c.attr("attribute").unwrap_or_default().to_owned(),
                     operation: c.attr("operation").unwrap_or("eq").to_owned(),
                     value: c.attr("value").map(str::to_owned),
+                    value_type: c.attr("type").map(str::to_ascii_lowercase),
                 }),
                 "date_expression" => Condition::Date(date_expression(c)?),
                 "rule" => Condition::Rule(Rule::from_element(c)?),
@@ -110,24 +115,93 @@ impl Rule {
 }
 
 fn expression_holds(e: &Expression, value: Option<&str>) -> bool {
+    use std::cmp::Ordering;
     let want = e.value.as_deref();
-    let cmp = |f: fn(std::cmp::Ordering) -> bool| match (value, want) {
-        (Some(a), Some(b)) => match (a.parse::<f64>(), b.parse::<f64>()) {
-            (Ok(x), Ok(y)) => x.partial_cmp(&y).is_some_and(f),
-            _ => f(a.cmp(b)),
-        },
-        _ => false,
-    };
-    match e.operation.as_str() {
-        "defined" => value.is_some(),
-        "not_defined" => value.is_none(),
-        "ne" => value != want,
-        "lt" => cmp(|o| o.is_lt()),
-        "gt" => cmp(|o| o.is_gt()),
-        "lte" => cmp(|o| o.is_le()),
-        "gte" => cmp(|o| o.is_ge()),
-        _ => value.is_some() && value == want,
+    let op = e.operation.to_ascii_lowercase();
+    match op.as_str() {
+        "defined" => return value.is_some(),
+        "not_defined" => return value.is_none(),
+        _ => {}
     }
+    let ordered = matches!(op.as_str(), "lt" | "gt" | "lte" | "gte");
+    let cmp = match (value, want) {
+        (Some(a), Some(b)) => compare(a, b, e.value_type.as_deref(), ordered),
+        (None, None) => Ordering::Equal,
+        (Some(_), None) => Ordering::Greater,
+        (None, Some(_)) => Ordering::Less,
+    };
+    match op.as_str() {
+        "eq" => cmp.is_eq(),
+        "ne" => cmp.is_ne(),
+        // Ordering against a missing value means nothing.
+        _ if value.is_none() || want.is_none() => false,
+        "lt" => cmp.is_lt(),
+        "gt" => cmp.is_gt(),
+        "lte" => cmp.is_le(),
+        "gte" => cmp.is_ge(),
+        _ => false,
+    }
+}
+
+/// Compares two values as Pacemaker does: by `type`, else as numbers for
+/// an ordering (integers unless either has a point), else as strings
+/// ignoring case; numbers that do not read compare as strings.
+fn compare(a: &str, b: &str, value_type: Option<&str>, ordered: bool) -> std::cmp::Ordering {
+    let by_string = || a.to_ascii_lowercase().cmp(&b.to_ascii_lowercase());
+    let value_type = value_type.unwrap_or(match (ordered, a.contains('.') || b.contains('.')) {
+        (false, _) => "string",
+        (true, true) => "number",
+        (true, false) => "integer",
+    });
+    match value_type {
+        "integer" => match (leading_integer(a), leading_integer(b)) {
+            (Some(x), Some(y)) => x.cmp(&y),
+            _ => by_string(),
+        },
+        "number" => match (leading_number(a), leading_number(b)) {
+            (Some(x), Some(y)) => x.partial_cmp(&y).unwrap_or(std::cmp::Ordering::Equal),
+            _ => by_string(),
+        },
+        "version" => compare_versions(a, b),
+        _ => by_string(),
+    }
+}
+
+/// The integer a value starts with (`3.6` reads as 3, as strtoll does).
+fn leading_integer(text: &str) -> Option<i64> {
+    let t = text.trim_start();
+    let digits = t
+        .char_indices()
+        .take_while(|(i, c)| c.is_ascii_digit() || (*i == 0 && (*c == '-' || *c == '+')))
+        .count();
+    t[..digits].parse().ok()
+}
+
+/// The number a value starts with (as strtod reads it).
+fn leading_number(text: &str) -> Option<f64> {
+    // A number is short: a longer prefix is not one.
+    let t: String = text.trim_start().chars().take(64).collect();
+    (1..=t.len())
+        .rev()
+        .filter(|&n| t.is_char_boundary(n))
+        .find_map(|n| t[..n].parse::<f64>().ok().filter(|v| v.is_finite()))
+}
+
+/// Dotted versions, field by field as numbers (`1.10` after `1.9`).
+fn compare_versions(a: &str, b: &str) -> std::cmp::Ordering {
+    let fields = |v: &str| -> Vec<i64> {
+        v.split('.')
+            .map(|f| leading_integer(f).unwrap_or(0))
+            .collect()
+    };
+    let (x, y) = (fields(a), fields(b));
+    for i in 0..x.len().max(y.len()) {
+        let o = x.get(i).unwrap_or(&0).cmp(y.get(i).unwrap_or(&0));
+        if o.is_ne() {
+            return o;
+        }
+    }
+    std::cmp::Ordering::Equal
 }
 
 fn date_expression(e: &Element) -> Result<DateExpression> {
@@ -290,6 +364,34 @@ fn date_holds(d: &DateExpression, now: i64) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn values_compare_as_pacemaker_compares_them() {
+        let holds = |op: &str, have: Option<&str>, want: &str, kind: Option<&str>| {
+            expression_holds(
+                &Expression {
+                    attribute: "a".into(),
+                    operation: op.into(),
+                    value: Some(want.into()),
+                    value_type: kind.map(str::to_owned),
+                },
+                have,
+            )
+        };
+        assert!(
+            holds("eq", Some("3.4"), "3.6", Some("integer")),
+            "integers truncate"
+        );
+        assert!(!holds("eq", Some("3.4"), "3.6", Some("number")));
+        assert!(holds("gt", Some("10"), "9", None), "ordered: as integers");
+        assert!(!holds("gt", Some("10"), "9", Some("string")));
+        assert!(
+            holds("eq", Some("Node1"), "node1", None),
+            "strings ignore case"
+        );
+        assert!(holds("gt", Some("1.10"), "1.9", Some("version")));
+        assert!(holds("ne", None, "x", None) && !holds("lt", None, "x", None));
+    }
 
     #[test]
     fn dates_read_as_pacemaker_writes_them() {

@@ -121,10 +121,26 @@ pub(super) fn nodes(cib: &Cib) -> Nodes {
     out
 }
 
-/// A node attribute (transient, else permanent; `#uname` is the name).
+/// A node attribute (transient, else permanent), or one Pacemaker
+/// defines: `#uname` (the name), `#id`, `#kind`, `#is_dc`,
+/// `#cluster-name`.
 pub(super) fn attribute<'a>(cib: &'a Cib, node: &'a str, name: &str) -> Option<&'a str> {
-    if name == "#uname" {
-        return Some(node);
+    let id = || {
+        cib.nodes
+            .iter()
+            .find(|n| n.name == node)
+            .map(|n| n.id.as_str())
+    };
+    match name {
+        "#uname" => return Some(node),
+        "#id" => return id(),
+        "#kind" => return Some("cluster"),
+        "#is_dc" => {
+            let dc = cib.options.dc.is_some() && cib.options.dc.as_deref() == id();
+            return Some(if dc { "true" } else { "false" });
+        }
+        "#cluster-name" => return cib.options.cluster_name.as_deref(),
+        _ => {}
     }
     // Transient attributes (the status section) win over permanent ones.
     cib.status
