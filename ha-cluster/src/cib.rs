@@ -470,7 +470,9 @@ pub fn duration_ms(text: &str) -> Option<u64> {
     n.checked_mul(unit)
 }
 
-fn truthy(v: Option<&str>, default: bool) -> bool {
+/// A Pacemaker boolean (`true`, `yes`, `on`, `y`, `1` and their opposites,
+/// any case); anything else is `default`.
+pub(crate) fn truthy(v: Option<&str>, default: bool) -> bool {
     match v.map(str::to_ascii_lowercase).as_deref() {
         Some("true" | "yes" | "1" | "on" | "y") => true,
         Some("false" | "no" | "0" | "off" | "n") => false,
@@ -930,7 +932,8 @@ fn constraint(e: &Element) -> Result<Vec<Constraint>> {
             }
             let kind = e.attr("kind");
             let mandatory = match kind {
-                Some("Optional") => false,
+                // Serialize only keeps the two from running at once.
+                Some("Optional" | "Serialize") => false,
                 Some(_) => true,
                 None => e
                     .attr("score")

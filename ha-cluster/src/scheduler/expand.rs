@@ -73,6 +73,11 @@ fn chain(id: &str, names: &[String], constraints: &mut Vec<Constraint>) {
     }
 }
 
+/// A boolean meta attribute.
+pub(super) fn flag(meta: &BTreeMap<String, String>, key: &str, default: bool) -> bool {
+    crate::cib::truthy(meta.get(key).map(String::as_str), default)
+}
+
 fn count(meta: &BTreeMap<String, String>, key: &str, default: usize) -> usize {
     meta.get(key)
         .and_then(|v| v.parse::<i64>().ok())
@@ -128,12 +133,8 @@ pub(super) fn flatten(cib: &Cib) -> Result<Flat, Unsupported> {
                     members: members.clone(),
                     instances: Vec::new(),
                     node_max: count(meta, "clone-node-max", 1),
-                    unique: meta
-                        .get("globally-unique")
-                        .is_some_and(|v| v == "true" || v == "1" || v == "yes"),
-                    interleave: meta
-                        .get("interleave")
-                        .is_some_and(|v| v == "true" || v == "1" || v == "yes"),
+                    unique: flag(meta, "globally-unique", false),
+                    interleave: flag(meta, "interleave", false),
                     min: meta.get("clone-min").and_then(|v| v.parse().ok()),
                     promotable: promotable.then(|| {
                         let max = meta

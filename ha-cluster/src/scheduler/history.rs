@@ -40,6 +40,19 @@ pub(super) fn current(ops: &[Operation], expired: impl Fn(&Operation) -> bool) -
     ops.sort_by_key(|o| (o.status == -1 && o.call_id < 0, o.call_id, o.changed));
     let mut c = Current::default();
     for op in ops {
+        // Degraded results count as their healthy equivalents (OCF 190:
+        // running, 191: running promoted), as Pacemaker maps them.
+        let healthy;
+        let op = match op.rc {
+            190 | 191 => {
+                healthy = Operation {
+                    rc: if op.rc == 190 { 0 } else { 8 },
+                    ..op.clone()
+                };
+                &healthy
+            }
+            _ => op,
+        };
         if op.status == -1 {
             // In flight: a start or promote under way counts as done (so
             // it is stopped if need be); others change nothing yet.

@@ -38,7 +38,7 @@ use crate::cib::{Cib, Constraint, LossPolicy, NoQuorumPolicy, Primitive, Role};
 use crate::score::Score;
 use assign::{Assigner, Step};
 use definition::Definition;
-use expand::{Flat, flatten};
+use expand::{Flat, flag, flatten};
 pub use graph::{Action, Graph, Task};
 use history::{Current, current, histories, strip};
 use nodes::{attribute, nodes};
@@ -276,8 +276,8 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
     let fencing = cib.options.stonith_enabled;
     let managed = |p: &Primitive| {
         !cib.options.maintenance_mode
-            && p.meta.get("is-managed").is_none_or(|v| v != "false")
-            && p.meta.get("maintenance").is_none_or(|v| v != "true")
+            && flag(&p.meta, "is-managed", true)
+            && !flag(&p.meta, "maintenance", false)
     };
     let quorum_stop =
         !cib.options.have_quorum && cib.options.no_quorum_policy == NoQuorumPolicy::Stop;
@@ -678,10 +678,7 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
         // A promotable instance's roles: running is Unpromoted unless
         // promoted; where it goes, Promoted if chosen.
         let promotable = promotable_instances.contains(id);
-        let migratable = p
-            .meta
-            .get("allow-migrate")
-            .is_some_and(|v| matches!(v.as_str(), "true" | "on" | "yes" | "1"))
+        let migratable = flag(&p.meta, "allow-migrate", false)
             && !clones
                 .iter()
                 .any(|c| c.instances.iter().flatten().any(|m| m == id));
