@@ -81,19 +81,29 @@ fn compare(d: &Digests, params: &BTreeMap<String, String>) -> Definition {
 }
 
 /// What the operations since the resource last started say of `params`:
-/// its start, promotions and migrations (recurring monitors are only
-/// rescheduled).
+/// its start (or the probe that found it running), promotions and
+/// migrations (recurring monitors are only rescheduled).
 pub(super) fn definition(ops: &[Operation], params: &BTreeMap<String, String>) -> Definition {
     let mut ops: Vec<&Operation> = ops.iter().filter(|o| o.call_id >= 0).collect();
     ops.sort_by_key(|o| o.call_id);
+    // A probe that found it running counts as its start.
     let since = ops
         .iter()
-        .rposition(|o| matches!(o.name.as_str(), "start" | "migrate_from") && o.rc == 0)
+        .rposition(|o| match (o.name.as_str(), o.interval, o.rc) {
+            ("start" | "migrate_from", _, 0) => true,
+            ("monitor", 0, 0 | 8) => true,
+            _ => false,
+        })
         .unwrap_or(0);
     ops[since..]
         .iter()
         .filter(|o| o.interval == 0)
-        .filter(|o| matches!(o.name.as_str(), "start" | "promote" | "migrate_from"))
+        .filter(|o| {
+            matches!(
+                o.name.as_str(),
+                "start" | "promote" | "migrate_from" | "monitor"
+            )
+        })
         .filter_map(|o| o.digests.as_ref())
         .map(|d| compare(d, params))
         .max()
