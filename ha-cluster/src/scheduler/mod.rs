@@ -526,6 +526,21 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
                 *v = Score::MINUS_INFINITY;
             }
         }
+        // An unmanaged resource stays where it is: stopped, it starts
+        // nowhere.
+        if !managed(p) {
+            let here: Vec<&String> = now
+                .get(p.id.as_str())
+                .into_iter()
+                .flatten()
+                .map(|(node, _)| node)
+                .collect();
+            for (node, v) in s.iter_mut() {
+                if !here.contains(&node) {
+                    *v = Score::MINUS_INFINITY;
+                }
+            }
+        }
         scores.insert(p.id.as_str(), s);
     }
     // Assignment: primaries before their dependents, else by priority
