@@ -199,11 +199,12 @@ pub enum Role {
 impl Role {
     /// Reads a role name (the old `Master`/`Slave` too).
     pub fn parse(text: &str) -> Option<Self> {
-        Some(match text {
-            "Stopped" => Self::Stopped,
-            "Started" => Self::Started,
-            "Unpromoted" | "Slave" => Self::Unpromoted,
-            "Promoted" | "Master" => Self::Promoted,
+        // Pacemaker takes any case (`target-role=stopped`).
+        Some(match text.to_ascii_lowercase().as_str() {
+            "stopped" => Self::Stopped,
+            "started" => Self::Started,
+            "unpromoted" | "slave" => Self::Unpromoted,
+            "promoted" | "master" => Self::Promoted,
             _ => return None,
         })
     }

@@ -515,7 +515,7 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
         if quorum_stop && needs_quorum {
             quorum_held.insert(p.id.as_str());
         }
-        if p.meta.get("target-role").is_some_and(|r| r == "Stopped")
+        if p.meta.get("target-role").and_then(|r| Role::parse(r)) == Some(Role::Stopped)
             || cib.options.stop_all_resources
             || stopped_by_failure.contains(p.id.as_str())
             || ticket_banned.contains(p.id.as_str())
