@@ -256,6 +256,7 @@ impl CibBuilder {
                         attributes: BTreeMap::new(),
                         history: Vec::new(),
                         position,
+                        remote: false,
                     },
                 )
             })
@@ -270,6 +271,7 @@ impl CibBuilder {
                     name: name.clone(),
                     attributes: BTreeMap::new(),
                     utilization: BTreeMap::new(),
+                    remote: false,
                 })
                 .collect(),
             resources: self.resources,

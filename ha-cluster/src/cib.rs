@@ -108,6 +108,9 @@ pub struct Node {
     pub attributes: BTreeMap<String, String>,
     /// Capacities (`utilization`), by name.
     pub utilization: BTreeMap<String, i64>,
+    /// A Pacemaker Remote node (`type="remote"`).
+    #[serde(default)]
+    pub remote: bool,
 }
 
 /// A primitive resource.
@@ -376,6 +379,9 @@ pub struct NodeStatus {
     pub history: Vec<(String, Vec<Operation>)>,
     /// Its place in the status section (histories are read in that order).
     pub position: usize,
+    /// The state of a Pacemaker Remote node (`remote_node="true"`).
+    #[serde(default)]
+    pub remote: bool,
 }
 
 /// The whole CIB.
@@ -1043,6 +1049,7 @@ impl Cib {
                         name: e.attr("uname").unwrap_or(e.id()).to_owned(),
                         attributes: nvpairs(e, "instance_attributes"),
                         utilization: utilization(e),
+                        remote: e.attr("type") == Some("remote"),
                     })
                     .collect()
             })
@@ -1161,6 +1168,7 @@ impl Cib {
                         attributes,
                         history,
                         position,
+                        remote: truthy(ns.attr("remote_node"), false),
                     },
                 );
             }

@@ -290,10 +290,45 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
     let mut not_installed: BTreeSet<(&str, String)> = BTreeSet::new();
     let mut stopped_by_failure: BTreeSet<&str> = BTreeSet::new();
     let mut fatal: BTreeSet<&str> = BTreeSet::new();
+    // Remote nodes are up while their connection runs.
+    let cluster_nodes: Vec<String> = n
+        .names
+        .iter()
+        .filter(|x| !n.remote.contains_key(*x))
+        .cloned()
+        .collect();
+    let connection_state = |id: &str| -> Option<bool> {
+        let p = primitives.iter().find(|p| p.id == id)?;
+        let mut state = None;
+        for node in &cluster_nodes {
+            if let Some(ops) = history.ops.get(&(id.to_owned(), node.clone())) {
+                let timeout = failure_timeout(p);
+                let c = current(ops, |op| match (cib.now, op.changed, timeout) {
+                    (Some(now), Some(at), Some(t)) => at.saturating_add(t) <= now,
+                    _ => false,
+                });
+                if c.running {
+                    state = Some(state.unwrap_or(false) || c.failed);
+                }
+            }
+        }
+        state
+    };
+    let connection_stopping = |id: &str| {
+        orphans.contains(id)
+            || primitives.iter().any(|p| {
+                p.id == id
+                    && (cib.options.stop_all_resources
+                        || p.meta.get("target-role").and_then(|r| Role::parse(r))
+                            == Some(Role::Stopped))
+            })
+    };
+    n.bring_up_remotes(cib, connection_state, connection_stopping);
     for p in &primitives {
         for node in &n.names.clone() {
-            // A node that is down counts only where fencing can tell.
-            if !n.online.contains(node) && !fencing {
+            // A node that is down counts only where fencing can tell; a
+            // remote node's history only while it is up.
+            if !n.online.contains(node) && (!fencing || n.remote.contains_key(node)) {
                 continue;
             }
             if let Some(ops) = history.ops.get(&(p.id.clone(), node.clone())) {
@@ -524,6 +559,14 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
         {
             for v in s.values_mut() {
                 *v = Score::MINUS_INFINITY;
+            }
+        }
+        // Connections to remote nodes run on cluster nodes.
+        if p.agent == "ocf:pacemaker:remote" || n.remote.contains_key(&p.id) {
+            for (node, v) in s.iter_mut() {
+                if n.remote.contains_key(node) {
+                    *v = Score::MINUS_INFINITY;
+                }
             }
         }
         // An unmanaged resource stays where it is: stopped, it starts

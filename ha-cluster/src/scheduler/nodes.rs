@@ -1,8 +1,8 @@
 //! Which nodes may run resources and which must be fenced.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
-use crate::cib::Cib;
+use crate::cib::{Cib, Resource};
 
 /// The nodes as placement sees them.
 pub(super) struct Nodes {
@@ -17,6 +17,9 @@ pub(super) struct Nodes {
     /// Those in maintenance: what runs there is left alone, nothing new
     /// goes there.
     pub maintenance: BTreeSet<String>,
+    /// Pacemaker Remote nodes, each with its connection resource (an
+    /// `ocf:pacemaker:remote` primitive named after the node).
+    pub remote: BTreeMap<String, String>,
 }
 
 impl Nodes {
@@ -36,14 +39,41 @@ impl Nodes {
 /// Reads the nodes' states as Pacemaker does (`determine_online_status`):
 /// which are online, which may run resources, which are unclean and why.
 pub(super) fn nodes(cib: &Cib) -> Nodes {
-    let names: Vec<String> = cib.nodes.iter().map(|n| n.name.clone()).collect();
+    // Remote nodes: those of the connections configured, and those the
+    // CIB lists as remote (without a connection, they stay down).
+    let remote: BTreeMap<String, String> = cib
+        .resources
+        .iter()
+        .filter_map(|r| match r {
+            Resource::Primitive(p) if p.agent == "ocf:pacemaker:remote" => Some(&p.id),
+            _ => None,
+        })
+        .chain(cib.nodes.iter().filter(|n| n.remote).map(|n| &n.name))
+        .chain(
+            cib.status
+                .iter()
+                .filter(|(_, s)| s.remote)
+                .map(|(name, _)| name),
+        )
+        .map(|name| (name.clone(), name.clone()))
+        .collect();
+    let mut names: Vec<String> = cib
+        .nodes
+        .iter()
+        .map(|n| n.name.clone())
+        .filter(|n| !remote.contains_key(n))
+        .collect();
+    let cluster = names.clone();
+    names.extend(remote.keys().cloned());
     let mut out = Nodes {
-        names: names.clone(),
+        names,
         available: BTreeSet::new(),
         online: BTreeSet::new(),
         unclean: Vec::new(),
         maintenance: BTreeSet::new(),
+        remote,
     };
+    let names = cluster;
     let fencing = cib.options.stonith_enabled;
     let truthy = |v: &str| matches!(v.to_ascii_lowercase().as_str(), "on" | "true" | "yes" | "1");
     for name in &names {
@@ -121,6 +151,35 @@ pub(super) fn nodes(cib: &Cib) -> Nodes {
     out
 }
 
+impl Nodes {
+    /// Brings up the remote nodes whose connection runs (`up` says, by
+    /// connection id: None not running, Some(failed)). One whose
+    /// connection stops (`stopping`) is shutting down: up, but nothing new
+    /// goes there.
+    pub fn bring_up_remotes(
+        &mut self,
+        cib: &Cib,
+        up: impl Fn(&str) -> Option<bool>,
+        stopping: impl Fn(&str) -> bool,
+    ) {
+        let remote = self.remote.clone();
+        for (name, connection) in &remote {
+            let truthy = |v: &str| crate::cib::truthy(Some(v), false);
+            if attribute(cib, name, "maintenance").is_some_and(truthy) {
+                self.maintenance.insert(name.clone());
+            }
+            if up(connection) != Some(false) {
+                continue;
+            }
+            self.online.insert(name.clone());
+            let standby = attribute(cib, name, "standby").is_some_and(truthy);
+            if !standby && !stopping(connection) && !self.maintenance.contains(name) {
+                self.available.insert(name.clone());
+            }
+        }
+    }
+}
+
 /// A node attribute (transient, else permanent), or one Pacemaker
 /// defines: `#uname` (the name), `#id`, `#kind`, `#is_dc`,
 /// `#cluster-name`.
@@ -134,7 +193,13 @@ pub(super) fn attribute<'a>(cib: &'a Cib, node: &'a str, name: &str) -> Option<&
     match name {
         "#uname" => return Some(node),
         "#id" => return id(),
-        "#kind" => return Some("cluster"),
+        "#kind" => {
+            let remote = cib.resources.iter().any(
+                |r| matches!(r, Resource::Primitive(p) if p.id == node && p.agent == "ocf:pacemaker:remote"),
+            ) || cib.nodes.iter().any(|n| n.name == node && n.remote)
+                || cib.status.get(node).is_some_and(|s| s.remote);
+            return Some(if remote { "remote" } else { "cluster" });
+        }
         "#is_dc" => {
             let dc = cib.options.dc.is_some() && cib.options.dc.as_deref() == id();
             return Some(if dc { "true" } else { "false" });
