@@ -89,10 +89,11 @@ pub(super) fn definition(ops: &[Operation], params: &BTreeMap<String, String>) -
     // A probe that found it running counts as its start.
     let since = ops
         .iter()
-        .rposition(|o| match (o.name.as_str(), o.interval, o.rc) {
-            ("start" | "migrate_from", _, 0) => true,
-            ("monitor", 0, 0 | 8) => true,
-            _ => false,
+        .rposition(|o| {
+            matches!(
+                (o.name.as_str(), o.interval, o.rc),
+                ("start" | "migrate_from", _, 0) | ("monitor", 0, 0 | 8)
+            )
         })
         .unwrap_or(0);
     ops[since..]
