@@ -620,6 +620,9 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
                 })
         });
     }
+    // Remote connections first: where they go decides which remote nodes
+    // stay up.
+    by_priority.sort_by_key(|p| !n.remote.contains_key(&p.id));
     let steps = assign::plan(by_priority.iter().map(|p| p.id.as_str()), &index, &clones);
     let mut assigner = Assigner {
         cib,
@@ -736,7 +739,9 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
         // A promotable instance's roles: running is Unpromoted unless
         // promoted; where it goes, Promoted if chosen.
         let promotable = promotable_instances.contains(id);
-        let migratable = flag(&p.meta, "allow-migrate", false)
+        // Remote connections migrate unless told not to, so a remote node
+        // keeps its resources while its connection moves.
+        let migratable = flag(&p.meta, "allow-migrate", n.remote.contains_key(id))
             && !clones
                 .iter()
                 .any(|c| c.instances.iter().flatten().any(|m| m == id));
