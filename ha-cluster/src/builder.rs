@@ -164,6 +164,7 @@ impl CibBuilder {
             score,
             rule: None,
             role: None,
+            exclusive: false,
         });
         self
     }

@@ -244,6 +244,10 @@ pub enum Constraint {
         rule: Option<Rule>,
         /// Only for this role (a promotable clone's `Promoted`).
         role: Option<Role>,
+        /// `resource-discovery="exclusive"`: the resource runs only where
+        /// such a constraint of its covers the node.
+        #[serde(default)]
+        exclusive: bool,
     },
     /// `rsc` placed relative to `with`.
     Colocation {
@@ -865,6 +869,7 @@ fn constraint(e: &Element) -> Result<Vec<Constraint>> {
             let need = |attr: &str| {
                 if sets { Ok(String::new()) } else { need(attr) }
             };
+            let exclusive = e.attr("resource-discovery") == Some("exclusive");
             if e.child("rule").is_some() {
                 let mut each = Vec::new();
                 for r in e.children_named("rule") {
@@ -875,6 +880,7 @@ fn constraint(e: &Element) -> Result<Vec<Constraint>> {
                         score: score_of(r, "score")?,
                         rule: Some(Rule::from_element(r)?),
                         role: role_of(r, "role")?.or(role_of(e, "role")?),
+                        exclusive,
                     });
                 }
                 return Ok(each);
@@ -886,6 +892,7 @@ fn constraint(e: &Element) -> Result<Vec<Constraint>> {
                 score: score_of(e, "score")?,
                 rule: None,
                 role: role_of(e, "role")?,
+                exclusive,
             }
         }
         "rsc_colocation" => {

@@ -496,6 +496,23 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
                 }
             }
         }
+        // Exclusive discovery: only the nodes such a location covers.
+        let exclusive: Vec<&Constraint> = index
+            .of(&p.id)
+            .filter(
+                |c| matches!(c, Constraint::Location { rsc, exclusive: true, .. } if rsc == &p.id),
+            )
+            .collect();
+        if !exclusive.is_empty() {
+            for (name, value) in s.iter_mut() {
+                if !exclusive
+                    .iter()
+                    .any(|c| location_score(cib, c, name).is_some())
+                {
+                    *value = Score::MINUS_INFINITY;
+                }
+            }
+        }
         let stickiness = meta_score(p, "resource-stickiness", Score::ZERO);
         let threshold = meta_score(p, "migration-threshold", Score::INFINITY);
         for (node, c) in now.get(p.id.as_str()).into_iter().flatten() {
@@ -561,8 +578,12 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
                 *v = Score::MINUS_INFINITY;
             }
         }
-        // Connections to remote nodes run on cluster nodes.
-        if p.agent == "ocf:pacemaker:remote" || n.remote.contains_key(&p.id) {
+        // Connections to remote nodes, and fencing devices, run on
+        // cluster nodes.
+        if p.agent == "ocf:pacemaker:remote"
+            || n.remote.contains_key(&p.id)
+            || p.agent.starts_with("stonith:")
+        {
             for (node, v) in s.iter_mut() {
                 if n.remote.contains_key(node) {
                     *v = Score::MINUS_INFINITY;
@@ -1315,6 +1336,7 @@ mod tests {
                 score_attribute: None,
             }),
             role: None,
+            exclusive: false,
         });
         let t = schedule(&c).unwrap();
         assert!(
