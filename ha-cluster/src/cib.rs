@@ -1016,6 +1016,30 @@ fn operation(e: &Element) -> Result<Operation> {
 }
 
 impl Cib {
+    /// The Pacemaker Remote nodes its resources define, in resource order:
+    /// (node, connection resource, container). A connection primitive
+    /// (`ocf:pacemaker:remote`) names its node; a primitive with the meta
+    /// attribute `remote-node` is a guest's container, the guest's
+    /// connection an implicit resource named after the guest.
+    pub fn remote_nodes(&self) -> Vec<(String, Option<String>)> {
+        let mut out = Vec::new();
+        let mut visit = |p: &Primitive| {
+            if p.agent == "ocf:pacemaker:remote" {
+                out.push((p.id.clone(), None));
+            } else if let Some(guest) = p.meta.get("remote-node") {
+                out.push((guest.clone(), Some(p.id.clone())));
+            }
+        };
+        for r in &self.resources {
+            match r {
+                Resource::Primitive(p) => visit(p),
+                Resource::Group { members, .. } => members.iter().for_each(&mut visit),
+                _ => {}
+            }
+        }
+        out
+    }
+
     /// Reads Pacemaker's CIB XML.
     pub fn from_xml(text: &str) -> Result<Self> {
         let root = xml::parse(text)?;

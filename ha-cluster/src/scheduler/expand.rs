@@ -93,16 +93,54 @@ pub(super) fn flatten(cib: &Cib) -> Result<Flat, Unsupported> {
     let mut members_of: BTreeMap<String, Vec<String>> = BTreeMap::new();
     // A clone's child (and the child's members) to the clone's id.
     let mut clone_of: BTreeMap<String, String> = BTreeMap::new();
+    let remote = cib.remote_nodes();
     let node_count = cib
         .nodes
         .iter()
         .map(|n| &n.name)
         .chain(cib.status.keys())
+        .chain(remote.iter().map(|(name, _)| name))
         .collect::<std::collections::BTreeSet<_>>()
         .len();
+    // A guest's connection: an implicit resource with its container,
+    // started after it.
+    let guest_connection = |p: &Primitive, constraints: &mut Vec<Constraint>| {
+        let guest = p.meta.get("remote-node")?;
+        constraints.push(Constraint::Colocation {
+            id: format!("{guest}-with-{}", p.id),
+            rsc: guest.clone(),
+            with: p.id.clone(),
+            score: Score::INFINITY,
+            rsc_role: None,
+            with_role: None,
+        });
+        constraints.push(Constraint::Order {
+            id: format!("{}-then-{guest}", p.id),
+            first: p.id.clone(),
+            then: guest.clone(),
+            mandatory: true,
+            symmetrical: true,
+            first_action: "start".into(),
+            then_action: "start".into(),
+            require_all: true,
+        });
+        Some(Primitive {
+            id: guest.clone(),
+            agent: "ocf:pacemaker:remote".into(),
+            params: BTreeMap::new(),
+            meta: BTreeMap::new(),
+            operations: Vec::new(),
+            on_fail: BTreeMap::new(),
+            utilization: BTreeMap::new(),
+        })
+    };
+    let mut connections = Vec::new();
     for r in &cib.resources {
         match r {
-            Resource::Primitive(p) => primitives.push(p.clone()),
+            Resource::Primitive(p) => {
+                primitives.push(p.clone());
+                connections.extend(guest_connection(p, &mut constraints));
+            }
             Resource::Group { id, members } => {
                 if members.is_empty() {
                     continue;
@@ -110,6 +148,9 @@ pub(super) fn flatten(cib: &Cib) -> Result<Flat, Unsupported> {
                 let names: Vec<String> = members.iter().map(|m| m.id.clone()).collect();
                 chain(id, &names, &mut constraints);
                 primitives.extend(members.iter().cloned());
+                for m in members {
+                    connections.extend(guest_connection(m, &mut constraints));
+                }
                 members_of.insert(id.clone(), names);
             }
             Resource::Clone {
@@ -173,6 +214,7 @@ pub(super) fn flatten(cib: &Cib) -> Result<Flat, Unsupported> {
             Resource::Bundle { .. } => return Err(Unsupported("bundles".into())),
         }
     }
+    primitives.extend(connections);
     let clone_id = |id: &str| clone_of.get(id).cloned().unwrap_or_else(|| id.to_owned());
     let first = |id: &str| members_of.get(id).map_or(clone_id(id), |m| m[0].clone());
     let last = |id: &str| {

@@ -314,8 +314,10 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
         }
         state
     };
+    // A connection that is not configured (an orphan) does not stay.
     let connection_stopping = |id: &str| {
         orphans.contains(id)
+            || !primitives.iter().any(|p| p.id == id)
             || primitives.iter().any(|p| {
                 p.id == id
                     && (cib.options.stop_all_resources
@@ -578,10 +580,11 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
                 *v = Score::MINUS_INFINITY;
             }
         }
-        // Connections to remote nodes, and fencing devices, run on
-        // cluster nodes.
+        // Connections to remote nodes, guests' containers and fencing
+        // devices run on cluster nodes.
         if p.agent == "ocf:pacemaker:remote"
             || n.remote.contains_key(&p.id)
+            || p.meta.contains_key("remote-node")
             || p.agent.starts_with("stonith:")
         {
             for (node, v) in s.iter_mut() {
@@ -662,12 +665,28 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
         promoted: BTreeSet::new(),
         known_as: &history.known_as,
     };
-    for step in steps {
+    // A remote node whose connection goes nowhere is down for the rest
+    // (Pacemaker's remote_connection_assigned).
+    let connections_done = steps
+        .iter()
+        .rposition(|s| matches!(s, Step::One(id) if n.remote.values().any(|c| c == id)));
+    for (k, step) in steps.into_iter().enumerate() {
         match step {
             Step::One(id) => {
                 assigner.place(id, None, None);
             }
             Step::Clone(ci) => assigner.place_clone(ci),
+        }
+        if Some(k) == connections_done {
+            for (node, connection) in &n.remote {
+                if assigner.placed.get(connection).cloned().flatten().is_none() {
+                    for s in assigner.scores.values_mut() {
+                        if let Some(v) = s.get_mut(node) {
+                            *v = Score::MINUS_INFINITY;
+                        }
+                    }
+                }
+            }
         }
     }
     let placed = assigner.placed;

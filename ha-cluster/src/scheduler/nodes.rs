@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::cib::{Cib, Resource};
+use crate::cib::Cib;
 
 /// The nodes as placement sees them.
 pub(super) struct Nodes {
@@ -41,13 +41,10 @@ impl Nodes {
 pub(super) fn nodes(cib: &Cib) -> Nodes {
     // Remote nodes: those of the connections configured, and those the
     // CIB lists as remote (without a connection, they stay down).
-    let remote: BTreeMap<String, String> = cib
-        .resources
+    let defined = cib.remote_nodes();
+    let remote: BTreeMap<String, String> = defined
         .iter()
-        .filter_map(|r| match r {
-            Resource::Primitive(p) if p.agent == "ocf:pacemaker:remote" => Some(&p.id),
-            _ => None,
-        })
+        .map(|(name, _)| name)
         .chain(cib.nodes.iter().filter(|n| n.remote).map(|n| &n.name))
         .chain(
             cib.status
@@ -153,9 +150,9 @@ pub(super) fn nodes(cib: &Cib) -> Nodes {
 
 impl Nodes {
     /// Brings up the remote nodes whose connection runs (`up` says, by
-    /// connection id: None not running, Some(failed)). One whose
-    /// connection stops (`stopping`) is shutting down: up, but nothing new
-    /// goes there.
+    /// connection id: None not running, Some(failed)), and lets those take
+    /// resources whose connection does not stop (`stopping`: shutting
+    /// down, nothing new goes there).
     pub fn bring_up_remotes(
         &mut self,
         cib: &Cib,
@@ -168,10 +165,12 @@ impl Nodes {
             if attribute(cib, name, "maintenance").is_some_and(truthy) {
                 self.maintenance.insert(name.clone());
             }
-            if up(connection) != Some(false) {
-                continue;
+            // Up now: its history counts.
+            if up(connection) == Some(false) {
+                self.online.insert(name.clone());
             }
-            self.online.insert(name.clone());
+            // It may take resources unless its connection stops (or,
+            // assigned nowhere, takes it down: see the assignment).
             let standby = attribute(cib, name, "standby").is_some_and(truthy);
             if !standby && !stopping(connection) && !self.maintenance.contains(name) {
                 self.available.insert(name.clone());
@@ -194,11 +193,18 @@ pub(super) fn attribute<'a>(cib: &'a Cib, node: &'a str, name: &str) -> Option<&
         "#uname" => return Some(node),
         "#id" => return id(),
         "#kind" => {
-            let remote = cib.resources.iter().any(
-                |r| matches!(r, Resource::Primitive(p) if p.id == node && p.agent == "ocf:pacemaker:remote"),
-            ) || cib.nodes.iter().any(|n| n.name == node && n.remote)
-                || cib.status.get(node).is_some_and(|s| s.remote);
-            return Some(if remote { "remote" } else { "cluster" });
+            let defined = cib.remote_nodes();
+            let kind = match defined.iter().find(|(name, _)| name == node) {
+                Some((_, Some(_))) => "container",
+                Some((_, None)) => "remote",
+                None if cib.nodes.iter().any(|n| n.name == node && n.remote)
+                    || cib.status.get(node).is_some_and(|s| s.remote) =>
+                {
+                    "remote"
+                }
+                None => "cluster",
+            };
+            return Some(kind);
         }
         "#is_dc" => {
             let dc = cib.options.dc.is_some() && cib.options.dc.as_deref() == id();
