@@ -210,7 +210,13 @@ pub(super) fn histories(
     let mut orphans = Vec::new();
     let mut known_as = BTreeMap::new();
     let mut states: Vec<_> = cib.status.iter().collect();
-    states.sort_by_key(|(_, s)| (!(s.in_membership == Some(true) && s.controller), s.position));
+    // With fencing, every cluster node's history is read in the first
+    // pass (what ran on a lost node matters); remote nodes' after.
+    let fencing = cib.options.stonith_enabled;
+    states.sort_by_key(|(_, s)| {
+        let first = !s.remote && (fencing || (s.in_membership == Some(true) && s.controller));
+        (!first, s.position)
+    });
     for (node, state) in states {
         for (id, ops) in &state.history {
             let base = strip(id);
