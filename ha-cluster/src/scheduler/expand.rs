@@ -134,12 +134,41 @@ pub(super) fn flatten(cib: &Cib) -> Result<Flat, Unsupported> {
             utilization: BTreeMap::new(),
         })
     };
+    // A resource with a `container` runs inside it: with it, after it
+    // (unless the container is a guest node's, where it runs on the guest).
+    let filler = |p: &Primitive, constraints: &mut Vec<Constraint>| {
+        let Some(container) = p.meta.get("container") else {
+            return;
+        };
+        if remote.iter().any(|(_, c)| c.as_ref() == Some(container)) {
+            return;
+        }
+        constraints.push(Constraint::Colocation {
+            id: format!("{}-with-container", p.id),
+            rsc: p.id.clone(),
+            with: container.clone(),
+            score: Score::INFINITY,
+            rsc_role: None,
+            with_role: None,
+        });
+        constraints.push(Constraint::Order {
+            id: format!("{}-after-container", p.id),
+            first: container.clone(),
+            then: p.id.clone(),
+            mandatory: true,
+            symmetrical: true,
+            first_action: "start".into(),
+            then_action: "start".into(),
+            require_all: true,
+        });
+    };
     let mut connections = Vec::new();
     for r in &cib.resources {
         match r {
             Resource::Primitive(p) => {
                 primitives.push(p.clone());
                 connections.extend(guest_connection(p, &mut constraints));
+                filler(p, &mut constraints);
             }
             Resource::Group { id, members } => {
                 if members.is_empty() {
@@ -150,6 +179,7 @@ pub(super) fn flatten(cib: &Cib) -> Result<Flat, Unsupported> {
                 primitives.extend(members.iter().cloned());
                 for m in members {
                     connections.extend(guest_connection(m, &mut constraints));
+                    filler(m, &mut constraints);
                 }
                 members_of.insert(id.clone(), names);
             }

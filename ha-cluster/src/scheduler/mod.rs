@@ -531,10 +531,15 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
                 for (k, v) in &st.attributes {
                     let name = k.strip_prefix("fail-count-").unwrap_or_default();
                     let name = name.split('#').next().unwrap_or_default();
+                    // A container's failures include those of what runs
+                    // inside it.
                     let matches = if anonymous.contains(p.id.as_str()) {
                         strip(name) == strip(&p.id)
                     } else {
                         name == p.id
+                            || primitives
+                                .iter()
+                                .any(|f| f.id == name && f.meta.get("container") == Some(&p.id))
                     };
                     // A fail count expires with its last failure.
                     let last = k
