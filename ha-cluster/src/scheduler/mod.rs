@@ -785,11 +785,15 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
         // promoted; where it goes, Promoted if chosen.
         let promotable = promotable_instances.contains(id);
         // Remote connections migrate unless told not to, so a remote node
-        // keeps its resources while its connection moves.
-        let migratable = flag(&p.meta, "allow-migrate", n.remote.contains_key(id))
-            && !clones
-                .iter()
-                .any(|c| c.instances.iter().flatten().any(|m| m == id));
+        // keeps its resources while its connection moves (a guest's goes
+        // with its container).
+        let migratable = flag(
+            &p.meta,
+            "allow-migrate",
+            n.remote.contains_key(id) && !n.guests.contains_key(id),
+        ) && !clones
+            .iter()
+            .any(|c| c.instances.iter().flatten().any(|m| m == id));
         let role_now = |c: &Current| match (promotable, c.promoted) {
             (false, _) => Role::Started,
             (true, true) => Role::Promoted,
@@ -955,6 +959,30 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
     let stuck = |id: &str| {
         now.contains_key(id) && (blocked.contains(id) || by_id.get(id).is_some_and(|p| !managed(p)))
     };
+    // What runs on a guest node comes after its container.
+    let mut constraints = constraints.clone();
+    for p in &primitives {
+        let nodes_of = now
+            .get(p.id.as_str())
+            .into_iter()
+            .flatten()
+            .map(|(node, _)| node.clone())
+            .chain(placed.get(p.id.as_str()).cloned().flatten());
+        let firsts: BTreeSet<&String> = nodes_of.filter_map(|node| n.guests.get(&node)).collect();
+        for first in firsts {
+            constraints.push(Constraint::Order {
+                id: format!("{first}-then-{}", p.id),
+                first: first.clone(),
+                then: p.id.clone(),
+                mandatory: true,
+                symmetrical: true,
+                first_action: "start".into(),
+                then_action: "start".into(),
+                require_all: true,
+            });
+        }
+    }
+    let constraints = constraints;
     // Until nothing changes: a stop or restart may itself be a first.
     for _ in 0..16 {
         let before = actions.clone();

@@ -20,6 +20,8 @@ pub(super) struct Nodes {
     /// Pacemaker Remote nodes, each with its connection resource (an
     /// `ocf:pacemaker:remote` primitive named after the node).
     pub remote: BTreeMap<String, String>,
+    /// Guest nodes (remote nodes in a container), with the container.
+    pub guests: BTreeMap<String, String>,
 }
 
 impl Nodes {
@@ -62,6 +64,10 @@ pub(super) fn nodes(cib: &Cib) -> Nodes {
         .collect();
     let cluster = names.clone();
     names.extend(remote.keys().cloned());
+    let guests = defined
+        .iter()
+        .filter_map(|(name, container)| Some((name.clone(), container.clone()?)))
+        .collect();
     let mut out = Nodes {
         names,
         available: BTreeSet::new(),
@@ -69,6 +75,7 @@ pub(super) fn nodes(cib: &Cib) -> Nodes {
         unclean: Vec::new(),
         maintenance: BTreeSet::new(),
         remote,
+        guests,
     };
     let names = cluster;
     let fencing = cib.options.stonith_enabled;
