@@ -153,7 +153,13 @@ pub(super) fn current(ops: &[Operation], expired: impl Fn(&Operation) -> bool) -
                     c.failed = true;
                 }
             }
-            _ => {}
+            // Any other operation (an agent's own) that fails on a
+            // running resource needs its recovery.
+            _ => {
+                if c.running && !(ok && op.rc == 0) {
+                    c.failed = true;
+                }
+            }
         }
         if !(ok && wanted) {
             match (op.status, op.rc) {
