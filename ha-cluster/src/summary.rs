@@ -114,7 +114,14 @@ pub fn lines(transition: &Transition) -> Vec<String> {
         .changes
         .iter()
         .filter_map(|c| match c {
-            Change::Fence { node, reason } => Some(format!("  * Fence (reboot) {node} '{reason}'")),
+            Change::Fence {
+                node,
+                reason,
+                container,
+            } => Some(match container {
+                Some(c) => format!("  * Fence (reboot) {node} (resource: {c}) '{reason}'"),
+                None => format!("  * Fence (reboot) {node} '{reason}'"),
+            }),
             _ => None,
         })
         .collect();

@@ -52,6 +52,8 @@ pub enum Change {
         node: String,
         /// Why.
         reason: String,
+        /// For a guest node, the container recovered to reset it.
+        container: Option<String>,
     },
     /// Start on a node.
     Start {
@@ -297,9 +299,10 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
         .filter(|x| !n.remote.contains_key(*x))
         .cloned()
         .collect();
-    let connection_state = |id: &str| -> Option<bool> {
+    // Where a resource runs on the cluster nodes, and whether it failed.
+    let on_cluster = |id: &str| -> Option<(&String, bool)> {
         let p = primitives.iter().find(|p| p.id == id)?;
-        let mut state = None;
+        let mut state: Option<(&String, bool)> = None;
         for node in &cluster_nodes {
             if let Some(ops) = history.ops.get(&(id.to_owned(), node.clone())) {
                 let timeout = failure_timeout(p);
@@ -308,12 +311,13 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
                     _ => false,
                 });
                 if c.running {
-                    state = Some(state.unwrap_or(false) || c.failed);
+                    state = Some((node, state.is_some_and(|(_, f)| f) || c.failed));
                 }
             }
         }
         state
     };
+    let connection_state = |id: &str| on_cluster(id).map(|(_, failed)| failed);
     // A connection that is not configured (an orphan) does not stay.
     let connection_stopping = |id: &str| {
         orphans.contains(id)
@@ -326,11 +330,25 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
             })
     };
     n.bring_up_remotes(cib, connection_state, connection_stopping);
+    // A guest whose container failed, or whose host is lost, is reset: its
+    // container is recovered, and what ran on it recovers with it.
+    let mut reset_guests: BTreeMap<String, String> = BTreeMap::new();
+    for (guest, container) in n.guests.clone() {
+        if let Some((host, failed)) = on_cluster(&container)
+            && (failed || n.is_unclean(host))
+        {
+            n.fence(&guest, "guest is unclean".into());
+            reset_guests.insert(guest, container);
+        }
+    }
     for p in &primitives {
         for node in &n.names.clone() {
             // A node that is down counts only where fencing can tell; a
-            // remote node's history only while it is up.
-            if !n.online.contains(node) && (!fencing || n.remote.contains_key(node)) {
+            // remote node's history only while it is up (or being reset).
+            if !n.online.contains(node)
+                && (!fencing || n.remote.contains_key(node))
+                && !reset_guests.contains_key(node)
+            {
                 continue;
             }
             if let Some(ops) = history.ops.get(&(p.id.clone(), node.clone())) {
@@ -362,10 +380,17 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
                 {
                     n.fence(node, format!("{} is thought to be active there", p.id));
                 }
-                if c.running && n.is_unclean(node) {
+                if c.running && reset_guests.contains_key(node) {
+                    // What ran on a guest being reset starts again.
+                    c.failed = true;
+                } else if c.running && n.is_unclean(node) {
                     // Fencing ends whatever failed there.
                     c.failed = false;
                     c.failed_start = false;
+                }
+                if c.running && reset_guests.values().any(|container| container == &p.id) {
+                    // The container of a guest being reset is recovered.
+                    c.failed = true;
                 }
                 if c.running {
                     now.entry(p.id.as_str())
@@ -704,11 +729,13 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
     // Fencing where it can be done: with a device, and with quorum (or
     // no-quorum-policy=ignore, or the node still in our membership).
     let can_fence = |node: &str| {
-        fencing
-            && !fencing_missing
-            && (cib.options.have_quorum
-                || cib.options.no_quorum_policy == NoQuorumPolicy::Ignore
-                || n.online.contains(node))
+        // A guest is reset by recovering its container.
+        reset_guests.contains_key(node)
+            || fencing
+                && !fencing_missing
+                && (cib.options.have_quorum
+                    || cib.options.no_quorum_policy == NoQuorumPolicy::Ignore
+                    || n.online.contains(node))
     };
     let mut changes: Vec<Change> = n
         .unclean
@@ -717,6 +744,7 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
         .map(|(node, reason)| Change::Fence {
             node: node.clone(),
             reason: reason.clone(),
+            container: reset_guests.get(node).cloned(),
         })
         .collect();
     // A stop on an unclean node nobody may fence cannot be done (nor
