@@ -49,7 +49,13 @@ pub fn lines(transition: &Transition) -> Vec<String> {
                 from,
                 to,
                 roles,
-            } => Some(("Move", rsc.as_str(), moving(from, to, roles), None)),
+                reason,
+            } => Some((
+                "Move",
+                rsc.as_str(),
+                moving(from, to, roles),
+                reason.clone(),
+            )),
             Change::Recover {
                 rsc,
                 from,
@@ -152,6 +158,7 @@ mod tests {
                     from: "node1".into(),
                     to: "node2".into(),
                     roles: None,
+                    reason: None,
                 },
             ],
         };

@@ -230,6 +230,7 @@ pub(super) fn build(inputs: &Inputs) -> Graph {
                 from,
                 to,
                 roles,
+                ..
             }
             | Change::Recover {
                 rsc,

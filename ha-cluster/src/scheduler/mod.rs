@@ -83,6 +83,9 @@ pub enum Change {
         to: String,
         /// Its role before and after (a promotable clone's instance).
         roles: Option<(Role, Role)>,
+        /// Why, when it is not the plain move (a migration that could not
+        /// be).
+        reason: Option<String>,
     },
     /// Recover a failed resource (same or another node).
     Recover {
@@ -870,6 +873,7 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
                             from: here[0].0.clone(),
                             to: to.clone(),
                             roles: None,
+                            reason: None,
                         },
                     );
                 }
@@ -951,6 +955,7 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
                         from: from.clone(),
                         to: to.clone(),
                         roles,
+                        reason: None,
                     }
                 })
             }
@@ -1123,6 +1128,28 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
                 // needs starting (or recovering, or moving) stopped.
                 let first_was_running =
                     one_or_more.is_none() && firsts.iter().any(|f| now.contains_key(f));
+                // A then cannot migrate while a first it needs moves: its
+                // migration would have to wait for that first's stop.
+                let first_moves = firsts.iter().any(|f| {
+                    matches!(
+                        actions.get(f),
+                        Some(Change::Move { .. } | Change::Recover { .. } | Change::Restart { .. })
+                    )
+                });
+                if *symmetrical
+                    && first_moves
+                    && let Some(Change::Migrate { rsc, from, to }) = actions.get(then)
+                {
+                    let moved = Change::Move {
+                        rsc: rsc.clone(),
+                        from: from.clone(),
+                        to: to.clone(),
+                        roles: None,
+                        reason: Some(format!("unrunnable {first} stop")),
+                    };
+                    actions.insert(then, moved);
+                    continue;
+                }
                 match (then_running, actions.get(then)) {
                     (Some(_), None) if stuck(then) => {}
                     (Some(node), None) if first_unrunnable && *symmetrical => {
