@@ -93,7 +93,8 @@ pub(super) fn current(ops: &[Operation], expired: impl Fn(&Operation) -> bool) -
                 c.running = true;
                 c.promoted = false;
                 c.failed = !(ok && op.rc == 0);
-                c.failed_start = c.failed;
+                // start-failure-is-fatal is about starts, not migrations.
+                c.failed_start = c.failed && op.name == "start";
             }
             "stop" => {
                 if ok && op.rc == 0 {
