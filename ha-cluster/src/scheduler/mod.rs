@@ -854,6 +854,18 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
                         });
                     }
                 }
+                // A failed copy makes it a recovery.
+                Some(to) if to == &here[0].0 && here.iter().any(|(_, c)| c.failed) => {
+                    actions.insert(
+                        id,
+                        Change::Recover {
+                            rsc: id.into(),
+                            from: to.clone(),
+                            to: to.clone(),
+                            roles: None,
+                        },
+                    );
+                }
                 Some(to) if to == &here[0].0 => {
                     actions.insert(
                         id,
