@@ -111,6 +111,10 @@ pub(super) fn current(ops: &[Operation], expired: impl Fn(&Operation) -> bool) -
                     c.promoted = false;
                     if op.interval == 0 {
                         c.failed = false;
+                    } else if op.expected_rc == Some(7) {
+                        // A Stopped-role monitor finding it running where it
+                        // should not be: a failure.
+                        c.failed = true;
                     }
                 }
                 (true, 7) if op.interval > 0 && op.expected_rc != Some(7) => {
