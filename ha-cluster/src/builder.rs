@@ -178,6 +178,7 @@ impl CibBuilder {
             score,
             rsc_role: None,
             with_role: None,
+            node_attribute: None,
         });
         self
     }

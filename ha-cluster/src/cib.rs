@@ -263,6 +263,10 @@ pub enum Constraint {
         rsc_role: Option<Role>,
         /// The primary's role it applies to (`with-rsc-role`).
         with_role: Option<Role>,
+        /// Together means on nodes with the same value of this node
+        /// attribute (`node-attribute`; None: the same node).
+        #[serde(default)]
+        node_attribute: Option<String>,
     },
     /// `first` before `then`.
     Order {
@@ -763,7 +767,12 @@ fn expand_sets(template: Constraint, sets: &[Set], out: &mut Vec<Constraint>) {
                 }
             }
         }
-        Constraint::Colocation { ref id, score, .. } => {
+        Constraint::Colocation {
+            ref id,
+            score,
+            ref node_attribute,
+            ..
+        } => {
             let pair = |rsc: &str, with: &str, score, r1, r2| Constraint::Colocation {
                 id: id.clone(),
                 rsc: rsc.to_owned(),
@@ -771,6 +780,7 @@ fn expand_sets(template: Constraint, sets: &[Set], out: &mut Vec<Constraint>) {
                 score,
                 rsc_role: r1,
                 with_role: r2,
+                node_attribute: node_attribute.clone(),
             };
             for set in sets {
                 if set.sequential {
@@ -911,6 +921,10 @@ fn constraint(e: &Element) -> Result<Vec<Constraint>> {
                 score: score_of(e, "score")?,
                 rsc_role: role_of(e, "rsc-role")?,
                 with_role: role_of(e, "with-rsc-role")?,
+                node_attribute: e
+                    .attr("node-attribute")
+                    .filter(|a| *a != "#uname")
+                    .map(str::to_owned),
             }
         }
         "rsc_ticket" => {

@@ -210,14 +210,36 @@ impl<'a> Assigner<'a> {
         seen
     }
 
-    /// The resources colocated with `id` (outside clones), with the score.
-    fn dependents<'b>(&'b self, id: &'b str) -> impl Iterator<Item = (&'a str, Score)> + 'b {
+    /// The resources colocated with `id` (outside clones), with the score
+    /// and the node attribute that says what together means.
+    fn dependents<'b>(
+        &'b self,
+        id: &'b str,
+    ) -> impl Iterator<Item = (&'a str, Score, Option<&'a str>)> + 'b {
         self.index.with(id).filter_map(move |c| match c {
             Constraint::Colocation {
-                rsc, with, score, ..
-            } if with == id && !self.in_clone(rsc) => Some((rsc.as_str(), *score)),
+                rsc,
+                with,
+                score,
+                node_attribute,
+                ..
+            } if with == id && !self.in_clone(rsc) => {
+                Some((rsc.as_str(), *score, node_attribute.as_deref()))
+            }
             _ => None,
         })
+    }
+
+    /// Whether nodes `a` and `b` count as together: the same node, or
+    /// (with `attribute`) the same value of that node attribute.
+    fn together(&self, a: &str, b: &str, attribute: Option<&str>) -> bool {
+        match attribute {
+            None => a == b,
+            Some(name) => {
+                let x = super::nodes::attribute(self.cib, a, name);
+                x.is_some() && x == super::nodes::attribute(self.cib, b, name)
+            }
+        }
     }
 
     fn in_clone(&self, id: &str) -> bool {
@@ -235,6 +257,7 @@ impl<'a> Assigner<'a> {
         work: BTreeMap<String, Score>,
         dependent: &str,
         factor: f64,
+        attribute: Option<&str>,
         merging: &mut BTreeSet<String>,
     ) -> BTreeMap<String, Score> {
         if !merging.insert(dependent.to_owned()) {
@@ -243,14 +266,24 @@ impl<'a> Assigner<'a> {
         let theirs = self.scores.get(dependent);
         let mut merged = work.clone();
         for (node, v) in merged.iter_mut() {
-            let score = if self.nodes.available.contains(node) {
+            // By node attribute: the best of the dependent's nodes that
+            // count as together with this one.
+            let score = if !self.nodes.available.contains(node) {
+                -INFINITY
+            } else if attribute.is_some() {
+                theirs
+                    .into_iter()
+                    .flatten()
+                    .filter(|(m, _)| self.together(m, node, attribute))
+                    .map(|(_, s)| s.value())
+                    .max()
+                    .unwrap_or(-INFINITY)
+            } else {
                 theirs
                     .and_then(|t| t.get(node))
                     .copied()
                     .unwrap_or(Score::MINUS_INFINITY)
                     .value()
-            } else {
-                -INFINITY
             };
             if factor < 0.0 && score < 0 {
                 continue;
@@ -270,11 +303,12 @@ impl<'a> Assigner<'a> {
             return work;
         }
         let sign = if factor < 0.0 { -1.0 } else { 1.0 };
-        for (rsc, score) in self.dependents(dependent) {
+        for (rsc, score, attribute) in self.dependents(dependent) {
             merged = self.merge(
                 merged,
                 rsc,
                 sign * score.value() as f64 / INFINITY as f64,
+                attribute,
                 merging,
             );
         }
@@ -299,6 +333,7 @@ impl<'a> Assigner<'a> {
                 score,
                 rsc_role: None,
                 with_role,
+                node_attribute,
                 ..
             } = c
                 && rsc == id
@@ -310,7 +345,9 @@ impl<'a> Assigner<'a> {
                     continue;
                 };
                 for (node, v) in s.iter_mut() {
-                    let here = targets.contains(node);
+                    let here = targets
+                        .iter()
+                        .any(|t| self.together(t, node, node_attribute.as_deref()));
                     if score.value() >= INFINITY {
                         if !here {
                             *v = Score::MINUS_INFINITY;
@@ -327,9 +364,10 @@ impl<'a> Assigner<'a> {
         }
         // The resources colocated with this one pull it their way.
         if !self.in_clone(id) {
-            for (rsc, score) in self.dependents(id) {
+            for (rsc, score, attribute) in self.dependents(id) {
                 let mut merging = BTreeSet::new();
-                s = self.merge(s, rsc, score.value() as f64 / INFINITY as f64, &mut merging);
+                let factor = score.value() as f64 / INFINITY as f64;
+                s = self.merge(s, rsc, factor, attribute, &mut merging);
             }
         }
         let primitive = self.by_id.get(id).copied();

@@ -59,6 +59,7 @@ fn chain(id: &str, names: &[String], constraints: &mut Vec<Constraint>) {
             score: Score::INFINITY,
             rsc_role: None,
             with_role: None,
+            node_attribute: None,
         });
         constraints.push(Constraint::Order {
             id: format!("{id}-order"),
@@ -113,6 +114,7 @@ pub(super) fn flatten(cib: &Cib) -> Result<Flat, Unsupported> {
             score: Score::INFINITY,
             rsc_role: None,
             with_role: None,
+            node_attribute: None,
         });
         constraints.push(Constraint::Order {
             id: format!("{}-then-{guest}", p.id),
@@ -150,6 +152,7 @@ pub(super) fn flatten(cib: &Cib) -> Result<Flat, Unsupported> {
             score: Score::INFINITY,
             rsc_role: None,
             with_role: None,
+            node_attribute: None,
         });
         constraints.push(Constraint::Order {
             id: format!("{}-after-container", p.id),

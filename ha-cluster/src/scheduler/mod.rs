@@ -855,7 +855,10 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
                     }
                 }
                 // A failed copy makes it a recovery.
-                Some(to) if to == &here[0].0 && here.iter().any(|(_, c)| c.failed) => {
+                Some(to)
+                    if here.iter().any(|(node, _)| node == to)
+                        && here.iter().any(|(_, c)| c.failed) =>
+                {
                     actions.insert(
                         id,
                         Change::Recover {
@@ -1411,6 +1414,7 @@ mod tests {
             score: Score::INFINITY,
             rsc_role: None,
             with_role: None,
+            node_attribute: None,
         });
         c.resources.insert(
             0,
