@@ -2,7 +2,7 @@
 //! nodes, resources, constraints and the status section's facts. The
 //! import from Pacemaker's XML is [`Cib::from_xml`].
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -224,7 +224,7 @@ impl std::fmt::Display for Role {
     }
 }
 
-pub use crate::rule::{Expression, Rule};
+pub use crate::rule::{Expression, Rule, Subject};
 
 /// A constraint.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -412,30 +412,86 @@ pub struct Cib {
     pub now: Option<i64>,
 }
 
-fn nvpairs(e: &Element, set: &str) -> BTreeMap<String, String> {
-    let mut out = BTreeMap::new();
+/// What name/value sets are read against: the time their rules are judged
+/// at (the CIB's `execution-date`; None: date rules do not hold) and what
+/// they are about.
+#[derive(Debug, Clone, Copy, Default)]
+struct Scope<'a> {
+    now: Option<i64>,
+    subject: Subject<'a>,
+}
+
+/// An element's name/value sets (`instance_attributes`...) as Pacemaker
+/// reads them: by their `score`, highest first; a set whose rule does not
+/// hold is skipped; the first value given for a name wins ("#default"
+/// leaves it unset).
+fn nvpairs(e: &Element, set: &str, scope: Scope<'_>) -> Result<BTreeMap<String, String>> {
+    let mut sets: Vec<(Score, &Element)> = Vec::new();
     for s in e.children_named(set) {
+        sets.push((score_of(s, "score")?, s));
+    }
+    // Stable: sets of equal score keep their order.
+    sets.sort_by_key(|s| std::cmp::Reverse(s.0));
+    let mut out = BTreeMap::new();
+    let mut unset = BTreeSet::new();
+    for (_, s) in sets {
+        if let Some(r) = s.child("rule")
+            && !Rule::from_element(r)?.holds_for(&|_| None, scope.now, scope.subject)
+        {
+            continue;
+        }
         for nv in s.children_named("nvpair") {
-            match (nv.attr("name"), nv.attr("value")) {
-                // "#default" unsets a value (as Pacemaker reads it).
-                (Some(n), Some(v)) if v.eq_ignore_ascii_case("#default") => {
-                    out.remove(n);
-                }
-                (Some(n), Some(v)) => {
-                    out.insert(n.to_owned(), v.to_owned());
-                }
-                _ => {}
+            let (Some(n), Some(v)) = (nv.attr("name"), nv.attr("value")) else {
+                continue;
+            };
+            if out.contains_key(n) || unset.contains(n) {
+                continue;
+            }
+            if v.eq_ignore_ascii_case("#default") {
+                unset.insert(n.to_owned());
+            } else {
+                out.insert(n.to_owned(), v.to_owned());
             }
         }
     }
-    out
+    Ok(out)
 }
 
-fn utilization(e: &Element) -> BTreeMap<String, i64> {
-    nvpairs(e, "utilization")
+fn utilization(e: &Element, scope: Scope<'_>) -> Result<BTreeMap<String, i64>> {
+    Ok(nvpairs(e, "utilization", scope)?
         .into_iter()
         .filter_map(|(k, v)| v.parse().ok().map(|n| (k, n)))
-        .collect()
+        .collect())
+}
+
+/// The resource defaults (`rsc_defaults`), whose sets' rules may name the
+/// agent they apply to.
+struct Defaults<'a> {
+    element: Option<&'a Element>,
+    now: Option<i64>,
+    /// The old cluster option `default-resource-stickiness`.
+    stickiness: Option<String>,
+}
+
+impl Defaults<'_> {
+    fn for_agent(&self, agent: Option<&str>) -> Result<BTreeMap<String, String>> {
+        let scope = Scope {
+            now: self.now,
+            subject: Subject {
+                agent,
+                operation: None,
+            },
+        };
+        let mut out = match self.element {
+            Some(d) => nvpairs(d, "meta_attributes", scope)?,
+            None => BTreeMap::new(),
+        };
+        if let Some(v) = &self.stickiness {
+            out.entry("resource-stickiness".into())
+                .or_insert_with(|| v.clone());
+        }
+        Ok(out)
+    }
 }
 
 /// A Pacemaker interval (`60`, `60s`, `10min`, `2h`, `500ms`, or ISO 8601
@@ -501,9 +557,14 @@ type Templates<'a> = BTreeMap<&'a str, &'a Element>;
 
 fn primitive(
     e: &Element,
-    defaults: &BTreeMap<String, String>,
+    inherited: &BTreeMap<String, String>,
+    defaults: &Defaults<'_>,
     templates: &Templates<'_>,
 ) -> Result<Primitive> {
+    let scope = Scope {
+        now: defaults.now,
+        subject: Subject::default(),
+    };
     let template = match e.attr("template") {
         Some(t) => Some(
             *templates
@@ -525,11 +586,14 @@ fn primitive(
         Some(p) => format!("{class}:{p}:{kind}"),
         None => format!("{class}:{kind}"),
     };
-    let mut meta = defaults.clone();
+    // Its own meta attributes win over its template's, over its parent's,
+    // over the resource defaults.
+    let mut meta = defaults.for_agent(Some(&agent))?;
+    meta.extend(inherited.clone());
     if let Some(t) = template {
-        meta.extend(nvpairs(t, "meta_attributes"));
+        meta.extend(nvpairs(t, "meta_attributes", scope)?);
     }
-    meta.extend(nvpairs(e, "meta_attributes"));
+    meta.extend(nvpairs(e, "meta_attributes", scope)?);
     let mut on_fail = BTreeMap::new();
     let mut operations = Vec::new();
     for ops in [
@@ -556,12 +620,16 @@ fn primitive(
             });
         }
     }
-    let mut params = template
-        .map(|t| nvpairs(t, "instance_attributes"))
-        .unwrap_or_default();
-    params.extend(nvpairs(e, "instance_attributes"));
-    let mut needs = template.map(utilization).unwrap_or_default();
-    needs.extend(utilization(e));
+    let mut params = match template {
+        Some(t) => nvpairs(t, "instance_attributes", scope)?,
+        None => BTreeMap::new(),
+    };
+    params.extend(nvpairs(e, "instance_attributes", scope)?);
+    let mut needs = match template {
+        Some(t) => utilization(t, scope)?,
+        None => BTreeMap::new(),
+    };
+    needs.extend(utilization(e, scope)?);
     Ok(Primitive {
         id: e.id().to_owned(),
         agent,
@@ -575,28 +643,35 @@ fn primitive(
 
 fn resource(
     e: &Element,
-    defaults: &BTreeMap<String, String>,
+    parent: &BTreeMap<String, String>,
+    defaults: &Defaults<'_>,
     templates: &Templates<'_>,
 ) -> Result<Option<Resource>> {
     // A member's own meta attributes win over its parent's, which win
     // over the resource defaults.
-    let meta = nvpairs(e, "meta_attributes");
-    let mut inherited = defaults.clone();
-    inherited.extend(meta.clone());
+    let scope = Scope {
+        now: defaults.now,
+        subject: Subject::default(),
+    };
+    let own = nvpairs(e, "meta_attributes", scope)?;
+    let mut inherited = parent.clone();
+    inherited.extend(own);
+    let mut meta = defaults.for_agent(None)?;
+    meta.extend(inherited.clone());
     Ok(Some(match e.name.as_str() {
-        "primitive" => Resource::Primitive(primitive(e, defaults, templates)?),
+        "primitive" => Resource::Primitive(primitive(e, parent, defaults, templates)?),
         "group" => Resource::Group {
             id: e.id().to_owned(),
             members: e
                 .children_named("primitive")
-                .map(|p| primitive(p, &inherited, templates))
+                .map(|p| primitive(p, &inherited, defaults, templates))
                 .collect::<Result<_>>()?,
         },
         "clone" | "master" => {
             let child = e
                 .children
                 .iter()
-                .find_map(|c| resource(c, &inherited, templates).transpose())
+                .find_map(|c| resource(c, &inherited, defaults, templates).transpose())
                 .transpose()?
                 .ok_or_else(|| e.error("a clone without a resource"))?;
             Resource::Clone {
@@ -1054,8 +1129,18 @@ impl Cib {
         out
     }
 
-    /// Reads Pacemaker's CIB XML.
+    /// Reads Pacemaker's CIB XML. Rules on the date (in attribute sets)
+    /// are judged at the CIB's `execution-date`; without one they do not
+    /// hold (see [`Cib::from_xml_at`]).
     pub fn from_xml(text: &str) -> Result<Self> {
+        Self::from_xml_at(text, None)
+    }
+
+    /// Reads Pacemaker's CIB XML as crm_simulate does at time `clock`
+    /// (seconds since the epoch): the CIB's `execution-date` if it has
+    /// one, else `clock`, is when date rules are judged and failures
+    /// expire ([`Cib::now`]).
+    pub fn from_xml_at(text: &str, clock: Option<i64>) -> Result<Self> {
         let root = xml::parse(text)?;
         if root.name != "cib" {
             return Err(root.error("the root element is not <cib>"));
@@ -1063,9 +1148,17 @@ impl Cib {
         let config = root
             .child("configuration")
             .ok_or_else(|| root.error("no <configuration>"))?;
+        let now: Option<i64> = root
+            .attr("execution-date")
+            .and_then(|v| v.parse().ok())
+            .or(clock);
+        let scope = Scope {
+            now,
+            subject: Subject::default(),
+        };
         let mut opts = BTreeMap::new();
         if let Some(c) = config.child("crm_config") {
-            opts = nvpairs(c, "cluster_property_set");
+            opts = nvpairs(c, "cluster_property_set", scope)?;
         }
         let get = |k: &str| opts.get(k).map(String::as_str);
         let mut options =
@@ -1076,35 +1169,34 @@ impl Cib {
                 },
             )?;
         options.dc = root.attr("dc-uuid").map(str::to_owned);
-        let mut defaults = BTreeMap::new();
-        if let Some(d) = config.child("rsc_defaults") {
-            defaults = nvpairs(d, "meta_attributes");
-        }
-        if let Some(v) = get("default-resource-stickiness") {
-            defaults
-                .entry("resource-stickiness".into())
-                .or_insert_with(|| v.to_owned());
-        }
+        let defaults = Defaults {
+            element: config.child("rsc_defaults"),
+            now,
+            stickiness: get("default-resource-stickiness").map(str::to_owned),
+        };
         let nodes = config
             .child("nodes")
             .map(|n| {
                 n.children_named("node")
-                    .map(|e| Node {
-                        id: e.id().to_owned(),
-                        name: e.attr("uname").unwrap_or(e.id()).to_owned(),
-                        attributes: nvpairs(e, "instance_attributes"),
-                        utilization: utilization(e),
-                        remote: e.attr("type") == Some("remote"),
+                    .map(|e| {
+                        Ok(Node {
+                            id: e.id().to_owned(),
+                            name: e.attr("uname").unwrap_or(e.id()).to_owned(),
+                            attributes: nvpairs(e, "instance_attributes", scope)?,
+                            utilization: utilization(e, scope)?,
+                            remote: e.attr("type") == Some("remote"),
+                        })
                     })
-                    .collect()
+                    .collect::<Result<Vec<_>>>()
             })
+            .transpose()?
             .unwrap_or_default();
         let mut resources = Vec::new();
         if let Some(r) = config.child("resources") {
             let templates: Templates<'_> =
                 r.children_named("template").map(|t| (t.id(), t)).collect();
             for e in &r.children {
-                if let Some(res) = resource(e, &defaults, &templates)? {
+                if let Some(res) = resource(e, &BTreeMap::new(), &defaults, &templates)? {
                     resources.push(res);
                 }
             }
@@ -1199,10 +1291,10 @@ impl Cib {
                         history.push((r.id().to_owned(), ops));
                     }
                 }
-                let attributes = ns
-                    .child("transient_attributes")
-                    .map(|t| nvpairs(t, "instance_attributes"))
-                    .unwrap_or_default();
+                let attributes = match ns.child("transient_attributes") {
+                    Some(t) => nvpairs(t, "instance_attributes", scope)?,
+                    None => BTreeMap::new(),
+                };
                 status.insert(
                     name,
                     NodeStatus {
@@ -1225,7 +1317,7 @@ impl Cib {
             constraints,
             status,
             tickets,
-            now: root.attr("execution-date").and_then(|v| v.parse().ok()),
+            now,
         })
     }
 }

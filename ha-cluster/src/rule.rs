@@ -49,6 +49,33 @@ pub enum Condition {
     Date(DateExpression),
     /// A nested rule.
     Rule(Rule),
+    /// On the resource's agent (`rsc_expression`, in resource defaults):
+    /// each part given must match.
+    Agent {
+        /// `class`.
+        class: Option<String>,
+        /// `provider`.
+        provider: Option<String>,
+        /// `type`.
+        kind: Option<String>,
+    },
+    /// On the operation (`op_expression`, in operation defaults).
+    Operation {
+        /// Its name.
+        name: String,
+        /// Its interval (ms), if given.
+        interval_ms: Option<u64>,
+    },
+}
+
+/// What a rule is evaluated against besides node attributes and the time:
+/// the resource's agent (`class:provider:type`) and the operation.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Subject<'a> {
+    /// The resource's agent.
+    pub agent: Option<&'a str>,
+    /// The operation's name and interval (ms).
+    pub operation: Option<(&'a str, u64)>,
 }
 
 /// A rule: its conditions, all (or, with `boolean-op="or"`, any) of which
@@ -77,6 +104,21 @@ impl Rule {
                 }),
                 "date_expression" => Condition::Date(date_expression(c)?),
                 "rule" => Condition::Rule(Rule::from_element(c)?),
+                "rsc_expression" => Condition::Agent {
+                    class: c.attr("class").map(str::to_owned),
+                    provider: c.attr("provider").map(str::to_owned),
+                    kind: c.attr("type").map(str::to_owned),
+                },
+                "op_expression" => Condition::Operation {
+                    name: c.attr("name").unwrap_or_default().to_owned(),
+                    interval_ms: match c.attr("interval") {
+                        None => None,
+                        Some(i) => Some(
+                            crate::cib::duration_ms(i)
+                                .ok_or_else(|| c.error(format!("bad interval '{i}'")))?,
+                        ),
+                    },
+                },
                 _ => continue,
             });
         }
@@ -90,10 +132,39 @@ impl Rule {
     /// Whether the rule holds, given a node's attributes and the time
     /// (None: date conditions do not hold).
     pub fn holds(&self, attribute: &dyn Fn(&str) -> Option<String>, now: Option<i64>) -> bool {
+        self.holds_for(attribute, now, Subject::default())
+    }
+
+    /// Whether the rule holds, also given the resource and operation it is
+    /// about (conditions on them do not hold without them).
+    pub fn holds_for(
+        &self,
+        attribute: &dyn Fn(&str) -> Option<String>,
+        now: Option<i64>,
+        subject: Subject<'_>,
+    ) -> bool {
         let one = |c: &Condition| match c {
             Condition::Attribute(e) => expression_holds(e, attribute(&e.attribute).as_deref()),
             Condition::Date(d) => now.is_some_and(|t| date_holds(d, t)),
-            Condition::Rule(r) => r.holds(attribute, now),
+            Condition::Rule(r) => r.holds_for(attribute, now, subject),
+            Condition::Agent {
+                class,
+                provider,
+                kind,
+            } => subject.agent.is_some_and(|agent| {
+                let parts: Vec<&str> = agent.split(':').collect();
+                let (c, p, t) = match parts.as_slice() {
+                    [c, p, t] => (*c, Some(*p), *t),
+                    [c, t] => (*c, None, *t),
+                    _ => return false,
+                };
+                class.as_deref().is_none_or(|x| x == c)
+                    && provider.as_deref().is_none_or(|x| Some(x) == p)
+                    && kind.as_deref().is_none_or(|x| x == t)
+            }),
+            Condition::Operation { name, interval_ms } => subject
+                .operation
+                .is_some_and(|(n, i)| n == name && interval_ms.is_none_or(|want| want == i)),
         };
         if self.or {
             self.conditions.iter().any(one)

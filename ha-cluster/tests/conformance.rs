@@ -42,25 +42,22 @@ fn pacemaker_scheduler_cases() {
             &std::fs::read_to_string(root.join("summary").join(format!("{name}.summary"))).unwrap(),
         );
         let text = std::fs::read_to_string(path).unwrap();
-        let cause = match Cib::from_xml(&text) {
+        // As crm_simulate: the CIB's execution-date, else now.
+        let cause = match Cib::from_xml_at(&text, Some(now)) {
             Err(e) => Some(format!("import: {e}")),
-            Ok(mut cib) => {
-                // As crm_simulate: the CIB's execution-date, else now.
-                cib.now.get_or_insert(now);
-                match schedule(&cib) {
-                    Err(e) => Some(e.to_string()),
-                    Ok(t) => {
-                        let got: BTreeSet<String> = summary::lines(&t).into_iter().collect();
-                        if got != want {
-                            Some("different decisions".to_owned())
-                        } else if t.graph.order().is_none() {
-                            Some("the action graph has an ordering loop".to_owned())
-                        } else {
-                            None
-                        }
+            Ok(cib) => match schedule(&cib) {
+                Err(e) => Some(e.to_string()),
+                Ok(t) => {
+                    let got: BTreeSet<String> = summary::lines(&t).into_iter().collect();
+                    if got != want {
+                        Some("different decisions".to_owned())
+                    } else if t.graph.order().is_none() {
+                        Some("the action graph has an ordering loop".to_owned())
+                    } else {
+                        None
                     }
                 }
-            }
+            },
         };
         match cause {
             None => passed.push(name),

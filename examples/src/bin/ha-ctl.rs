@@ -43,19 +43,18 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let mut cib = match Cib::from_xml(&text) {
+    // Failures expire and date rules are judged at the CIB's
+    // execution-date, else now (as crm_simulate).
+    let clock = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    let cib = match Cib::from_xml_at(&text, Some(clock)) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("ha-ctl: {file}: {e}");
             return ExitCode::from(1);
         }
     };
-    // Failures expire against the CIB's execution-date, else the clock.
-    cib.now.get_or_insert_with(|| {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs() as i64)
-    });
     match schedule(&cib) {
         Ok(t) => {
             println!("Transition Summary:");
