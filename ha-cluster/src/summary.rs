@@ -124,10 +124,14 @@ pub fn lines(transition: &Transition) -> Vec<String> {
                 node,
                 reason,
                 container,
-            } => Some(match container {
-                Some(c) => format!("  * Fence (reboot) {node} (resource: {c}) '{reason}'"),
-                None => format!("  * Fence (reboot) {node} '{reason}'"),
-            }),
+                unfence,
+            } => {
+                let action = if *unfence { "on" } else { "reboot" };
+                Some(match container {
+                    Some(c) => format!("  * Fence ({action}) {node} (resource: {c}) '{reason}'"),
+                    None => format!("  * Fence ({action}) {node} '{reason}'"),
+                })
+            }
             _ => None,
         })
         .collect();

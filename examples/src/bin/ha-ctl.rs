@@ -112,6 +112,7 @@ fn print_graph(g: &Graph) {
 fn task_name(task: Task) -> &'static str {
     match task {
         Task::Fence => "fence",
+        Task::Unfence => "unfence",
         Task::Probe => "probe",
         Task::Demote => "demote",
         Task::Stop => "stop",

@@ -23,6 +23,9 @@ use crate::cib::{Constraint, Primitive, Role};
 pub enum Task {
     /// Fence (reboot) the node.
     Fence,
+    /// Unfence the node (give it access to shared storage) before what
+    /// needs that starts there.
+    Unfence,
     /// Find out whether the resource runs on the node (a monitor of 0).
     Probe,
     /// Demote the resource (Promoted to Unpromoted).
@@ -203,8 +206,15 @@ pub(super) fn build(inputs: &Inputs) -> Graph {
             (!fenced.contains(from)).then_some(from)
         }
         match change {
-            Change::Fence { node, .. } => {
+            Change::Fence {
+                node,
+                unfence: false,
+                ..
+            } => {
                 g.add(Task::Fence, None, node);
+            }
+            Change::Fence { node, .. } => {
+                g.add(Task::Unfence, None, node);
             }
             Change::Start { rsc, node } => {
                 let s = g.add(Task::Start, Some(rsc), node);
@@ -306,6 +316,32 @@ pub(super) fn build(inputs: &Inputs) -> Graph {
         let p = g.add(Task::Probe, Some(rsc), node);
         for i in arrivals(&g, rsc) {
             g.edge(p, i);
+        }
+    }
+    // Unfencing before anything is probed or started on the node.
+    let unfenced: Vec<(usize, String)> = g
+        .actions
+        .iter()
+        .enumerate()
+        .filter(|(_, a)| a.task == Task::Unfence)
+        .map(|(i, a)| (i, a.node.clone()))
+        .collect();
+    for (u, node) in unfenced {
+        let on_node: Vec<usize> = g
+            .actions
+            .iter()
+            .enumerate()
+            .filter(|(_, a)| {
+                a.node == node
+                    && matches!(
+                        a.task,
+                        Task::Probe | Task::Start | Task::MigrateFrom | Task::Promote
+                    )
+            })
+            .map(|(i, _)| i)
+            .collect();
+        for i in on_node {
+            g.edge(u, i);
         }
     }
     // Fencing before what ran on the fenced node arrives elsewhere.

@@ -54,6 +54,9 @@ pub enum Change {
         reason: String,
         /// For a guest node, the container recovered to reset it.
         container: Option<String>,
+        /// Unfencing (`on`: the node is given access to shared storage)
+        /// rather than a reboot.
+        unfence: bool,
     },
     /// Start on a node.
     Start {
@@ -748,8 +751,37 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
             node: node.clone(),
             reason: reason.clone(),
             container: reset_guests.get(node).cloned(),
+            unfence: false,
         })
         .collect();
+    // Unfencing: with a device that provides it, a node not yet unfenced
+    // is unfenced before such a device is probed there.
+    let unfencing: Vec<&str> = primitives
+        .iter()
+        .filter(|p| {
+            p.agent.starts_with("stonith:")
+                && p.meta.get("provides").is_some_and(|v| v == "unfencing")
+        })
+        .map(|p| p.id.as_str())
+        .collect();
+    if fencing && !unfencing.is_empty() {
+        for node in cluster_nodes.iter().filter(|x| n.online.contains(*x)) {
+            if attribute(cib, node, "#node-unfenced").is_some() {
+                continue;
+            }
+            let probed = unfencing
+                .iter()
+                .find(|id| !known.contains(&((**id).to_owned(), node.clone())));
+            if let Some(device) = probed {
+                changes.push(Change::Fence {
+                    node: node.clone(),
+                    reason: format!("required by {device} monitor"),
+                    container: None,
+                    unfence: true,
+                });
+            }
+        }
+    }
     // A stop on an unclean node nobody may fence cannot be done (nor
     // assumed done).
     let blocked_on = |node: &str| {
