@@ -50,6 +50,10 @@ pub struct ClusterOptions {
     pub cluster_name: Option<String>,
     /// The DC's node id (the CIB's `dc-uuid`; rules see `#is_dc`).
     pub dc: Option<String>,
+    /// The node health options (`node-health-strategy`,
+    /// `node-health-red`...), as given.
+    #[serde(default)]
+    pub health: BTreeMap<String, String>,
 }
 
 impl ClusterOptions {
@@ -93,6 +97,11 @@ impl ClusterOptions {
             placement_strategy: placement_strategy.to_owned(),
             cluster_name: get("cluster-name").map(str::to_owned),
             dc: None,
+            health: pairs
+                .iter()
+                .filter(|(k, _)| k.starts_with("node-health-"))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
         })
     }
 }

@@ -488,6 +488,7 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
     // Without quorum (no-quorum-policy=stop) resources are placed as
     // usual, but may not start, and stop where they run.
     let mut quorum_held: BTreeSet<&str> = BTreeSet::new();
+    let health = nodes::health(cib, &n.names);
     // Scores.
     let mut scores: BTreeMap<&str, BTreeMap<String, Score>> = BTreeMap::new();
     for p in &primitives {
@@ -527,6 +528,16 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
                         }
                     }
                 }
+            }
+        }
+        // Node health weighs on every resource (a bad one not on those
+        // allowed on unhealthy nodes).
+        let unhealthy_ok = flag(&p.meta, "allow-unhealthy-nodes", false);
+        for (node, h) in &health {
+            if let Some(v) = s.get_mut(node)
+                && !(unhealthy_ok && h.value() < 0)
+            {
+                *v = v.add(*h);
             }
         }
         // Exclusive discovery: only the nodes such a location covers.

@@ -3,6 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::cib::Cib;
+use crate::score::Score;
 
 /// The nodes as placement sees them.
 pub(super) struct Nodes {
@@ -231,4 +232,65 @@ pub(super) fn attribute<'a>(cib: &'a Cib, node: &'a str, name: &str) -> Option<&
                 .and_then(|n| n.attributes.get(name))
         })
         .map(String::as_str)
+}
+
+/// Each node's health score under `node-health-strategy` (nodes whose
+/// score is 0 left out): the sum of its `#health-*` attributes, `red`,
+/// `yellow` and `green` scored by the strategy (migrate-on-red: red bans;
+/// only-green: anything not green bans; progressive and custom: the
+/// `node-health-*` options, from `node-health-base`).
+pub(super) fn health(cib: &Cib, names: &[String]) -> BTreeMap<String, Score> {
+    let option = |name: &str| cib.options.health.get(name).and_then(|v| Score::parse(v));
+    let strategy = cib
+        .options
+        .health
+        .get("node-health-strategy")
+        .map_or("none", String::as_str);
+    let (red, yellow, green, base) = match strategy {
+        "migrate-on-red" => (Score::MINUS_INFINITY, Score::ZERO, Score::ZERO, Score::ZERO),
+        "only-green" => (
+            Score::MINUS_INFINITY,
+            Score::MINUS_INFINITY,
+            Score::ZERO,
+            Score::ZERO,
+        ),
+        "progressive" | "custom" => (
+            option("node-health-red").unwrap_or(Score::MINUS_INFINITY),
+            option("node-health-yellow").unwrap_or(Score::ZERO),
+            option("node-health-green").unwrap_or(Score::ZERO),
+            if strategy == "progressive" {
+                option("node-health-base").unwrap_or(Score::ZERO)
+            } else {
+                Score::ZERO
+            },
+        ),
+        _ => return BTreeMap::new(),
+    };
+    let mut out = BTreeMap::new();
+    for node in names {
+        let mut attrs: BTreeMap<&str, &str> = BTreeMap::new();
+        for n in cib.nodes.iter().filter(|n| &n.name == node) {
+            for (k, v) in &n.attributes {
+                attrs.insert(k, v);
+            }
+        }
+        if let Some(s) = cib.status.get(node) {
+            for (k, v) in &s.attributes {
+                attrs.insert(k, v);
+            }
+        }
+        let mut total = base;
+        for (_, v) in attrs.iter().filter(|(k, _)| k.starts_with("#health")) {
+            total = total.add(match v.to_ascii_lowercase().as_str() {
+                "red" => red,
+                "yellow" => yellow,
+                "green" => green,
+                other => Score::parse(other).unwrap_or(Score::ZERO),
+            });
+        }
+        if total != Score::ZERO {
+            out.insert(node.clone(), total);
+        }
+    }
+    out
 }
