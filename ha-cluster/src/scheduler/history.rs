@@ -97,7 +97,8 @@ pub(super) fn current(ops: &[Operation], expired: impl Fn(&Operation) -> bool) -
                 c.failed_start = c.failed && op.name == "start";
             }
             "stop" => {
-                if ok && op.rc == 0 {
+                // An agent that is not installed runs nothing.
+                if ok && op.rc == 0 || op.rc == 5 {
                     c = Current::default();
                 } else {
                     // A failed stop leaves it active, state unknown.

@@ -817,6 +817,20 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
         {
             continue;
         }
+        if starts_blocked && here.is_empty() {
+            // Shown, but blocked: crm_simulate lists the start it may not do.
+            if frozen && let Some(to) = target.take() {
+                actions.insert(
+                    id,
+                    Change::Blocked {
+                        rsc: id.into(),
+                        node: to,
+                        reason: "quorum freeze".into(),
+                    },
+                );
+            }
+            continue;
+        }
         if quorum_held.contains(id) {
             let change = match (here.first(), target) {
                 (None, Some(to)) => Some(Change::Blocked {
@@ -838,20 +852,6 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
             };
             if let Some(change) = change {
                 actions.insert(id, change);
-            }
-            continue;
-        }
-        if starts_blocked && here.is_empty() {
-            // Shown, but blocked: crm_simulate lists the start it may not do.
-            if frozen && let Some(to) = target.take() {
-                actions.insert(
-                    id,
-                    Change::Blocked {
-                        rsc: id.into(),
-                        node: to,
-                        reason: "quorum freeze".into(),
-                    },
-                );
             }
             continue;
         }
