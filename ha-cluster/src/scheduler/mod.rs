@@ -287,8 +287,17 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
             && flag(&p.meta, "is-managed", true)
             && !flag(&p.meta, "maintenance", false)
     };
-    let quorum_stop =
-        !cib.options.have_quorum && cib.options.no_quorum_policy == NoQuorumPolicy::Stop;
+    // Without quorum, no-quorum-policy=stop stops everything; =demote
+    // stops all but promotable clones, which are demoted instead.
+    let demoting =
+        !cib.options.have_quorum && cib.options.no_quorum_policy == NoQuorumPolicy::Demote;
+    let quorum_stop = demoting
+        || !cib.options.have_quorum && cib.options.no_quorum_policy == NoQuorumPolicy::Stop;
+    let promotable_ids: BTreeSet<&str> = clones
+        .iter()
+        .filter(|c| c.promotable.is_some())
+        .flat_map(|c| c.instances.iter().flatten().map(String::as_str))
+        .collect();
     let frozen = !cib.options.have_quorum && cib.options.no_quorum_policy == NoQuorumPolicy::Freeze;
     let fencing_missing =
         cib.options.stonith_enabled && !primitives.iter().any(|p| p.agent.starts_with("stonith:"));
@@ -613,7 +622,7 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
         }
         // Fencing devices need quorum too, unless "requires" is "nothing".
         let needs_quorum = p.meta.get("requires").is_none_or(|r| r != "nothing");
-        if quorum_stop && needs_quorum {
+        if quorum_stop && needs_quorum && !(demoting && promotable_ids.contains(p.id.as_str())) {
             quorum_held.insert(p.id.as_str());
         }
         if p.meta.get("target-role").and_then(|r| Role::parse(r)) == Some(Role::Stopped)

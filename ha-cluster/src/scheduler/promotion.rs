@@ -213,6 +213,12 @@ impl Assigner<'_> {
         });
         let frozen = !self.cib.options.have_quorum
             && self.cib.options.no_quorum_policy == NoQuorumPolicy::Freeze;
+        // no-quorum-policy=demote: nothing is promoted without quorum.
+        if !self.cib.options.have_quorum
+            && self.cib.options.no_quorum_policy == NoQuorumPolicy::Demote
+        {
+            return;
+        }
         let mut count = 0;
         let mut per_node = std::collections::BTreeMap::<String, usize>::new();
         for c in candidates {
