@@ -263,7 +263,36 @@ impl<'a> Assigner<'a> {
         if !merging.insert(dependent.to_owned()) {
             return work;
         }
-        let theirs = self.scores.get(dependent);
+        // The dependent's own scores, narrowed by where the primaries it
+        // must (or must not) be with are already placed.
+        let mut own = self.scores.get(dependent).cloned();
+        if let Some(own) = own.as_mut() {
+            for c in self.index.of(dependent) {
+                if let Constraint::Colocation {
+                    rsc,
+                    with,
+                    score,
+                    rsc_role: None,
+                    with_role,
+                    node_attribute,
+                    ..
+                } = c
+                    && rsc == dependent
+                    && score.value().abs() >= INFINITY
+                    && let Some(targets) = self.targets(with, *with_role)
+                {
+                    for (node, v) in own.iter_mut() {
+                        let here = targets
+                            .iter()
+                            .any(|t| self.together(t, node, node_attribute.as_deref()));
+                        if here != (score.value() > 0) {
+                            *v = Score::MINUS_INFINITY;
+                        }
+                    }
+                }
+            }
+        }
+        let theirs = own.as_ref();
         let mut merged = work.clone();
         for (node, v) in merged.iter_mut() {
             // By node attribute: the best of the dependent's nodes that
