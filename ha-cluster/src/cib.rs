@@ -762,6 +762,9 @@ fn expand_aliases(c: Constraint, aliases: &Aliases) -> Vec<Constraint> {
                 out.push(one);
             }
         }
+        // Two templates or tags cannot be colocated: Pacemaker ignores it.
+        Constraint::Colocation { rsc, with, .. }
+            if aliases.contains_key(rsc) && aliases.contains_key(with) => {}
         Constraint::Colocation { rsc, with, .. } => {
             for r in each(rsc) {
                 for w in each(with) {
