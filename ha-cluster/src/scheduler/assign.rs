@@ -30,6 +30,8 @@ struct Planner<'a> {
     seen: BTreeSet<&'a str>,
     seen_clones: BTreeSet<usize>,
     steps: Vec<Step<'a>>,
+    /// Each resource's `priority`: primaries are assigned highest first.
+    priority: &'a dyn Fn(&str) -> Score,
 }
 
 impl<'a> Planner<'a> {
@@ -40,12 +42,17 @@ impl<'a> Planner<'a> {
         if !self.seen.insert(id) {
             return;
         }
-        for c in self.index.of(id) {
-            if let Constraint::Colocation { rsc, with, .. } = c
-                && rsc == id
-            {
-                self.visit(with);
-            }
+        let mut primaries: Vec<&'a str> = self
+            .index
+            .of(id)
+            .filter_map(|c| match c {
+                Constraint::Colocation { rsc, with, .. } if rsc == id => Some(with.as_str()),
+                _ => None,
+            })
+            .collect();
+        primaries.sort_by_key(|p| std::cmp::Reverse((self.priority)(p)));
+        for with in primaries {
+            self.visit(with);
         }
         self.steps.push(Step::One(id));
     }
@@ -74,6 +81,7 @@ pub(super) fn plan<'a>(
     ids: impl Iterator<Item = &'a str>,
     index: &'a Index<'a>,
     clones: &'a [CloneSet],
+    priority: &'a dyn Fn(&str) -> Score,
 ) -> Vec<Step<'a>> {
     let mut clone_of = BTreeMap::new();
     for (ci, set) in clones.iter().enumerate() {
@@ -89,6 +97,7 @@ pub(super) fn plan<'a>(
         seen: BTreeSet::new(),
         seen_clones: BTreeSet::new(),
         steps: Vec::new(),
+        priority,
     };
     for id in ids {
         planner.visit(id);

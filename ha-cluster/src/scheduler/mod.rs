@@ -703,7 +703,18 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
     // Remote connections first: where they go decides which remote nodes
     // stay up.
     by_priority.sort_by_key(|p| !n.remote.contains_key(&p.id));
-    let steps = assign::plan(by_priority.iter().map(|p| p.id.as_str()), &index, &clones);
+    let priority_of = |id: &str| {
+        primitives
+            .iter()
+            .find(|p| p.id == id)
+            .map_or(Score::ZERO, |p| meta_score(p, "priority", Score::ZERO))
+    };
+    let steps = assign::plan(
+        by_priority.iter().map(|p| p.id.as_str()),
+        &index,
+        &clones,
+        &priority_of,
+    );
     let mut assigner = Assigner {
         cib,
         nodes: &n,
