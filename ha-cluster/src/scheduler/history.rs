@@ -275,9 +275,19 @@ pub(super) fn histories(
                 }
             };
             known_as.insert(set.instances[i][member].clone(), id.clone());
-            out.entry((set.instances[i][member].clone(), node.clone()))
-                .or_default()
-                .extend(ops.iter().cloned());
+            // Several entries for one instance on a node (histories kept
+            // under old instance names): each is read on its own, so a
+            // stopped one does not hide a running one.
+            let entry = out
+                .entry((set.instances[i][member].clone(), node.clone()))
+                .or_default();
+            let was = !entry.is_empty() && current(entry, |_| false).running;
+            let is = current(ops, |_| false).running;
+            match (was, is) {
+                (true, false) => {}
+                (false, true) if !entry.is_empty() => *entry = ops.clone(),
+                _ => entry.extend(ops.iter().cloned()),
+            }
         }
     }
     Histories {
