@@ -134,6 +134,8 @@ pub(super) struct Assigner<'a> {
     pub promoted: BTreeSet<String>,
     /// The name the nodes last knew an anonymous instance by.
     pub known_as: &'a BTreeMap<String, String>,
+    /// Instances demoted for a failure (on-fail=demote): not promoted.
+    pub demoted: &'a BTreeSet<String>,
 }
 
 impl<'a> Assigner<'a> {

@@ -418,6 +418,7 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
     // on-fail: ignore (as if healthy), block (leave it alone), stop (and
     // keep it stopped); restart is what recovery does anyway.
     let mut blocked: BTreeSet<&str> = BTreeSet::new();
+    let mut demoted: BTreeSet<String> = BTreeSet::new();
     for p in &primitives {
         for (node, c) in now.get_mut(p.id.as_str()).into_iter().flatten() {
             let Some(op) = c.failed_op.filter(|_| c.failed) else {
@@ -441,6 +442,11 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
                 }
                 Some("stop") => {
                     stopped_by_failure.insert(p.id.as_str());
+                }
+                // A promoted instance that fails is demoted, not recovered.
+                Some("demote") if c.promoted && !c.hard => {
+                    c.failed = false;
+                    demoted.insert(p.id.clone());
                 }
                 _ => {}
             }
@@ -731,6 +737,7 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
         known: &known,
         promoted: BTreeSet::new(),
         known_as: &history.known_as,
+        demoted: &demoted,
     };
     // A remote node whose connection goes nowhere is down for the rest
     // (Pacemaker's remote_connection_assigned).

@@ -105,7 +105,7 @@ impl Assigner<'_> {
                 .and_then(|p| p.meta.get("target-role"))
                 .and_then(|r| Role::parse(r))
                 .is_some_and(|r| r < Role::Promoted && r != Role::Started);
-            let mut priority = if unpromotable {
+            let mut priority = if unpromotable || self.demoted.contains(lead) {
                 Score::MINUS_INFINITY
             } else {
                 self.promotion_score(ci, lead, &node)
