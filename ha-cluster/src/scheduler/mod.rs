@@ -939,7 +939,15 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
                         },
                     );
                 }
-                Some(to) if to == &here[0].0 => {
+                // stop_unexpected keeps it where it belongs, wherever that
+                // is among the nodes it runs on.
+                Some(to)
+                    if to == &here[0].0
+                        || p.meta
+                            .get("multiple-active")
+                            .is_some_and(|v| v == "stop_unexpected")
+                            && here.iter().any(|(node, _)| node == to) =>
+                {
                     actions.insert(
                         id,
                         Change::Restart {
