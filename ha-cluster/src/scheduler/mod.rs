@@ -1344,14 +1344,33 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
             if !held.contains(waits_for.as_str()) {
                 continue;
             }
-            if let Some(Change::Stop {
-                reason: Some(reason),
-                ..
-            }) = actions.get_mut(stopping.as_str())
-                && !reason.ends_with("(blocked)")
-            {
-                reason.push_str(" (blocked)");
-                held.insert(stopping.clone());
+            match actions.get_mut(stopping.as_str()) {
+                Some(Change::Stop {
+                    reason: Some(reason),
+                    ..
+                }) if !reason.ends_with("(blocked)") => {
+                    reason.push_str(" (blocked)");
+                    held.insert(stopping.clone());
+                }
+                // A move or recovery cannot leave where it is: it stays,
+                // and what would start after its stop does not.
+                Some(
+                    Change::Move { rsc, from, .. }
+                    | Change::Recover { rsc, from, .. }
+                    | Change::Restart {
+                        rsc, node: from, ..
+                    },
+                ) => {
+                    let stuck_here = Change::Stop {
+                        rsc: rsc.clone(),
+                        node: from.clone(),
+                        reason: Some(format!("unrunnable {waits_for} stop (blocked)")),
+                        role: None,
+                    };
+                    actions.insert(stopping.as_str(), stuck_here);
+                    held.insert(stopping.clone());
+                }
+                _ => {}
             }
         }
         if held.len() == before {
