@@ -513,7 +513,9 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
             .map(|node| {
                 (
                     node.clone(),
-                    if cib.options.symmetric {
+                    // A guest's connection goes wherever its container
+                    // does, even in an opt-in cluster.
+                    if cib.options.symmetric || n.guests.contains_key(&p.id) {
                         Score::ZERO
                     } else {
                         Score::MINUS_INFINITY
