@@ -252,17 +252,20 @@ pub(super) fn histories(
                     })
                 })
             };
-            let here = (0..set.instances.len()).find(|&i| active(set, i, Some(node)));
-            let chosen = match here {
-                Some(i) => {
-                    // A second active history of the same member on one
-                    // node is an orphan.
-                    let taken = out
-                        .get(&(set.instances[i][member].clone(), node.clone()))
-                        .is_some_and(|ops| current(ops, |_| false).running);
-                    (!taken).then_some(i)
-                }
-                None => (0..set.instances.len()).find(|&i| !active(set, i, None)),
+            // An instance active here whose place for this member is free
+            // (a cloned group's members go together); a second active
+            // history of the same member on one node is an orphan.
+            let taken = |i: usize| {
+                out.get(&(set.instances[i][member].clone(), node.clone()))
+                    .is_some_and(|ops| current(ops, |_| false).running)
+            };
+            let here: Vec<usize> = (0..set.instances.len())
+                .filter(|&i| active(set, i, Some(node)))
+                .collect();
+            let chosen = if here.is_empty() {
+                (0..set.instances.len()).find(|&i| !active(set, i, None))
+            } else {
+                here.into_iter().find(|&i| !taken(i))
             };
             let i = match chosen {
                 Some(i) => i,

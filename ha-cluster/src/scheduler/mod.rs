@@ -224,22 +224,24 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
     );
     for id in &history.orphans {
         let base = strip(id);
-        let mut p = clones
+        // An instance beyond what its clone allows is stopped whatever
+        // stop-orphan-resources says (that is for resources no longer
+        // configured).
+        let instance = clones
             .iter()
             .flat_map(|c| &c.members)
-            .find(|m| m.id == base)
-            .cloned()
-            .unwrap_or_else(|| Primitive {
-                id: String::new(),
-                agent: String::new(),
-                params: BTreeMap::new(),
-                operations: Vec::new(),
-                meta: BTreeMap::new(),
-                on_fail: BTreeMap::new(),
-                utilization: BTreeMap::new(),
-            });
+            .find(|m| m.id == base);
+        let mut p = instance.cloned().unwrap_or_else(|| Primitive {
+            id: String::new(),
+            agent: String::new(),
+            params: BTreeMap::new(),
+            operations: Vec::new(),
+            meta: BTreeMap::new(),
+            on_fail: BTreeMap::new(),
+            utilization: BTreeMap::new(),
+        });
         p.id = id.clone();
-        if !cib.options.stop_orphan_resources {
+        if instance.is_none() && !cib.options.stop_orphan_resources {
             p.meta.insert("is-managed".into(), "false".into());
         }
         owned.push(p);
