@@ -26,11 +26,21 @@ pub(super) struct Nodes {
 }
 
 impl Nodes {
-    /// Marks `node` unclean (the first reason stays).
+    /// Marks `node` unclean (the first reason stays): nothing may run
+    /// there any more.
     pub fn fence(&mut self, node: &str, reason: String) {
         if !self.unclean.iter().any(|(n, _)| n == node) {
             self.unclean.push((node.to_owned(), reason));
         }
+        if !self.guest_reset(node) {
+            self.available.remove(node);
+        }
+    }
+
+    /// Whether `node` is a guest node (reset by recovering its container,
+    /// it comes back in the same transition).
+    fn guest_reset(&self, node: &str) -> bool {
+        self.guests.contains_key(node)
     }
 
     /// Whether `node` is unclean.
