@@ -128,7 +128,14 @@ pub(super) fn current(ops: &[Operation], expired: impl Fn(&Operation) -> bool) -
                     c.running = false;
                     c.failed = false;
                 }
-                (true, 5) if op.interval == 0 => {
+                // A probe finding the agent not installed (by its return
+                // code or the execution status): not running, cannot run.
+                (_, 5) if op.interval == 0 => {
+                    c.running = false;
+                    c.failed = false;
+                    c.not_installed = true;
+                }
+                _ if op.interval == 0 && op.status == 7 => {
                     c.running = false;
                     c.failed = false;
                     c.not_installed = true;

@@ -840,7 +840,19 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
     let mut extra: Vec<Change> = Vec::new();
     for p in &primitives {
         let id = p.id.as_str();
-        let here = now.get(id).cloned().unwrap_or_default();
+        let mut here = now.get(id).cloned().unwrap_or_default();
+        // A copy on a node being fenced is stopped by the fencing: with
+        // one copy left elsewhere, it is not active on several nodes.
+        if here.len() > 1 {
+            let live: Vec<(String, Current)> = here
+                .iter()
+                .filter(|(node, _)| !(n.is_unclean(node) && can_fence(node)))
+                .cloned()
+                .collect();
+            if live.len() == 1 {
+                here = live;
+            }
+        }
         let mut target = placed.get(id).cloned().flatten();
         if !managed(p)
             || blocked.contains(id)
