@@ -347,6 +347,27 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
             })
     };
     n.bring_up_remotes(cib, connection_state, connection_stopping);
+    // A remote connection that failed (with no reconnect interval to wait
+    // out) leaves the remote node in an unknown state: it is fenced.
+    for (node, connection) in n.remote.clone() {
+        let waits = primitives
+            .iter()
+            .any(|p| p.id == connection && p.meta.contains_key("reconnect_interval"));
+        // (One that never started leaves nothing behind.)
+        let failed_start = cluster_nodes.iter().any(|h| {
+            history
+                .ops
+                .get(&(connection.clone(), h.clone()))
+                .is_some_and(|ops| current(ops, |_| false).failed_start)
+        });
+        if !n.guests.contains_key(&node)
+            && connection_state(&connection) == Some(true)
+            && !waits
+            && !failed_start
+        {
+            n.fence(&node, "remote connection is unrecoverable".into());
+        }
+    }
     // A guest whose container failed, or whose host is lost, is reset: its
     // container is recovered, and what ran on it recovers with it.
     let mut reset_guests: BTreeMap<String, String> = BTreeMap::new();
@@ -769,6 +790,24 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
     }
     let placed = assigner.placed;
     let promoted = assigner.promoted;
+    // A connection whose host is lost and that can go nowhere else cannot
+    // be recovered: a remote node with resources active is fenced.
+    for (node, connection) in n.remote.clone() {
+        let Some((host, _)) = on_cluster(&connection) else {
+            continue;
+        };
+        let active_there = now.values().any(|v| v.iter().any(|(at, _)| at == &node));
+        if !n.guests.contains_key(&node)
+            && n.is_unclean(host)
+            && placed.get(connection.as_str()).cloned().flatten().is_none()
+            && active_there
+        {
+            n.fence(
+                &node,
+                "resources are active but connection is unrecoverable".into(),
+            );
+        }
+    }
     let promotable_instances: BTreeSet<&str> = clones
         .iter()
         .filter(|c| c.promotable.is_some())
