@@ -421,20 +421,58 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
                 if c.running && reset_guests.contains_key(node) {
                     // What ran on a guest being reset starts again.
                     c.failed = true;
-                } else if c.running && n.is_unclean(node) {
-                    // Fencing ends whatever failed there.
+                } else if c.running
+                    && n.is_unclean(node)
+                    && !n.guests.values().any(|container| container == &p.id)
+                {
+                    // Fencing ends whatever failed there (a guest's
+                    // container that failed is recovered: its guest is
+                    // reset).
                     c.failed = false;
                     c.failed_start = false;
-                }
-                if c.running && reset_guests.values().any(|container| container == &p.id) {
-                    // The container of a guest being reset is recovered.
-                    c.failed = true;
                 }
                 if c.running {
                     now.entry(p.id.as_str())
                         .or_default()
                         .push((node.clone(), c));
                 }
+            }
+        }
+    }
+    // A guest whose host turned out to be lost (a resource thought active
+    // there) is reset too; what ran on it recovers.
+    for (guest, container) in n.guests.clone() {
+        if reset_guests.contains_key(&guest) {
+            continue;
+        }
+        let Some((host, _)) = on_cluster(&container) else {
+            continue;
+        };
+        if !n.is_unclean(host) {
+            continue;
+        }
+        n.fence(&guest, "guest is unclean".into());
+        for p in &primitives {
+            if let Some(ops) = history.ops.get(&(p.id.clone(), guest.clone())) {
+                let mut c = current(ops, |_| false);
+                if c.running {
+                    c.failed = true;
+                    now.entry(p.id.as_str())
+                        .or_default()
+                        .push((guest.clone(), c));
+                }
+            }
+        }
+        reset_guests.insert(guest, container);
+    }
+    // The container of a reset guest that ran resources is recovered.
+    for (guest, container) in &reset_guests {
+        let ran = now
+            .iter()
+            .any(|(id, v)| *id != container.as_str() && v.iter().any(|(at, _)| at == guest));
+        if ran && let Some(v) = now.get_mut(container.as_str()) {
+            for (_, c) in v.iter_mut() {
+                c.failed = true;
             }
         }
     }
