@@ -453,14 +453,19 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
         }
         n.fence(&guest, "guest is unclean".into());
         for p in &primitives {
-            if let Some(ops) = history.ops.get(&(p.id.clone(), guest.clone())) {
+            let entries = now.entry(p.id.as_str()).or_default();
+            if let Some((_, c)) = entries.iter_mut().find(|(at, _)| at == &guest) {
+                // Read already (the guest was up).
+                c.failed = true;
+            } else if let Some(ops) = history.ops.get(&(p.id.clone(), guest.clone())) {
                 let mut c = current(ops, |_| false);
                 if c.running {
                     c.failed = true;
-                    now.entry(p.id.as_str())
-                        .or_default()
-                        .push((guest.clone(), c));
+                    entries.push((guest.clone(), c));
                 }
+            }
+            if entries.is_empty() {
+                now.remove(p.id.as_str());
             }
         }
         reset_guests.insert(guest, container);
