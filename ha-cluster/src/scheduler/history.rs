@@ -231,10 +231,34 @@ pub(super) fn histories(
     let mut states: Vec<_> = cib.status.iter().collect();
     // With fencing, every cluster node's history is read in the first
     // pass (what ran on a lost node matters); remote nodes' after.
+    // Remote and guest nodes come after: first those whose connection
+    // (and container) run, then the rest.
     let fencing = cib.options.stonith_enabled;
-    states.sort_by_key(|(_, s)| {
-        let first = !s.remote && (fencing || (s.in_membership == Some(true) && s.controller));
-        (!first, s.position)
+    let remote = cib.remote_nodes();
+    let runs = |id: &str| {
+        cib.status.values().filter(|s| !s.remote).any(|s| {
+            s.history.iter().any(|(rsc, ops)| {
+                rsc == id && {
+                    let c = current(ops, |_| false);
+                    c.running && !c.failed
+                }
+            })
+        })
+    };
+    states.sort_by_key(|(name, s)| {
+        let class = match remote.iter().find(|(node, _)| node == *name) {
+            Some((node, container)) => {
+                if runs(node) && container.as_deref().is_none_or(runs) {
+                    1
+                } else {
+                    2
+                }
+            }
+            None if s.remote => 2,
+            None if fencing || (s.in_membership == Some(true) && s.controller) => 0,
+            None => 2,
+        };
+        (class, s.position)
     });
     for (node, state) in states {
         for (id, ops) in &state.history {

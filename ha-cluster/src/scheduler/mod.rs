@@ -372,9 +372,12 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
     // container is recovered, and what ran on it recovers with it.
     let mut reset_guests: BTreeMap<String, String> = BTreeMap::new();
     for (guest, container) in n.guests.clone() {
-        if let Some((host, failed)) = on_cluster(&container)
-            && (failed || n.is_unclean(host))
-        {
+        let reset = match on_cluster(&container) {
+            Some((host, failed)) => failed || n.is_unclean(host),
+            // Its connection up without it: the container was lost.
+            None => on_cluster(&guest).is_some(),
+        };
+        if reset {
             n.fence(&guest, "guest is unclean".into());
             reset_guests.insert(guest, container);
         }
