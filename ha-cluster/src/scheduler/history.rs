@@ -247,13 +247,8 @@ pub(super) fn histories(
     };
     states.sort_by_key(|(name, s)| {
         let class = match remote.iter().find(|(node, _)| node == *name) {
-            Some((node, container)) => {
-                if runs(node) && container.as_deref().is_none_or(runs) {
-                    1
-                } else {
-                    2
-                }
-            }
+            Some((node, container)) if runs(node) && container.as_deref().is_none_or(runs) => 1,
+            Some(_) => 2,
             None if s.remote => 2,
             None if fencing || (s.in_membership == Some(true) && s.controller) => 0,
             None => 2,
