@@ -385,10 +385,12 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
     for p in &primitives {
         for node in &n.names.clone() {
             // A node that is down counts only where fencing can tell; a
-            // remote node's history only while it is up (or being reset).
+            // remote node's history only while it is up (or being reset or
+            // fenced).
             if !n.online.contains(node)
                 && (!fencing || n.remote.contains_key(node))
                 && !reset_guests.contains_key(node)
+                && !(n.remote.contains_key(node) && n.is_unclean(node))
             {
                 continue;
             }
