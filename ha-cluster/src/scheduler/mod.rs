@@ -391,6 +391,11 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
                 && (!fencing || n.remote.contains_key(node))
                 && !reset_guests.contains_key(node)
                 && !(n.remote.contains_key(node) && n.is_unclean(node))
+                && !(n.remote.get(node).is_some_and(|c| {
+                    !n.guests.contains_key(node)
+                        && !orphans.contains(c.as_str())
+                        && primitives.iter().any(|p| &p.id == c)
+                }))
             {
                 continue;
             }
@@ -415,10 +420,12 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
                 if c.not_installed || c.hard {
                     not_installed.insert((p.id.as_str(), node.clone()));
                 }
+                // (A remote node waits for its connection: see below.)
                 if c.running
                     && !n.online.contains(node)
                     && !n.is_unclean(node)
                     && !n.maintenance.contains(node)
+                    && !n.remote.contains_key(node)
                     && managed(p)
                 {
                     n.fence(node, format!("{} is thought to be active there", p.id));
@@ -838,6 +845,30 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
     }
     let placed = assigner.placed;
     let promoted = assigner.promoted;
+    // A remote node whose connection is down and can go nowhere, with
+    // resources active there, is fenced.
+    for (node, connection) in n.remote.clone() {
+        if n.guests.contains_key(&node)
+            || on_cluster(&connection).is_some()
+            || placed.get(connection.as_str()).cloned().flatten().is_some()
+            || n.is_unclean(&node)
+        {
+            continue;
+        }
+        let active = primitives.iter().find(|p| {
+            now.get(p.id.as_str())
+                .is_some_and(|v| v.iter().any(|(at, _)| at == &node))
+        });
+        if let Some(p) = active {
+            n.fence(
+                &node,
+                format!(
+                    "{} is active there (fencing will be revoked if remote connection can be re-established elsewhere)",
+                    p.id
+                ),
+            );
+        }
+    }
     // A connection whose host is lost and that can go nowhere else cannot
     // be recovered: a remote node with resources active is fenced.
     for (node, connection) in n.remote.clone() {
