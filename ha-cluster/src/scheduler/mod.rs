@@ -384,19 +384,22 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
     }
     for p in &primitives {
         for node in &n.names.clone() {
-            // A node that is down counts only where fencing can tell; a
-            // remote node's history only while it is up (or being reset or
-            // fenced).
-            if !n.online.contains(node)
-                && (!fencing || n.remote.contains_key(node))
-                && !reset_guests.contains_key(node)
-                && !(n.remote.contains_key(node) && n.is_unclean(node))
-                && !(n.remote.get(node).is_some_and(|c| {
-                    !n.guests.contains_key(node)
-                        && !orphans.contains(c.as_str())
-                        && primitives.iter().any(|p| &p.id == c)
-                }))
-            {
+            // Whose history counts: a node that is up; one that is down
+            // where fencing can tell; a remote node being reset or fenced,
+            // or whose configured connection may come back (a guest only
+            // while up).
+            let readable = match n.remote.get(node) {
+                None => n.online.contains(node) || fencing,
+                Some(connection) => {
+                    n.online.contains(node)
+                        || reset_guests.contains_key(node)
+                        || n.is_unclean(node)
+                        || !n.guests.contains_key(node)
+                            && !orphans.contains(connection.as_str())
+                            && primitives.iter().any(|p| &p.id == connection)
+                }
+            };
+            if !readable {
                 continue;
             }
             if let Some(ops) = history.ops.get(&(p.id.clone(), node.clone())) {
