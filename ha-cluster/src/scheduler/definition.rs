@@ -80,6 +80,19 @@ fn compare(d: &Digests, params: &BTreeMap<String, String>) -> Definition {
     }
 }
 
+/// Whether the last failed operation in `ops` ran with other parameters
+/// than `params`: its failure (and fail count) is then cleared, since the
+/// changed definition may well work.
+pub(super) fn failure_outdated(ops: &[Operation], params: &BTreeMap<String, String>) -> bool {
+    ops.iter()
+        .filter(|o| o.call_id >= 0 && !(o.status == 0 && matches!(o.rc, 0 | 7 | 8)))
+        .max_by_key(|o| o.call_id)
+        // (A recurring operation's digest covers its timeout too.)
+        .filter(|o| o.interval == 0)
+        .and_then(|o| o.digests.as_ref())
+        .is_some_and(|d| compare(d, params) != Definition::Same)
+}
+
 /// What the operations since the resource last started say of `params`:
 /// its start (or the probe that found it running), promotions and
 /// migrations (recurring monitors are only rescheduled).

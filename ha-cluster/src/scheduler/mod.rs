@@ -667,7 +667,11 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
         for node in &n.names {
             let status = cib.status.get(node);
             let mut failcount = Score::ZERO;
-            if let Some(st) = status {
+            let outdated = history
+                .ops
+                .get(&(p.id.clone(), node.clone()))
+                .is_some_and(|ops| definition::failure_outdated(ops, &p.params));
+            if let Some(st) = status.filter(|_| !outdated) {
                 for (k, v) in &st.attributes {
                     let name = k.strip_prefix("fail-count-").unwrap_or_default();
                     let name = name.split('#').next().unwrap_or_default();
