@@ -136,6 +136,8 @@ pub(super) struct Assigner<'a> {
     pub known_as: &'a BTreeMap<String, String>,
     /// Instances demoted for a failure (on-fail=demote): not promoted.
     pub demoted: &'a BTreeSet<String>,
+    /// Resources left as they are (unmanaged, or blocked by a failure).
+    pub fixed: &'a BTreeSet<String>,
 }
 
 impl<'a> Assigner<'a> {

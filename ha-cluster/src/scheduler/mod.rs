@@ -802,6 +802,11 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
             .find(|p| p.id == id)
             .map_or(Score::ZERO, |p| meta_score(p, "priority", Score::ZERO))
     };
+    let fixed: BTreeSet<String> = primitives
+        .iter()
+        .filter(|p| !managed(p) || blocked.contains(p.id.as_str()))
+        .map(|p| p.id.clone())
+        .collect();
     let steps = assign::plan(
         by_priority.iter().map(|p| p.id.as_str()),
         &index,
@@ -825,6 +830,7 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
         promoted: BTreeSet::new(),
         known_as: &history.known_as,
         demoted: &demoted,
+        fixed: &fixed,
     };
     // A remote node whose connection goes nowhere is down for the rest
     // (Pacemaker's remote_connection_assigned).

@@ -221,7 +221,31 @@ impl Assigner<'_> {
         }
         let mut count = 0;
         let mut per_node = std::collections::BTreeMap::<String, usize>::new();
+        // Instances left as they are stay promoted, and count.
+        for members in &self.clones[ci].instances {
+            let lead = members[0].as_str();
+            let promoted_at = self
+                .now
+                .get(lead)
+                .and_then(|v| v.first())
+                // (A failed demote leaves it promoted.)
+                .filter(|(_, c)| c.promoted || c.failed_op == Some("demote"))
+                .map(|(node, _)| node.clone());
+            if self.fixed.contains(lead)
+                && let Some(node) = promoted_at
+            {
+                count += 1;
+                *per_node.entry(node).or_default() += 1;
+                self.promoted.extend(members.iter().cloned());
+            }
+        }
         for c in candidates {
+            if self
+                .fixed
+                .contains(self.clones[ci].instances[c.index][0].as_str())
+            {
+                continue;
+            }
             if c.sort.value() < 0 || c.priority.value() < 0 || count >= max {
                 continue;
             }
