@@ -1350,9 +1350,14 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
                     .iter()
                     .filter(|f| {
                         // A blocked resource starts nowhere.
+                        // (A first made to stop, or shown blocked, will
+                        // not be running.)
                         placed.get(**f).cloned().flatten().is_some()
                             && !blocked.contains(**f)
-                            && !matches!(actions.get(**f), Some(Change::Blocked { .. }))
+                            && !matches!(
+                                actions.get(**f),
+                                Some(Change::Blocked { .. } | Change::Stop { .. })
+                            )
                     })
                     .count();
                 let first_unrunnable = match &one_or_more {
