@@ -500,6 +500,8 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
     // keep it stopped); restart is what recovery does anyway.
     let mut blocked: BTreeSet<&str> = BTreeSet::new();
     let mut demoted: BTreeSet<String> = BTreeSet::new();
+    // Failures ignored (on-fail=ignore): migration-threshold does not apply.
+    let mut failure_ignored: BTreeSet<&str> = BTreeSet::new();
     for p in &primitives {
         for (node, c) in now.get_mut(p.id.as_str()).into_iter().flatten() {
             let Some(op) = c.failed_op.filter(|_| c.failed) else {
@@ -517,6 +519,7 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
                 Some("ignore") if !c.hard => {
                     c.failed = false;
                     c.failed_start = false;
+                    failure_ignored.insert(p.id.as_str());
                 }
                 Some("block") => {
                     blocked.insert(p.id.as_str());
@@ -707,7 +710,9 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
             if failed_start && cib.options.start_failure_is_fatal {
                 failcount = Score::INFINITY;
             }
-            let banned = (threshold.value() > 0 && failcount.value() >= threshold.value())
+            let banned = (threshold.value() > 0
+                && failcount.value() >= threshold.value()
+                && !failure_ignored.contains(p.id.as_str()))
                 || not_installed.contains(&(p.id.as_str(), node.clone()));
             if banned || !n.available.contains(node) {
                 s.insert(node.clone(), Score::MINUS_INFINITY);
