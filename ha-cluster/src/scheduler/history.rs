@@ -89,6 +89,10 @@ pub(super) fn current(ops: &[Operation], expired: impl Fn(&Operation) -> bool) -
         };
         let was_failed = c.failed;
         match op.name.as_str() {
+            // A start that finds it not running leaves it stopped.
+            "start" if ok && op.rc == 7 => {
+                c = Current::default();
+            }
             "start" | "migrate_from" => {
                 c.running = true;
                 c.promoted = false;
