@@ -747,9 +747,9 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
                 }
             }
         }
-        // An unmanaged resource stays where it is: stopped, it starts
-        // nowhere.
-        if !managed(p) {
+        // An unmanaged (or blocked) resource stays where it is: stopped, it
+        // starts nowhere.
+        if !managed(p) || blocked.contains(p.id.as_str()) {
             let here: Vec<&String> = now
                 .get(p.id.as_str())
                 .into_iter()
