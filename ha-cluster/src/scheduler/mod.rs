@@ -1333,8 +1333,10 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
                         None => vec![first.as_str()],
                     },
                 };
-                // One or more is named by its pseudo action.
+                // One or more is named by its pseudo action; an
+                // interleaved first by the instance beside the then.
                 let (first, what) = match &one_or_more {
+                    None if interleaved && firsts.len() == 1 => (firsts[0], " start"),
                     None => (first.as_str(), what),
                     Some((_, name)) => (name.as_str(), ""),
                 };
