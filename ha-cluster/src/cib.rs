@@ -36,7 +36,9 @@ pub struct ClusterOptions {
     pub no_quorum_policy: NoQuorumPolicy,
     /// The CIB's `have-quorum`.
     pub have_quorum: bool,
-    /// `start-failure-is-fatal`.
+    /// `start-failure-is-fatal`: applied where failures are recorded (a
+    /// failed start's fail count becomes INFINITY); the scheduler reads
+    /// fail counts.
     pub start_failure_is_fatal: bool,
     /// `maintenance-mode`.
     pub maintenance_mode: bool,

@@ -702,14 +702,9 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
                     }
                 }
             }
-            let failed_start = now
-                .get(p.id.as_str())
-                .into_iter()
-                .flatten()
-                .any(|(nd, c)| nd == node && c.failed_start);
-            if failed_start && cib.options.start_failure_is_fatal {
-                failcount = Score::INFINITY;
-            }
+            // (start-failure-is-fatal acts where failures are recorded: a
+            // failed start's fail count is set to INFINITY, as Pacemaker's
+            // controller does; the scheduler reads fail counts.)
             let banned = (threshold.value() > 0
                 && failcount.value() >= threshold.value()
                 && !failure_ignored.contains(p.id.as_str()))
