@@ -364,6 +364,9 @@ pub struct Operation {
     pub expected_rc: Option<i32>,
     /// The digests of the parameters it ran with, when recorded.
     pub digests: Option<Digests>,
+    /// A migration's target node (`migrate_target`).
+    #[serde(default)]
+    pub migrate_target: Option<String>,
 }
 
 /// What an operation recorded of the parameters it ran with: digests of
@@ -1100,6 +1103,7 @@ fn operation(e: &Element) -> Result<Operation> {
             .attr("last-rc-change")
             .or_else(|| e.attr("last-run"))
             .and_then(|v| v.parse().ok()),
+        migrate_target: e.attr("migrate_target").map(str::to_owned),
         digests: e.attr("op-digest").map(|all| {
             let listed = |names: &str, digest: &str| {
                 e.attr(names).zip(e.attr(digest)).map(|(n, d)| {

@@ -156,6 +156,7 @@ mod tests {
             changed: None,
             expected_rc: None,
             digests: Some(d),
+            migrate_target: None,
         }
     }
 

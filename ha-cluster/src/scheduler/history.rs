@@ -27,6 +27,8 @@ pub(super) struct Current {
     pub failures: Vec<&'static str>,
     /// Whether its parameters changed since it started.
     pub definition: Definition,
+    /// Left behind on the target of a failed migration: restarted.
+    pub dangling: bool,
 }
 
 /// Reads a resource's operation history on one node.

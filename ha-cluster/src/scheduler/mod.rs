@@ -454,6 +454,44 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
             }
         }
     }
+    // A failed migration may have left the resource running on its target
+    // too (unless the target has news since): it is restarted there.
+    for p in &primitives {
+        for source in &cluster_nodes {
+            let Some(ops) = history.ops.get(&(p.id.clone(), source.clone())) else {
+                continue;
+            };
+            let Some(failed) = ops
+                .iter()
+                .filter(|o| o.name == "migrate_to" && o.rc != 0 && o.call_id >= 0)
+                .max_by_key(|o| o.call_id)
+            else {
+                continue;
+            };
+            let Some(target) = failed.migrate_target.as_ref() else {
+                continue;
+            };
+            let Some(there) = history.ops.get(&(p.id.clone(), target.clone())) else {
+                continue;
+            };
+            let newer = there
+                .iter()
+                .any(|o| o.changed.zip(failed.changed).is_some_and(|(a, b)| a > b));
+            let known = now
+                .get(p.id.as_str())
+                .is_some_and(|v| v.iter().any(|(at, _)| at == target));
+            if !newer && !known && n.online.contains(target) {
+                now.entry(p.id.as_str()).or_default().push((
+                    target.clone(),
+                    Current {
+                        running: true,
+                        dangling: true,
+                        ..Current::default()
+                    },
+                ));
+            }
+        }
+    }
     // A guest whose host turned out to be lost (a resource thought active
     // there) is reset too; what ran on it recovers.
     for (guest, container) in n.guests.clone() {
@@ -1157,6 +1195,13 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
                         rsc: id.into(),
                         node: from.clone(),
                         from: now_role,
+                    })
+                } else if c.dangling {
+                    Some(Change::Restart {
+                        rsc: id.into(),
+                        node: from.clone(),
+                        reason: None,
+                        role: None,
                     })
                 } else {
                     match c.definition {
