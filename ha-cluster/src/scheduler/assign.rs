@@ -156,6 +156,15 @@ impl<'a> Assigner<'a> {
                         Some(_) => !self.promoted.contains(&i[0]),
                         None => true,
                     })
+                    // A failed instance left where it is (blocked) is no
+                    // place to be with.
+                    .filter(|i| {
+                        !(self.fixed.contains(&i[0])
+                            && self
+                                .now
+                                .get(i[0].as_str())
+                                .is_some_and(|v| v.iter().any(|(_, c)| c.failed)))
+                    })
                     .filter_map(|i| self.placed.get(i.last()?).cloned().flatten())
                     .collect(),
             );
