@@ -746,7 +746,13 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
             let banned = (threshold.value() > 0
                 && failcount.value() >= threshold.value()
                 && !failure_ignored.contains(p.id.as_str()))
-                || not_installed.contains(&(p.id.as_str(), node.clone()));
+                // (An anonymous clone's agent missing on a node is missing
+                // for every instance.)
+                || not_installed.iter().any(|(id, at)| {
+                    at == node
+                        && (*id == p.id
+                            || anonymous.contains(p.id.as_str()) && strip(id) == strip(&p.id))
+                });
             if banned || !n.available.contains(node) {
                 s.insert(node.clone(), Score::MINUS_INFINITY);
             }
