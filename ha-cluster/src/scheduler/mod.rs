@@ -1307,6 +1307,8 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
         }
     }
     let constraints = constraints;
+    // Interleaved instances kept inactive (their first is not beside them).
+    let mut inactive: BTreeSet<String> = BTreeSet::new();
     // Until nothing changes: a stop or restart may itself be a first.
     for _ in 0..16 {
         let before = actions.clone();
@@ -1407,6 +1409,7 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
                         // not be running.)
                         placed.get(**f).cloned().flatten().is_some()
                             && !blocked.contains(**f)
+                            && !inactive.contains(**f)
                             && !matches!(
                                 actions.get(**f),
                                 Some(Change::Blocked { .. } | Change::Stop { .. })
@@ -1492,11 +1495,14 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
                         );
                     }
                     (None, Some(Change::Start { .. }))
-                        if first_unrunnable && interleaved && firsts.is_empty() =>
+                        if first_unrunnable
+                            && interleaved
+                            && firsts.iter().all(|f| inactive.contains(*f)) =>
                     {
-                        // No instance of the first clone beside it: the
-                        // instance is kept inactive, not shown.
+                        // No (active) instance of the first clone beside it:
+                        // the instance is kept inactive, not shown.
                         actions.remove(then);
+                        inactive.insert(then.to_owned());
                     }
                     (None, Some(Change::Start { node, .. })) if first_unrunnable => {
                         // Shown, but blocked.
