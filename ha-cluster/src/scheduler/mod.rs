@@ -540,6 +540,8 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
     let mut demoted: BTreeSet<String> = BTreeSet::new();
     // Failures ignored (on-fail=ignore): migration-threshold does not apply.
     let mut failure_ignored: BTreeSet<&str> = BTreeSet::new();
+    // Containers restarted for what failed inside them.
+    let mut container_restarts: BTreeSet<String> = BTreeSet::new();
     for p in &primitives {
         for (node, c) in now.get_mut(p.id.as_str()).into_iter().flatten() {
             let Some(op) = c.failed_op.filter(|_| c.failed) else {
@@ -547,12 +549,26 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
             };
             // A failed stop leaves the resource in an unknown state: the
             // node is fenced, or without fencing the resource is blocked.
+            // What runs in a container fails by restarting the container.
+            let filler = p
+                .meta
+                .get("container")
+                .filter(|c| !n.guests.values().any(|g| g == *c));
             let default = match op {
+                _ if filler.is_some() => Some("restart-container"),
                 "stop" if fencing => Some("fence"),
                 "stop" => Some("block"),
                 _ => None,
             };
             match p.on_fail.get(op).map(String::as_str).or(default) {
+                Some("restart-container") if filler.is_some() => {
+                    container_restarts.extend(filler.cloned());
+                    if op == "stop" {
+                        // Stopped with the container.
+                        c.running = false;
+                        c.failed = false;
+                    }
+                }
                 Some("fence") if fencing => n.fence(node, format!("{} failed there", p.id)),
                 Some("ignore") if !c.hard => {
                     c.failed = false;
@@ -574,6 +590,10 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
             }
         }
     }
+    for v in now.values_mut() {
+        v.retain(|(_, c)| c.running);
+    }
+    now.retain(|_, v| !v.is_empty());
     // Tickets (per primitive, as Pacemaker applies them to each child):
     // without its ticket a resource may not run; one running when the
     // ticket is lost meets the loss-policy. A ticket for the promoted role
@@ -1307,6 +1327,32 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
         }
     }
     let constraints = constraints;
+    // A container restarted for what failed inside it.
+    for container in &container_restarts {
+        if actions.contains_key(container.as_str()) {
+            continue;
+        }
+        let Some((node, _)) = now.get(container.as_str()).and_then(|v| v.first()) else {
+            continue;
+        };
+        if placed.get(container.as_str()).cloned().flatten().as_ref() == Some(node) {
+            let id = primitives
+                .iter()
+                .find(|p| &p.id == container)
+                .map(|p| p.id.as_str());
+            if let Some(id) = id {
+                actions.insert(
+                    id,
+                    Change::Restart {
+                        rsc: id.into(),
+                        node: node.clone(),
+                        reason: None,
+                        role: None,
+                    },
+                );
+            }
+        }
+    }
     // Interleaved instances kept inactive (their first is not beside them).
     let mut inactive: BTreeSet<String> = BTreeSet::new();
     // Until nothing changes: a stop or restart may itself be a first.
