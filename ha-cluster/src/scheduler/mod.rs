@@ -1500,7 +1500,14 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
                 match (then_running, actions.get(then)) {
                     (Some(_), None) if stuck(then) => {}
                     (Some(node), None) if first_unrunnable && *symmetrical => {
-                        let why = if first_was_running {
+                        // A clone that cannot run for reasons of its own is
+                        // "unrunnable"; one stopped by what it follows, or a
+                        // primitive that was running, is "required".
+                        let chained = firsts.iter().any(|f| {
+                            matches!(actions.get(f), Some(Change::Stop { reason: Some(r), .. })
+                                if r.starts_with("required ") || r.starts_with("unrunnable "))
+                        });
+                        let why = if first_was_running && (what != " running" || chained) {
                             "required"
                         } else {
                             "unrunnable"
