@@ -2,8 +2,9 @@
 //! in progress): the CIB as our own types ([`cib`]), read from Pacemaker's
 //! XML including its status section, score arithmetic ([`score`]), and a
 //! scheduler ([`scheduler`]) that decides what must start, stop, move or
-//! recover, printed as crm_simulate prints it ([`summary`]) and checked
-//! against Pacemaker's own regression cases. `docs/architecture.md` says
+//! recover, printed as crm_simulate prints it ([`summary`]) and given as a
+//! graph of actions to run ([`Graph`]), checked against Pacemaker's own
+//! regression cases. `docs/architecture.md` says
 //! how the crate fits with the others.
 //!
 //! ```

@@ -10,6 +10,8 @@
 //! transition's actions in an order that keeps every ordering, each with
 //! the actions it waits for.
 
+use std::fmt::Write as _;
+use std::io::Write as _;
 use std::process::ExitCode;
 
 use ha_cluster::{Cib, Graph, Task, schedule, summary};
@@ -57,14 +59,23 @@ fn main() -> ExitCode {
     };
     match schedule(&cib) {
         Ok(t) => {
-            println!("Transition Summary:");
+            let mut out = String::from("Transition Summary:\n");
             for line in summary::lines(&t) {
-                println!("{line}");
+                out.push_str(&line);
+                out.push('\n');
             }
             if graph {
-                print_graph(&t.graph);
+                print_graph(&t.graph, &mut out);
             }
-            ExitCode::SUCCESS
+            // A reader that stops early (`| head`) is not an error.
+            match std::io::stdout().lock().write_all(out.as_bytes()) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("ha-ctl: {e}");
+                    ExitCode::from(1)
+                }
+            }
         }
         Err(e) => {
             eprintln!("ha-ctl: {file}: {e}");
@@ -75,12 +86,16 @@ fn main() -> ExitCode {
 
 /// The actions in an order that keeps every ordering, numbered, each with
 /// the numbers of those it waits for.
-fn print_graph(g: &Graph) {
-    println!("\nTransition Graph:");
+fn print_graph(g: &Graph, out: &mut String) {
+    out.push_str("\nTransition Graph:\n");
     let Some(order) = g.order() else {
-        println!("  the orderings form a loop: this transition cannot finish");
+        out.push_str("  the orderings form a loop: this transition cannot finish\n");
         return;
     };
+    let mut preds: Vec<Vec<usize>> = vec![Vec::new(); g.actions.len()];
+    for &(a, b) in &g.edges {
+        preds[b].push(a);
+    }
     let number: Vec<usize> = {
         let mut n = vec![0; order.len()];
         for (k, &i) in order.iter().enumerate() {
@@ -98,13 +113,18 @@ fn print_graph(g: &Graph) {
             (task, Some(r)) => format!("{r} {} on {}", task_name(task), a.node),
             (task, None) => format!("{} on {}", task_name(task), a.node),
         };
-        let mut after: Vec<usize> = g.before(i).map(|b| number[b]).collect();
+        let mut after: Vec<usize> = preds[i].iter().map(|&b| number[b]).collect();
         after.sort_unstable();
         let after: Vec<String> = after.iter().map(usize::to_string).collect();
         if after.is_empty() {
-            println!("  {:>3}. {what}", number[i]);
+            let _ = writeln!(out, "  {:>3}. {what}", number[i]);
         } else {
-            println!("  {:>3}. {what} (after {})", number[i], after.join(", "));
+            let _ = writeln!(
+                out,
+                "  {:>3}. {what} (after {})",
+                number[i],
+                after.join(", ")
+            );
         }
     }
 }

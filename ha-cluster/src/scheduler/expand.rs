@@ -50,27 +50,34 @@ pub(super) struct Flat {
     pub groups: BTreeMap<String, Vec<String>>,
 }
 
+/// `rsc` always with `host` and started after it (and stopped before it):
+/// a group member after the one before it, a guest's connection after its
+/// container, what runs inside a container after the container.
+fn inside(id: String, rsc: &str, host: &str, constraints: &mut Vec<Constraint>) {
+    constraints.push(Constraint::Colocation {
+        id: id.clone(),
+        rsc: rsc.to_owned(),
+        with: host.to_owned(),
+        score: Score::INFINITY,
+        rsc_role: None,
+        with_role: None,
+        node_attribute: None,
+    });
+    constraints.push(Constraint::Order {
+        id,
+        first: host.to_owned(),
+        then: rsc.to_owned(),
+        mandatory: true,
+        symmetrical: true,
+        first_action: "start".into(),
+        then_action: "start".into(),
+        require_all: true,
+    });
+}
+
 fn chain(id: &str, names: &[String], constraints: &mut Vec<Constraint>) {
     for pair in names.windows(2) {
-        constraints.push(Constraint::Colocation {
-            id: format!("{id}-colocation"),
-            rsc: pair[1].clone(),
-            with: pair[0].clone(),
-            score: Score::INFINITY,
-            rsc_role: None,
-            with_role: None,
-            node_attribute: None,
-        });
-        constraints.push(Constraint::Order {
-            id: format!("{id}-order"),
-            first: pair[0].clone(),
-            then: pair[1].clone(),
-            mandatory: true,
-            symmetrical: true,
-            first_action: "start".into(),
-            then_action: "start".into(),
-            require_all: true,
-        });
+        inside(format!("{id}-chain"), &pair[1], &pair[0], constraints);
     }
 }
 
@@ -107,25 +114,7 @@ pub(super) fn flatten(cib: &Cib) -> Result<Flat, Unsupported> {
     // started after it.
     let guest_connection = |p: &Primitive, constraints: &mut Vec<Constraint>| {
         let guest = p.meta.get("remote-node")?;
-        constraints.push(Constraint::Colocation {
-            id: format!("{guest}-with-{}", p.id),
-            rsc: guest.clone(),
-            with: p.id.clone(),
-            score: Score::INFINITY,
-            rsc_role: None,
-            with_role: None,
-            node_attribute: None,
-        });
-        constraints.push(Constraint::Order {
-            id: format!("{}-then-{guest}", p.id),
-            first: p.id.clone(),
-            then: guest.clone(),
-            mandatory: true,
-            symmetrical: true,
-            first_action: "start".into(),
-            then_action: "start".into(),
-            require_all: true,
-        });
+        inside(format!("{guest}-in-{}", p.id), guest, &p.id, constraints);
         Some(Primitive {
             id: guest.clone(),
             agent: "ocf:pacemaker:remote".into(),
@@ -145,25 +134,12 @@ pub(super) fn flatten(cib: &Cib) -> Result<Flat, Unsupported> {
         if remote.iter().any(|(_, c)| c.as_ref() == Some(container)) {
             return;
         }
-        constraints.push(Constraint::Colocation {
-            id: format!("{}-with-container", p.id),
-            rsc: p.id.clone(),
-            with: container.clone(),
-            score: Score::INFINITY,
-            rsc_role: None,
-            with_role: None,
-            node_attribute: None,
-        });
-        constraints.push(Constraint::Order {
-            id: format!("{}-after-container", p.id),
-            first: container.clone(),
-            then: p.id.clone(),
-            mandatory: true,
-            symmetrical: true,
-            first_action: "start".into(),
-            then_action: "start".into(),
-            require_all: true,
-        });
+        inside(
+            format!("{}-in-{container}", p.id),
+            &p.id,
+            container,
+            constraints,
+        );
     };
     let mut connections = Vec::new();
     for r in &cib.resources {

@@ -93,17 +93,37 @@ pub struct Graph {
     /// `(a, b)`: action `a` must be done before `b` starts (indexes into
     /// `actions`).
     pub edges: BTreeSet<(usize, usize)>,
+    /// Each resource's actions (indexes), so building stays near linear.
+    by_rsc: BTreeMap<String, Vec<usize>>,
 }
 
 impl Graph {
     /// The index of an action, if scheduled.
     pub fn find(&self, task: Task, rsc: Option<&str>, node: &str) -> Option<usize> {
-        self.actions
+        let matches = |&i: &usize| {
+            let a = &self.actions[i];
+            a.task == task && a.rsc.as_deref() == rsc && a.node == node
+        };
+        // Node actions (fencing) are kept under the empty name.
+        self.by_rsc
+            .get(rsc.unwrap_or(""))?
             .iter()
-            .position(|a| a.task == task && a.rsc.as_deref() == rsc && a.node == node)
+            .copied()
+            .find(|i| matches(i))
     }
 
-    /// What must be done before action `i`.
+    /// `rsc`'s actions of `task`.
+    fn of(&self, rsc: &str, task: impl Fn(Task) -> bool) -> Vec<usize> {
+        self.by_rsc
+            .get(rsc)
+            .into_iter()
+            .flatten()
+            .copied()
+            .filter(|&i| task(self.actions[i].task))
+            .collect()
+    }
+
+    /// What must be done before action `i` (a scan of the edges).
     pub fn before(&self, i: usize) -> impl Iterator<Item = usize> + '_ {
         self.edges
             .iter()
@@ -138,15 +158,25 @@ impl Graph {
     }
 
     fn add(&mut self, task: Task, rsc: Option<&str>, node: &str) -> usize {
-        if let Some(i) = self.find(task, rsc, node) {
-            return i;
+        match self.find(task, rsc, node) {
+            Some(i) => i,
+            None => self.push(task, rsc, node),
         }
+    }
+
+    /// Adds an action known to be new (probes: one per resource and node).
+    fn push(&mut self, task: Task, rsc: Option<&str>, node: &str) -> usize {
         self.actions.push(Action {
             task,
             rsc: rsc.map(str::to_owned),
             node: node.to_owned(),
         });
-        self.actions.len() - 1
+        let i = self.actions.len() - 1;
+        self.by_rsc
+            .entry(rsc.unwrap_or("").to_owned())
+            .or_default()
+            .push(i);
+        i
     }
 
     fn edge(&mut self, a: usize, b: usize) {
@@ -312,9 +342,14 @@ pub(super) fn build(inputs: &Inputs) -> Graph {
         }
     }
     // Probes come first: nothing starts before its state is known.
+    let mut arriving: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
     for &(rsc, node) in &inputs.probes {
-        let p = g.add(Task::Probe, Some(rsc), node);
-        for i in arrivals(&g, rsc) {
+        let targets = arriving
+            .entry(rsc)
+            .or_insert_with(|| arrivals(&g, rsc))
+            .clone();
+        let p = g.push(Task::Probe, Some(rsc), node);
+        for i in targets {
             g.edge(p, i);
         }
     }
@@ -358,14 +393,7 @@ pub(super) fn build(inputs: &Inputs) -> Graph {
 
 /// The actions by which `rsc` arrives somewhere (start, migrate_from).
 fn arrivals(g: &Graph, rsc: &str) -> Vec<usize> {
-    g.actions
-        .iter()
-        .enumerate()
-        .filter(|(_, a)| {
-            a.rsc.as_deref() == Some(rsc) && matches!(a.task, Task::Start | Task::MigrateFrom)
-        })
-        .map(|(i, _)| i)
-        .collect()
+    g.of(rsc, |t| matches!(t, Task::Start | Task::MigrateFrom))
 }
 
 /// The role a started resource runs in: Unpromoted for a promotable
@@ -435,14 +463,7 @@ fn orders(g: &mut Graph, inputs: &Inputs) {
         }
         for (a_task, a_rscs, b_task, b_rscs) in pairs {
             let pick = |task: Task, rscs: &Vec<String>| -> Vec<usize> {
-                g.actions
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, a)| {
-                        a.task == task && a.rsc.as_ref().is_some_and(|r| rscs.contains(r))
-                    })
-                    .map(|(i, _)| i)
-                    .collect()
+                rscs.iter().flat_map(|r| g.of(r, |t| t == task)).collect()
             };
             let before = pick(a_task, a_rscs);
             let after = pick(b_task, b_rscs);

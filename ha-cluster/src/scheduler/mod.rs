@@ -9,14 +9,16 @@
 //! attributes, dates and `#uname`, score-attribute), stickiness, mandatory
 //! and advisory colocation with Pacemaker's score merging, roles, orders
 //! (restarts after a required start, stops after an unrunnable one, one or
-//! more, asymmetrical), resource sets, tags and templates, tickets,
-//! failures (recovery, migration-threshold, failure-timeout,
-//! start-failure-is-fatal, on-fail, hard and fatal errors, failed stops),
-//! orphans, multiply active resources, live migration, node states as
-//! Pacemaker reads them (fencing of unclean nodes), standby, maintenance,
-//! no-quorum-policy, the utilization placement strategies, and definition
-//! changes (parameter digests: restart or reload). Bundles and remote or
-//! guest nodes are reported as unsupported.
+//! more, asymmetrical), node-attribute colocation, resource sets, tags and
+//! templates, tickets, failures (recovery, migration-threshold,
+//! failure-timeout, on-fail including demote and block, hard and fatal
+//! errors, failed stops and migrations), orphans, multiply active
+//! resources, live migration, node states as Pacemaker reads them
+//! (fencing of unclean nodes, unfencing), Pacemaker Remote and guest nodes
+//! (connections, resets, containers), node health, standby, maintenance,
+//! no-quorum-policy (stop, freeze, demote, ignore), the utilization
+//! placement strategies, and definition changes (parameter digests:
+//! restart or reload). Bundles are reported as unsupported.
 //!
 //! The decisions come as crm_simulate's summary states them ([`Change`])
 //! and as the graph of actions that carries them out ([`Graph`]: probes,
@@ -456,11 +458,16 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
     }
     // A failed migration may have left the resource running on its target
     // too (unless the target has news since): it is restarted there.
-    for p in &primitives {
-        for source in &cluster_nodes {
-            let Some(ops) = history.ops.get(&(p.id.clone(), source.clone())) else {
-                continue;
-            };
+    for ((rsc, source), ops) in &history.ops {
+        if !ops.iter().any(|o| o.name == "migrate_to" && o.rc != 0)
+            || !cluster_nodes.contains(source)
+        {
+            continue;
+        }
+        let Some(p) = primitives.iter().find(|p| &p.id == rsc) else {
+            continue;
+        };
+        {
             let Some(failed) = ops
                 .iter()
                 .filter(|o| o.name == "migrate_to" && o.rc != 0 && o.call_id >= 0)
@@ -1650,17 +1657,27 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
     // Probes: each primitive where nothing is known of it on an online
     // node (an anonymous clone: one instance per node).
     let mut probes = Vec::new();
+    let mut known_by_node: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    for (rsc, node) in &known {
+        known_by_node
+            .entry(node.as_str())
+            .or_default()
+            .insert(rsc.as_str());
+    }
+    let clone_of_instance: BTreeMap<&str, &expand::CloneSet> = clones
+        .iter()
+        .flat_map(|c| c.instances.iter().flatten().map(move |m| (m.as_str(), c)))
+        .collect();
     for node in n
         .names
         .iter()
         .filter(|x| n.online.contains(*x) && !n.maintenance.contains(*x))
     {
-        let known_on = |id: &str| known.contains(&(id.to_owned(), node.clone()));
+        let known_here = known_by_node.get(node.as_str());
+        let known_on = |id: &str| known_here.is_some_and(|k| k.contains(id));
         for p in &primitives {
             let id = p.id.as_str();
-            let set = clones
-                .iter()
-                .find(|c| c.instances.iter().flatten().any(|m| m == id));
+            let set = clone_of_instance.get(id).copied();
             let unknown = match set {
                 Some(set) if !set.unique => {
                     let slot = set.instances.iter().position(|i| i.iter().any(|m| m == id));
@@ -1873,6 +1890,59 @@ mod tests {
                 let _ = schedule(&cib);
             }
         }
+    }
+
+    fn starts(t: &Transition) -> Vec<(String, String)> {
+        t.changes
+            .iter()
+            .filter_map(|ch| match ch {
+                Change::Start { rsc, node } => Some((rsc.clone(), node.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn colocation_by_node_attribute_means_the_same_value_not_the_same_node() {
+        let constraints = r#"<rsc_location id="l1" rsc="vip" node="node1" score="100"/>
+            <rsc_location id="l2" rsc="haproxy" node="node2" score="50"/>"#;
+        let with = |attribute: &str| {
+            let mut c = cib(
+                &format!(
+                    r#"{constraints}<rsc_colocation id="c" rsc="haproxy" with-rsc="vip" score="INFINITY"{attribute}/>"#
+                ),
+                "",
+            );
+            for n in &mut c.nodes {
+                n.attributes.insert("site".into(), "a".into());
+            }
+            starts(&schedule(&c).unwrap())
+        };
+        // Same node: haproxy follows vip to node1.
+        assert!(with("").contains(&("haproxy".into(), "node1".into())));
+        // Same site: both nodes are in site a, so haproxy keeps its own
+        // preference for node2.
+        assert!(with(r#" node-attribute="site""#).contains(&("haproxy".into(), "node2".into())));
+    }
+
+    #[test]
+    fn a_red_node_takes_nothing_under_migrate_on_red() {
+        let mut c = cib(
+            r#"<rsc_location id="l" rsc="vip" node="node2" score="50"/>"#,
+            "",
+        );
+        c.options
+            .health
+            .insert("node-health-strategy".into(), "migrate-on-red".into());
+        c.nodes[1]
+            .attributes
+            .insert("#health-disk".into(), "red".into());
+        assert!(starts(&schedule(&c).unwrap()).contains(&("vip".into(), "node1".into())));
+        // Green again: the preference wins.
+        c.nodes[1]
+            .attributes
+            .insert("#health-disk".into(), "green".into());
+        assert!(starts(&schedule(&c).unwrap()).contains(&("vip".into(), "node2".into())));
     }
 
     #[test]
