@@ -252,6 +252,48 @@ impl<'a> Assigner<'a> {
         })
     }
 
+    /// Applies `id`'s colocations with primaries already placed to its
+    /// node scores `s`: a mandatory one bans the nodes that are not (or,
+    /// against, that are) with the primary; an advisory one (unless
+    /// `mandatory_only`) adds its score where it is. A primary not placed
+    /// yet (a colocation loop) does not constrain; one placed nowhere does.
+    /// (A colocation of a role of `id` weighs its promotion instead.)
+    fn follow_primaries(&self, id: &str, s: &mut BTreeMap<String, Score>, mandatory_only: bool) {
+        for c in self.index.of(id) {
+            let Constraint::Colocation {
+                rsc,
+                with,
+                score,
+                rsc_role: None,
+                with_role,
+                node_attribute,
+                ..
+            } = c
+            else {
+                continue;
+            };
+            let mandatory = score.value().abs() >= INFINITY;
+            if rsc != id || (mandatory_only && !mandatory) {
+                continue;
+            }
+            let Some(targets) = self.targets(with, *with_role) else {
+                continue;
+            };
+            for (node, v) in s.iter_mut() {
+                let here = targets
+                    .iter()
+                    .any(|t| self.together(t, node, node_attribute.as_deref()));
+                if mandatory {
+                    if here != (score.value() > 0) {
+                        *v = Score::MINUS_INFINITY;
+                    }
+                } else if here {
+                    *v = v.add(*score);
+                }
+            }
+        }
+    }
+
     /// Whether nodes `a` and `b` count as together: the same node, or
     /// (with `attribute`) the same value of that node attribute.
     fn together(&self, a: &str, b: &str, attribute: Option<&str>) -> bool {
@@ -289,30 +331,7 @@ impl<'a> Assigner<'a> {
         // must (or must not) be with are already placed.
         let mut own = self.scores.get(dependent).cloned();
         if let Some(own) = own.as_mut() {
-            for c in self.index.of(dependent) {
-                if let Constraint::Colocation {
-                    rsc,
-                    with,
-                    score,
-                    rsc_role: None,
-                    with_role,
-                    node_attribute,
-                    ..
-                } = c
-                    && rsc == dependent
-                    && score.value().abs() >= INFINITY
-                    && let Some(targets) = self.targets(with, *with_role)
-                {
-                    for (node, v) in own.iter_mut() {
-                        let here = targets
-                            .iter()
-                            .any(|t| self.together(t, node, node_attribute.as_deref()));
-                        if here != (score.value() > 0) {
-                            *v = Score::MINUS_INFINITY;
-                        }
-                    }
-                }
-            }
+            self.follow_primaries(dependent, own, true);
         }
         let theirs = own.as_ref();
         let mut merged = work.clone();
@@ -377,42 +396,7 @@ impl<'a> Assigner<'a> {
         cap: Option<(usize, usize)>,
     ) -> Option<String> {
         let mut s = self.scores.get(id).cloned().unwrap_or_default();
-        for c in self.index.of(id) {
-            if let Constraint::Colocation {
-                rsc,
-                with,
-                score,
-                rsc_role: None,
-                with_role,
-                node_attribute,
-                ..
-            } = c
-                && rsc == id
-            {
-                // A primary not assigned yet (a colocation loop) does not
-                // constrain; one assigned nowhere does. (A colocation of a
-                // role of this resource weighs its promotion instead.)
-                let Some(targets) = self.targets(with, *with_role) else {
-                    continue;
-                };
-                for (node, v) in s.iter_mut() {
-                    let here = targets
-                        .iter()
-                        .any(|t| self.together(t, node, node_attribute.as_deref()));
-                    if score.value() >= INFINITY {
-                        if !here {
-                            *v = Score::MINUS_INFINITY;
-                        }
-                    } else if score.value() <= -INFINITY {
-                        if here {
-                            *v = Score::MINUS_INFINITY;
-                        }
-                    } else if here {
-                        *v = v.add(*score);
-                    }
-                }
-            }
-        }
+        self.follow_primaries(id, &mut s, false);
         // The resources colocated with this one pull it their way.
         if !self.in_clone(id) {
             for (rsc, score, attribute) in self.dependents(id) {

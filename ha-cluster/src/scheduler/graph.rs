@@ -550,23 +550,17 @@ mod tests {
                 r#"<lrm_resource id="{rsc}" {class}><lrm_rsc_op id="{rsc}_last_0" operation="start" call-id="1" rc-code="0" op-status="0" interval="0"/></lrm_resource>"#
             )
         };
-        let cib = Cib::from_xml(&format!(
-            r#"<cib have-quorum="true"><configuration>
-  <crm_config><cluster_property_set id="o"><nvpair id="s" name="stonith-enabled" value="false"/></cluster_property_set></crm_config>
-  <nodes><node id="1" uname="node1"><instance_attributes id="a"><nvpair id="sb" name="standby" value="on"/></instance_attributes></node><node id="2" uname="node2"/></nodes>
-  <resources>
-    <primitive id="vip" class="ocf" provider="heartbeat" type="IPaddr2"/>
-    <primitive id="haproxy" class="systemd" type="haproxy"/>
-  </resources>
-  <constraints><rsc_colocation id="c" rsc="haproxy" with-rsc="vip" score="INFINITY"/><rsc_order id="o" first="vip" then="haproxy"/></constraints>
-</configuration><status>
-  <node_state id="1" uname="node1" in_ccm="true" crmd="online" join="member" expected="member"><lrm id="1"><lrm_resources>{}{}</lrm_resources></lrm></node_state>
-  <node_state id="2" uname="node2" in_ccm="true" crmd="online" join="member" expected="member"/>
-</status></cib>"#,
-            ran("vip", r#"class="ocf" provider="heartbeat" type="IPaddr2""#),
-            ran("haproxy", r#"class="systemd" type="haproxy""#),
-        ))
-        .unwrap();
+        let mut cib = super::super::tests::cib(
+            super::super::tests::CHAPTER,
+            &format!(
+                r#"<lrm id="1"><lrm_resources>{}{}</lrm_resources></lrm>"#,
+                ran("vip", r#"class="ocf" provider="heartbeat" type="IPaddr2""#),
+                ran("haproxy", r#"class="systemd" type="haproxy""#),
+            ),
+        );
+        cib.nodes[0]
+            .attributes
+            .insert("standby".into(), "on".into());
         let t = schedule(&cib).unwrap();
         let g = &t.graph;
         let order = g.order().expect("no loop");

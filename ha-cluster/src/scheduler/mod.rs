@@ -1716,7 +1716,9 @@ mod tests {
     use super::*;
     use crate::cib::Resource;
 
-    fn cib(constraints: &str, status: &str) -> Cib {
+    /// The chapter's two resources on two nodes, with `constraints` and
+    /// node1's `status` (its `lrm` history).
+    pub(super) fn cib(constraints: &str, status: &str) -> Cib {
         Cib::from_xml(&format!(
             r#"<cib have-quorum="true"><configuration>
   <crm_config><cluster_property_set id="o"><nvpair id="s" name="stonith-enabled" value="false"/></cluster_property_set></crm_config>
@@ -1734,7 +1736,7 @@ mod tests {
         .unwrap()
     }
 
-    const CHAPTER: &str = r#"<rsc_colocation id="c" rsc="haproxy" with-rsc="vip" score="INFINITY"/>
+    pub(super) const CHAPTER: &str = r#"<rsc_colocation id="c" rsc="haproxy" with-rsc="vip" score="INFINITY"/>
         <rsc_order id="o" first="vip" then="haproxy"/>"#;
 
     #[test]
