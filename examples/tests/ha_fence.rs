@@ -6,106 +6,39 @@
 
 use std::io::Write;
 use std::net::UdpSocket;
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output, Stdio};
 
-fn have(program: &str, package: &str) -> bool {
-    if Command::new(program)
-        .arg("-h")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok()
-    {
-        return true;
-    }
-    let why = format!("{program} is not installed (apt-get install {package})");
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("required under CI: {why}");
-    }
-    eprintln!("SKIPPED: {why}");
-    false
+// The simulated BMC and the peer checks, as ha-fence's own tests use them.
+#[path = "../../ha-fence/tests/support/mod.rs"]
+mod support;
+use support::{Bmc, have};
+
+/// The simulated BMC, if its programs are here (a failure under CI=true).
+fn start_bmc() -> Option<Bmc> {
+    (have("ipmi_sim", "openipmi") && have("ipmitool", "ipmitool")).then(Bmc::start)
 }
 
-/// ipmi_sim with the lab's configuration on a free port; killed on drop.
-struct Bmc {
-    child: Child,
-    dir: std::path::PathBuf,
-    port: u16,
-}
-
-impl Drop for Bmc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn start_bmc() -> Bmc {
-    let free = || {
-        UdpSocket::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port()
-    };
-    let (port, serial) = (free(), free());
-    let dir = std::env::temp_dir().join(format!("ha-fence-bin-{}-{port}", std::process::id()));
-    std::fs::create_dir_all(dir.join("state")).unwrap();
-    let lan = include_str!("../../ha-fence/tests/ipmi_sim/lan.conf")
-        .replace("addr 127.0.0.1 9623", &format!("addr 127.0.0.1 {port}"))
-        .replace("127.0.0.1 9602", &format!("127.0.0.1 {serial}"));
-    std::fs::write(dir.join("lan.conf"), lan).unwrap();
-    std::fs::write(
-        dir.join("hasim1.emu"),
-        include_str!("../../ha-fence/tests/ipmi_sim/hasim1.emu"),
-    )
-    .unwrap();
-    let child = Command::new("ipmi_sim")
-        .current_dir(&dir)
-        .args(["-c", "lan.conf", "-f", "hasim1.emu", "-s"])
-        .arg(dir.join("state"))
-        .arg("-n")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let bmc = Bmc { child, dir, port };
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while fence(&bmc, &["-o", "status"]).status.code() != Some(0) {
-        assert!(Instant::now() < deadline, "ipmi_sim did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    bmc
-}
-
-fn fence(bmc: &Bmc, extra: &[&str]) -> Output {
+/// `ha-fence` with fence_ipmilan's options against the BMC at `port`.
+fn agent(port: u16, password: &str, extra: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_ha-fence"))
-        .args([
-            "-a",
-            "127.0.0.1",
-            "-u",
-            &bmc.port.to_string(),
-            "-l",
-            "admin",
-            "-p",
-            "password",
-            "-P",
-        ])
-        .args(["--login-timeout", "1"])
+        .args(["-a", "127.0.0.1", "-u", &port.to_string()])
+        .args(["-l", "admin", "-p", password, "-P"])
         .args(extra)
         .output()
         .unwrap()
 }
 
+fn fence(bmc: &Bmc, extra: &[&str]) -> Output {
+    let mut args = vec!["--login-timeout", "1"];
+    args.extend_from_slice(extra);
+    agent(bmc.addr.port(), "password", &args)
+}
+
 #[test]
 fn the_fence_ipmilan_command_line_fences_the_simulated_node() {
-    if !have("ipmi_sim", "openipmi") {
+    let Some(bmc) = start_bmc() else {
         return;
-    }
-    let bmc = start_bmc();
+    };
     let on = fence(&bmc, &["-o", "status"]);
     assert_eq!(
         (on.status.code(), String::from_utf8_lossy(&on.stdout).trim()),
@@ -136,7 +69,7 @@ fn the_fence_ipmilan_command_line_fences_the_simulated_node() {
     write!(
         child.stdin.take().unwrap(),
         "# from the fencer\nip=127.0.0.1\nipport={}\nusername=admin\npassword=password\nlanplus=1\naction=on\n",
-        bmc.port
+        bmc.addr.port()
     )
     .unwrap();
     let out = child.wait_with_output().unwrap();
@@ -155,26 +88,10 @@ fn the_fence_ipmilan_command_line_fences_the_simulated_node() {
 
 #[test]
 fn failures_exit_with_fence_agents_codes() {
-    if !have("ipmi_sim", "openipmi") {
+    let Some(bmc) = start_bmc() else {
         return;
-    }
-    let bmc = start_bmc();
-    let denied = Command::new(env!("CARGO_BIN_EXE_ha-fence"))
-        .args([
-            "-a",
-            "127.0.0.1",
-            "-u",
-            &bmc.port.to_string(),
-            "-l",
-            "admin",
-            "-p",
-            "wrongpass",
-            "-P",
-            "-o",
-            "status",
-        ])
-        .output()
-        .unwrap();
+    };
+    let denied = agent(bmc.addr.port(), "wrongpass", &["-o", "status"]);
     assert_eq!(denied.status.code(), Some(3), "login denied");
     assert!(
         !String::from_utf8_lossy(&denied.stderr).contains("wrongpass"),
@@ -186,26 +103,11 @@ fn failures_exit_with_fence_agents_codes() {
         .unwrap();
     assert_eq!(bad.status.code(), Some(2), "no lanplus: bad arguments");
     let silent = UdpSocket::bind("127.0.0.1:0").unwrap();
-    let timeout = Command::new(env!("CARGO_BIN_EXE_ha-fence"))
-        .args([
-            "-a",
-            "127.0.0.1",
-            "-u",
-            &silent.local_addr().unwrap().port().to_string(),
-        ])
-        .args([
-            "-l",
-            "admin",
-            "-p",
-            "password",
-            "-P",
-            "--login-timeout",
-            "1",
-            "-o",
-            "off",
-        ])
-        .output()
-        .unwrap();
+    let timeout = agent(
+        silent.local_addr().unwrap().port(),
+        "password",
+        &["--login-timeout", "1", "-o", "off"],
+    );
     assert_eq!(timeout.status.code(), Some(5), "timed out");
     let metadata = Command::new(env!("CARGO_BIN_EXE_ha-fence"))
         .args(["-o", "metadata"])

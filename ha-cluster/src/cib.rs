@@ -1344,22 +1344,13 @@ impl Cib {
 mod tests {
     use super::*;
 
-    const CHAPTER: &str = r#"<cib have-quorum="true"><configuration>
-  <crm_config><cluster_property_set id="o"><nvpair id="s" name="stonith-enabled" value="false"/></cluster_property_set></crm_config>
-  <nodes><node id="1" uname="node1"/><node id="2" uname="node2"/></nodes>
-  <resources>
-    <primitive id="vip" class="ocf" provider="heartbeat" type="IPaddr2"/>
-    <primitive id="haproxy" class="systemd" type="haproxy"/>
-  </resources>
-  <constraints>
-    <rsc_colocation id="c" rsc="haproxy" with-rsc="vip" score="INFINITY"/>
-    <rsc_order id="o" first="vip" then="haproxy"/>
-  </constraints>
-</configuration><status/></cib>"#;
+    fn chapter() -> String {
+        crate::fixture::chapter_xml(crate::fixture::CHAPTER, "")
+    }
 
     #[test]
     fn the_chapters_cluster_reads() {
-        let cib = Cib::from_xml(CHAPTER).unwrap();
+        let cib = Cib::from_xml(&chapter()).unwrap();
         assert!(!cib.options.stonith_enabled && cib.options.have_quorum);
         assert_eq!(cib.resources.len(), 2);
         assert!(
@@ -1381,16 +1372,16 @@ mod tests {
     #[test]
     fn bad_input_names_the_element() {
         let e =
-            Cib::from_xml(&CHAPTER.replace("class=\"systemd\"", "class=\"bogus\"")).unwrap_err();
+            Cib::from_xml(&chapter().replace("class=\"systemd\"", "class=\"bogus\"")).unwrap_err();
         assert!(
             e.to_string().contains("<primitive id=\"haproxy\">") && e.to_string().contains("bogus"),
             "{e}"
         );
         let e =
-            Cib::from_xml(&CHAPTER.replace("score=\"INFINITY\"", "score=\"lots\"")).unwrap_err();
+            Cib::from_xml(&chapter().replace("score=\"INFINITY\"", "score=\"lots\"")).unwrap_err();
         assert!(e.to_string().contains("rsc_colocation id=\"c\""), "{e}");
-        let e =
-            Cib::from_xml(&CHAPTER.replace("with-rsc=\"vip\"", "with-rsc=\"nosuch\"")).unwrap_err();
+        let e = Cib::from_xml(&chapter().replace("with-rsc=\"vip\"", "with-rsc=\"nosuch\""))
+            .unwrap_err();
         assert!(
             e.to_string().contains("rsc_colocation id=\"c\"") && e.to_string().contains("nosuch"),
             "{e}"
@@ -1413,7 +1404,7 @@ mod tests {
 
     #[test]
     fn resource_sets_become_pairs() {
-        let cib = Cib::from_xml(&CHAPTER.replace(
+        let cib = Cib::from_xml(&chapter().replace(
             r#"<rsc_order id="o" first="vip" then="haproxy"/>"#,
             r#"<rsc_order id="o"><resource_set id="s"><resource_ref id="vip"/><resource_ref id="haproxy"/></resource_set></rsc_order>"#,
         ))
@@ -1427,7 +1418,8 @@ mod tests {
     proptest::proptest! {
         #[test]
         fn arbitrary_text_never_panics(cut in 0usize..900, junk in ".{0,40}") {
-            let mut text = CHAPTER[..cut.min(CHAPTER.len())].to_owned();
+            let chapter = chapter();
+            let mut text = chapter[..cut.min(chapter.len())].to_owned();
             text.push_str(&junk);
             let _ = Cib::from_xml(&text);
         }

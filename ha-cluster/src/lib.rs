@@ -23,6 +23,8 @@
 pub mod builder;
 pub mod cib;
 pub mod error;
+#[cfg(test)]
+mod fixture;
 pub mod rule;
 pub mod scheduler;
 pub mod score;

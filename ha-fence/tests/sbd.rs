@@ -24,6 +24,28 @@ struct Loop {
     file: PathBuf,
 }
 
+impl Loop {
+    /// Starts node1's watcher on this disk, its watchdog a scratch file
+    /// (each keepalive writes to it); gives the file and the running task.
+    fn watch(
+        &self,
+        action: SelfFence,
+    ) -> (
+        PathBuf,
+        tokio::task::JoinHandle<Result<Ended, ha_fence::Error>>,
+    ) {
+        let dog_path = self.file.with_extension("watchdog");
+        std::fs::write(&dog_path, b"").unwrap();
+        let watcher = SbdWatcher::new(
+            self.device.clone(),
+            "node1",
+            action,
+            Some(Watchdog::open(&dog_path).unwrap()),
+        );
+        (dog_path, tokio::spawn(watcher.run(std::future::pending())))
+    }
+}
+
 impl Drop for Loop {
     fn drop(&mut self) {
         let _ = Process::new("losetup").arg("-d").arg(&self.device).output();
@@ -151,18 +173,10 @@ async fn the_watcher_fences_itself_on_a_pill_from_sbd() {
     disk.allocate("node1").unwrap();
     // A stale pill from before is cleared at start, not obeyed.
     disk.message("node1", Command::Reset, "old").unwrap();
-    let dog_path = dev.file.with_extension("watchdog");
-    std::fs::write(&dog_path, b"").unwrap();
     let seen = Arc::new(Mutex::new(Vec::new()));
     let record = seen.clone();
     let action = SelfFence::Callback(Arc::new(move |c| record.lock().unwrap().push(c)));
-    let watcher = SbdWatcher::new(
-        dev.device.clone(),
-        "node1",
-        action,
-        Some(Watchdog::open(&dog_path).unwrap()),
-    );
-    let watching = tokio::spawn(watcher.run(std::future::pending()));
+    let (dog_path, watching) = dev.watch(action);
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert!(
         sbd(&dev.device, &["list"]).contains("node1\tclear"),
@@ -197,16 +211,7 @@ async fn a_watcher_that_loses_its_disk_stops_feeding_the_watchdog() {
     let disk = SbdDisk::create(&dev.device, FAST, 512).unwrap();
     disk.allocate("node1").unwrap();
     drop(disk);
-    let dog_path = dev.file.with_extension("watchdog");
-    std::fs::write(&dog_path, b"").unwrap();
-    let action = SelfFence::Callback(Arc::new(|_| {}));
-    let watcher = SbdWatcher::new(
-        dev.device.clone(),
-        "node1",
-        action,
-        Some(Watchdog::open(&dog_path).unwrap()),
-    );
-    let watching = tokio::spawn(watcher.run(std::future::pending()));
+    let (dog_path, watching) = dev.watch(SelfFence::Callback(Arc::new(|_| {})));
     tokio::time::sleep(Duration::from_millis(1500)).await;
     // The disk becomes unusable: its header is wiped.
     let wiped = Process::new("dd")

@@ -8,19 +8,20 @@
 //! package: skipped with a reason otherwise, required under CI=true.
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
-use std::process::{Child, Command};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use ha_fence::scsi::{Lun, ScsiFencer};
 use ha_fence::{Action, Fencer, PowerState};
 use ha_iscsi::backstore::MemoryBackstore;
 use ha_iscsi::initiator::{InitiatorConfig, Session};
-use ha_iscsi::login::{Auth, LoginConfig, TargetEntry};
-use ha_iscsi::negotiation::TargetLimits;
+use ha_iscsi::login::{Auth, LoginConfig};
 use ha_iscsi::scsi::LogicalUnit;
 use ha_iscsi::target::Portal;
+
+// tgt's reference target, as ha-iscsi's tests run it.
+#[path = "../../ha-iscsi/tests/support/tgtd.rs"]
+mod tgtd;
+use tgtd::{have_tgtd, tgtd};
 
 const IQN: &str = "iqn.2025-09.com.example:storage";
 
@@ -133,17 +134,7 @@ async fn scenario(lun: Lun) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn fencing_through_ha_target() {
-    let config = LoginConfig {
-        targets: vec![TargetEntry {
-            name: IQN.into(),
-            auth: Auth::None,
-            allowed: None,
-            initiator_auth: Vec::new(),
-        }],
-        discovery_auth: Auth::None,
-        portal_group_tag: 1,
-        limits: TargetLimits::default(),
-    };
+    let config = LoginConfig::single(IQN, Auth::None);
     let mut portal = Portal::bind("127.0.0.1:0".parse().unwrap(), config)
         .await
         .unwrap();
@@ -176,110 +167,14 @@ async fn fencing_through_ha_target() {
     );
 }
 
-/// tgtd on a loopback port with one file LUN; stopped on drop.
-struct Tgtd {
-    child: Child,
-    control: String,
-    dir: std::path::PathBuf,
-}
-
-impl Drop for Tgtd {
-    fn drop(&mut self) {
-        let _ = Command::new("tgtadm")
-            .args(["-C", &self.control, "--op", "delete", "--mode", "system"])
-            .output();
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn tgtd() -> Option<(Tgtd, SocketAddr)> {
-    let root = std::fs::metadata("/proc/self")
-        .map(|m| std::os::unix::fs::MetadataExt::uid(&m))
-        .unwrap_or(1)
-        == 0;
-    let why = if Command::new("tgtd").arg("--help").output().is_err() {
-        Some("tgtd is not installed (apt-get install tgt)")
-    } else if !root {
-        Some("tgtd needs root")
-    } else {
-        None
-    };
-    if let Some(why) = why {
-        if std::env::var("CI").as_deref() == Ok("true") {
-            panic!("required under CI: {why}");
-        }
-        eprintln!("SKIPPED: {why}");
-        return None;
-    }
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let control = (900 + std::process::id() % 90).to_string();
-    let dir = std::env::temp_dir().join(format!("ha-fence-tgtd-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let image = dir.join("lun.img");
-    std::fs::File::create(&image)
-        .unwrap()
-        .set_len(1 << 20)
-        .unwrap();
-    let child = Command::new("tgtd")
-        .args([
-            "-f",
-            "--iscsi",
-            &format!("portal=127.0.0.1:{port}"),
-            "-C",
-            &control,
-        ])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let guard = Tgtd {
-        child,
-        control: control.clone(),
-        dir,
-    };
-    let adm = |args: &[&str]| {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let out = Command::new("tgtadm")
-                .args(["-C", &control, "--lld", "iscsi"])
-                .args(args)
-                .output()
-                .unwrap();
-            if out.status.success() {
-                return;
-            }
-            assert!(Instant::now() < deadline, "tgtadm {args:?}");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    };
-    adm(&["--op", "new", "--mode", "target", "--tid", "1", "-T", IQN]);
-    adm(&[
-        "--op",
-        "new",
-        "--mode",
-        "logicalunit",
-        "--tid",
-        "1",
-        "--lun",
-        "1",
-        "-b",
-        &image.display().to_string(),
-    ]);
-    adm(&[
-        "--op", "bind", "--mode", "target", "--tid", "1", "-I", "ALL",
-    ]);
-    Some((guard, format!("127.0.0.1:{port}").parse().unwrap()))
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn fencing_through_tgtd() {
-    let Some((_tgtd, addr)) = tgtd() else { return };
+    if !have_tgtd() {
+        return;
+    }
+    // 1 MiB; control ports apart from ha-iscsi's tests, which may run at
+    // the same time.
+    let (_tgtd, addr) = tgtd(IQN, 2048, 900 + std::process::id() % 90);
     scenario(Lun {
         portal: addr,
         target: IQN.into(),

@@ -10,8 +10,7 @@ use std::sync::Arc;
 
 use ha_iscsi::backstore::FileBackstore;
 use ha_iscsi::initiator::{InitiatorConfig, Session};
-use ha_iscsi::login::{Auth, LoginConfig, TargetEntry};
-use ha_iscsi::negotiation::TargetLimits;
+use ha_iscsi::login::{Auth, LoginConfig};
 use ha_iscsi::scsi::LogicalUnit;
 use ha_iscsi::target::Portal;
 
@@ -21,17 +20,7 @@ const IQN: &str = "iqn.2025-09.com.example:storage";
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let path = std::env::temp_dir().join("ha-iscsi-chapter-disk1.img");
     let disk = FileBackstore::open(&path, Some(64 << 20), 512)?;
-    let config = LoginConfig {
-        targets: vec![TargetEntry {
-            name: IQN.into(),
-            auth: Auth::None,
-            allowed: None,
-            initiator_auth: Vec::new(),
-        }],
-        discovery_auth: Auth::None,
-        portal_group_tag: 1,
-        limits: TargetLimits::default(),
-    };
+    let config = LoginConfig::single(IQN, Auth::None);
     let mut portal = Portal::bind("127.0.0.1:0".parse()?, config).await?;
     portal.map_lun(0, 0, LogicalUnit::new(Arc::new(disk), "disk1"));
     let addr = portal.local_addr()?;

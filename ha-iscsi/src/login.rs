@@ -64,6 +64,25 @@ pub struct LoginConfig {
     pub limits: TargetLimits,
 }
 
+impl LoginConfig {
+    /// One target, open to every initiator with `auth`, no authentication
+    /// for discovery, portal group 1, the default limits: a small lab's
+    /// target.
+    pub fn single(name: &str, auth: Auth) -> Self {
+        Self {
+            targets: vec![TargetEntry {
+                name: name.to_owned(),
+                auth,
+                allowed: None,
+                initiator_auth: Vec::new(),
+            }],
+            discovery_auth: Auth::None,
+            portal_group_tag: 1,
+            limits: TargetLimits::default(),
+        }
+    }
+}
+
 /// What kind of session logged in.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SessionType {
@@ -400,17 +419,9 @@ mod tests {
     const NODE: &str = "iqn.2025-09.com.example:node1";
 
     fn config(auth: Auth, allowed: Option<Vec<String>>) -> Arc<LoginConfig> {
-        Arc::new(LoginConfig {
-            targets: vec![TargetEntry {
-                name: IQN.into(),
-                auth,
-                allowed,
-                initiator_auth: Vec::new(),
-            }],
-            discovery_auth: Auth::None,
-            portal_group_tag: 1,
-            limits: TargetLimits::default(),
-        })
+        let mut config = LoginConfig::single(IQN, auth);
+        config.targets[0].allowed = allowed;
+        Arc::new(config)
     }
 
     fn request(transit: bool, csg: u8, nsg: u8, keys: &[(&str, &str)]) -> Pdu {

@@ -7,14 +7,13 @@
 //! CI=true.
 
 use std::net::SocketAddr;
-use std::process::{Child, Command};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use ha_iscsi::backstore::MemoryBackstore;
 use ha_iscsi::initiator::{InitiatorConfig, Session, discover};
 use ha_iscsi::login::Auth;
 use ha_iscsi::scsi::LogicalUnit;
+use support::tgtd::{have_tgtd, tgtd};
 use support::{IQN, portal};
 
 mod support;
@@ -215,132 +214,16 @@ async fn chap_and_mutual_chap_from_the_initiator() {
     assert!(matches!(e, ha_iscsi::Error::Protocol(_)), "{e}");
 }
 
-/// Whether tgtd can run here; skips with a reason otherwise (a failure
-/// under CI=true).
-fn have_tgtd() -> bool {
-    let why = if Command::new("tgtd").arg("--help").output().is_err() {
-        Some("tgtd is not installed (apt-get install tgt)")
-    } else if std::fs::metadata("/proc/self")
-        .map(|m| std::os::unix::fs::MetadataExt::uid(&m))
-        .unwrap_or(1)
-        != 0
-    {
-        Some("tgtd needs root")
-    } else {
-        None
-    };
-    match why {
-        None => true,
-        Some(why) if std::env::var("CI").as_deref() == Ok("true") => {
-            panic!("required under CI: {why}")
-        }
-        Some(why) => {
-            eprintln!("SKIPPED: {why}");
-            false
-        }
-    }
-}
-
-/// tgtd on a loopback port with one file LUN; stopped on drop.
-struct Tgtd {
-    child: Child,
-    control: u32,
-    dir: std::path::PathBuf,
-}
-
-impl Drop for Tgtd {
-    fn drop(&mut self) {
-        let _ = Command::new("tgtadm")
-            .args([
-                "-C",
-                &self.control.to_string(),
-                "--op",
-                "delete",
-                "--mode",
-                "system",
-            ])
-            .output();
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn tgtd(iqn: &str, blocks: u64) -> (Tgtd, SocketAddr) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let control = 100 + std::process::id() % 800;
-    let dir = std::env::temp_dir().join(format!("ha-iscsi-tgtd-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let image = dir.join("lun.img");
-    std::fs::File::create(&image)
-        .unwrap()
-        .set_len(blocks * 512)
-        .unwrap();
-    let child = Command::new("tgtd")
-        .args([
-            "-f",
-            "--iscsi",
-            &format!("portal=127.0.0.1:{port}"),
-            "-C",
-            &control.to_string(),
-        ])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let guard = Tgtd {
-        child,
-        control,
-        dir,
-    };
-    let adm = |args: &[&str]| {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let out = Command::new("tgtadm")
-                .args(["-C", &control.to_string(), "--lld", "iscsi"])
-                .args(args)
-                .output()
-                .unwrap();
-            if out.status.success() {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "tgtadm {args:?}: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    };
-    adm(&["--op", "new", "--mode", "target", "--tid", "1", "-T", iqn]);
-    adm(&[
-        "--op",
-        "new",
-        "--mode",
-        "logicalunit",
-        "--tid",
-        "1",
-        "--lun",
-        "1",
-        "-b",
-        &image.display().to_string(),
-    ]);
-    adm(&[
-        "--op", "bind", "--mode", "target", "--tid", "1", "-I", "ALL",
-    ]);
-    (guard, format!("127.0.0.1:{port}").parse().unwrap())
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn the_same_scenario_gives_the_same_results_on_tgtd() {
     if !have_tgtd() {
         return;
     }
-    let (_tgtd, tgt_addr) = tgtd("iqn.2025-09.com.example:tgt", 8192);
+    let (_tgtd, tgt_addr) = tgtd(
+        "iqn.2025-09.com.example:tgt",
+        8192,
+        100 + std::process::id() % 800,
+    );
     let on_tgt = scenario(tgt_addr, "iqn.2025-09.com.example:tgt", 1).await;
     let addr = portal(
         Auth::None,

@@ -192,31 +192,23 @@ impl Command {
         }
     }
 
+    /// Every command, in its byte order.
+    const ALL: [Self; 6] = [
+        Self::Clear,
+        Self::Test,
+        Self::Reset,
+        Self::Off,
+        Self::Exit,
+        Self::Crashdump,
+    ];
+
     /// From its name.
     pub fn parse(name: &str) -> Option<Self> {
-        [
-            Self::Clear,
-            Self::Test,
-            Self::Reset,
-            Self::Off,
-            Self::Exit,
-            Self::Crashdump,
-        ]
-        .into_iter()
-        .find(|c| c.name() == name)
+        Self::ALL.into_iter().find(|c| c.name() == name)
     }
 
     fn from_byte(b: u8) -> Option<Self> {
-        [
-            Self::Clear,
-            Self::Test,
-            Self::Reset,
-            Self::Off,
-            Self::Exit,
-            Self::Crashdump,
-        ]
-        .into_iter()
-        .find(|c| *c as u8 == b)
+        Self::ALL.into_iter().find(|c| *c as u8 == b)
     }
 }
 

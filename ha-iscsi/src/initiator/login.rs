@@ -293,24 +293,14 @@ impl Handshake {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::login::{Auth, Login, LoginConfig, Step, TargetEntry};
+    use crate::login::{Auth, Login, LoginConfig, Step};
     use crate::negotiation::TargetLimits;
     use std::sync::Arc;
 
     const IQN: &str = "iqn.2025-09.com.example:storage";
 
     fn target(auth: Auth) -> Login {
-        let config = LoginConfig {
-            targets: vec![TargetEntry {
-                name: IQN.into(),
-                auth,
-                allowed: None,
-                initiator_auth: Vec::new(),
-            }],
-            discovery_auth: Auth::None,
-            portal_group_tag: 1,
-            limits: TargetLimits::default(),
-        };
+        let config = LoginConfig::single(IQN, auth);
         Login::new(Arc::new(config), 9, 500, [0x33; 16], 7)
     }
 

@@ -3,14 +3,14 @@
 #![allow(dead_code)]
 
 pub mod raw;
+pub mod tgtd;
 
 use std::net::SocketAddr;
 use std::process::Command;
 use std::sync::Arc;
 
 use ha_iscsi::backstore::BlockTarget;
-use ha_iscsi::login::{Auth, LoginConfig, TargetEntry};
-use ha_iscsi::negotiation::TargetLimits;
+use ha_iscsi::login::{Auth, LoginConfig};
 use ha_iscsi::scsi::LogicalUnit;
 use ha_iscsi::target::Portal;
 
@@ -40,17 +40,9 @@ pub async fn portal_with(discovery_auth: Auth, unit: Option<LogicalUnit>) -> Soc
 /// The chapter's target alone, with `auth` and the initiators `allowed`
 /// (`None`: any); open discovery.
 pub fn chapter_config(auth: Auth, allowed: Option<Vec<String>>) -> LoginConfig {
-    LoginConfig {
-        targets: vec![TargetEntry {
-            name: IQN.into(),
-            auth,
-            allowed,
-            initiator_auth: Vec::new(),
-        }],
-        discovery_auth: Auth::None,
-        portal_group_tag: 1,
-        limits: TargetLimits::default(),
-    }
+    let mut config = LoginConfig::single(IQN, auth);
+    config.targets[0].allowed = allowed;
+    config
 }
 
 /// A portal for `config` on a free loopback port, not serving yet.
