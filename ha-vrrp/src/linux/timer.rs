@@ -114,9 +114,12 @@ mod tests {
         timer.wait_until(Some(at)).await.unwrap();
         assert!(Instant::now() >= at);
         // A later deadline keeps an earlier one armed: it fires first, and
-        // the next wait arms the later one.
-        let soon = Instant::now() + Duration::from_millis(5);
-        let later = soon + Duration::from_millis(20);
+        // the next wait arms the later one. The margins are wide because a
+        // loaded test machine can pause this thread for tens of milliseconds,
+        // and a deadline already past when the later wait starts is rightly
+        // replaced.
+        let soon = Instant::now() + Duration::from_millis(150);
+        let later = soon + Duration::from_millis(500);
         let waited =
             tokio::time::timeout(Duration::from_millis(1), timer.wait_until(Some(soon))).await;
         assert!(waited.is_err(), "not yet");
