@@ -1,6 +1,7 @@
 //! `ha-ctl simulate` as a user runs it: on Pacemaker's own regression
-//! cases its Transition Summary lines are crm_simulate's, byte for byte
-//! (their order is not yet); bad files get an error naming them.
+//! cases its Transition Summary lines and its current and revised status
+//! are crm_simulate's, byte for byte (the summary's order is not yet); bad
+//! files get an error naming them.
 
 use std::path::Path;
 use std::process::Command;
@@ -50,6 +51,49 @@ fn prints_crm_simulates_transition_summary_line_for_line() {
     }
 }
 
+/// A status block: the lines after `title` up to the next empty line
+/// that precedes a heading (or the end).
+fn status_block<'a>(text: &'a str, title: &str) -> &'a str {
+    let start = text.find(title).map_or(text.len(), |i| i + title.len());
+    let rest = &text[start..];
+    let end = ["\n\nTransition Summary:", "\n\nExecuting"]
+        .iter()
+        .filter_map(|h| rest.find(h))
+        .min()
+        .unwrap_or(rest.len());
+    &rest[..end]
+}
+
+#[test]
+fn prints_the_current_and_revised_status_as_crm_simulate_does() {
+    // A group, clones (one of groups, one promotable, one unique), remote
+    // nodes, fencing and tickets.
+    for case in [
+        "group1",
+        "clone-max-zero",
+        "bug-5059",
+        "promoted-10",
+        "inc9",
+        "remote-startup-probes",
+        "stonith-3",
+        "ticket-promoted-10",
+    ] {
+        let xml = cases().join(format!("xml/{case}.xml"));
+        let (code, out, err) = simulate(&["-x", xml.to_str().unwrap()]);
+        assert_eq!(code, 0, "{case}: {err}");
+        let want =
+            std::fs::read_to_string(cases().join(format!("summary/{case}.summary"))).unwrap();
+        for title in ["Current cluster status:", "Revised Cluster Status:"] {
+            assert_eq!(
+                status_block(&out, title),
+                status_block(&want, title),
+                "{case}: {title}"
+            );
+            assert!(status_block(&out, title).contains("  * Node List:"));
+        }
+    }
+}
+
 #[test]
 fn lists_the_graph_in_an_order_that_keeps_its_orderings() {
     let xml = cases().join("xml/order-required.xml");
@@ -59,6 +103,7 @@ fn lists_the_graph_in_an_order_that_keeps_its_orderings() {
         .lines()
         .skip_while(|l| *l != "Transition Graph:")
         .skip(1)
+        .take_while(|l| !l.is_empty())
         .collect();
     assert!(!graph.is_empty(), "{out}");
     // Every action waits only for actions listed before it.

@@ -259,6 +259,7 @@ impl CibBuilder {
                         history: Vec::new(),
                         position,
                         remote: false,
+                        agents: BTreeMap::new(),
                     },
                 )
             })

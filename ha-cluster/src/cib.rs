@@ -167,6 +167,10 @@ pub enum Resource {
         id: String,
         /// The members.
         members: Vec<Primitive>,
+        /// The group's own meta attributes (with those it inherits);
+        /// its members inherit them.
+        #[serde(default)]
+        meta: BTreeMap<String, String>,
     },
     /// Copies on several nodes (and `promotable`: with roles).
     Clone {
@@ -194,6 +198,26 @@ impl Resource {
             Self::Primitive(p) => &p.id,
             Self::Group { id, .. } | Self::Clone { id, .. } | Self::Bundle { id } => id,
         }
+    }
+
+    /// Its primitives, in configuration order (a group's members, a
+    /// clone's child).
+    pub fn primitives(&self) -> Vec<&Primitive> {
+        match self {
+            Self::Primitive(p) => vec![p],
+            Self::Group { members, .. } => members.iter().collect(),
+            Self::Clone { child, .. } => child.primitives(),
+            Self::Bundle { .. } => Vec::new(),
+        }
+    }
+}
+
+/// The resource a clone instance's id names (`rsc:2` is `rsc`); other ids
+/// as they are.
+pub fn base_id(id: &str) -> &str {
+    match id.rsplit_once(':') {
+        Some((base, n)) if n.parse::<u32>().is_ok() => base,
+        _ => id,
     }
 }
 
@@ -404,6 +428,28 @@ pub struct NodeStatus {
     /// The state of a Pacemaker Remote node (`remote_node="true"`).
     #[serde(default)]
     pub remote: bool,
+    /// The agent (`class:provider:type`) each history names, for
+    /// resources no longer configured.
+    #[serde(default)]
+    pub agents: BTreeMap<String, String>,
+}
+
+impl NodeStatus {
+    /// The state of a node the cluster has not seen yet, `position`th in
+    /// the status section.
+    pub fn unseen(position: usize, remote: bool) -> Self {
+        Self {
+            in_membership: None,
+            controller: false,
+            join: None,
+            expected: None,
+            attributes: BTreeMap::new(),
+            history: Vec::new(),
+            position,
+            remote,
+            agents: BTreeMap::new(),
+        }
+    }
 }
 
 /// The whole CIB.
@@ -680,6 +726,7 @@ fn resource(
                 .children_named("primitive")
                 .map(|p| primitive(p, &inherited, defaults, templates))
                 .collect::<Result<_>>()?,
+            meta,
         },
         "clone" | "master" => {
             let child = e
@@ -1147,6 +1194,16 @@ impl Cib {
         out
     }
 
+    /// The configured primitive `id` names (a clone instance `rsc:2`
+    /// names its child `rsc`).
+    pub fn primitive(&self, id: &str) -> Option<&Primitive> {
+        let base = base_id(id);
+        self.resources
+            .iter()
+            .flat_map(Resource::primitives)
+            .find(|p| p.id == id || p.id == base)
+    }
+
     /// Reads Pacemaker's CIB XML. Rules on the date (in attribute sets)
     /// are judged at the CIB's `execution-date`; without one they do not
     /// hold (see [`Cib::from_xml_at`]).
@@ -1300,8 +1357,15 @@ impl Cib {
             for (position, ns) in s.children_named("node_state").enumerate() {
                 let name = ns.attr("uname").unwrap_or(ns.id()).to_owned();
                 let mut history: Vec<(String, Vec<Operation>)> = Vec::new();
+                let mut agents = BTreeMap::new();
                 if let Some(lrm) = ns.child("lrm").and_then(|l| l.child("lrm_resources")) {
                     for r in lrm.children_named("lrm_resource") {
+                        let agent = [r.attr("class"), r.attr("provider"), r.attr("type")]
+                            .into_iter()
+                            .flatten()
+                            .collect::<Vec<_>>()
+                            .join(":");
+                        agents.insert(r.id().to_owned(), agent);
                         let ops = r
                             .children_named("lrm_rsc_op")
                             .map(operation)
@@ -1324,6 +1388,7 @@ impl Cib {
                         history,
                         position,
                         remote: truthy(ns.attr("remote_node"), false),
+                        agents,
                     },
                 );
             }

@@ -28,6 +28,8 @@ mod fixture;
 pub mod rule;
 pub mod scheduler;
 pub mod score;
+pub mod simulate;
+pub mod status;
 pub mod summary;
 pub mod xml;
 

@@ -52,12 +52,18 @@ impl Score {
         }
     }
 
-    /// Reads `INFINITY`, `+INFINITY`, `-INFINITY`, `inf` or an integer.
+    /// Reads `INFINITY`, `+INFINITY`, `-INFINITY`, `inf` or an integer;
+    /// as Pacemaker (which reads scores with `strtoll`), an integer
+    /// followed by other text is that integer (`1.0` is 1).
     pub fn parse(text: &str) -> Option<Score> {
         match text.trim() {
             "INFINITY" | "+INFINITY" | "inf" | "+inf" | "infinity" => Some(Score::INFINITY),
             "-INFINITY" | "-inf" | "-infinity" => Some(Score::MINUS_INFINITY),
-            t => t.parse::<i64>().ok().map(Score::new),
+            t => {
+                let sign = usize::from(t.starts_with(['+', '-']));
+                let digits = t[sign..].bytes().take_while(u8::is_ascii_digit).count();
+                t[..sign + digits].parse::<i64>().ok().map(Score::new)
+            }
         }
     }
 }
@@ -86,7 +92,10 @@ mod tests {
         assert_eq!(Score::new(999_999).add(Score::new(5)), Score::INFINITY);
         assert_eq!(Score::parse("-INFINITY"), Some(Score::MINUS_INFINITY));
         assert_eq!(Score::parse("200"), Some(Score::new(200)));
-        assert_eq!(Score::parse("12x"), None);
+        // Read as strtoll reads: leading digits count, the rest is ignored.
+        assert_eq!(Score::parse("12x"), Some(Score::new(12)));
+        assert_eq!(Score::parse("1.0"), Some(Score::new(1)));
+        assert_eq!(Score::parse("x"), None);
         assert_eq!(Score::new(-5).to_string(), "-5");
     }
 

@@ -7,7 +7,18 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use ha_cluster::{Cib, schedule, summary};
+use ha_cluster::{Cib, schedule, simulate, status, summary};
+
+/// A status block of a summary: the lines after `title` up to the empty
+/// line before the next section (or the end).
+fn block(summary: &str, title: &str) -> Option<String> {
+    let start = summary.find(title)? + title.len() + 1;
+    let rest = &summary[start..];
+    let end = rest
+        .find("\n\nTransition Summary:")
+        .map_or(rest.len(), |i| i + 1);
+    Some(rest[..end].to_owned())
+}
 
 fn expected(summary: &str) -> BTreeSet<String> {
     let mut lines = summary.lines().skip_while(|l| *l != "Transition Summary:");
@@ -36,18 +47,28 @@ fn pacemaker_scheduler_cases() {
         .unwrap()
         .as_secs() as i64;
     let (mut passed, mut failed) = (Vec::new(), BTreeMap::<String, Vec<String>>::new());
+    // Cases whose current and revised status blocks are crm_simulate's,
+    // byte for byte.
+    let (mut current_same, mut revised_same) = (0usize, 0usize);
     for path in &cases {
         let name = path.file_stem().unwrap().to_string_lossy().into_owned();
-        let want = expected(
-            &std::fs::read_to_string(root.join("summary").join(format!("{name}.summary"))).unwrap(),
-        );
-        let text = std::fs::read_to_string(path).unwrap();
+        let text =
+            std::fs::read_to_string(root.join("summary").join(format!("{name}.summary"))).unwrap();
+        let want = expected(&text);
+        let xml = std::fs::read_to_string(path).unwrap();
         // As crm_simulate: the CIB's execution-date, else now.
-        let cause = match Cib::from_xml_at(&text, Some(now)) {
+        let cause = match Cib::from_xml_at(&xml, Some(now)) {
             Err(e) => Some(format!("import: {e}")),
             Ok(cib) => match schedule(&cib) {
                 Err(e) => Some(e.to_string()),
                 Ok(t) => {
+                    if status::current(&cib, &t).ok() == block(&text, "Current cluster status:") {
+                        current_same += 1;
+                    }
+                    let revised = simulate::apply(&cib, &t);
+                    if status::revised(&revised).ok() == block(&text, "Revised Cluster Status:") {
+                        revised_same += 1;
+                    }
                     let got: BTreeSet<String> = summary::lines(&t).into_iter().collect();
                     if got != want {
                         Some("different decisions".to_owned())
@@ -118,4 +139,17 @@ fn pacemaker_scheduler_cases() {
         "{} passed, below the floor of {floor}",
         passed.len()
     );
+    // The status blocks, against their own floors (STATUS_FLOOR: current
+    // and revised).
+    let status_floor: Vec<usize> = std::fs::read_to_string(root.join("STATUS_FLOOR"))
+        .unwrap()
+        .split_whitespace()
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    eprintln!(
+        "status blocks as crm_simulate prints them: current {current_same}, revised \
+         {revised_same} of {} (floors {status_floor:?})",
+        cases.len()
+    );
+    assert!(current_same >= status_floor[0] && revised_same >= status_floor[1]);
 }

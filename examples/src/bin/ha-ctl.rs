@@ -4,17 +4,18 @@
 //! ```text
 //! ha-ctl simulate -x cib.xml [--graph]
 //! ```
-//! Prints `Transition Summary:` and its lines exactly as `crm_simulate -x
-//! cib.xml -S` does, so the two can be diffed (the current and revised
-//! status blocks come with the rest of issue #7). `--graph` then lists the
-//! transition's actions in an order that keeps every ordering, each with
-//! the actions it waits for.
+//! Prints what `crm_simulate -x cib.xml -S` prints, in its format, so the
+//! two can be diffed: the current cluster status, `Transition Summary:`,
+//! the actions executed (without crm_simulate's pseudo-actions) and the
+//! revised cluster status once they all succeeded. `--graph` also lists
+//! the transition's actions in an order that keeps every ordering, each
+//! with the actions it waits for.
 
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::process::ExitCode;
 
-use ha_cluster::{Cib, Graph, Task, schedule, summary};
+use ha_cluster::{Cib, Graph, Task, schedule, simulate, status, summary};
 
 const USAGE: &str = "usage: ha-ctl simulate -x CIB.xml [--graph]";
 
@@ -59,13 +60,28 @@ fn main() -> ExitCode {
     };
     match schedule(&cib) {
         Ok(t) => {
-            let mut out = String::from("Transition Summary:\n");
+            let mut out = String::new();
+            match status::current(&cib, &t) {
+                Ok(s) => {
+                    out.push_str("Current cluster status:\n");
+                    out.push_str(&s);
+                    out.push('\n');
+                }
+                Err(e) => eprintln!("ha-ctl: {file}: status: {e}"),
+            }
+            out.push_str("Transition Summary:\n");
             for line in summary::lines(&t) {
                 out.push_str(&line);
                 out.push('\n');
             }
+            print_actions(&t.graph, &mut out);
             if graph {
                 print_graph(&t.graph, &mut out);
+            }
+            let revised = simulate::apply(&cib, &t);
+            if let Ok(s) = status::revised(&revised) {
+                out.push_str("\nRevised Cluster Status:\n");
+                out.push_str(&s);
             }
             // A reader that stops early (`| head`) is not an error.
             match std::io::stdout().lock().write_all(out.as_bytes()) {
@@ -81,6 +97,31 @@ fn main() -> ExitCode {
             eprintln!("ha-ctl: {file}: {e}");
             ExitCode::from(1)
         }
+    }
+}
+
+/// The actions as crm_simulate lists what it executes (without its
+/// pseudo-actions), in an order that keeps every ordering.
+fn print_actions(g: &Graph, out: &mut String) {
+    out.push_str("\nExecuting Cluster Transition:\n");
+    let order = g.order().unwrap_or_else(|| (0..g.actions.len()).collect());
+    for i in order {
+        let a = &g.actions[i];
+        let task = match a.task {
+            Task::Fence => {
+                let _ = writeln!(out, "  * Fencing {} (reboot)", a.node);
+                continue;
+            }
+            Task::Unfence => {
+                let _ = writeln!(out, "  * Fencing {} (on)", a.node);
+                continue;
+            }
+            Task::Probe => "monitor".to_owned(),
+            Task::Monitor { interval_ms } => format!("monitor={interval_ms}"),
+            task => task_name(task).to_owned(),
+        };
+        let rsc = a.rsc.as_deref().unwrap_or_default();
+        let _ = writeln!(out, "  * Resource action: {rsc:<15} {task} on {}", a.node);
     }
 }
 

@@ -16,7 +16,7 @@ use crate::cib::{Digests, Operation};
 
 /// What a definition change asks of a running resource.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
-pub(super) enum Definition {
+pub(crate) enum Definition {
     /// Nothing changed (or nothing is known).
     #[default]
     Same,
@@ -27,7 +27,7 @@ pub(super) enum Definition {
 }
 
 /// Pacemaker's digest of `params`.
-pub(super) fn digest<'a>(params: impl IntoIterator<Item = (&'a String, &'a String)>) -> String {
+pub(crate) fn digest<'a>(params: impl IntoIterator<Item = (&'a String, &'a String)>) -> String {
     let sorted: BTreeMap<&String, &String> = params.into_iter().collect();
     let mut text = String::from(" <parameters");
     for (name, value) in sorted {
@@ -94,8 +94,8 @@ pub(super) fn failure_outdated(ops: &[Operation], params: &BTreeMap<String, Stri
 }
 
 /// What the operations since the resource last started say of `params`:
-/// its start (or the probe that found it running), promotions and
-/// migrations (recurring monitors are only rescheduled).
+/// its start (or the probe that found it running, or its reload),
+/// promotions and migrations (recurring monitors are only rescheduled).
 pub(super) fn definition(ops: &[Operation], params: &BTreeMap<String, String>) -> Definition {
     let mut ops: Vec<&Operation> = ops.iter().filter(|o| o.call_id >= 0).collect();
     ops.sort_by_key(|o| o.call_id);
@@ -105,7 +105,7 @@ pub(super) fn definition(ops: &[Operation], params: &BTreeMap<String, String>) -
         .rposition(|o| {
             matches!(
                 (o.name.as_str(), o.interval, o.rc),
-                ("start" | "migrate_from", _, 0) | ("monitor", 0, 0 | 8)
+                ("start" | "migrate_from" | "reload-agent", _, 0) | ("monitor", 0, 0 | 8)
             )
         })
         .unwrap_or(0);
@@ -115,7 +115,7 @@ pub(super) fn definition(ops: &[Operation], params: &BTreeMap<String, String>) -
         .filter(|o| {
             matches!(
                 o.name.as_str(),
-                "start" | "promote" | "migrate_from" | "monitor"
+                "start" | "promote" | "migrate_from" | "reload-agent" | "monitor"
             )
         })
         .filter_map(|o| o.digests.as_ref())

@@ -14,7 +14,7 @@ use crate::score::Score;
 
 /// A clone as the scheduler sees it: numbered instances of its child.
 #[derive(Debug, Clone)]
-pub(super) struct CloneSet {
+pub(crate) struct CloneSet {
     /// The clone's id.
     pub id: String,
     /// The child's primitive ids (a group's members, in order).
@@ -38,7 +38,7 @@ pub(super) struct CloneSet {
 }
 
 /// What [`flatten`] makes of the CIB's resources.
-pub(super) struct Flat {
+pub(crate) struct Flat {
     /// Every primitive, in CIB order (instances in instance order).
     pub primitives: Vec<Primitive>,
     /// Constraints on primitives (or on clones, by the clone's id).
@@ -93,7 +93,7 @@ fn count(meta: &BTreeMap<String, String>, key: &str, default: usize) -> usize {
 }
 
 /// Expands `cib`'s resources.
-pub(super) fn flatten(cib: &Cib) -> Result<Flat, Unsupported> {
+pub(crate) fn flatten(cib: &Cib) -> Result<Flat, Unsupported> {
     let mut primitives = Vec::new();
     let mut constraints = Vec::new();
     let mut clones = Vec::new();
@@ -149,7 +149,7 @@ pub(super) fn flatten(cib: &Cib) -> Result<Flat, Unsupported> {
                 connections.extend(guest_connection(p, &mut constraints));
                 filler(p, &mut constraints);
             }
-            Resource::Group { id, members } => {
+            Resource::Group { id, members, .. } => {
                 if members.is_empty() {
                     continue;
                 }
@@ -170,7 +170,7 @@ pub(super) fn flatten(cib: &Cib) -> Result<Flat, Unsupported> {
             } => {
                 let (child_id, members) = match child.as_ref() {
                     Resource::Primitive(p) => (p.id.clone(), vec![p.clone()]),
-                    Resource::Group { id, members } => (id.clone(), members.clone()),
+                    Resource::Group { id, members, .. } => (id.clone(), members.clone()),
                     _ => return Err(Unsupported("clones of clones or bundles".into())),
                 };
                 if members.is_empty() {

@@ -209,6 +209,9 @@ pub(super) struct Inputs<'a> {
     pub fenced: BTreeSet<&'a str>,
     /// (resource, node) pairs to probe.
     pub probes: Vec<(&'a str, &'a str)>,
+    /// (resource, node): copies of a multiply active resource to stop
+    /// besides what its change names.
+    pub copies: &'a [(String, String)],
 }
 
 /// Builds the graph of `inputs.changes`.
@@ -341,12 +344,43 @@ pub(super) fn build(inputs: &Inputs) -> Graph {
             Change::Blocked { .. } => {}
         }
     }
-    // Probes come first: nothing starts before its state is known.
+    // Every copy of a multiply active resource stops before it starts
+    // again.
+    for (rsc, node) in inputs.copies {
+        let targets = arrivals(&g, rsc);
+        let stop = g.add(Task::Stop, Some(rsc), node);
+        left.push((rsc, node));
+        for i in targets {
+            g.edge(stop, i);
+        }
+    }
+    // Probes come first: nothing starts before its state is known. An
+    // anonymous clone is probed once per node, by one instance name, for
+    // every instance (any may be the one to start there).
     let mut arriving: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
     for &(rsc, node) in &inputs.probes {
         let targets = arriving
             .entry(rsc)
-            .or_insert_with(|| arrivals(&g, rsc))
+            .or_insert_with(|| {
+                let siblings = inputs
+                    .clones
+                    .iter()
+                    .filter(|c| !c.unique)
+                    .flat_map(|c| {
+                        let member = c
+                            .instances
+                            .iter()
+                            .find_map(|i| i.iter().position(|m| m == rsc));
+                        member.map(|k| c.instances.iter().filter_map(move |i| i.get(k)))
+                    })
+                    .flatten()
+                    .collect::<Vec<_>>();
+                if siblings.is_empty() {
+                    arrivals(&g, rsc)
+                } else {
+                    siblings.iter().flat_map(|s| arrivals(&g, s)).collect()
+                }
+            })
             .clone();
         let p = g.push(Task::Probe, Some(rsc), node);
         for i in targets {

@@ -4,11 +4,12 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::definition::Definition;
 use super::expand::CloneSet;
+pub(super) use crate::cib::base_id as strip;
 use crate::cib::{Cib, Operation};
 
 /// What a resource's history on a node says.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(super) struct Current {
+pub(crate) struct Current {
     pub running: bool,
     /// Running in the promoted role.
     pub promoted: bool,
@@ -29,12 +30,14 @@ pub(super) struct Current {
     pub definition: Definition,
     /// Left behind on the target of a failed migration: restarted.
     pub dangling: bool,
+    /// The operation in flight (not a probe), if any.
+    pub pending: Option<&'static str>,
 }
 
 /// Reads a resource's operation history on one node.
 ///
 /// A failure that `expired` says has expired (failure-timeout) is ignored.
-pub(super) fn current(ops: &[Operation], expired: impl Fn(&Operation) -> bool) -> Current {
+pub(crate) fn current(ops: &[Operation], expired: impl Fn(&Operation) -> bool) -> Current {
     // Pending operations (not yet run: call-id -1) come last.
     let mut ops: Vec<_> = ops.iter().collect();
     // Equal call ids (an operation and its failure record) go by when
@@ -56,6 +59,15 @@ pub(super) fn current(ops: &[Operation], expired: impl Fn(&Operation) -> bool) -
             _ => op,
         };
         if op.status == -1 {
+            c.pending = match (op.name.as_str(), op.interval) {
+                ("start", _) => Some("start"),
+                ("stop", _) => Some("stop"),
+                ("promote", _) => Some("promote"),
+                ("demote", _) => Some("demote"),
+                ("migrate_to" | "migrate_from", _) => Some("migrate"),
+                ("monitor", i) if i > 0 => Some("monitor"),
+                _ => c.pending,
+            };
             // In flight: a start or promote under way counts as done (so
             // it is stopped if need be); others change nothing yet.
             match op.name.as_str() {
@@ -199,19 +211,11 @@ pub(super) fn current(ops: &[Operation], expired: impl Fn(&Operation) -> bool) -
     c
 }
 
-/// A clone instance's id without its number (`rsc:2` is `rsc`).
-pub(super) fn strip(id: &str) -> &str {
-    match id.rsplit_once(':') {
-        Some((base, n)) if n.parse::<u32>().is_ok() => base,
-        _ => id,
-    }
-}
-
 /// Each primitive's history, by (primitive, node), and the orphans: histories
 /// of resources no longer configured (or of clone instances beyond
 /// clone-max), which become instances or primitives of their own so they
 /// can be stopped.
-pub(super) struct Histories {
+pub(crate) struct Histories {
     /// Operations by (primitive, node).
     pub ops: BTreeMap<(String, String), Vec<Operation>>,
     /// Orphaned primitives (a new clone instance's members among them).
@@ -226,7 +230,7 @@ pub(super) struct Histories {
 /// status order (online nodes first), each to the instance already active
 /// on that node, else to the first instance not active anywhere, else to a
 /// new orphan instance; so does this.
-pub(super) fn histories(
+pub(crate) fn histories(
     cib: &Cib,
     clones: &mut [CloneSet],
     configured: &BTreeSet<&str>,

@@ -40,10 +40,14 @@ use crate::cib::{Cib, Constraint, LossPolicy, NoQuorumPolicy, Primitive, Role};
 use crate::score::Score;
 use assign::{Assigner, Step};
 use definition::Definition;
-use expand::{Flat, flag, flatten};
+pub(crate) use definition::digest;
+pub(crate) use expand::flatten;
+use expand::{Flat, flag};
 pub use graph::{Action, Graph, Task};
-use history::{Current, current, histories, strip};
-use nodes::{attribute, nodes};
+use history::strip;
+pub(crate) use history::{Current, Histories, current, histories};
+use nodes::attribute;
+pub(crate) use nodes::{Nodes, nodes};
 
 /// A decision, as crm_simulate's Transition Summary states it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -1040,6 +1044,10 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
     let mut actions: BTreeMap<&str, Change> = BTreeMap::new();
     // Further lines for a resource (stops on each node it is active on).
     let mut extra: Vec<Change> = Vec::new();
+    // The copies of a resource active on several nodes that its change
+    // (a restart, recovery or move) does not name: stopped too, before it
+    // starts again (the summary does not list them; the graph has them).
+    let mut copies: Vec<(String, String)> = Vec::new();
     for p in &primitives {
         let id = p.id.as_str();
         let mut here = now.get(id).cloned().unwrap_or_default();
@@ -1130,6 +1138,18 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
         if here.len() > 1 {
             if p.meta.get("multiple-active").is_some_and(|v| v == "block") {
                 continue;
+            }
+            if let Some(to) = &target {
+                let named = if here.iter().any(|(node, _)| node == to) {
+                    to
+                } else {
+                    &here[0].0
+                };
+                copies.extend(
+                    here.iter()
+                        .filter(|(node, _)| node != named)
+                        .map(|(node, _)| (id.to_owned(), node.clone())),
+                );
             }
             match &target {
                 None => {
@@ -1655,7 +1675,7 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
     }
     changes.extend(extra);
     // Probes: each primitive where nothing is known of it on an online
-    // node (an anonymous clone: one instance per node).
+    // node not being fenced (an anonymous clone: one instance per node).
     let mut probes = Vec::new();
     let mut known_by_node: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
     for (rsc, node) in &known {
@@ -1671,7 +1691,7 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
     for node in n
         .names
         .iter()
-        .filter(|x| n.online.contains(*x) && !n.maintenance.contains(*x))
+        .filter(|x| n.online.contains(*x) && !n.maintenance.contains(*x) && !n.is_unclean(x))
     {
         let known_here = known_by_node.get(node.as_str());
         let known_on = |id: &str| known_here.is_some_and(|k| k.contains(id));
@@ -1707,6 +1727,7 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
             .filter(|node| can_fence(node))
             .collect(),
         probes,
+        copies: &copies,
     });
     Ok(Transition { changes, graph })
 }

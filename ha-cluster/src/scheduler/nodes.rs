@@ -6,7 +6,7 @@ use crate::cib::Cib;
 use crate::score::Score;
 
 /// The nodes as placement sees them.
-pub(super) struct Nodes {
+pub(crate) struct Nodes {
     /// Node names in CIB order.
     pub names: Vec<String>,
     /// Those that may run resources.
@@ -23,6 +23,10 @@ pub(super) struct Nodes {
     pub remote: BTreeMap<String, String>,
     /// Guest nodes (remote nodes in a container), with the container.
     pub guests: BTreeMap<String, String>,
+    /// Those joining (up, not yet members).
+    pub pending: BTreeSet<String>,
+    /// Those in standby (`standby` attribute).
+    pub standby: BTreeSet<String>,
 }
 
 impl Nodes {
@@ -51,7 +55,7 @@ impl Nodes {
 
 /// Reads the nodes' states as Pacemaker does (`determine_online_status`):
 /// which are online, which may run resources, which are unclean and why.
-pub(super) fn nodes(cib: &Cib) -> Nodes {
+pub(crate) fn nodes(cib: &Cib) -> Nodes {
     // Remote nodes: those of the connections configured, and those the
     // CIB lists as remote (without a connection, they stay down).
     let defined = cib.remote_nodes();
@@ -87,6 +91,8 @@ pub(super) fn nodes(cib: &Cib) -> Nodes {
         maintenance: BTreeSet::new(),
         remote,
         guests,
+        pending: BTreeSet::new(),
+        standby: BTreeSet::new(),
     };
     let names = cluster;
     let fencing = cib.options.stonith_enabled;
@@ -151,6 +157,12 @@ pub(super) fn nodes(cib: &Cib) -> Nodes {
             }
         }
         let standby = attr("standby").is_some_and(truthy);
+        if standby {
+            out.standby.insert(name.clone());
+        }
+        if pending {
+            out.pending.insert(name.clone());
+        }
         if online {
             out.online.insert(name.clone());
             if !shutdown
@@ -190,6 +202,9 @@ impl Nodes {
             // It may take resources unless its connection stops (or,
             // assigned nowhere, takes it down: see the assignment).
             let standby = attribute(cib, name, "standby").is_some_and(truthy);
+            if standby {
+                self.standby.insert(name.clone());
+            }
             if !standby && !stopping(connection) && !self.maintenance.contains(name) {
                 self.available.insert(name.clone());
             }
