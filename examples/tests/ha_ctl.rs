@@ -95,6 +95,28 @@ fn prints_the_current_and_revised_status_as_crm_simulate_does() {
 }
 
 #[test]
+fn scores_are_crm_simulates_allocation_scores() {
+    for case in ["simple1", "group1", "6-migrate-group"] {
+        let xml = cases().join(format!("xml/{case}.xml"));
+        let (code, out, err) = simulate(&["-x", xml.to_str().unwrap(), "--scores"]);
+        assert_eq!(code, 0, "{case}: {err}");
+        let got: Vec<&str> = out
+            .lines()
+            .skip_while(|l| *l != "Allocation scores:")
+            .skip(1)
+            .take_while(|l| !l.is_empty())
+            .collect();
+        let want = std::fs::read_to_string(cases().join(format!("scores/{case}.scores"))).unwrap();
+        let want: Vec<&str> = want
+            .lines()
+            .filter(|l| l.starts_with("pcmk__primitive_assign:"))
+            .collect();
+        assert!(!got.is_empty());
+        assert_eq!(got, want, "{case}");
+    }
+}
+
+#[test]
 fn lists_the_graph_in_an_order_that_keeps_its_orderings() {
     let xml = cases().join("xml/order-required.xml");
     let (code, out, err) = simulate(&["-x", xml.to_str().unwrap(), "--graph"]);

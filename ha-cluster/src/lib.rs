@@ -2,9 +2,11 @@
 //! in progress): the CIB as our own types ([`cib`]), read from Pacemaker's
 //! XML including its status section, score arithmetic ([`score`]), and a
 //! scheduler ([`scheduler`]) that decides what must start, stop, move or
-//! recover, printed as crm_simulate prints it ([`summary`]) and given as a
-//! graph of actions to run ([`Graph`]), checked against Pacemaker's own
-//! regression cases. `docs/architecture.md` says
+//! recover, printed as crm_simulate prints it ([`summary`], with the
+//! allocation scores in [`allocation`]) and given as a graph of actions to
+//! run ([`Graph`]), checked against Pacemaker's own regression cases; the
+//! cluster's status as crm_simulate shows it ([`status`]), before a
+//! transition and after it ran ([`simulate`]). `docs/architecture.md` says
 //! how the crate fits with the others.
 //!
 //! ```
@@ -20,6 +22,7 @@
 //! assert_eq!(ha_cluster::summary::lines(&transition), ["  * Start      vip     ( node1 )"]);
 //! ```
 
+pub mod allocation;
 pub mod builder;
 pub mod cib;
 pub mod error;

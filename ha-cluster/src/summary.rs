@@ -151,7 +151,6 @@ mod tests {
     #[test]
     fn widths_follow_crm_simulate() {
         let t = Transition {
-            graph: Default::default(),
             changes: vec![
                 Change::Start {
                     rsc: "rsc2".into(),
@@ -165,6 +164,7 @@ mod tests {
                     reason: None,
                 },
             ],
+            ..Default::default()
         };
         assert_eq!(
             lines(&t),

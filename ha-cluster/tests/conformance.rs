@@ -3,11 +3,14 @@
 //! with crm_simulate's, as a set, and the action graph must have no
 //! ordering loop. Prints `N passed, M failed` with the
 //! failures grouped by cause, and fails if fewer pass than `FLOOR`.
+//! Second measures, each with its floor: the current and revised status
+//! blocks byte for byte (`STATUS_FLOOR`), and the primitives' allocation
+//! scores (`SCORES_FLOOR`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use ha_cluster::{Cib, schedule, simulate, status, summary};
+use ha_cluster::{Cib, allocation, schedule, simulate, status, summary};
 
 /// A status block of a summary: the lines after `title` up to the empty
 /// line before the next section (or the end).
@@ -50,6 +53,8 @@ fn pacemaker_scheduler_cases() {
     // Cases whose current and revised status blocks are crm_simulate's,
     // byte for byte.
     let (mut current_same, mut revised_same) = (0usize, 0usize);
+    // Cases whose primitives' allocation scores are crm_simulate's.
+    let mut scores_same = 0usize;
     for path in &cases {
         let name = path.file_stem().unwrap().to_string_lossy().into_owned();
         let text =
@@ -68,6 +73,17 @@ fn pacemaker_scheduler_cases() {
                     let revised = simulate::apply(&cib, &t);
                     if status::revised(&revised).ok() == block(&text, "Revised Cluster Status:") {
                         revised_same += 1;
+                    }
+                    let scores =
+                        std::fs::read_to_string(root.join(format!("scores/{name}.scores")))
+                            .unwrap();
+                    let mut want_scores: Vec<&str> = scores
+                        .lines()
+                        .filter(|l| l.starts_with("pcmk__primitive_assign:"))
+                        .collect();
+                    want_scores.sort_unstable();
+                    if allocation::lines(&t) == want_scores {
+                        scores_same += 1;
                     }
                     let got: BTreeSet<String> = summary::lines(&t).into_iter().collect();
                     if got != want {
@@ -152,4 +168,15 @@ fn pacemaker_scheduler_cases() {
         cases.len()
     );
     assert!(current_same >= status_floor[0] && revised_same >= status_floor[1]);
+    let scores_floor: usize = std::fs::read_to_string(root.join("SCORES_FLOOR"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    eprintln!(
+        "primitives' allocation scores as crm_simulate shows them: {scores_same} of {} \
+         (floor {scores_floor})",
+        cases.len()
+    );
+    assert!(scores_same >= scores_floor);
 }

@@ -2,12 +2,15 @@
 //! schedules a CIB file and prints the decisions in crm_simulate's format.
 //!
 //! ```text
-//! ha-ctl simulate -x cib.xml [--graph]
+//! ha-ctl simulate -x cib.xml [--scores] [--graph]
 //! ```
 //! Prints what `crm_simulate -x cib.xml -S` prints, in its format, so the
 //! two can be diffed: the current cluster status, `Transition Summary:`,
 //! the actions executed (without crm_simulate's pseudo-actions) and the
-//! revised cluster status once they all succeeded. `--graph` also lists
+//! revised cluster status once they all succeeded. `--scores` adds the
+//! allocation scores as `crm_simulate -s` prints them (before the
+//! summary, its lines sorted as Pacemaker's `.scores` files keep them);
+//! `--graph` also lists
 //! the transition's actions in an order that keeps every ordering, each
 //! with the actions it waits for.
 
@@ -15,22 +18,17 @@ use std::fmt::Write as _;
 use std::io::Write as _;
 use std::process::ExitCode;
 
-use ha_cluster::{Cib, Graph, Task, schedule, simulate, status, summary};
+use ha_cluster::{Cib, Graph, Task, allocation, schedule, simulate, status, summary};
 
-const USAGE: &str = "usage: ha-ctl simulate -x CIB.xml [--graph]";
+const USAGE: &str = "usage: ha-ctl simulate -x CIB.xml [--scores] [--graph]";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let (file, graph) = match args
-        .iter()
-        .map(String::as_str)
-        .collect::<Vec<_>>()
-        .as_slice()
-    {
-        ["simulate", "-x" | "--xml-file", file] => ((*file).to_owned(), false),
-        ["simulate", "-x" | "--xml-file", file, "--graph"]
-        | ["simulate", "--graph", "-x" | "--xml-file", file] => ((*file).to_owned(), true),
-        ["-h" | "--help"] => {
+    let (mut file, mut graph, mut scores) = (None, false, false);
+    let mut words = args.iter().map(String::as_str);
+    match words.next() {
+        Some("simulate") => {}
+        Some("-h" | "--help") => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;
         }
@@ -38,6 +36,21 @@ fn main() -> ExitCode {
             eprintln!("ha-ctl: {USAGE}");
             return ExitCode::from(2);
         }
+    }
+    while let Some(word) = words.next() {
+        match word {
+            "-x" | "--xml-file" if file.is_none() => file = words.next().map(str::to_owned),
+            "--graph" => graph = true,
+            "-s" | "--scores" | "--show-scores" => scores = true,
+            _ => {
+                eprintln!("ha-ctl: {USAGE}");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let Some(file) = file else {
+        eprintln!("ha-ctl: {USAGE}");
+        return ExitCode::from(2);
     };
     let text = match std::fs::read_to_string(&file) {
         Ok(t) => t,
@@ -68,6 +81,14 @@ fn main() -> ExitCode {
                     out.push('\n');
                 }
                 Err(e) => eprintln!("ha-ctl: {file}: status: {e}"),
+            }
+            if scores {
+                out.push_str("Allocation scores:\n");
+                for line in allocation::lines(&t) {
+                    out.push_str(&line);
+                    out.push('\n');
+                }
+                out.push('\n');
             }
             out.push_str("Transition Summary:\n");
             for line in summary::lines(&t) {

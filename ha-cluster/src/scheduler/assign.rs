@@ -138,6 +138,10 @@ pub(super) struct Assigner<'a> {
     pub demoted: &'a BTreeSet<String>,
     /// Resources left as they are (unmanaged, or blocked by a failure).
     pub fixed: &'a BTreeSet<String>,
+    /// The node scores each primitive was last assigned by (colocations
+    /// merged, full nodes and clone limits applied), as crm_simulate's
+    /// `--scores` shows them.
+    pub shown: BTreeMap<String, BTreeMap<String, Score>>,
 }
 
 impl<'a> Assigner<'a> {
@@ -462,6 +466,7 @@ impl<'a> Assigner<'a> {
                 }
             }
         }
+        self.shown.insert(id.to_owned(), s.clone());
         // The healthy current node, preferred after score and load.
         let current_node = self
             .now

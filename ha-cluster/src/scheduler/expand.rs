@@ -261,9 +261,25 @@ pub(crate) fn flatten(cib: &Cib) -> Result<Flat, Unsupported> {
                 }
             }
             Constraint::Location { rsc, .. } => {
+                // A group's first member takes its scores; the others,
+                // which follow it, only the permission (score 0), as
+                // Pacemaker applies a location to a colocated group.
+                let followers: std::collections::BTreeSet<String> = members_of
+                    .get(rsc)
+                    .map(|m| m[1..].iter().cloned().collect())
+                    .unwrap_or_default();
                 for member in every(rsc) {
                     let mut each = c.clone();
-                    if let Constraint::Location { rsc, .. } = &mut each {
+                    if let Constraint::Location {
+                        rsc, score, rule, ..
+                    } = &mut each
+                    {
+                        if followers.contains(&member) {
+                            *score = Score::ZERO;
+                            if let Some(rule) = rule {
+                                rule.score_attribute = None;
+                            }
+                        }
                         *rsc = member;
                     }
                     constraints.push(each);

@@ -168,6 +168,9 @@ pub struct Transition {
     pub changes: Vec<Change>,
     /// The actions that carry them out, with their orderings.
     pub graph: Graph,
+    /// The node scores each primitive was assigned by, by primitive and
+    /// node (crm_simulate's allocation scores).
+    pub scores: BTreeMap<String, BTreeMap<String, Score>>,
 }
 
 /// A CIB using something the scheduler does not handle yet.
@@ -659,6 +662,8 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
     let health = nodes::health(cib, &n.names);
     // Scores.
     let mut scores: BTreeMap<&str, BTreeMap<String, Score>> = BTreeMap::new();
+    // The scores on nodes that cannot run resources, as they would be.
+    let mut unavailable: BTreeMap<(String, String), Score> = BTreeMap::new();
     for p in &primitives {
         let mut s: BTreeMap<String, Score> = n
             .names
@@ -785,6 +790,11 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
                             || anonymous.contains(p.id.as_str()) && strip(id) == strip(&p.id))
                 });
             if banned || !n.available.contains(node) {
+                // Pacemaker keeps a node that cannot run resources out of
+                // the choice, not out of the scores it shows.
+                if !banned && let Some(v) = s.get(node) {
+                    unavailable.insert((p.id.clone(), node.clone()), *v);
+                }
                 s.insert(node.clone(), Score::MINUS_INFINITY);
             }
         }
@@ -803,6 +813,7 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
             for v in s.values_mut() {
                 *v = Score::MINUS_INFINITY;
             }
+            unavailable.retain(|(rsc, _), _| rsc != &p.id);
         }
         // Connections to remote nodes, guests' containers and fencing
         // devices run on cluster nodes.
@@ -906,6 +917,7 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
         known_as: &history.known_as,
         demoted: &demoted,
         fixed: &fixed,
+        shown: BTreeMap::new(),
     };
     // A remote node whose connection goes nowhere is down for the rest
     // (Pacemaker's remote_connection_assigned).
@@ -933,6 +945,14 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
     }
     let placed = assigner.placed;
     let promoted = assigner.promoted;
+    let mut shown = assigner.shown;
+    for ((rsc, node), v) in unavailable {
+        if let Some(x) = shown.get_mut(&rsc).and_then(|s| s.get_mut(&node))
+            && *x == Score::MINUS_INFINITY
+        {
+            *x = v;
+        }
+    }
     // A remote node whose connection is down and can go nowhere, with
     // resources active there, is fenced.
     for (node, connection) in n.remote.clone() {
@@ -1729,7 +1749,11 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
         probes,
         copies: &copies,
     });
-    Ok(Transition { changes, graph })
+    Ok(Transition {
+        changes,
+        graph,
+        scores: shown,
+    })
 }
 
 #[cfg(test)]
