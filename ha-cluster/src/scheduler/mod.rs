@@ -1481,18 +1481,19 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
                     None => (first.as_str(), what),
                     Some((_, name)) => (name.as_str(), ""),
                 };
+                // (A clone gaining instances does not restart what runs
+                // after it: only instances that stop and start again do.)
+                let clone_first = clone_named(first).is_some();
                 let first_starts = one_or_more.is_none()
-                    && firsts.iter().any(|f| {
-                        matches!(
-                            actions.get(f),
-                            Some(
-                                Change::Start { .. }
-                                    | Change::Move { .. }
-                                    | Change::Migrate { .. }
-                                    | Change::Recover { .. }
-                                    | Change::Restart { .. }
-                            )
-                        )
+                    && firsts.iter().any(|f| match actions.get(f) {
+                        Some(Change::Start { .. }) => !clone_first,
+                        Some(
+                            Change::Move { .. }
+                            | Change::Migrate { .. }
+                            | Change::Recover { .. }
+                            | Change::Restart { .. },
+                        ) => true,
+                        _ => false,
                     });
                 let runnable = firsts
                     .iter()
@@ -1688,7 +1689,11 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
             break;
         }
     }
-    for p in &primitives {
+    // Listed as Pacemaker lists them: highest priority first, else in
+    // configuration order (the widths of the summary's columns follow).
+    let mut listing = primitives.clone();
+    listing.sort_by_key(|p| std::cmp::Reverse(meta_score(p, "priority", Score::ZERO)));
+    for p in &listing {
         if let Some(change) = actions.remove(p.id.as_str()) {
             changes.push(change);
         }
