@@ -25,6 +25,9 @@ pub(crate) struct CloneSet {
     pub instances: Vec<Vec<String>>,
     /// `clone-node-max`: instances per node.
     pub node_max: usize,
+    /// As many instances as nodes (`clone-max` unset or at least the
+    /// node count).
+    pub universal: bool,
     /// `globally-unique`: each instance is distinct (history names it).
     pub unique: bool,
     /// `interleave`: orders with another clone bind instance to instance.
@@ -183,6 +186,7 @@ pub(crate) fn flatten(cib: &Cib) -> Result<Flat, Unsupported> {
                     members: members.clone(),
                     instances: Vec::new(),
                     node_max: count(meta, "clone-node-max", 1),
+                    universal: max >= node_count,
                     unique: flag(meta, "globally-unique", false),
                     interleave: flag(meta, "interleave", false),
                     min: meta.get("clone-min").and_then(|v| v.parse().ok()),

@@ -298,7 +298,29 @@ pub(crate) fn histories(
             let here: Vec<usize> = (0..set.instances.len())
                 .filter(|&i| active(set, i, Some(node)))
                 .collect();
-            let chosen = if here.is_empty() {
+            // An instance that needs no fencing (requires quorum or
+            // nothing), active on a node that is down or unclean, is not
+            // given an instance number a clean node could use: it is an
+            // orphan (unless the clone runs on every node).
+            let lost = {
+                let requires = set.members[member].meta.get("requires").map(String::as_str);
+                let fencing_needed = match requires {
+                    Some(r) => r == "fencing" || r == "unfencing",
+                    None => fencing && !set.members[member].agent.starts_with("stonith:"),
+                };
+                let up = state.in_membership == Some(true)
+                    && state.controller
+                    && state.join.as_deref() == Some("member");
+                !fencing_needed
+                    && !up
+                    && !state.remote
+                    && !remote.iter().any(|(n, _)| n == node)
+                    && !set.universal
+                    && current(ops, |_| false).running
+            };
+            let chosen = if lost {
+                None
+            } else if here.is_empty() {
                 (0..set.instances.len()).find(|&i| !active(set, i, None))
             } else {
                 here.into_iter().find(|&i| !taken(i))
