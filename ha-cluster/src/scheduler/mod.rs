@@ -1560,6 +1560,28 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
                         } else {
                             "unrunnable"
                         };
+                        // A group's second member, when the first stops
+                        // for a required order (not one that cannot run),
+                        // goes with the first's stop (Pacemaker reaches it
+                        // through the stop ordering first).
+                        let leads = |f: &str| {
+                            !constraints.iter().any(|o| {
+                                matches!(o, Constraint::Order { id, then, .. }
+                                    if id.ends_with("-chain") && then == f)
+                            })
+                        };
+                        let what = match actions.get(first) {
+                            Some(Change::Stop {
+                                reason: Some(r), ..
+                            }) if order_id.ends_with("-chain")
+                                && leads(first)
+                                && r.starts_with("required ")
+                                && r.ends_with(" running") =>
+                            {
+                                " stop"
+                            }
+                            _ => what,
+                        };
                         actions.insert(
                             then,
                             Change::Stop {
