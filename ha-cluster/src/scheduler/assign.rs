@@ -212,28 +212,103 @@ impl<'a> Assigner<'a> {
     }
 
     /// `id` and every resource tied to it by mandatory colocations, either
-    /// way, transitively.
+    /// way, transitively, as Pacemaker gathers them for utilization: a
+    /// clone instance's member has its clone's colocations, another clone's
+    /// instance counts as that clone, and from a clone what is not cloned
+    /// is not followed.
     fn colocated(&self, id: &str) -> Vec<String> {
+        // The clone an instance's member belongs to.
+        let owner: BTreeMap<&str, &str> = self
+            .clones
+            .iter()
+            .flat_map(|c| {
+                c.instances
+                    .iter()
+                    .flatten()
+                    .map(move |m| (m.as_str(), c.id.as_str()))
+            })
+            .collect();
+        let clone_of = |r: &str| owner.get(r).map(|c| (*c).to_owned());
+        let is_clone = |r: &str| self.clones.iter().any(|c| c.id == r);
         let mut seen = vec![id.to_owned()];
         let mut next = 0;
         while next < seen.len() {
             let at = seen[next].clone();
             next += 1;
-            for c in self.index.of(&at).chain(self.index.with(&at)) {
-                if let Constraint::Colocation {
-                    rsc, with, score, ..
-                } = c
-                    && score.value() >= INFINITY
-                {
-                    for r in [rsc, with] {
-                        if !seen.contains(r) {
-                            seen.push(r.clone());
+            let mut names = vec![at.clone()];
+            names.extend(clone_of(&at));
+            for name in &names {
+                for c in self.index.of(name).chain(self.index.with(name)) {
+                    let Constraint::Colocation {
+                        rsc, with, score, ..
+                    } = c
+                    else {
+                        continue;
+                    };
+                    if score.value() < INFINITY {
+                        continue;
+                    }
+                    let other = if with == name {
+                        // From a clone, Pacemaker does not follow what is
+                        // not cloned (it cannot know which instance that
+                        // will be with).
+                        if is_clone(&at) && clone_of(rsc).is_none() {
+                            continue;
                         }
+                        rsc
+                    } else if rsc == name {
+                        with
+                    } else {
+                        continue;
+                    };
+                    // Another clone's instance stands for its clone.
+                    let other = match clone_of(other) {
+                        Some(clone) if clone_of(&at).as_ref() != Some(&clone) => clone,
+                        _ => other.clone(),
+                    };
+                    if !seen.contains(&other) {
+                        seen.push(other);
                     }
                 }
             }
         }
         seen
+    }
+
+    /// What `id` and the unplaced resources that must go where it goes
+    /// need of each utilization attribute: each unplaced primitive's, and
+    /// for a clone one instance's unless one of its instances is counted
+    /// already or it is placed.
+    fn colocated_need(&self, id: &str) -> BTreeMap<String, i64> {
+        let together = self.colocated(id);
+        let mut need: BTreeMap<String, i64> = BTreeMap::new();
+        let mut add = |u: &BTreeMap<String, i64>| {
+            for (k, v) in u {
+                *need.entry(k.clone()).or_default() += v;
+            }
+        };
+        for other in &together {
+            if let Some(p) = self.by_id.get(other.as_str()) {
+                if other == id || !self.placed.contains_key(other.as_str()) {
+                    add(&p.utilization);
+                }
+            } else if let Some(set) = self.clones.iter().find(|c| &c.id == other) {
+                let counted = together
+                    .iter()
+                    .any(|t| set.instances.iter().flatten().any(|m| m == t));
+                let placed = set
+                    .instances
+                    .iter()
+                    .flatten()
+                    .all(|m| self.placed.contains_key(m.as_str()));
+                if !counted && !placed {
+                    for m in &set.members {
+                        add(&m.utilization);
+                    }
+                }
+            }
+        }
+        need
     }
 
     /// The resources colocated with `id` (outside clones), with the score
@@ -416,17 +491,7 @@ impl<'a> Assigner<'a> {
         if self.strategy != "default"
             && let Some(p) = primitive
         {
-            let mut need = p.utilization.clone();
-            for other in self.colocated(id) {
-                if other != id
-                    && !self.placed.contains_key(other.as_str())
-                    && let Some(q) = self.by_id.get(other.as_str())
-                {
-                    for (k, v) in &q.utilization {
-                        *need.entry(k.clone()).or_default() += v;
-                    }
-                }
-            }
+            let need = self.colocated_need(id);
             let room = |node: &str, need: &BTreeMap<String, i64>| {
                 let capacity = self
                     .cib
