@@ -95,6 +95,17 @@ fn prints_the_current_and_revised_status_as_crm_simulate_does() {
 }
 
 #[test]
+fn run_only_stops_after_the_summary_as_crm_simulate_r_does() {
+    let xml = cases().join("xml/group1.xml");
+    let (code, out, err) = simulate(&["-x", xml.to_str().unwrap(), "-R"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.starts_with("Current cluster status:\n"));
+    assert!(out.contains("Transition Summary:\n"));
+    assert!(!out.contains("Executing Cluster Transition:"));
+    assert!(!out.contains("Revised Cluster Status:"));
+}
+
+#[test]
 fn scores_are_crm_simulates_allocation_scores() {
     for case in ["simple1", "group1", "6-migrate-group"] {
         let xml = cases().join(format!("xml/{case}.xml"));

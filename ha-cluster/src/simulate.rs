@@ -5,7 +5,9 @@
 //! gone). The revised CIB is what `ha-ctl simulate` prints as the revised
 //! status, and scheduling it again should find nothing left to do.
 
-use crate::cib::{Cib, Digests, NodeStatus, Operation, Resource, base_id};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use crate::cib::{Cib, Digests, NodeStatus, Operation, Primitive, Resource, base_id, truthy};
 use crate::scheduler::{Task, Transition, current, digest};
 
 /// The CIB after every action of `transition` succeeded, in the graph's
@@ -18,19 +20,43 @@ pub fn apply(cib: &Cib, transition: &Transition) -> Cib {
     let order = graph
         .order()
         .unwrap_or_else(|| (0..graph.actions.len()).collect());
+    let remote: BTreeSet<String> = cib.remote_nodes().into_iter().map(|(n, _)| n).collect();
+    let primitives: HashMap<&str, &Primitive> = cib
+        .resources
+        .iter()
+        .flat_map(Resource::primitives)
+        .map(|p| (p.id.as_str(), p))
+        .collect();
+    // The children of anonymous clones (their instances share a history).
+    let anonymous: BTreeSet<&str> = cib
+        .resources
+        .iter()
+        .filter_map(|r| match r {
+            Resource::Clone { child, meta, .. }
+                if !truthy(meta.get("globally-unique").map(String::as_str), false) =>
+            {
+                Some(child.primitives())
+            }
+            _ => None,
+        })
+        .flatten()
+        .map(|p| p.id.as_str())
+        .collect();
+    let mut books: BTreeMap<String, Book> = BTreeMap::new();
     for i in order {
         let a = &graph.actions[i];
         match (a.task, &a.rsc) {
             (Task::Fence, _) => {
                 // Down, its history and transient attributes gone (the
                 // fencer cleared them).
-                let state = node_state(&mut out, &a.node);
+                let state = node_state(&mut out, &a.node, &remote);
                 state.in_membership = Some(false);
                 state.controller = false;
                 state.join = Some("down".into());
                 state.expected = Some("down".into());
                 state.history.clear();
                 state.attributes.clear();
+                books.remove(&a.node);
             }
             (Task::Unfence, _) | (_, None) => {}
             (task, Some(rsc)) => {
@@ -41,30 +67,26 @@ pub fn apply(cib: &Cib, transition: &Transition) -> Cib {
                         .find(|b| b.task == Task::MigrateFrom && b.rsc.as_ref() == Some(rsc))
                         .map_or_else(String::new, |b| b.node.clone())
                 });
+                let base = base_id(rsc);
                 // What starts (or reloads) records the parameters it ran
                 // with.
                 let digests = matches!(
                     task,
                     Task::Start | Task::Promote | Task::MigrateFrom | Task::Reload
                 )
-                .then(|| cib.primitive(rsc))
+                .then(|| primitives.get(rsc.as_str()).or(primitives.get(base)))
                 .flatten()
                 .map(|p| Digests {
                     all: digest(&p.params),
                     restart: None,
                     secure: None,
                 });
-                let anonymous = anonymous(cib, rsc);
-                let state = node_state(&mut out, &a.node);
-                let call_id = state
-                    .history
-                    .iter()
-                    .flat_map(|(_, ops)| ops.iter().map(|o| o.call_id))
-                    .max()
-                    .unwrap_or(0)
-                    .max(0)
-                    + 1;
-                let ops = history(state, rsc, task, anonymous);
+                let anonymous = base != rsc && anonymous.contains(base);
+                let state = node_state(&mut out, &a.node, &remote);
+                let book = books
+                    .entry(a.node.clone())
+                    .or_insert_with(|| Book::of(state));
+                let ops = book.history(state, rsc, task, anonymous);
                 // A probe finds the resource stopped, a monitor finds it in
                 // the role it is in; the rest succeed.
                 let (name, interval, rc) = match task {
@@ -82,10 +104,11 @@ pub fn apply(cib: &Cib, transition: &Transition) -> Cib {
                     Task::Reload => ("reload-agent", 0, 0),
                     Task::Fence | Task::Unfence => continue,
                 };
+                book.call_id += 1;
                 ops.push(Operation {
                     name: name.into(),
                     interval,
-                    call_id,
+                    call_id: book.call_id,
                     rc,
                     status: 0,
                     changed: cib.now,
@@ -100,55 +123,76 @@ pub fn apply(cib: &Cib, transition: &Transition) -> Cib {
 }
 
 /// A node's state, made (never seen) if the status section has none.
-fn node_state<'a>(cib: &'a mut Cib, node: &str) -> &'a mut NodeStatus {
+fn node_state<'a>(cib: &'a mut Cib, node: &str, remote: &BTreeSet<String>) -> &'a mut NodeStatus {
     let position = cib.status.len();
-    let remote = cib.remote_nodes().iter().any(|(n, _)| n == node);
     cib.status
         .entry(node.to_owned())
-        .or_insert_with(|| NodeStatus::unseen(position, remote))
+        .or_insert_with(|| NodeStatus::unseen(position, remote.contains(node)))
 }
 
-/// The history an action of `rsc` on the node goes into, made if need be.
-///
-/// The nodes know an anonymous clone's instances by the child's name (or
-/// any instance's: the numbers are the scheduler's, not the nodes'): what
-/// an instance does goes into the child's history on that node, the one
-/// that runs for what acts on a running instance, one that does not for
-/// what arrives.
-fn history<'a>(
-    state: &'a mut NodeStatus,
-    rsc: &str,
-    task: Task,
-    anonymous: bool,
-) -> &'a mut Vec<Operation> {
-    let base = base_id(rsc);
-    let arriving = matches!(task, Task::Start | Task::Probe | Task::MigrateFrom);
-    let found = state.history.iter().position(|(id, ops)| {
-        if anonymous {
-            base_id(id) == base && current(ops, |_| false).running != arriving
-        } else {
-            id == rsc
-        }
-    });
-    let i = found.unwrap_or_else(|| {
-        let id = if anonymous { base } else { rsc };
-        state.history.push((id.to_owned(), Vec::new()));
-        state.history.len() - 1
-    });
-    &mut state.history[i].1
+/// Where a node's histories are (by resource id, and for anonymous clones
+/// by the child's id), and the last call id used there.
+struct Book {
+    at: HashMap<String, Vec<usize>>,
+    call_id: i64,
 }
 
-/// Whether `rsc` is an instance of an anonymous clone.
-fn anonymous(cib: &Cib, rsc: &str) -> bool {
-    let base = base_id(rsc);
-    base != rsc
-        && cib.resources.iter().any(|r| match r {
-            Resource::Clone { child, meta, .. } => {
-                !crate::cib::truthy(meta.get("globally-unique").map(String::as_str), false)
-                    && child.primitives().iter().any(|p| p.id == base)
+impl Book {
+    fn of(state: &NodeStatus) -> Self {
+        let mut at: HashMap<String, Vec<usize>> = HashMap::new();
+        for (i, (id, _)) in state.history.iter().enumerate() {
+            at.entry(id.clone()).or_default().push(i);
+            if base_id(id) != id {
+                at.entry(base_id(id).to_owned()).or_default().push(i);
             }
-            _ => false,
-        })
+        }
+        let call_id = state
+            .history
+            .iter()
+            .flat_map(|(_, ops)| ops.iter().map(|o| o.call_id))
+            .max()
+            .unwrap_or(0)
+            .max(0);
+        Self { at, call_id }
+    }
+
+    /// The history an action of `rsc` goes into, made if need be.
+    ///
+    /// The nodes know an anonymous clone's instances by the child's name
+    /// (or any instance's: the numbers are the scheduler's, not the
+    /// nodes'): what an instance does goes into the child's history on
+    /// that node, the one that runs for what acts on a running instance,
+    /// one that does not for what arrives.
+    fn history<'a>(
+        &mut self,
+        state: &'a mut NodeStatus,
+        rsc: &str,
+        task: Task,
+        anonymous: bool,
+    ) -> &'a mut Vec<Operation> {
+        let base = base_id(rsc);
+        let arriving = matches!(task, Task::Start | Task::Probe | Task::MigrateFrom);
+        let found = if anonymous {
+            self.at.get(base).and_then(|at| {
+                at.iter().copied().find(|&i| {
+                    base_id(&state.history[i].0) == base
+                        && current(&state.history[i].1, |_| false).running != arriving
+                })
+            })
+        } else {
+            self.at
+                .get(rsc)
+                .and_then(|at| at.iter().copied().find(|&i| state.history[i].0 == rsc))
+        };
+        let i = found.unwrap_or_else(|| {
+            let id = if anonymous { base } else { rsc };
+            state.history.push((id.to_owned(), Vec::new()));
+            let i = state.history.len() - 1;
+            self.at.entry(id.to_owned()).or_default().push(i);
+            i
+        });
+        &mut state.history[i].1
+    }
 }
 
 #[cfg(test)]

@@ -104,10 +104,10 @@ struct View<'a> {
     orphans: Vec<String>,
     /// Whether operations in flight show.
     pending: bool,
-    /// The nodes in the order the status section lists them (those it
-    /// does not list last): a resource active on several is shown with
-    /// them in that order.
-    by_status: Vec<String>,
+    /// Each node's place in the status section (those it does not list
+    /// last): a resource active on several is shown with them in that
+    /// order.
+    rank: std::collections::HashMap<String, usize>,
 }
 
 impl<'a> View<'a> {
@@ -168,8 +168,14 @@ impl<'a> View<'a> {
                 }
             }
         }
-        let mut by_status = nodes.names.clone();
-        by_status.sort_by_key(|n| cib.status.get(n).map_or(usize::MAX, |s| s.position));
+        let rank = nodes
+            .names
+            .iter()
+            .map(|n| {
+                let at = cib.status.get(n).map_or(usize::MAX, |s| s.position);
+                (n.clone(), at)
+            })
+            .collect();
         // A remote node only the status section names (no connection, no
         // node entry) is not one the cluster knows.
         let known = cib.remote_nodes();
@@ -179,7 +185,7 @@ impl<'a> View<'a> {
                 || cib.nodes.iter().any(|c| &c.name == n)
         });
         Ok(Self {
-            by_status,
+            rank,
             cib,
             nodes,
             history,
@@ -205,13 +211,20 @@ impl<'a> View<'a> {
         let timeout = timeout
             .and_then(|t| crate::cib::duration_ms(t))
             .map(|ms| (ms / 1000) as i64);
-        for node in &self.by_status {
+        // Its histories, in the order the status section lists the nodes.
+        let mut histories: Vec<(&String, &Vec<crate::cib::Operation>)> = self
+            .history
+            .ops
+            .range((id.to_owned(), String::new())..)
+            .take_while(|((rsc, _), _)| rsc == id)
+            .map(|((_, node), ops)| (node, ops))
+            .filter(|(node, _)| self.rank.contains_key(node.as_str()))
+            .collect();
+        histories.sort_by_key(|(node, _)| self.rank.get(node.as_str()).copied());
+        for (node, ops) in histories {
             if !self.readable(node) {
                 continue;
             }
-            let Some(ops) = self.history.ops.get(&(id.to_owned(), node.clone())) else {
-                continue;
-            };
             let c = read(ops, |op| match (self.cib.now, op.changed, timeout) {
                 (Some(now), Some(at), Some(t)) if t > 0 => at.saturating_add(t) <= now,
                 _ => false,

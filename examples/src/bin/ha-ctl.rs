@@ -2,12 +2,13 @@
 //! schedules a CIB file and prints the decisions in crm_simulate's format.
 //!
 //! ```text
-//! ha-ctl simulate -x cib.xml [--scores] [--graph]
+//! ha-ctl simulate -x cib.xml [-R | -S] [--scores] [--graph]
 //! ```
 //! Prints what `crm_simulate -x cib.xml -S` prints, in its format, so the
 //! two can be diffed: the current cluster status, `Transition Summary:`,
 //! the actions executed (without crm_simulate's pseudo-actions) and the
-//! revised cluster status once they all succeeded. `--scores` adds the
+//! revised cluster status once they all succeeded (`-S`, the default);
+//! `-R` stops after the summary, as `crm_simulate -R` does. `--scores` adds the
 //! allocation scores as `crm_simulate -s` prints them (before the
 //! summary, its lines sorted as Pacemaker's `.scores` files keep them);
 //! `--graph` also lists
@@ -20,11 +21,11 @@ use std::process::ExitCode;
 
 use ha_cluster::{Cib, Graph, Task, allocation, schedule, simulate, status, summary};
 
-const USAGE: &str = "usage: ha-ctl simulate -x CIB.xml [--scores] [--graph]";
+const USAGE: &str = "usage: ha-ctl simulate -x CIB.xml [-R | -S] [--scores] [--graph]";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let (mut file, mut graph, mut scores) = (None, false, false);
+    let (mut file, mut graph, mut scores, mut run_only) = (None, false, false, false);
     let mut words = args.iter().map(String::as_str);
     match words.next() {
         Some("simulate") => {}
@@ -42,6 +43,8 @@ fn main() -> ExitCode {
             "-x" | "--xml-file" if file.is_none() => file = words.next().map(str::to_owned),
             "--graph" => graph = true,
             "-s" | "--scores" | "--show-scores" => scores = true,
+            "-R" | "--run" => run_only = true,
+            "-S" | "--simulate" => run_only = false,
             _ => {
                 eprintln!("ha-ctl: {USAGE}");
                 return ExitCode::from(2);
@@ -95,14 +98,18 @@ fn main() -> ExitCode {
                 out.push_str(&line);
                 out.push('\n');
             }
-            print_actions(&t.graph, &mut out);
+            if !run_only {
+                print_actions(&t.graph, &mut out);
+            }
             if graph {
                 print_graph(&t.graph, &mut out);
             }
-            let revised = simulate::apply(&cib, &t);
-            if let Ok(s) = status::revised(&revised) {
-                out.push_str("\nRevised Cluster Status:\n");
-                out.push_str(&s);
+            if !run_only {
+                let revised = simulate::apply(&cib, &t);
+                if let Ok(s) = status::revised(&revised) {
+                    out.push_str("\nRevised Cluster Status:\n");
+                    out.push_str(&s);
+                }
             }
             // A reader that stops early (`| head`) is not an error.
             match std::io::stdout().lock().write_all(out.as_bytes()) {

@@ -212,6 +212,9 @@ pub(super) struct Inputs<'a> {
     /// (resource, node): copies of a multiply active resource to stop
     /// besides what its change names.
     pub copies: &'a [(String, String)],
+    /// Resources that stay where they run, unchanged: their role there,
+    /// and the recurring monitors (intervals) their history has already.
+    pub staying: Vec<(&'a str, &'a str, Role, BTreeSet<u64>)>,
 }
 
 /// Builds the graph of `inputs.changes`.
@@ -342,6 +345,15 @@ pub(super) fn build(inputs: &Inputs) -> Graph {
                 g.add(Task::Reload, Some(rsc), node);
             }
             Change::Blocked { .. } => {}
+        }
+    }
+    // A resource that stays gets the recurring monitors of its role that
+    // are not running yet (newly configured, or never started there).
+    for (rsc, node, role, known) in &inputs.staying {
+        for interval_ms in recurring(by_id.get(rsc).copied(), *role) {
+            if !known.contains(&interval_ms) {
+                g.add(Task::Monitor { interval_ms }, Some(rsc), node);
+            }
         }
     }
     // Every copy of a multiply active resource stops before it starts

@@ -1761,6 +1761,57 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
             }
         }
     }
+    // What stays where it runs, unchanged (its missing recurring monitors
+    // are scheduled).
+    let changed: BTreeSet<&str> = changes
+        .iter()
+        .filter_map(|c| match c {
+            Change::Fence { .. } => None,
+            Change::Start { rsc, .. }
+            | Change::Stop { rsc, .. }
+            | Change::Move { rsc, .. }
+            | Change::Recover { rsc, .. }
+            | Change::Restart { rsc, .. }
+            | Change::Migrate { rsc, .. }
+            | Change::Promote { rsc, .. }
+            | Change::Demote { rsc, .. }
+            | Change::Reload { rsc, .. }
+            | Change::Blocked { rsc, .. } => Some(rsc.as_str()),
+        })
+        .chain(copies.iter().map(|(rsc, _)| rsc.as_str()))
+        .collect();
+    let staying = primitives
+        .iter()
+        .filter(|p| !changed.contains(p.id.as_str()) && managed(p))
+        .filter_map(|p| {
+            let [(node, c)] = now.get(p.id.as_str())?.as_slice() else {
+                return None;
+            };
+            if c.failed
+                || !n.available.contains(node)
+                || n.is_unclean(node)
+                || n.maintenance.contains(node)
+            {
+                return None;
+            }
+            let role = if c.promoted {
+                Role::Promoted
+            } else if promotable_ids.contains(p.id.as_str()) {
+                Role::Unpromoted
+            } else {
+                Role::Started
+            };
+            let known = history
+                .ops
+                .get(&(p.id.clone(), node.clone()))
+                .into_iter()
+                .flatten()
+                .filter(|o| o.name == "monitor" && o.interval > 0)
+                .map(|o| o.interval)
+                .collect();
+            Some((p.id.as_str(), node.as_str(), role, known))
+        })
+        .collect();
     let graph = graph::build(&graph::Inputs {
         changes: &changes,
         primitives: &primitives,
@@ -1775,6 +1826,7 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
             .collect(),
         probes,
         copies: &copies,
+        staying,
     });
     Ok(Transition {
         changes,
