@@ -23,6 +23,18 @@ fn simulate(args: &[&str]) -> (i32, String, String) {
     )
 }
 
+/// `ha-ctl simulate -x CASE.xml ARGS` on a regression case (it must
+/// succeed), and crm_simulate's summary of the case.
+fn run_case(case: &str, args: &[&str]) -> (String, String) {
+    let xml = cases().join(format!("xml/{case}.xml"));
+    let mut all = vec!["-x", xml.to_str().unwrap()];
+    all.extend(args);
+    let (code, out, err) = simulate(&all);
+    assert_eq!(code, 0, "{case}: {err}");
+    let want = std::fs::read_to_string(cases().join(format!("summary/{case}.summary"))).unwrap();
+    (out, want)
+}
+
 /// The `Transition Summary:` block of crm_simulate's output, its lines
 /// sorted (crm_simulate lists resources in its own processing order).
 fn summary_block(text: &str) -> Vec<&str> {
@@ -42,11 +54,7 @@ fn prints_crm_simulates_transition_summary_line_for_line() {
         "group1",
         "clone-max-zero",
     ] {
-        let xml = cases().join(format!("xml/{case}.xml"));
-        let (code, out, err) = simulate(&["-x", xml.to_str().unwrap()]);
-        assert_eq!(code, 0, "{case}: {err}");
-        let want =
-            std::fs::read_to_string(cases().join(format!("summary/{case}.summary"))).unwrap();
+        let (out, want) = run_case(case, &[]);
         assert_eq!(summary_block(&out), summary_block(&want), "{case}");
     }
 }
@@ -78,11 +86,7 @@ fn prints_the_current_and_revised_status_as_crm_simulate_does() {
         "stonith-3",
         "ticket-promoted-10",
     ] {
-        let xml = cases().join(format!("xml/{case}.xml"));
-        let (code, out, err) = simulate(&["-x", xml.to_str().unwrap()]);
-        assert_eq!(code, 0, "{case}: {err}");
-        let want =
-            std::fs::read_to_string(cases().join(format!("summary/{case}.summary"))).unwrap();
+        let (out, want) = run_case(case, &[]);
         for title in ["Current cluster status:", "Revised Cluster Status:"] {
             assert_eq!(
                 status_block(&out, title),
@@ -96,9 +100,7 @@ fn prints_the_current_and_revised_status_as_crm_simulate_does() {
 
 #[test]
 fn run_only_stops_after_the_summary_as_crm_simulate_r_does() {
-    let xml = cases().join("xml/group1.xml");
-    let (code, out, err) = simulate(&["-x", xml.to_str().unwrap(), "-R"]);
-    assert_eq!(code, 0, "{err}");
+    let (out, _) = run_case("group1", &["-R"]);
     assert!(out.starts_with("Current cluster status:\n"));
     assert!(out.contains("Transition Summary:\n"));
     assert!(!out.contains("Executing Cluster Transition:"));
@@ -108,9 +110,7 @@ fn run_only_stops_after_the_summary_as_crm_simulate_r_does() {
 #[test]
 fn scores_are_crm_simulates_allocation_scores() {
     for case in ["simple1", "group1", "6-migrate-group"] {
-        let xml = cases().join(format!("xml/{case}.xml"));
-        let (code, out, err) = simulate(&["-x", xml.to_str().unwrap(), "--scores"]);
-        assert_eq!(code, 0, "{case}: {err}");
+        let (out, _) = run_case(case, &["--scores"]);
         let got: Vec<&str> = out
             .lines()
             .skip_while(|l| *l != "Allocation scores:")
@@ -129,9 +129,7 @@ fn scores_are_crm_simulates_allocation_scores() {
 
 #[test]
 fn lists_the_graph_in_an_order_that_keeps_its_orderings() {
-    let xml = cases().join("xml/order-required.xml");
-    let (code, out, err) = simulate(&["-x", xml.to_str().unwrap(), "--graph"]);
-    assert_eq!(code, 0, "{err}");
+    let (out, _) = run_case("order-required", &["--graph"]);
     let graph: Vec<&str> = out
         .lines()
         .skip_while(|l| *l != "Transition Graph:")

@@ -62,7 +62,17 @@ impl Score {
             t => {
                 let sign = usize::from(t.starts_with(['+', '-']));
                 let digits = t[sign..].bytes().take_while(u8::is_ascii_digit).count();
-                t[..sign + digits].parse::<i64>().ok().map(Score::new)
+                if digits == 0 {
+                    return None;
+                }
+                // Too many digits saturate, as strtoll does.
+                Some(Score::new(t[..sign + digits].parse::<i64>().unwrap_or(
+                    if t.starts_with('-') {
+                        i64::MIN
+                    } else {
+                        i64::MAX
+                    },
+                )))
             }
         }
     }

@@ -15,11 +15,14 @@ use crate::scheduler::{Task, Transition, current, digest};
 pub fn apply(cib: &Cib, transition: &Transition) -> Cib {
     let mut out = cib.clone();
     let graph = &transition.graph;
-    // A graph with a loop cannot run; the actions then go in the order
-    // they were scheduled.
-    let order = graph
-        .order()
-        .unwrap_or_else(|| (0..graph.actions.len()).collect());
+    let order = graph.run_order();
+    // Where each migration goes (its migrate_to records the target).
+    let targets: HashMap<&str, &str> = graph
+        .actions
+        .iter()
+        .filter(|a| a.task == Task::MigrateFrom)
+        .filter_map(|a| Some((a.rsc.as_deref()?, a.node.as_str())))
+        .collect();
     let remote: BTreeSet<String> = cib.remote_nodes().into_iter().map(|(n, _)| n).collect();
     let primitives: HashMap<&str, &Primitive> = cib
         .resources
@@ -28,7 +31,7 @@ pub fn apply(cib: &Cib, transition: &Transition) -> Cib {
         .map(|p| (p.id.as_str(), p))
         .collect();
     // The children of anonymous clones (their instances share a history).
-    let anonymous: BTreeSet<&str> = cib
+    let anonymous_children: BTreeSet<&str> = cib
         .resources
         .iter()
         .filter_map(|r| match r {
@@ -61,11 +64,11 @@ pub fn apply(cib: &Cib, transition: &Transition) -> Cib {
             (Task::Unfence, _) | (_, None) => {}
             (task, Some(rsc)) => {
                 let migrate_target = (task == Task::MigrateTo).then(|| {
-                    graph
-                        .actions
-                        .iter()
-                        .find(|b| b.task == Task::MigrateFrom && b.rsc.as_ref() == Some(rsc))
-                        .map_or_else(String::new, |b| b.node.clone())
+                    targets
+                        .get(rsc.as_str())
+                        .copied()
+                        .unwrap_or_default()
+                        .to_owned()
                 });
                 let base = base_id(rsc);
                 // What starts (or reloads) records the parameters it ran
@@ -81,7 +84,7 @@ pub fn apply(cib: &Cib, transition: &Transition) -> Cib {
                     restart: None,
                     secure: None,
                 });
-                let anonymous = base != rsc && anonymous.contains(base);
+                let anonymous = base != rsc && anonymous_children.contains(base);
                 let state = node_state(&mut out, &a.node, &remote);
                 let book = books
                     .entry(a.node.clone())

@@ -9,13 +9,13 @@
 //! [`crate::simulate::apply`]), so both can be diffed with crm_simulate's.
 
 use std::cmp::Ordering;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write as _;
 
 use crate::cib::{Cib, Primitive, Resource, Role, base_id, truthy};
 use crate::scheduler::current as read;
 use crate::scheduler::{
-    Change, Current, Histories, Nodes, Transition, Unsupported, histories, nodes,
+    CloneSet, Current, Histories, Nodes, Transition, Unsupported, failure_timeout, histories, nodes,
 };
 
 /// What the status shows of one primitive (or clone instance) on the
@@ -33,63 +33,21 @@ struct Seen {
 /// The status before `transition`, as crm_simulate's `Current cluster
 /// status:` block shows it: the `Node List:` and `Full List of Resources:`
 /// blocks (each line indented as crm_simulate indents them, separated by
-/// an empty line). The nodes the transition fences show unclean, and
+/// an empty line). The nodes the scheduler found unclean show so, and
 /// operations in flight show (`Starting`, `(Monitoring)`...).
 pub fn current(cib: &Cib, transition: &Transition) -> Result<String, Unsupported> {
     let mut view = View::new(cib, true)?;
-    // Nodes the scheduler found unclean while reading the status (not
-    // those it decides to fence for a lost ticket or an unrecoverable
-    // connection, nor unfencing).
-    for c in &transition.changes {
-        if let Change::Fence {
-            node,
-            reason,
-            unfence: false,
-            ..
-        } = c
-        {
-            let decided = [
-                "deadman ticket was lost",
-                "resources are active but connection is unrecoverable",
-                "the connection is unrecoverable",
-            ];
-            if !decided.contains(&reason.as_str()) {
-                view.nodes.fence(node, reason.clone());
-            }
-        }
+    for node in &transition.unclean {
+        view.nodes.fence(node, String::new());
     }
-    view.render()
+    Ok(view.render())
 }
 
 /// The status once a transition ran, as crm_simulate's `Revised Cluster
 /// Status:` block shows it (same layout as [`current`]), from the CIB
 /// [`crate::simulate::apply`] made.
 pub fn revised(revised: &Cib) -> Result<String, Unsupported> {
-    View::new(revised, false)?.render()
-}
-
-impl View<'_> {
-    fn render(&self) -> Result<String, Unsupported> {
-        let (cib, view) = (self.cib, self);
-        let mut out = String::from("  * Node List:\n");
-        view.node_list(&mut out);
-        out.push_str("\n  * Full List of Resources:\n");
-        if cib.resources.is_empty() && view.orphans.is_empty() {
-            out.push_str("    * No resources\n");
-        }
-        // Highest priority first, else in configuration order.
-        let mut resources: Vec<&Resource> = cib.resources.iter().collect();
-        resources.sort_by_key(|r| std::cmp::Reverse(priority(r)));
-        for r in resources {
-            view.resource(r, 4, &mut out);
-        }
-        for id in &view.orphans {
-            if let Some(line) = view.orphan_line(id, 4) {
-                out.push_str(&line);
-            }
-        }
-        Ok(out)
-    }
+    Ok(View::new(revised, false)?.render())
 }
 
 /// The CIB read as the status shows it.
@@ -97,17 +55,20 @@ struct View<'a> {
     cib: &'a Cib,
     nodes: Nodes,
     history: Histories,
-    /// Clone instance ids (`rsc:N`) by clone id, as the history assigned
-    /// them.
-    instances: BTreeMap<String, Vec<Vec<String>>>,
+    /// The clones, their instances (`rsc:N`) as the history assigned them.
+    clones: Vec<CloneSet>,
     /// Orphans not in any clone, in the order the history named them.
     orphans: Vec<String>,
+    /// Every orphan (clone instances too).
+    orphaned: BTreeSet<String>,
+    /// The children of promotable clones.
+    promotable: BTreeSet<String>,
     /// Whether operations in flight show.
     pending: bool,
     /// Each node's place in the status section (those it does not list
     /// last): a resource active on several is shown with them in that
     /// order.
-    rank: std::collections::HashMap<String, usize>,
+    rank: HashMap<String, usize>,
 }
 
 impl<'a> View<'a> {
@@ -117,12 +78,7 @@ impl<'a> View<'a> {
         let configured: BTreeSet<&str> = flat.primitives.iter().map(|p| p.id.as_str()).collect();
         let history = histories(cib, &mut clones, &configured);
         let mut nodes = nodes(cib);
-        let cluster: Vec<String> = nodes
-            .names
-            .iter()
-            .filter(|x| !nodes.remote.contains_key(*x))
-            .cloned()
-            .collect();
+        let cluster = nodes.cluster();
         let up = |id: &str| {
             let mut state = None;
             for node in &cluster {
@@ -136,10 +92,6 @@ impl<'a> View<'a> {
             state
         };
         nodes.bring_up_remotes(cib, up, |_| false);
-        let instances = clones
-            .iter()
-            .map(|c| (c.id.clone(), c.instances.clone()))
-            .collect();
         let in_clone: BTreeSet<&str> = clones
             .iter()
             .flat_map(|c| c.instances.iter().flatten().map(String::as_str))
@@ -153,19 +105,27 @@ impl<'a> View<'a> {
         // A cluster node that is down with a managed resource still
         // thought active there is unclean (as the scheduler finds it).
         if cib.options.stonith_enabled && !cib.options.maintenance_mode {
+            let by_id: HashMap<&str, &Primitive> =
+                flat.primitives.iter().map(|p| (p.id.as_str(), p)).collect();
+            let lost: BTreeSet<&String> = cluster
+                .iter()
+                .filter(|n| !nodes.online.contains(*n) && !nodes.maintenance.contains(*n))
+                .collect();
+            let mut thought_active = Vec::new();
             for ((rsc, node), ops) in &history.ops {
-                let managed = cib
-                    .primitive(rsc)
-                    .is_none_or(|p| truthy(p.meta.get("is-managed").map(String::as_str), true))
-                    && (cib.primitive(rsc).is_some() || cib.options.stop_orphan_resources);
-                if cluster.contains(node)
-                    && !nodes.online.contains(node)
-                    && !nodes.maintenance.contains(node)
-                    && managed
-                    && read(ops, |_| false).running
-                {
-                    nodes.fence(node, format!("{rsc} is thought to be active there"));
+                if !lost.contains(node) {
+                    continue;
                 }
+                let managed = match by_id.get(rsc.as_str()) {
+                    Some(p) => managed(cib, p),
+                    None => cib.options.stop_orphan_resources,
+                };
+                if managed && read(ops, |_| false).running {
+                    thought_active.push(node.clone());
+                }
+            }
+            for node in thought_active {
+                nodes.fence(&node, String::new());
             }
         }
         let rank = nodes
@@ -184,15 +144,53 @@ impl<'a> View<'a> {
                 || known.iter().any(|(k, _)| k == n)
                 || cib.nodes.iter().any(|c| &c.name == n)
         });
+        let promotable = cib
+            .resources
+            .iter()
+            .filter_map(|r| match r {
+                Resource::Clone {
+                    child,
+                    promotable: true,
+                    ..
+                } => Some(child.primitives()),
+                _ => None,
+            })
+            .flatten()
+            .map(|p| p.id.clone())
+            .collect();
+        let orphaned = history.orphans.iter().cloned().collect();
         Ok(Self {
             rank,
             cib,
             nodes,
             history,
-            instances,
+            clones,
             orphans,
+            orphaned,
+            promotable,
             pending,
         })
+    }
+
+    fn render(&self) -> String {
+        let mut out = String::from("  * Node List:\n");
+        self.node_list(&mut out);
+        out.push_str("\n  * Full List of Resources:\n");
+        if self.cib.resources.is_empty() && self.orphans.is_empty() {
+            out.push_str("    * No resources\n");
+        }
+        // Highest priority first, else in configuration order.
+        let mut resources: Vec<&Resource> = self.cib.resources.iter().collect();
+        resources.sort_by_key(|r| std::cmp::Reverse(priority(r)));
+        for r in resources {
+            self.resource(r, 4, &mut out);
+        }
+        for id in &self.orphans {
+            if let Some(line) = self.orphan_line(id, 4) {
+                out.push_str(&line);
+            }
+        }
+        out
     }
 
     /// Whether a node's history is read (as the scheduler reads it: a
@@ -207,10 +205,7 @@ impl<'a> View<'a> {
     /// What the history says of `id` (a primitive or an instance).
     fn seen(&self, id: &str, p: Option<&Primitive>) -> Seen {
         let mut seen = Seen::default();
-        let timeout = p.and_then(|p| p.meta.get("failure-timeout"));
-        let timeout = timeout
-            .and_then(|t| crate::cib::duration_ms(t))
-            .map(|ms| (ms / 1000) as i64);
+        let timeout = p.and_then(failure_timeout);
         // Its histories, in the order the status section lists the nodes.
         let mut histories: Vec<(&String, &Vec<crate::cib::Operation>)> = self
             .history
@@ -236,7 +231,7 @@ impl<'a> View<'a> {
                 seen.on.push((node.clone(), c));
             }
         }
-        seen.orphan = self.history.orphans.iter().any(|o| o == id);
+        seen.orphan = self.orphaned.contains(id);
         seen
     }
 
@@ -354,8 +349,8 @@ impl<'a> View<'a> {
 
     fn line(&self, p: &Primitive, seen: &Seen, shown: &str, indent: usize) -> String {
         let pad = " ".repeat(indent);
-        let agent = agent(&p.agent);
-        let promotable = self.promotable(&p.id);
+        let agent = &p.agent;
+        let promotable = self.promotable.contains(base_id(&p.id));
         let mut state = String::new();
         if seen.orphan {
             state.push_str(" ORPHANED");
@@ -422,9 +417,7 @@ impl<'a> View<'a> {
         // Pacemaker 2.1.5 says unmanaged of maintenance too.
         if self.blocked(p, seen) {
             flags.push("blocked".into());
-        } else if self.cib.options.maintenance_mode
-            || flag(&p.meta, "maintenance")
-            || !truthy(p.meta.get("is-managed").map(String::as_str), true)
+        } else if !managed(self.cib, p)
             || seen
                 .on
                 .iter()
@@ -459,21 +452,8 @@ impl<'a> View<'a> {
         };
         let lost = self.nodes.is_unclean(node) && !self.nodes.online.contains(node);
         let in_flight = self.pending && c.pending.is_some();
-        let managed = truthy(m.meta.get("is-managed").map(String::as_str), true)
-            && !self.cib.options.maintenance_mode
-            && !self.nodes.maintenance.contains(node);
+        let managed = managed(self.cib, m) && !self.nodes.maintenance.contains(node);
         !c.failed && !in_flight && managed && !lost
-    }
-
-    /// Whether `id` belongs to a promotable clone.
-    fn promotable(&self, id: &str) -> bool {
-        let base = base_id(id);
-        self.cib.resources.iter().any(|r| match r {
-            Resource::Clone {
-                child, promotable, ..
-            } => *promotable && child.primitives().iter().any(|p| p.id == base),
-            _ => false,
-        })
     }
 
     /// A failure the resource was left in (on-fail=block, or a stop that
@@ -554,11 +534,14 @@ impl<'a> View<'a> {
         };
         let _ = writeln!(out, "{pad}* Clone Set: {id} [{}]{kinds}:", child.id());
         let members = child.primitives();
-        let instances = self.instances.get(id).cloned().unwrap_or_default();
+        let Some(set) = self.clones.iter().find(|c| c.id == id) else {
+            return;
+        };
+        let instances = &set.instances;
         let (mut promoted, mut unpromoted, mut started) = (Vec::new(), Vec::new(), Vec::new());
         let mut running_on: BTreeSet<String> = BTreeSet::new();
         let inner = " ".repeat(indent + 2);
-        for names in &instances {
+        for names in instances {
             let seen: Vec<Seen> = members
                 .iter()
                 .zip(names)
@@ -633,10 +616,7 @@ impl<'a> View<'a> {
         // The nodes it may run on where no instance runs, by why, while
         // fewer instances than clone-max show in the lists above.
         let listed = promoted_count + unpromoted_count + started_count;
-        let max = meta
-            .get("clone-max")
-            .and_then(|v| v.parse::<usize>().ok())
-            .unwrap_or(self.nodes.names.len());
+        let max = set.max;
         if listed >= max {
             return;
         }
@@ -683,12 +663,6 @@ impl<'a> View<'a> {
     }
 }
 
-/// The agent as the status shows it: `class:provider:type`, or
-/// `class:type` without a provider.
-fn agent(agent: &str) -> String {
-    agent.to_owned()
-}
-
 /// A group's flags, from its meta attributes.
 fn group_flags(meta: &BTreeMap<String, String>, maintenance: bool) -> String {
     let disabled = meta.get("target-role").and_then(|r| Role::parse(r)) == Some(Role::Stopped);
@@ -705,6 +679,13 @@ fn group_flags(meta: &BTreeMap<String, String>, maintenance: bool) -> String {
 
 fn flag(meta: &BTreeMap<String, String>, key: &str) -> bool {
     truthy(meta.get(key).map(String::as_str), false)
+}
+
+/// Whether the cluster manages `p` (not unmanaged, not in maintenance).
+fn managed(cib: &Cib, p: &Primitive) -> bool {
+    !cib.options.maintenance_mode
+        && truthy(p.meta.get("is-managed").map(String::as_str), true)
+        && !flag(&p.meta, "maintenance")
 }
 
 /// Whether the resource's failure is ignored (`on-fail=ignore` for the

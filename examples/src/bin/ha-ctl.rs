@@ -8,12 +8,11 @@
 //! two can be diffed: the current cluster status, `Transition Summary:`,
 //! the actions executed (without crm_simulate's pseudo-actions) and the
 //! revised cluster status once they all succeeded (`-S`, the default);
-//! `-R` stops after the summary, as `crm_simulate -R` does. `--scores` adds the
-//! allocation scores as `crm_simulate -s` prints them (before the
-//! summary, its lines sorted as Pacemaker's `.scores` files keep them);
-//! `--graph` also lists
-//! the transition's actions in an order that keeps every ordering, each
-//! with the actions it waits for.
+//! `-R` stops after the summary, as `crm_simulate -R` does. `--scores`
+//! adds the allocation scores as `crm_simulate -s` prints them (before
+//! the summary, its lines sorted as Pacemaker's `.scores` files keep
+//! them); `--graph` also lists the transition's actions in an order that
+//! keeps every ordering, each with the actions it waits for.
 
 use std::fmt::Write as _;
 use std::io::Write as _;
@@ -106,9 +105,12 @@ fn main() -> ExitCode {
             }
             if !run_only {
                 let revised = simulate::apply(&cib, &t);
-                if let Ok(s) = status::revised(&revised) {
-                    out.push_str("\nRevised Cluster Status:\n");
-                    out.push_str(&s);
+                match status::revised(&revised) {
+                    Ok(s) => {
+                        out.push_str("\nRevised Cluster Status:\n");
+                        out.push_str(&s);
+                    }
+                    Err(e) => eprintln!("ha-ctl: {file}: revised status: {e}"),
                 }
             }
             // A reader that stops early (`| head`) is not an error.
@@ -132,8 +134,7 @@ fn main() -> ExitCode {
 /// pseudo-actions), in an order that keeps every ordering.
 fn print_actions(g: &Graph, out: &mut String) {
     out.push_str("\nExecuting Cluster Transition:\n");
-    let order = g.order().unwrap_or_else(|| (0..g.actions.len()).collect());
-    for i in order {
+    for i in g.run_order() {
         let a = &g.actions[i];
         let task = match a.task {
             Task::Fence => {

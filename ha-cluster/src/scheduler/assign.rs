@@ -313,7 +313,7 @@ impl<'a> Assigner<'a> {
 
     /// The resources colocated with `id` (outside clones), with the score
     /// and the node attribute that says what together means.
-    fn dependents<'b>(
+    pub(super) fn dependents<'b>(
         &'b self,
         id: &'b str,
     ) -> impl Iterator<Item = (&'a str, Score, Option<&'a str>)> + 'b {

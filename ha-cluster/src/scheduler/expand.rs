@@ -25,6 +25,8 @@ pub(crate) struct CloneSet {
     pub instances: Vec<Vec<String>>,
     /// `clone-node-max`: instances per node.
     pub node_max: usize,
+    /// `clone-max`: instances (at most), by default one per node.
+    pub max: usize,
     /// As many instances as nodes (`clone-max` unset or at least the
     /// node count).
     pub universal: bool,
@@ -186,6 +188,7 @@ pub(crate) fn flatten(cib: &Cib) -> Result<Flat, Unsupported> {
                     members: members.clone(),
                     instances: Vec::new(),
                     node_max: count(meta, "clone-node-max", 1),
+                    max,
                     universal: max >= node_count,
                     unique: flag(meta, "globally-unique", false),
                     interleave: flag(meta, "interleave", false),

@@ -98,6 +98,14 @@ pub struct Graph {
 }
 
 impl Graph {
+    /// The order to run the actions in: [`Graph::order`], or, when the
+    /// orderings form a loop (the transition cannot finish), the order
+    /// they were scheduled in.
+    pub fn run_order(&self) -> Vec<usize> {
+        self.order()
+            .unwrap_or_else(|| (0..self.actions.len()).collect())
+    }
+
     /// The index of an action, if scheduled.
     pub fn find(&self, task: Task, rsc: Option<&str>, node: &str) -> Option<usize> {
         let matches = |&i: &usize| {
@@ -370,28 +378,28 @@ pub(super) fn build(inputs: &Inputs) -> Graph {
     // anonymous clone is probed once per node, by one instance name, for
     // every instance (any may be the one to start there).
     let mut arriving: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    // An anonymous clone's member: its clone and place in an instance.
+    let member_of: BTreeMap<&str, (&CloneSet, usize)> = inputs
+        .clones
+        .iter()
+        .filter(|c| !c.unique)
+        .flat_map(|c| {
+            c.instances
+                .iter()
+                .flat_map(move |i| i.iter().enumerate().map(move |(k, m)| (m.as_str(), (c, k))))
+        })
+        .collect();
     for &(rsc, node) in &inputs.probes {
         let targets = arriving
             .entry(rsc)
-            .or_insert_with(|| {
-                let siblings = inputs
-                    .clones
+            .or_insert_with(|| match member_of.get(rsc) {
+                Some((set, k)) => set
+                    .instances
                     .iter()
-                    .filter(|c| !c.unique)
-                    .flat_map(|c| {
-                        let member = c
-                            .instances
-                            .iter()
-                            .find_map(|i| i.iter().position(|m| m == rsc));
-                        member.map(|k| c.instances.iter().filter_map(move |i| i.get(k)))
-                    })
-                    .flatten()
-                    .collect::<Vec<_>>();
-                if siblings.is_empty() {
-                    arrivals(&g, rsc)
-                } else {
-                    siblings.iter().flat_map(|s| arrivals(&g, s)).collect()
-                }
+                    .filter_map(|i| i.get(*k))
+                    .flat_map(|s| arrivals(&g, s))
+                    .collect(),
+                None => arrivals(&g, rsc),
             })
             .clone();
         let p = g.push(Task::Probe, Some(rsc), node);

@@ -41,7 +41,7 @@ use crate::score::Score;
 use assign::{Assigner, Step};
 use definition::Definition;
 pub(crate) use definition::digest;
-pub(crate) use expand::flatten;
+pub(crate) use expand::{CloneSet, flatten};
 use expand::{Flat, flag};
 pub use graph::{Action, Graph, Task};
 use history::strip;
@@ -171,6 +171,9 @@ pub struct Transition {
     /// The node scores each primitive was assigned by, by primitive and
     /// node (crm_simulate's allocation scores).
     pub scores: BTreeMap<String, BTreeMap<String, Score>>,
+    /// The nodes found unclean in the status (lost, or with resources
+    /// thought active while down), as the current status shows them.
+    pub unclean: Vec<String>,
 }
 
 /// A CIB using something the scheduler does not handle yet.
@@ -202,7 +205,7 @@ fn location_score(cib: &Cib, c: &Constraint, node: &str) -> Option<Score> {
 }
 
 /// `failure-timeout` in seconds (0 or unset: failures never expire).
-fn failure_timeout(p: &Primitive) -> Option<i64> {
+pub(crate) fn failure_timeout(p: &Primitive) -> Option<i64> {
     let ms = crate::cib::duration_ms(p.meta.get("failure-timeout")?)?;
     (ms > 0).then_some(ms.div_ceil(1000) as i64)
 }
@@ -319,12 +322,7 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
     let mut stopped_by_failure: BTreeSet<&str> = BTreeSet::new();
     let mut fatal: BTreeSet<&str> = BTreeSet::new();
     // Remote nodes are up while their connection runs.
-    let cluster_nodes: Vec<String> = n
-        .names
-        .iter()
-        .filter(|x| !n.remote.contains_key(*x))
-        .cloned()
-        .collect();
+    let cluster_nodes = n.cluster();
     // Where a resource runs on the cluster nodes, and whether it failed.
     let on_cluster = |id: &str| -> Option<(&String, bool)> {
         let p = primitives.iter().find(|p| p.id == id)?;
@@ -608,6 +606,9 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
         v.retain(|(_, c)| c.running);
     }
     now.retain(|_, v| !v.is_empty());
+    // The nodes found unclean in reading the status (the status shows
+    // them so; those fenced for what is decided below are not).
+    let mut unclean: Vec<String> = n.unclean.iter().map(|(node, _)| node.clone()).collect();
     // Tickets (per primitive, as Pacemaker applies them to each child):
     // without its ticket a resource may not run; one running when the
     // ticket is lost meets the loss-policy. A ticket for the promoted role
@@ -663,7 +664,7 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
     // Scores.
     let mut scores: BTreeMap<&str, BTreeMap<String, Score>> = BTreeMap::new();
     // The scores on nodes that cannot run resources, as they would be.
-    let mut unavailable: BTreeMap<(String, String), Score> = BTreeMap::new();
+    let mut unavailable: BTreeMap<String, BTreeMap<String, Score>> = BTreeMap::new();
     for p in &primitives {
         let mut s: BTreeMap<String, Score> = n
             .names
@@ -793,7 +794,10 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
                 // Pacemaker keeps a node that cannot run resources out of
                 // the choice, not out of the scores it shows.
                 if !banned && let Some(v) = s.get(node) {
-                    unavailable.insert((p.id.clone(), node.clone()), *v);
+                    unavailable
+                        .entry(p.id.clone())
+                        .or_default()
+                        .insert(node.clone(), *v);
                 }
                 s.insert(node.clone(), Score::MINUS_INFINITY);
             }
@@ -813,7 +817,7 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
             for v in s.values_mut() {
                 *v = Score::MINUS_INFINITY;
             }
-            unavailable.retain(|(rsc, _), _| rsc != &p.id);
+            unavailable.remove(&p.id);
         }
         // Connections to remote nodes, guests' containers and fencing
         // devices run on cluster nodes.
@@ -946,11 +950,16 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
     let placed = assigner.placed;
     let promoted = assigner.promoted;
     let mut shown = assigner.shown;
-    for ((rsc, node), v) in unavailable {
-        if let Some(x) = shown.get_mut(&rsc).and_then(|s| s.get_mut(&node))
-            && *x == Score::MINUS_INFINITY
-        {
-            *x = v;
+    for (rsc, nodes) in unavailable {
+        let Some(table) = shown.get_mut(&rsc) else {
+            continue;
+        };
+        for (node, v) in nodes {
+            if let Some(x) = table.get_mut(&node)
+                && *x == Score::MINUS_INFINITY
+            {
+                *x = v;
+            }
         }
     }
     // A remote node whose connection is down and can go nowhere, with
@@ -975,6 +984,8 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
                     p.id
                 ),
             );
+            // (Pacemaker finds this in reading the status: it shows.)
+            unclean.push(node.clone());
         }
     }
     // A connection whose host is lost and that can go nowhere else cannot
@@ -1524,13 +1535,20 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
                 let first_was_running =
                     one_or_more.is_none() && firsts.iter().any(|f| now.contains_key(f));
                 // A then cannot migrate while a first it needs moves: its
-                // migration would have to wait for that first's stop.
-                let first_moves = firsts.iter().any(|f| {
-                    matches!(
-                        actions.get(f),
-                        Some(Change::Move { .. } | Change::Recover { .. } | Change::Restart { .. })
-                    )
-                });
+                // migration would have to wait for that first's stop. (An
+                // order to a group binds the group's pseudo-actions, which
+                // leave its members free to migrate.)
+                let first_moves = !groups.contains_key(c_then.as_str())
+                    && firsts.iter().any(|f| {
+                        matches!(
+                            actions.get(f),
+                            Some(
+                                Change::Move { .. }
+                                    | Change::Recover { .. }
+                                    | Change::Restart { .. }
+                            )
+                        )
+                    });
                 if *symmetrical
                     && first_moves
                     && let Some(Change::Migrate { rsc, from, to }) = actions.get(then)
@@ -1564,17 +1582,16 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
                         // for a required order (not one that cannot run),
                         // goes with the first's stop (Pacemaker reaches it
                         // through the stop ordering first).
-                        let leads = |f: &str| {
-                            !constraints.iter().any(|o| {
-                                matches!(o, Constraint::Order { id, then, .. }
-                                    if id.ends_with("-chain") && then == f)
-                            })
+                        let second = |f: &str, t: &str| {
+                            groups
+                                .values()
+                                .chain(clones.iter().flat_map(|c| &c.instances))
+                                .any(|m| m.len() > 1 && m[0] == f && m[1] == t)
                         };
                         let what = match actions.get(first) {
                             Some(Change::Stop {
                                 reason: Some(r), ..
-                            }) if order_id.ends_with("-chain")
-                                && leads(first)
+                            }) if second(first, then)
                                 && r.starts_with("required ")
                                 && r.ends_with(" running") =>
                             {
@@ -1832,6 +1849,7 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
         changes,
         graph,
         scores: shown,
+        unclean,
     })
 }
 

@@ -51,6 +51,15 @@ impl Nodes {
     pub fn is_unclean(&self, node: &str) -> bool {
         self.unclean.iter().any(|(n, _)| n == node)
     }
+
+    /// The cluster nodes (not remote or guest nodes), in CIB order.
+    pub fn cluster(&self) -> Vec<String> {
+        self.names
+            .iter()
+            .filter(|x| !self.remote.contains_key(*x))
+            .cloned()
+            .collect()
+    }
 }
 
 /// Reads the nodes' states as Pacemaker does (`determine_online_status`):

@@ -7,6 +7,8 @@
 //! the promoted instance); the best `promoted-max` with both non-negative
 //! are promoted, at most `promoted-node-max` per node.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use super::assign::Assigner;
 use super::history::strip;
 use super::location_score;
@@ -164,34 +166,7 @@ impl Assigner<'_> {
                     _ => {}
                 }
             }
-            let mut sort = priority.add(self.clone_weight(lead, &node));
-            // Resources that want to be with the promoted instance pull it
-            // their way (positive preferences only).
-            for c in self.index.with(&set.id) {
-                if let Constraint::Colocation {
-                    rsc,
-                    with,
-                    score,
-                    with_role: Some(Role::Promoted),
-                    ..
-                } = c
-                    && *with == set.id
-                {
-                    let theirs = self
-                        .scores
-                        .get(rsc.as_str())
-                        .and_then(|s| s.get(&node))
-                        .map_or(-INFINITY, |v| v.value());
-                    let factor = score.value() as f64 / INFINITY as f64;
-                    let add = (factor * theirs as f64).round() as i64;
-                    let merged = sort.add(Score::new(add));
-                    if merged.value() >= 0 {
-                        sort = merged;
-                    } else if sort.value() > 0 {
-                        sort = Score::new(1);
-                    }
-                }
-            }
+            let sort = priority.add(self.clone_weight(lead, &node));
             let promoted_now = self
                 .now
                 .get(lead)
@@ -205,6 +180,7 @@ impl Assigner<'_> {
                 index,
             });
         }
+        self.pull_promotion(ci, &mut candidates);
         candidates.sort_by(|a, b| {
             b.sort
                 .cmp(&a.sort)
@@ -261,5 +237,131 @@ impl Assigner<'_> {
             self.promoted
                 .extend(self.clones[ci].instances[c.index].iter().cloned());
         }
+    }
+}
+
+/// A node's promotion score while colocations pull on it: a score, or one
+/// that was positive until a contribution would have made it negative
+/// (Pacemaker's marker: it ends at 1, unless anything more is added to it,
+/// which makes it -INFINITY).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Pulled {
+    Score(Score),
+    Marked,
+}
+
+impl Pulled {
+    /// Adds `add` as Pacemaker merges positive preferences only.
+    fn add(self, add: Score) -> Self {
+        let Self::Score(v) = self else {
+            return Self::Score(Score::MINUS_INFINITY);
+        };
+        let new = v.add(add);
+        match (new.value() < 0, v.value()) {
+            (false, _) => Self::Score(new),
+            (true, w) if w > 0 => Self::Marked,
+            (true, 0) => self,
+            (true, _) => Self::Score(new),
+        }
+    }
+}
+
+impl Assigner<'_> {
+    /// What wants to be with the promoted instance pulls the promotion its
+    /// way, as Pacemaker merges it into the clone's node scores: each such
+    /// resource's scores (times the colocation's share of INFINITY), then
+    /// those of what must be with it in turn, so that a ban two
+    /// colocations away counts; a pull that leaves no node able to run it
+    /// is dropped.
+    fn pull_promotion(&self, ci: usize, candidates: &mut [Candidate]) {
+        let set = &self.clones[ci];
+        let pulls: Vec<(&str, f64)> = self
+            .index
+            .with(&set.id)
+            .filter_map(|c| match c {
+                Constraint::Colocation {
+                    rsc,
+                    with,
+                    score,
+                    with_role: Some(Role::Promoted),
+                    ..
+                } if *with == set.id => {
+                    Some((rsc.as_str(), score.value() as f64 / INFINITY as f64))
+                }
+                _ => None,
+            })
+            .collect();
+        if pulls.is_empty() {
+            return;
+        }
+        let lead = set
+            .instances
+            .first()
+            .and_then(|i| i.first())
+            .map_or("", String::as_str);
+        let mut table: BTreeMap<String, Pulled> = self
+            .nodes
+            .names
+            .iter()
+            .map(|n| (n.clone(), Pulled::Score(self.clone_weight(lead, n))))
+            .collect();
+        for c in candidates.iter() {
+            if c.priority.value() >= 0 {
+                table.insert(c.node.clone(), Pulled::Score(c.sort));
+            }
+        }
+        for (rsc, factor) in pulls {
+            table = self.pull(table, rsc, factor, &mut BTreeSet::new());
+        }
+        for c in candidates.iter_mut() {
+            if c.priority.value() >= 0 {
+                c.sort = match table.get(&c.node) {
+                    Some(Pulled::Score(v)) => *v,
+                    Some(Pulled::Marked) => Score::new(1),
+                    None => c.sort,
+                };
+            }
+        }
+    }
+
+    /// `rsc`'s pull (times `factor`) on the promotion scores `table`,
+    /// then that of what must be with it; `seen` breaks colocation loops
+    /// (on the path being followed, as Pacemaker's merging flag does).
+    fn pull(
+        &self,
+        table: BTreeMap<String, Pulled>,
+        rsc: &str,
+        factor: f64,
+        seen: &mut BTreeSet<String>,
+    ) -> BTreeMap<String, Pulled> {
+        if !seen.insert(rsc.to_owned()) {
+            return table;
+        }
+        let mut work = table.clone();
+        let scores = self.scores.get(rsc);
+        for (node, w) in work.iter_mut() {
+            let theirs = scores
+                .and_then(|s| s.get(node))
+                .map_or(-INFINITY, |v| v.value());
+            if factor < 0.0 && theirs < 0 {
+                continue;
+            }
+            let mut add = (factor * theirs as f64).round() as i64;
+            if add == 0 && theirs != 0 {
+                add = if factor > 0.0 { 1 } else { -1 };
+            }
+            *w = w.add(Score::new(add));
+        }
+        let runnable = work.iter().any(|(node, w)| {
+            matches!(w, Pulled::Score(v) if v.value() >= 0) && self.nodes.available.contains(node)
+        });
+        if runnable {
+            for (next, score, _) in self.dependents(rsc) {
+                let f = factor * score.value() as f64 / INFINITY as f64;
+                work = self.pull(work, next, f, seen);
+            }
+        }
+        seen.remove(rsc);
+        if runnable { work } else { table }
     }
 }
