@@ -89,7 +89,14 @@ pub fn apply(cib: &Cib, transition: &Transition) -> Cib {
                 let book = books
                     .entry(a.node.clone())
                     .or_insert_with(|| Book::of(state));
-                let ops = book.history(state, rsc, task, anonymous);
+                let i = book.history(state, rsc, task, anonymous);
+                // What runs records the agent it runs with (a changed one
+                // replaces the history).
+                if let Some(p) = primitives.get(rsc.as_str()).or(primitives.get(base)) {
+                    let id = state.history[i].0.clone();
+                    state.agents.insert(id, p.agent.clone());
+                }
+                let ops = &mut state.history[i].1;
                 // A probe finds the resource stopped, a monitor finds it in
                 // the role it is in; the rest succeed.
                 let (name, interval, rc) = match task {
@@ -159,20 +166,15 @@ impl Book {
         Self { at, call_id }
     }
 
-    /// The history an action of `rsc` goes into, made if need be.
+    /// The history (its index) an action of `rsc` goes into, made if need
+    /// be.
     ///
     /// The nodes know an anonymous clone's instances by the child's name
     /// (or any instance's: the numbers are the scheduler's, not the
     /// nodes'): what an instance does goes into the child's history on
     /// that node, the one that runs for what acts on a running instance,
     /// one that does not for what arrives.
-    fn history<'a>(
-        &mut self,
-        state: &'a mut NodeStatus,
-        rsc: &str,
-        task: Task,
-        anonymous: bool,
-    ) -> &'a mut Vec<Operation> {
+    fn history(&mut self, state: &mut NodeStatus, rsc: &str, task: Task, anonymous: bool) -> usize {
         let base = base_id(rsc);
         let arriving = matches!(task, Task::Start | Task::Probe | Task::MigrateFrom);
         let found = if anonymous {
@@ -187,14 +189,13 @@ impl Book {
                 .get(rsc)
                 .and_then(|at| at.iter().copied().find(|&i| state.history[i].0 == rsc))
         };
-        let i = found.unwrap_or_else(|| {
+        found.unwrap_or_else(|| {
             let id = if anonymous { base } else { rsc };
             state.history.push((id.to_owned(), Vec::new()));
             let i = state.history.len() - 1;
             self.at.entry(id.to_owned()).or_default().push(i);
             i
-        });
-        &mut state.history[i].1
+        })
     }
 }
 

@@ -24,6 +24,9 @@ pub(crate) enum Definition {
     Reload,
     /// A parameter changed that needs a restart.
     Restart,
+    /// The agent itself changed (class, provider or type): its history
+    /// is dropped and it starts again.
+    Agent,
 }
 
 /// Pacemaker's digest of `params`.

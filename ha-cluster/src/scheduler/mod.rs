@@ -417,6 +417,14 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
                 });
                 if c.running {
                     c.definition = definition::definition(ops, &p.params);
+                    // The agent the node ran it with, if recorded.
+                    let ran = cib
+                        .status
+                        .get(node)
+                        .and_then(|s| s.agents.get(&p.id).or_else(|| s.agents.get(strip(&p.id))));
+                    if ran.is_some_and(|a| a != &p.agent) {
+                        c.definition = Definition::Agent;
+                    }
                 }
                 if c.failures
                     .iter()
@@ -1298,6 +1306,12 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
                             rsc: id.into(),
                             node: from.clone(),
                             reason: Some("resource definition change".into()),
+                            role: promotable.then_some(now_role),
+                        }),
+                        Definition::Agent => Some(Change::Restart {
+                            rsc: id.into(),
+                            node: from.clone(),
+                            reason: None,
                             role: promotable.then_some(now_role),
                         }),
                     }
