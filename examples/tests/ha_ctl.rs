@@ -99,6 +99,22 @@ fn prints_the_current_and_revised_status_as_crm_simulate_does() {
 }
 
 #[test]
+fn what_comes_before_the_status_is_crm_simulates() {
+    // The execution date, the maintenance-mode banner, the count of
+    // disabled and blocked instances.
+    for case in ["allow-unhealthy-nodes", "bug-5028-detach", "bug-lf-2606"] {
+        let (out, want) = run_case(case, &[]);
+        let before = |text: &str| {
+            text.split("Current cluster status:")
+                .next()
+                .map(str::to_owned)
+        };
+        assert_eq!(before(&out), before(&want), "{case}");
+        assert!(before(&out).is_some_and(|b| !b.is_empty()), "{case}");
+    }
+}
+
+#[test]
 fn run_only_stops_after_the_summary_as_crm_simulate_r_does() {
     let (out, _) = run_case("group1", &["-R"]);
     assert!(out.starts_with("Current cluster status:\n"));

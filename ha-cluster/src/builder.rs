@@ -282,6 +282,7 @@ impl CibBuilder {
             status,
             tickets: BTreeMap::new(),
             now: None,
+            execution_date: None,
         })
     }
 }

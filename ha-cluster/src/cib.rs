@@ -470,6 +470,10 @@ pub struct Cib {
     /// The time the scheduler runs at (seconds since the epoch; the XML's
     /// `execution-date`); None: failures never expire.
     pub now: Option<i64>,
+    /// The XML's own `execution-date`, if it has one (crm_simulate says
+    /// it uses it).
+    #[serde(default)]
+    pub execution_date: Option<i64>,
 }
 
 /// What name/value sets are read against: the time their rules are judged
@@ -1223,10 +1227,8 @@ impl Cib {
         let config = root
             .child("configuration")
             .ok_or_else(|| root.error("no <configuration>"))?;
-        let now: Option<i64> = root
-            .attr("execution-date")
-            .and_then(|v| v.parse().ok())
-            .or(clock);
+        let execution_date: Option<i64> = root.attr("execution-date").and_then(|v| v.parse().ok());
+        let now = execution_date.or(clock);
         let scope = Scope {
             now,
             subject: Subject::default(),
@@ -1401,6 +1403,7 @@ impl Cib {
             status,
             tickets,
             now,
+            execution_date,
         })
     }
 }

@@ -43,6 +43,62 @@ pub fn current(cib: &Cib, transition: &Transition) -> Result<String, Unsupported
     Ok(view.render())
 }
 
+/// What crm_simulate prints before `Current cluster status:`: the
+/// execution date it uses (if the CIB has one), the maintenance-mode
+/// banner, and how many resource instances are disabled or blocked (if
+/// any), each as crm_simulate spaces it.
+pub fn preamble(cib: &Cib) -> Result<String, Unsupported> {
+    let mut out = execution_date(cib).unwrap_or_default();
+    if cib.options.maintenance_mode {
+        out.push_str(
+            "\n              *** Resource management is DISABLED ***\n  \
+             The cluster will not attempt to start, stop or recover services\n\n",
+        );
+    }
+    let view = View::new(cib, true)?;
+    let primitives = crate::scheduler::flatten(cib)?.primitives;
+    let disabled = primitives
+        .iter()
+        .filter(|p| p.meta.get("target-role").and_then(|r| Role::parse(r)) == Some(Role::Stopped))
+        .count();
+    let blocked = primitives
+        .iter()
+        .filter(|p| view.blocked(p, &view.seen(&p.id, Some(p))))
+        .count();
+    if disabled > 0 || blocked > 0 {
+        let _ = write!(
+            out,
+            "{disabled} of {} resource instances DISABLED and {blocked} BLOCKED from further \
+             action due to failure\n\n",
+            primitives.len()
+        );
+    }
+    Ok(out)
+}
+
+/// `Using the original execution date of: DATE`, as crm_simulate says
+/// it when the CIB names the time it was taken at.
+pub fn execution_date(cib: &Cib) -> Option<String> {
+    let t = cib.execution_date?;
+    let (days, secs) = (t.div_euclid(86_400), t.rem_euclid(86_400));
+    // Days since 1970-01-01 to a civil date (proleptic Gregorian).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    Some(format!(
+        "Using the original execution date of: {year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}Z\n",
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60
+    ))
+}
+
 /// The status once a transition ran, as crm_simulate's `Revised Cluster
 /// Status:` block shows it (same layout as [`current`]), from the CIB
 /// [`crate::simulate::apply`] made.
@@ -764,6 +820,23 @@ mod tests {
         let after = revised(&simulate::apply(&cib, &t)).unwrap();
         assert!(after.contains("* vip\t(ocf:heartbeat:IPaddr2):\t Started node"));
         assert!(after.contains("* haproxy\t(systemd:haproxy):\t Started node"));
+    }
+
+    #[test]
+    fn the_execution_date_is_said_in_utc() {
+        let mut cib = Cib::from_xml(&chapter_xml(CHAPTER, "")).unwrap();
+        assert_eq!(execution_date(&cib), None);
+        cib.execution_date = Some(1_648_835_858);
+        assert_eq!(
+            execution_date(&cib).unwrap(),
+            "Using the original execution date of: 2022-04-01 17:57:38Z\n"
+        );
+        cib.execution_date = Some(951_782_400);
+        assert!(
+            execution_date(&cib)
+                .unwrap()
+                .contains("2000-02-29 00:00:00Z")
+        );
     }
 
     #[test]

@@ -76,6 +76,10 @@ fn main() -> ExitCode {
     match schedule(&cib) {
         Ok(t) => {
             let mut out = String::new();
+            match status::preamble(&cib) {
+                Ok(s) => out.push_str(&s),
+                Err(e) => eprintln!("ha-ctl: {file}: status: {e}"),
+            }
             match status::current(&cib, &t) {
                 Ok(s) => {
                     out.push_str("Current cluster status:\n");
@@ -105,6 +109,9 @@ fn main() -> ExitCode {
             }
             if !run_only {
                 let revised = simulate::apply(&cib, &t);
+                if let Some(line) = status::execution_date(&cib) {
+                    out.push_str(&line);
+                }
                 match status::revised(&revised) {
                     Ok(s) => {
                         out.push_str("\nRevised Cluster Status:\n");
