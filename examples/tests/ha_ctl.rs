@@ -35,6 +35,15 @@ fn run_case(case: &str, args: &[&str]) -> (String, String) {
     (out, want)
 }
 
+/// The lines after the `title` line, up to an empty one.
+fn section<'a>(text: &'a str, title: &str) -> Vec<&'a str> {
+    text.lines()
+        .skip_while(|l| *l != title)
+        .skip(1)
+        .take_while(|l| !l.is_empty())
+        .collect()
+}
+
 /// The `Transition Summary:` block of crm_simulate's output, its lines
 /// sorted (crm_simulate lists resources in its own processing order).
 fn summary_block(text: &str) -> Vec<&str> {
@@ -127,12 +136,7 @@ fn run_only_stops_after_the_summary_as_crm_simulate_r_does() {
 fn scores_are_crm_simulates_allocation_scores() {
     for case in ["simple1", "group1", "6-migrate-group"] {
         let (out, _) = run_case(case, &["--scores"]);
-        let got: Vec<&str> = out
-            .lines()
-            .skip_while(|l| *l != "Allocation scores:")
-            .skip(1)
-            .take_while(|l| !l.is_empty())
-            .collect();
+        let got = section(&out, "Allocation scores:");
         let want = std::fs::read_to_string(cases().join(format!("scores/{case}.scores"))).unwrap();
         let want: Vec<&str> = want
             .lines()
@@ -146,12 +150,7 @@ fn scores_are_crm_simulates_allocation_scores() {
 #[test]
 fn lists_the_graph_in_an_order_that_keeps_its_orderings() {
     let (out, _) = run_case("order-required", &["--graph"]);
-    let graph: Vec<&str> = out
-        .lines()
-        .skip_while(|l| *l != "Transition Graph:")
-        .skip(1)
-        .take_while(|l| !l.is_empty())
-        .collect();
+    let graph = section(&out, "Transition Graph:");
     assert!(!graph.is_empty(), "{out}");
     // Every action waits only for actions listed before it.
     for (k, line) in graph.iter().enumerate() {

@@ -789,12 +789,12 @@ fn natural(a: &str, b: &str) -> Ordering {
     }
 }
 
-/// A resource's `priority` meta attribute (a group's or clone's as its
-/// primitives inherit it).
+/// A resource's `priority` meta attribute (a group's or clone's own).
 fn priority(r: &Resource) -> i64 {
     let meta = match r {
-        Resource::Clone { meta, .. } => Some(meta),
-        _ => r.primitives().first().map(|p| &p.meta),
+        Resource::Clone { meta, .. } | Resource::Group { meta, .. } => Some(meta),
+        Resource::Primitive(p) => Some(&p.meta),
+        Resource::Bundle { .. } => None,
     };
     meta.and_then(|m| m.get("priority"))
         .and_then(|v| crate::score::Score::parse(v))
