@@ -567,7 +567,22 @@ impl<'a> Assigner<'a> {
                 };
                 va.cmp(vb).then_with(ties).then_with(|| b.cmp(a))
             })
-            .map(|(node, _)| node.clone());
+            .map(|(node, v)| (node.clone(), v));
+        // Where it runs wins among the best nodes when they score above 0
+        // (Pacemaker spares the move before it weighs the load), except
+        // for a unique clone's instances, which spread.
+        let unique = self
+            .clones
+            .iter()
+            .any(|c| c.unique && c.instances.iter().flatten().any(|m| m == id));
+        let best = match (best, current_node) {
+            (Some((_, v)), Some(here))
+                if !unique && v.value() > 0 && s.get(&here).is_some_and(|w| *w == v) =>
+            {
+                Some(here)
+            }
+            (best, _) => best.map(|(node, _)| node),
+        };
         if let Some(want) = prefer
             && best.as_deref() != Some(want)
         {
