@@ -15,7 +15,8 @@ use std::fmt::Write as _;
 use crate::cib::{Cib, Primitive, Resource, Role, base_id, truthy};
 use crate::scheduler::current as read;
 use crate::scheduler::{
-    CloneSet, Current, Histories, Nodes, Transition, Unsupported, failure_timeout, histories, nodes,
+    CloneSet, Current, Histories, Nodes, Transition, Unsupported, failure_timeout, flag, histories,
+    nodes,
 };
 
 /// What the status shows of one primitive (or clone instance) on the
@@ -24,8 +25,8 @@ use crate::scheduler::{
 struct Seen {
     /// Where it is active, and what its history there says.
     on: Vec<(String, Current)>,
-    /// Nodes where a probe found its agent missing.
-    not_installed: Vec<String>,
+    /// A probe found its agent missing on a node.
+    not_installed: bool,
     /// Its history names it, its configuration does not.
     orphan: bool,
 }
@@ -281,7 +282,7 @@ impl<'a> View<'a> {
                 _ => false,
             });
             if c.not_installed && !c.running {
-                seen.not_installed.push(node.clone());
+                seen.not_installed = true;
             }
             if c.running {
                 seen.on.push((node.clone(), c));
@@ -484,7 +485,7 @@ impl<'a> View<'a> {
         if seen.on.iter().any(|(_, c)| c.failed) && ignored(p, seen) {
             flags.push("failure ignored".into());
         }
-        if shown_role.is_none() && !seen.not_installed.is_empty() {
+        if shown_role.is_none() && seen.not_installed {
             state.push_str(" (not installed) ");
         }
         if !flags.is_empty() {
@@ -575,7 +576,7 @@ impl<'a> View<'a> {
             .and_then(|r| Role::parse(r))
             .is_some_and(|r| r == Role::Stopped);
         if self.cib.options.maintenance_mode
-            || flag(meta, "maintenance")
+            || flag(meta, "maintenance", false)
             || !truthy(meta.get("is-managed").map(String::as_str), true)
         {
             kinds.push("unmanaged");
@@ -723,7 +724,7 @@ impl<'a> View<'a> {
 fn group_flags(meta: &BTreeMap<String, String>, maintenance: bool) -> String {
     let disabled = meta.get("target-role").and_then(|r| Role::parse(r)) == Some(Role::Stopped);
     let unmanaged = maintenance
-        || flag(meta, "maintenance")
+        || flag(meta, "maintenance", false)
         || !truthy(meta.get("is-managed").map(String::as_str), true);
     match (disabled, unmanaged) {
         (true, true) => " (unmanaged, disabled)".into(),
@@ -733,15 +734,11 @@ fn group_flags(meta: &BTreeMap<String, String>, maintenance: bool) -> String {
     }
 }
 
-fn flag(meta: &BTreeMap<String, String>, key: &str) -> bool {
-    truthy(meta.get(key).map(String::as_str), false)
-}
-
 /// Whether the cluster manages `p` (not unmanaged, not in maintenance).
 fn managed(cib: &Cib, p: &Primitive) -> bool {
     !cib.options.maintenance_mode
         && truthy(p.meta.get("is-managed").map(String::as_str), true)
-        && !flag(&p.meta, "maintenance")
+        && !flag(&p.meta, "maintenance", false)
 }
 
 /// Whether the resource's failure is ignored (`on-fail=ignore` for the

@@ -571,13 +571,14 @@ impl<'a> Assigner<'a> {
         // Where it runs wins among the best nodes when they score above 0
         // (Pacemaker spares the move before it weighs the load), except
         // for a unique clone's instances, which spread.
-        let unique = self
-            .clones
-            .iter()
-            .any(|c| c.unique && c.instances.iter().flatten().any(|m| m == id));
+        let unique = || {
+            self.clones
+                .iter()
+                .any(|c| c.unique && c.instances.iter().flatten().any(|m| m == id))
+        };
         let best = match (best, current_node) {
             (Some((_, v)), Some(here))
-                if !unique && v.value() > 0 && s.get(&here).is_some_and(|w| *w == v) =>
+                if v.value() > 0 && s.get(&here).is_some_and(|w| *w == v) && !unique() =>
             {
                 Some(here)
             }

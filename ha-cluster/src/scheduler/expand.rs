@@ -87,7 +87,7 @@ fn chain(id: &str, names: &[String], constraints: &mut Vec<Constraint>) {
 }
 
 /// A boolean meta attribute.
-pub(super) fn flag(meta: &BTreeMap<String, String>, key: &str, default: bool) -> bool {
+pub(crate) fn flag(meta: &BTreeMap<String, String>, key: &str, default: bool) -> bool {
     crate::cib::truthy(meta.get(key).map(String::as_str), default)
 }
 
