@@ -1,10 +1,12 @@
-//! Durations written the way HAProxy and keepalived write them.
+//! Durations written the way HAProxy, keepalived and Pacemaker write them.
 //!
-//! Both daemons' configuration files are imported by ha-rs, and they disagree
-//! on what a bare number means: HAProxy reads `timeout connect 5000` as
+//! Their configuration files are imported by ha-rs, and they disagree on
+//! what a bare number means: HAProxy reads `timeout connect 5000` as
 //! milliseconds and only takes whole numbers, keepalived reads
-//! `advert_int 0.2` as (possibly fractional) seconds. Both styles accept the
-//! suffixes `us`, `ms`, `s`, `m`, `h` and `d`.
+//! `advert_int 0.2` as (possibly fractional) seconds. Both accept the
+//! suffixes `us`, `ms`, `s`, `m`, `h` and `d`. Pacemaker reads bare numbers
+//! as seconds, spells its units `ms`/`msec`, `us`/`usec`, `s`/`sec`,
+//! `m`/`min`, `h`/`hr`, and also takes ISO 8601 durations (`PT1M30S`).
 //!
 //! Parsing is exact: fractions are handled in decimal, never through floating
 //! point, so `0.1` is exactly 100 ms.
@@ -136,10 +138,119 @@ pub fn keepalived(input: &str) -> Result<Duration> {
     parse_duration(input, DurationStyle::Keepalived)
 }
 
+/// Parses a Pacemaker interval or timeout (`60`, `60s`, `10min`, `2h`,
+/// `500ms`, or ISO 8601 `PT1M30S`), as Pacemaker's `crm_get_msec` reads
+/// them: bare numbers are seconds, microseconds are truncated to whole
+/// milliseconds.
+///
+/// ```
+/// use std::time::Duration;
+/// use ha_core::duration;
+///
+/// assert_eq!(duration::pacemaker("10min")?, Duration::from_secs(600));
+/// assert_eq!(duration::pacemaker("PT1M30S")?, Duration::from_secs(90));
+/// assert!(duration::pacemaker("soon").is_err());
+/// # Ok::<(), ha_core::Error>(())
+/// ```
+pub fn pacemaker(input: &str) -> Result<Duration> {
+    const EXPECTED: &str = "expected a whole number with an optional unit (ms, us, s, min, h) \
+                            or an ISO 8601 duration (PT1M30S); a bare number is seconds";
+    let fail = |reason: &str| Error::InvalidDuration {
+        input: input.to_owned(),
+        reason: reason.to_owned(),
+    };
+    let text = input.trim();
+    let millis = match text.strip_prefix(['P', 'p']) {
+        Some(iso) => iso8601_millis(iso),
+        None => {
+            let split = text
+                .find(|c: char| !c.is_ascii_digit())
+                .unwrap_or(text.len());
+            let number: Option<u64> = text[..split].parse().ok();
+            let unit_ms = match text[split..].trim() {
+                "" | "s" | "sec" => Some(1_000),
+                "ms" | "msec" => Some(1),
+                "us" | "usec" => Some(0),
+                "m" | "min" => Some(60_000),
+                "h" | "hr" => Some(3_600_000),
+                _ => None,
+            };
+            match (number, unit_ms) {
+                (Some(n), Some(0)) => Some(n / 1_000),
+                (Some(n), Some(unit)) => n.checked_mul(unit),
+                _ => None,
+            }
+        }
+    };
+    millis
+        .map(Duration::from_millis)
+        .ok_or_else(|| fail(EXPECTED))
+}
+
+/// An ISO 8601 duration after its `P` (`1DT2H`, `T1M30S`; Pacemaker also
+/// takes `10S` without the `T`), in milliseconds; months are 30 days and
+/// years 365, as Pacemaker counts them.
+fn iso8601_millis(iso: &str) -> Option<u64> {
+    let mut total = 0u64;
+    let mut number: Option<u64> = None;
+    let mut in_time = false;
+    for ch in iso.chars() {
+        if let Some(digit) = ch.to_digit(10) {
+            number = Some(
+                number
+                    .unwrap_or(0)
+                    .checked_mul(10)?
+                    .checked_add(digit.into())?,
+            );
+            continue;
+        }
+        let unit = ch.to_ascii_uppercase();
+        if unit == 'T' && number.is_none() {
+            in_time = true;
+            continue;
+        }
+        let unit_ms: u64 = match (unit, in_time) {
+            ('Y', false) => 365 * 86_400_000,
+            ('M', false) => 30 * 86_400_000,
+            ('W', false) => 7 * 86_400_000,
+            ('D', false) => 86_400_000,
+            ('H', _) => 3_600_000,
+            ('M', true) => 60_000,
+            ('S', _) => 1_000,
+            _ => return None,
+        };
+        total = total.checked_add(number.take()?.checked_mul(unit_ms)?)?;
+    }
+    number.is_none().then_some(total)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn pacemaker_intervals() {
+        let ms = |t| pacemaker(t).map(|d| d.as_millis()).ok();
+        assert_eq!(ms("60"), Some(60_000));
+        assert_eq!(ms("10min"), Some(600_000));
+        assert_eq!(ms("500ms"), Some(500));
+        assert_eq!(ms("1500us"), Some(1));
+        assert_eq!(ms("PT1M30S"), Some(90_000));
+        assert_eq!(ms("P1DT2H"), Some(93_600_000));
+        assert_eq!(ms("P10S"), Some(10_000));
+        assert_eq!(ms("soon"), None);
+        assert_eq!(ms("PT"), Some(0));
+        assert_eq!(ms("PT5"), None);
+        assert_eq!(ms("P99999999999999999999Y"), None);
+    }
+
+    proptest! {
+        #[test]
+        fn pacemaker_never_panics(input in ".{0,40}") {
+            let _ = pacemaker(&input);
+        }
+    }
 
     #[test]
     fn haproxy_bare_numbers_are_milliseconds() {

@@ -3,6 +3,9 @@
 //! [`CheckError`](crate::CheckError), an expected outcome of checking.
 
 use std::io;
+use std::path::PathBuf;
+
+use crate::location::Location;
 
 /// Errors returned by ha-core's API.
 #[derive(Debug, thiserror::Error)]
@@ -27,6 +30,22 @@ pub enum Error {
     /// A check schedule had a zero interval, which would spin.
     #[error("invalid check schedule: {0}")]
     InvalidSchedule(&'static str),
+    /// A configuration file could not be read.
+    #[error("cannot read {}: {source}", path.display())]
+    ReadConfig {
+        /// The file.
+        path: PathBuf,
+        /// Why it could not be read.
+        #[source]
+        source: io::Error,
+    },
+    /// A configuration file is not UTF-8; the location names the line of the
+    /// first bad byte.
+    #[error("{0}: this line is not valid UTF-8")]
+    NotUtf8(Location),
+    /// The operating system's random number source failed.
+    #[error("the system's random number source failed: {0}")]
+    Entropy(#[source] io::Error),
     /// A program could not be started.
     #[error("cannot run {program:?}: {source}")]
     Spawn {

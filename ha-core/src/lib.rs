@@ -12,7 +12,13 @@
 //! - [`Script`]: runs notify hooks and agents without a shell, with a
 //!   timeout that kills the whole process group.
 //! - [`Location`] and [`Warning`]: `file:line` for every configuration
-//!   importer.
+//!   importer, and [`config_text`] to read its files.
+//! - [`random`]: randomness from the operating system, for drivers.
+//!
+//! Everything that runs something (the checks, the [`Checker`], [`Script`])
+//! is behind the default `tokio` feature; without it (`default-features =
+//! false`) the crate is the pure vocabulary alone: [`Health`], [`Schedule`],
+//! durations, locations, with no async runtime in the dependency tree.
 //!
 //! ```
 //! use ha_core::{duration, CheckError, Health, Phase, Schedule, State, Thresholds};
@@ -38,16 +44,30 @@
 //! ```
 
 pub mod check;
+#[cfg(feature = "tokio")]
 pub mod checker;
+pub mod config_text;
 pub mod duration;
 pub mod error;
 pub mod health;
 pub mod location;
+pub mod random;
+pub mod schedule;
+#[cfg(feature = "tokio")]
 pub mod script;
 
-pub use check::{CheckError, CommandCheck, HealthCheck, HttpCheck, StatusMatch, TcpCheck};
-pub use checker::{Checker, CheckerHandle, HealthStatus, Schedule};
+/// The attribute the crates' async traits ([`HealthCheck`] here) are
+/// written with, re-exported so that implementing one needs no extra
+/// dependency.
+pub use async_trait::async_trait;
+pub use check::{CheckError, HealthCheck, StatusMatch};
+#[cfg(feature = "tokio")]
+pub use check::{CommandCheck, HttpCheck, TcpCheck};
+#[cfg(feature = "tokio")]
+pub use checker::{Checker, CheckerHandle, HealthStatus};
 pub use error::{Error, Result};
 pub use health::{Health, Phase, State, Thresholds, Transition};
 pub use location::{Location, Warning};
+pub use schedule::Schedule;
+#[cfg(feature = "tokio")]
 pub use script::{Script, ScriptOutput, ScriptStatus};

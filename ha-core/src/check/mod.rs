@@ -4,18 +4,27 @@
 //! a failure marks the target down is decided by [`Health`](crate::Health),
 //! and how often probes run by the [`Checker`](crate::Checker) driver.
 
+#[cfg(feature = "tokio")]
 mod command;
+#[cfg(feature = "tokio")]
 mod http;
+mod status;
+#[cfg(feature = "tokio")]
 mod tcp;
 
 use std::fmt;
+#[cfg(feature = "tokio")]
 use std::io;
 use std::time::Duration;
 
 use async_trait::async_trait;
 
+#[cfg(feature = "tokio")]
 pub use command::CommandCheck;
-pub use http::{HttpCheck, StatusMatch};
+#[cfg(feature = "tokio")]
+pub use http::HttpCheck;
+pub use status::StatusMatch;
+#[cfg(feature = "tokio")]
 pub use tcp::TcpCheck;
 
 /// One probe of a target's health.
@@ -34,7 +43,7 @@ pub use tcp::TcpCheck;
 /// #[async_trait]
 /// impl HealthCheck for FileExists {
 ///     async fn check(&self) -> Result<(), CheckError> {
-///         match tokio::fs::metadata(&self.0).await {
+///         match std::fs::metadata(&self.0) {
 ///             Ok(_) => Ok(()),
 ///             Err(e) => Err(CheckError::Other(format!("{}: {e}", self.0.display()))),
 ///         }
@@ -117,6 +126,7 @@ impl fmt::Display for CheckError {
 
 impl std::error::Error for CheckError {}
 
+#[cfg(feature = "tokio")]
 /// The operating system's wording for a failed connect ("Connection refused"),
 /// without Rust's "(os error N)" suffix.
 fn io_reason(e: &io::Error) -> String {
