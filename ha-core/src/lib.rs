@@ -71,3 +71,8 @@ pub use location::{Location, Warning};
 pub use schedule::Schedule;
 #[cfg(feature = "tokio")]
 pub use script::{Script, ScriptOutput, ScriptStatus};
+
+/// The README's examples, compiled as doc tests so that it stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
