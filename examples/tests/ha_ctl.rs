@@ -1,6 +1,6 @@
 //! `ha-ctl simulate` as a user runs it: on Pacemaker's own regression
 //! cases its Transition Summary lines and its current and revised status
-//! are crm_simulate's, byte for byte (the summary's order is not yet); bad
+//! are crm_simulate's, byte for byte; bad
 //! files get an error naming them.
 
 use std::path::Path;

@@ -1,4 +1,4 @@
-//! `ha-ctl`: the cluster's command line. So far `simulate`, which
+//! `ha-ctl`: the cluster's command line: `simulate`, which
 //! schedules a CIB file and prints the decisions in crm_simulate's format.
 //!
 //! ```text
