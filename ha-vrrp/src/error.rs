@@ -55,6 +55,10 @@ pub enum Error {
         /// What is wrong and what was expected.
         message: String,
     },
+    /// A configuration file that is not UTF-8; the location names the line
+    /// of the first bad byte.
+    #[error("{0}: this line is not valid UTF-8")]
+    NotUtf8(crate::config::Location),
     /// A configuration file that cannot be read.
     #[error("cannot read {}: {message}", path.display())]
     ReadConfig {
