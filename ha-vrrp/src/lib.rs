@@ -74,5 +74,5 @@ pub mod packet;
 pub mod router;
 
 pub use checksum::{PROTOCOL, V3Checksum};
-pub use error::{Error, Result};
-pub use router::{Ignored, Output, Router, RouterConfig, State, Track};
+pub use error::{Discard, Error, Ignored, Result};
+pub use router::{Output, Router, RouterConfig, State, Track};

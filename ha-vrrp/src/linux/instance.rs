@@ -289,7 +289,7 @@ impl InstanceDriver {
                     .router
                     .handle_advert(Instant::now(), packet.src, &advert)
                 {
-                    tracing::trace!(instance = %self.instance.name, src = %packet.src, ?why, "advert ignored");
+                    tracing::trace!(instance = %self.instance.name, src = %packet.src, reason = %why, "advert ignored");
                 }
             }
             Err(e) => {
