@@ -67,8 +67,9 @@ mod checksum;
 pub mod config;
 pub mod error;
 pub mod keepalived;
-#[cfg(target_os = "linux")]
+#[cfg(all(feature = "tokio", target_os = "linux"))]
 pub mod linux;
+#[cfg(feature = "tokio")]
 pub mod notify;
 pub mod packet;
 pub mod router;
