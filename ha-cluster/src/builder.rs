@@ -38,7 +38,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::cib::{
     Cib, ClusterOptions, Constraint, Node, NodeStatus, OperationConfig, Primitive, Resource,
-    duration_ms,
+    pacemaker_ms,
 };
 use crate::error::{Error, Result};
 use crate::score::Score;
@@ -92,7 +92,7 @@ impl Primitive {
 
     /// Adds an operation (`op monitor interval=30s`).
     pub fn op(mut self, name: &str, interval: &str) -> Result<Self> {
-        let interval_ms = duration_ms(interval)
+        let interval_ms = pacemaker_ms(interval)
             .ok_or_else(|| invalid(&self.id, format!("bad interval '{interval}'")))?;
         self.operations.push(OperationConfig {
             name: name.to_owned(),

@@ -114,7 +114,7 @@ impl Rule {
                     interval_ms: match c.attr("interval") {
                         None => None,
                         Some(i) => Some(
-                            crate::cib::duration_ms(i)
+                            crate::cib::pacemaker_ms(i)
                                 .ok_or_else(|| c.error(format!("bad interval '{i}'")))?,
                         ),
                     },

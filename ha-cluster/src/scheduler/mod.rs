@@ -206,7 +206,7 @@ fn location_score(cib: &Cib, c: &Constraint, node: &str) -> Option<Score> {
 
 /// `failure-timeout` in seconds (0 or unset: failures never expire).
 pub(crate) fn failure_timeout(p: &Primitive) -> Option<i64> {
-    let ms = crate::cib::duration_ms(p.meta.get("failure-timeout")?)?;
+    let ms = crate::cib::pacemaker_ms(p.meta.get("failure-timeout")?)?;
     (ms > 0).then_some(ms.div_ceil(1000) as i64)
 }
 
