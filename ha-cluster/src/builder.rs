@@ -221,7 +221,7 @@ impl CibBuilder {
             }
             for id in all {
                 if !ids.insert(id.clone()) {
-                    return Err(invalid(&id, "defined twice".into()));
+                    return Err(Error::DuplicateId { id });
                 }
             }
         }
@@ -236,10 +236,10 @@ impl CibBuilder {
                 } => (id, vec![first, then]),
             };
             if let Some(r) = refs.iter().find(|r| !ids.contains(r.as_str())) {
-                return Err(Error::Element {
+                return Err(Error::UnknownResource {
                     element: "constraint".into(),
                     id: id.clone(),
-                    message: format!("names an unknown resource '{r}'"),
+                    resource: (*r).clone(),
                 });
             }
         }

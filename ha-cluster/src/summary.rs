@@ -3,8 +3,19 @@
 //! (from 5, to a longer id plus 2), the details right-aligned to the
 //! longest, then the reason.
 
+use std::fmt;
+
 use crate::cib::Role;
 use crate::scheduler::{Change, Transition};
+
+/// The Transition Summary, as crm_simulate prints it under its
+/// `Transition Summary:` heading: one line per change (see [`lines`]),
+/// nothing when nothing changes.
+impl fmt::Display for Transition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&lines(self).join("\n"))
+    }
+}
 
 /// The summary lines (without the heading), as crm_simulate prints them.
 pub fn lines(transition: &Transition) -> Vec<String> {

@@ -176,7 +176,7 @@ pub(crate) fn flatten(cib: &Cib) -> Result<Flat, Unsupported> {
                 let (child_id, members) = match child.as_ref() {
                     Resource::Primitive(p) => (p.id.clone(), vec![p.clone()]),
                     Resource::Group { id, members, .. } => (id.clone(), members.clone()),
-                    _ => return Err(Unsupported("clones of clones or bundles".into())),
+                    _ => return Err(Unsupported::NestedClone),
                 };
                 if members.is_empty() {
                     continue;
@@ -227,7 +227,7 @@ pub(crate) fn flatten(cib: &Cib) -> Result<Flat, Unsupported> {
                 }
                 clones.push(set);
             }
-            Resource::Bundle { .. } => return Err(Unsupported("bundles".into())),
+            Resource::Bundle { .. } => return Err(Unsupported::Bundles),
         }
     }
     primitives.extend(connections);

@@ -7,7 +7,7 @@ use super::sets::{Set, expand_sets};
 use super::{role_of, score_of};
 use crate::cib::model::{Constraint, LossPolicy};
 use crate::cib::values::truthy;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::rule::Rule;
 use crate::score::Score;
 use crate::xml::Element;
@@ -33,7 +33,11 @@ pub(super) fn read(config: &Element) -> Result<Vec<Constraint>> {
                     Constraint::Order { first, then, .. } => vec![first, then],
                 };
                 if let Some(r) = refs.iter().find(|r| !known.contains(r.as_str())) {
-                    return Err(e.error(format!("names an unknown resource '{r}'")));
+                    return Err(Error::UnknownResource {
+                        element: e.name.clone(),
+                        id: e.id().to_owned(),
+                        resource: (*r).clone(),
+                    });
                 }
                 constraints.push(con);
             }

@@ -169,6 +169,10 @@ mod tests {
             e.to_string().contains("rsc_colocation id=\"c\"") && e.to_string().contains("nosuch"),
             "{e}"
         );
+        assert!(
+            matches!(&e, crate::Error::UnknownResource { resource, .. } if resource == "nosuch"),
+            "{e:?}"
+        );
         assert!(matches!(
             Cib::from_xml("<cib><configuration>"),
             Err(crate::Error::Xml { .. })
