@@ -1,5 +1,7 @@
-//! Building a [`Cib`] in code, for services that embed the cluster rather
-//! than load Pacemaker XML. The chapter's four `pcs` lines:
+//! Building a [`Cib`] in code.
+//!
+//! For services that embed the cluster rather than load Pacemaker XML. The
+//! chapter's four `pcs` lines:
 //!
 //! ```
 //! use ha_cluster::{Cib, Primitive, Score, summary};

@@ -1,7 +1,8 @@
-//! crm_simulate's `Transition Summary:` lines, byte for byte: the change
-//! padded to 8, the resource to a width that grows as crm_simulate's does
-//! (from 5, to a longer id plus 2), the details right-aligned to the
-//! longest, then the reason.
+//! crm_simulate's `Transition Summary:` lines, byte for byte.
+//!
+//! The change padded to 8, the resource to a width that grows as
+//! crm_simulate's does (from 5, to a longer id plus 2), the details
+//! right-aligned to the longest, then the reason.
 
 use std::fmt;
 

@@ -1,7 +1,8 @@
-//! The crate's error types: [`Error`] for what fails, and [`Ignored`] for
-//! an advertisement the router dropped (an expected outcome on a shared
-//! network, not a failure; it converts into [`Error`] for callers that
-//! treat it as one).
+//! The crate's error types.
+//!
+//! [`Error`] for what fails, and [`Ignored`] for an advertisement the
+//! router dropped (an expected outcome on a shared network, not a failure;
+//! it converts into [`Error`] for callers that treat it as one).
 
 use crate::packet::{Interval, Version};
 use crate::router::State;

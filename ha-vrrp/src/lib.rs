@@ -1,5 +1,6 @@
-//! A Keepalived-class VRRP router (RFC 3768 / RFC 9568): the protocol sans
-//! IO, keepalived.conf import, and a Linux driver.
+//! A Keepalived-class VRRP router (RFC 3768 / RFC 9568).
+//!
+//! The protocol sans IO, keepalived.conf import, and a Linux driver.
 //!
 //! Two routers on a simulated clock, one advert between them:
 //!

@@ -1,5 +1,4 @@
-//! The VRRP router: RFC 9568's state machine for one virtual router, sans
-//! IO.
+//! The VRRP router: RFC 9568's state machine for one virtual router, sans IO.
 //!
 //! Inputs carry the current time: [`Router::handle_startup`],
 //! [`Router::handle_advert`] (an advertisement the driver received, decoded

@@ -1,5 +1,7 @@
-//! The CIB as our own types (not shaped like the XML): cluster options,
-//! nodes, resources, constraints and the status section's facts.
+//! The CIB (cluster configuration and status) as our own types.
+//!
+//! Not shaped like the XML: cluster options, nodes, resources, constraints
+//! and the status section's facts.
 //!
 //! The import from
 //! Pacemaker's XML is [`Cib::from_xml`]; building one in code is

@@ -1,5 +1,7 @@
-//! The CIB's types: cluster options, nodes, resources, constraints and
-//! what the status section records.
+//! The CIB's types.
+//!
+//! Cluster options, nodes, resources, constraints and what the status
+//! section records.
 
 use std::collections::BTreeMap;
 

@@ -1,10 +1,11 @@
-//! The resources as the scheduler places them: primitives. A group becomes
-//! its members, each colocated with (INFINITY) and ordered after the one
-//! before; a clone becomes numbered instances (`rsc:0`, `rsc:1`...) of its
-//! primitive or group. Constraints on a group apply through its members (a
-//! location to each, a colocation or order through its first or last);
-//! colocations and orders naming a clone keep the clone's id, which the
-//! scheduler resolves to the instances.
+//! The resources as the scheduler places them: primitives.
+//!
+//! A group becomes its members, each colocated with (INFINITY) and ordered
+//! after the one before; a clone becomes numbered instances (`rsc:0`,
+//! `rsc:1`...) of its primitive or group. Constraints on a group apply
+//! through its members (a location to each, a colocation or order through
+//! its first or last); colocations and orders naming a clone keep the
+//! clone's id, which the scheduler resolves to the instances.
 
 use std::collections::BTreeMap;
 

@@ -1,8 +1,8 @@
-//! The transition as a graph: the actions that carry out the scheduler's
-//! decisions (fencing, probes, stops, demotes, migrations, starts,
-//! promotes, recurring monitors) and the orderings between them, for an
-//! executor to run: an action may run once every action ordered before it
-//! is done.
+//! The transition as a graph of actions and their orderings.
+//!
+//! The actions carry out the scheduler's decisions (fencing, probes, stops,
+//! demotes, migrations, starts, promotes, recurring monitors); an executor
+//! may run an action once every action ordered before it is done.
 //!
 //! They print as Pacemaker names them in its transition graphs (the
 //! `crm_simulate -D` dot file): an [`Action`] as `vip_start_0 node1`,

@@ -1,6 +1,8 @@
-//! The scheduler, a pure function from a [`Cib`] to a [`Transition`]:
-//! where each resource should run given the scores (location, stickiness,
-//! colocation, failures, node availability) and what must change.
+//! The scheduler: a pure function from a [`Cib`] to a [`Transition`].
+//!
+//! It decides where each resource should run given the scores (location,
+//! stickiness, colocation, failures, node availability) and what must
+//! change.
 //!
 //! It handles primitives, groups, clones (anonymous and unique; clone-max,
 //! clone-node-max, clone-min, interleave) and promotable clones (promotion

@@ -1,6 +1,8 @@
-//! The shapes a keyword line takes: a flag, one argument, a number in a
-//! range, a duration, a command line, a named section, a block; each with
-//! keepalived's warnings for extra words and its errors for bad values.
+//! The shapes a keyword line takes, and their values.
+//!
+//! A flag, one argument, a number in a range, a duration, a command line, a
+//! named section, a block; each with keepalived's warnings for extra words
+//! and its errors for bad values.
 
 use std::net::IpAddr;
 use std::time::Duration;

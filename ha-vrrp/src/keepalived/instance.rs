@@ -1,5 +1,6 @@
-//! `vrrp_instance`: one virtual router, with its `authentication` and
-//! `virtual_ipaddress` blocks.
+//! `vrrp_instance`: one virtual router.
+//!
+//! With its `authentication` and `virtual_ipaddress` blocks.
 
 use std::net::IpAddr;
 use std::time::Duration;

@@ -1,5 +1,7 @@
-//! Lexing: keepalived.conf files turned into one stream of words and
-//! braces, with `include`s expanded in place.
+//! Lexing keepalived.conf, with `include`s expanded.
+//!
+//! The files become one stream of words and braces, each `include` replaced
+//! by the files it names.
 
 use std::path::{Path, PathBuf};
 

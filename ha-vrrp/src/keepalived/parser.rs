@@ -1,5 +1,8 @@
-//! The interpreter of the block tree: the top level of keepalived.conf,
-//! and the cross-references checked once the whole configuration is read.
+//! The interpreter of the block tree, and the top level of the file.
+//!
+//! Sections are read into the configuration; the names they use
+//! (`track_script`, `track_file`, sync group members) are checked once the
+//! whole configuration is read.
 
 use std::collections::HashSet;
 use std::path::PathBuf;

@@ -1,5 +1,7 @@
-//! What instances track: `vrrp_script` and `vrrp_track_file` sections, and
-//! the `track_interface` / `track_script` / `track_file` blocks naming them.
+//! What instances track: scripts, files and interfaces.
+//!
+//! `vrrp_script` and `vrrp_track_file` sections, and the `track_interface`
+//! / `track_script` / `track_file` blocks naming them.
 
 use std::path::PathBuf;
 use std::time::Duration;

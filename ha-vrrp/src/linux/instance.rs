@@ -1,7 +1,8 @@
-//! One `vrrp_instance` running on Linux: the [`Router`] fed by an
-//! advertisement socket, a clock, its tracked objects and its sync group;
-//! its decisions carried out with rtnetlink (addresses), gratuitous ARP or
-//! unsolicited NA, and notify scripts.
+//! One `vrrp_instance` running on Linux.
+//!
+//! The [`Router`] fed by an advertisement socket, a clock, its tracked
+//! objects and its sync group; its decisions carried out with rtnetlink
+//! (addresses), gratuitous ARP or unsolicited NA, and notify scripts.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};

@@ -1,5 +1,7 @@
-//! Name/value sets (`instance_attributes`, `meta_attributes`,
-//! `utilization`) read as Pacemaker reads them, and the resource defaults.
+//! Name/value sets and resource defaults, read from the XML.
+//!
+//! `instance_attributes`, `meta_attributes` and `utilization` read as
+//! Pacemaker reads them, and the resource defaults (`rsc_defaults`).
 
 use std::collections::{BTreeMap, BTreeSet};
 

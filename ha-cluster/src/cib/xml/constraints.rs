@@ -1,5 +1,7 @@
-//! Constraints (`rsc_location`, `rsc_colocation`, `rsc_order`,
-//! `rsc_ticket`), with their resource sets, tags and templates expanded.
+//! Constraints, read from the XML.
+//!
+//! `rsc_location`, `rsc_colocation`, `rsc_order` and `rsc_ticket`, with
+//! their resource sets, tags and templates expanded.
 
 use std::collections::{BTreeMap, BTreeSet};
 

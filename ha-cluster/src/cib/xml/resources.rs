@@ -1,5 +1,7 @@
-//! Resources (`primitive`, `group`, `clone`, `master`, `bundle`), with
-//! their templates and inherited meta attributes.
+//! Resources, read from the XML.
+//!
+//! `primitive`, `group`, `clone`, `master` and `bundle`, with their
+//! templates and inherited meta attributes.
 
 use std::collections::BTreeMap;
 

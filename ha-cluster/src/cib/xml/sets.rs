@@ -1,5 +1,7 @@
-//! Resource sets (`resource_set`) in constraints, expanded into
-//! constraints between two resources as Pacemaker unpacks them.
+//! Resource sets in constraints, expanded into pairs of resources.
+//!
+//! A constraint's `resource_set`s become constraints between two resources,
+//! as Pacemaker unpacks them.
 
 use crate::cib::model::{Constraint, Role};
 use crate::score::Score;

@@ -1,5 +1,6 @@
-//! The status section: node states with their resource histories, and
-//! ticket states.
+//! The status section, read from the XML.
+//!
+//! Node states with their resource histories, and ticket states.
 
 use std::collections::BTreeMap;
 
