@@ -206,13 +206,7 @@ impl CibBuilder {
     pub fn build(self) -> Result<Cib> {
         // Quorum: more than half the nodes are up.
         let quorate = self.online.len() * 2 > self.nodes.len();
-        let options = ClusterOptions::from_pairs(&self.options, quorate).map_err(|message| {
-            Error::Element {
-                element: "crm_config".into(),
-                id: String::new(),
-                message,
-            }
-        })?;
+        let options = ClusterOptions::from_pairs(&self.options, quorate)?;
         let mut ids = BTreeSet::new();
         for r in &self.resources {
             let mut all = vec![r.id().to_owned()];

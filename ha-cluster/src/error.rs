@@ -24,6 +24,17 @@ pub enum Error {
         /// What is wrong.
         message: String,
     },
+    /// A cluster option (`crm_config`) holds a value Pacemaker would not
+    /// take.
+    #[error("cluster option {name} '{value}' is not one of {expected}")]
+    InvalidOption {
+        /// The option (`no-quorum-policy`...).
+        name: String,
+        /// Its value.
+        value: String,
+        /// The values it takes.
+        expected: &'static str,
+    },
     /// A constraint names a resource that is not configured.
     #[error("<{element} id=\"{id}\">: names an unknown resource '{resource}'")]
     UnknownResource {

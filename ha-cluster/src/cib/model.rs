@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::values::truthy;
+use crate::error::{Error, Result};
 use crate::rule::Rule;
 use crate::score::Score;
 
@@ -61,12 +62,14 @@ pub struct ClusterOptions {
 
 impl ClusterOptions {
     /// Reads `crm_config` name/value pairs, with Pacemaker's defaults; a
-    /// value Pacemaker would not take is an error naming the option.
-    pub fn from_pairs(
-        pairs: &BTreeMap<String, String>,
-        have_quorum: bool,
-    ) -> std::result::Result<Self, String> {
+    /// value Pacemaker would not take is [`Error::InvalidOption`].
+    pub fn from_pairs(pairs: &BTreeMap<String, String>, have_quorum: bool) -> Result<Self> {
         let get = |k: &str| pairs.get(k).map(String::as_str);
+        let invalid = |name: &str, value: &str, expected: &'static str| Error::InvalidOption {
+            name: name.to_owned(),
+            value: value.to_owned(),
+            expected,
+        };
         let no_quorum_policy = match get("no-quorum-policy") {
             None | Some("stop") => NoQuorumPolicy::Stop,
             Some("freeze") => NoQuorumPolicy::Freeze,
@@ -74,8 +77,10 @@ impl ClusterOptions {
             Some("demote") => NoQuorumPolicy::Demote,
             Some("suicide" | "fence") => NoQuorumPolicy::Suicide,
             Some(other) => {
-                return Err(format!(
-                    "no-quorum-policy '{other}' is not one of stop, freeze, ignore, demote, suicide"
+                return Err(invalid(
+                    "no-quorum-policy",
+                    other,
+                    "stop, freeze, ignore, demote, suicide",
                 ));
             }
         };
@@ -84,8 +89,10 @@ impl ClusterOptions {
             placement_strategy,
             "default" | "utilization" | "balanced" | "minimal"
         ) {
-            return Err(format!(
-                "placement-strategy '{placement_strategy}' is not one of default, utilization, balanced, minimal"
+            return Err(invalid(
+                "placement-strategy",
+                placement_strategy,
+                "default, utilization, balanced, minimal",
             ));
         }
         Ok(Self {
@@ -508,5 +515,27 @@ impl Cib {
             .iter()
             .flat_map(Resource::primitives)
             .find(|p| p.id == id || p.id == base)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bad_option_value_names_the_option() {
+        let pairs = BTreeMap::from([("no-quorum-policy".to_owned(), "panic".to_owned())]);
+        let err = ClusterOptions::from_pairs(&pairs, true).unwrap_err();
+        assert!(
+            matches!(&err, Error::InvalidOption { name, value, .. } if name == "no-quorum-policy" && value == "panic"),
+            "{err:?}"
+        );
+        assert_eq!(
+            err.to_string(),
+            "cluster option no-quorum-policy 'panic' is not one of stop, freeze, ignore, demote, suicide"
+        );
+        let options = ClusterOptions::from_pairs(&BTreeMap::new(), true).unwrap();
+        assert_eq!(options.no_quorum_policy, NoQuorumPolicy::Stop);
+        assert!(options.symmetric && options.stonith_enabled);
     }
 }

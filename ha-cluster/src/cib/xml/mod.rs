@@ -53,12 +53,7 @@ impl Cib {
             opts = nvpairs(c, "cluster_property_set", scope)?;
         }
         let mut options =
-            ClusterOptions::from_pairs(&opts, truthy(root.attr("have-quorum"), false)).map_err(
-                |message| match config.child("crm_config") {
-                    Some(c) => c.error(message),
-                    None => root.error(message),
-                },
-            )?;
+            ClusterOptions::from_pairs(&opts, truthy(root.attr("have-quorum"), false))?;
         options.dc = root.attr("dc-uuid").map(str::to_owned);
         let defaults = Defaults {
             element: config.child("rsc_defaults"),
