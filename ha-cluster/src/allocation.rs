@@ -1,5 +1,7 @@
-//! crm_simulate's allocation scores (`crm_simulate -sS`, the `.scores`
-//! files of Pacemaker's regression cases): for each primitive, the score
+//! crm_simulate's allocation scores: each node's score for each primitive.
+//!
+//! As `crm_simulate -sS` prints them (and the `.scores` files of
+//! Pacemaker's regression cases hold them): for each primitive, the score
 //! of each node when it was assigned, one line per node, sorted.
 
 use crate::scheduler::Transition;

@@ -1,5 +1,7 @@
-//! Building a [`Cib`] in code, for services that embed the cluster rather
-//! than load Pacemaker XML. The chapter's four `pcs` lines:
+//! Building a [`Cib`] in code.
+//!
+//! For services that embed the cluster rather than load Pacemaker XML. The
+//! chapter's four `pcs` lines:
 //!
 //! ```
 //! use ha_cluster::{Cib, Primitive, Score, summary};
@@ -38,7 +40,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::cib::{
     Cib, ClusterOptions, Constraint, Node, NodeStatus, OperationConfig, Primitive, Resource,
-    duration_ms,
+    pacemaker_ms,
 };
 use crate::error::{Error, Result};
 use crate::score::Score;
@@ -92,7 +94,7 @@ impl Primitive {
 
     /// Adds an operation (`op monitor interval=30s`).
     pub fn op(mut self, name: &str, interval: &str) -> Result<Self> {
-        let interval_ms = duration_ms(interval)
+        let interval_ms = pacemaker_ms(interval)
             .ok_or_else(|| invalid(&self.id, format!("bad interval '{interval}'")))?;
         self.operations.push(OperationConfig {
             name: name.to_owned(),
@@ -204,13 +206,7 @@ impl CibBuilder {
     pub fn build(self) -> Result<Cib> {
         // Quorum: more than half the nodes are up.
         let quorate = self.online.len() * 2 > self.nodes.len();
-        let options = ClusterOptions::from_pairs(&self.options, quorate).map_err(|message| {
-            Error::Element {
-                element: "crm_config".into(),
-                id: String::new(),
-                message,
-            }
-        })?;
+        let options = ClusterOptions::from_pairs(&self.options, quorate)?;
         let mut ids = BTreeSet::new();
         for r in &self.resources {
             let mut all = vec![r.id().to_owned()];
@@ -221,7 +217,7 @@ impl CibBuilder {
             }
             for id in all {
                 if !ids.insert(id.clone()) {
-                    return Err(invalid(&id, "defined twice".into()));
+                    return Err(Error::DuplicateId { id });
                 }
             }
         }
@@ -236,10 +232,10 @@ impl CibBuilder {
                 } => (id, vec![first, then]),
             };
             if let Some(r) = refs.iter().find(|r| !ids.contains(r.as_str())) {
-                return Err(Error::Element {
+                return Err(Error::UnknownResource {
                     element: "constraint".into(),
                     id: id.clone(),
-                    message: format!("names an unknown resource '{r}'"),
+                    resource: (*r).clone(),
                 });
             }
         }

@@ -1,5 +1,6 @@
-//! The chapter's cluster as Pacemaker XML, for the crate's unit tests: the
-//! vip and haproxy on two online nodes, fencing off.
+//! The chapter's cluster as Pacemaker XML, for unit tests.
+//!
+//! The vip and haproxy on two online nodes, fencing off.
 
 /// The chapter's constraints: haproxy with the vip, after it.
 pub(crate) const CHAPTER: &str = r#"<rsc_colocation id="c" rsc="haproxy" with-rsc="vip" score="INFINITY"/>

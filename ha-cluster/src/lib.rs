@@ -1,13 +1,55 @@
-//! ha-cluster: the brain of a Pacemaker-class cluster. Part 1 (issue #7,
-//! in progress): the CIB as our own types ([`cib`]), read from Pacemaker's
-//! XML including its status section, score arithmetic ([`score`]), and a
-//! scheduler ([`scheduler`]) that decides what must start, stop, move or
-//! recover, printed as crm_simulate prints it ([`summary`], with the
-//! allocation scores in [`allocation`]) and given as a graph of actions to
-//! run ([`Graph`]), checked against Pacemaker's own regression cases; the
-//! cluster's status as crm_simulate shows it ([`status`]), before a
-//! transition and after it ran ([`simulate`]). `docs/architecture.md` says
-//! how the crate fits with the others.
+//! A Pacemaker-class cluster planner: the CIB as our own types, and a
+//! scheduler that decides what must start, stop, move or recover.
+//!
+//! A cluster built in code, planned, and its transition printed:
+//!
+//! ```
+//! use ha_cluster::{Cib, Primitive, Score};
+//!
+//! fn main() -> Result<(), ha_cluster::Error> {
+//!     // Two nodes; a virtual IP and the HAProxy that serves on it.
+//!     let cib = Cib::builder()
+//!         .option("stonith-enabled", "false")
+//!         .online_node("node1")
+//!         .online_node("node2")
+//!         .primitive(
+//!             Primitive::new("vip", "ocf:heartbeat:IPaddr2")?
+//!                 .param("ip", "192.168.122.100")
+//!                 .param("cidr_netmask", "24")
+//!                 .op("monitor", "30s")?,
+//!         )
+//!         .primitive(Primitive::new("haproxy", "systemd:haproxy")?.op("monitor", "30s")?)
+//!         // haproxy runs where vip runs, and starts after it.
+//!         .colocation("haproxy", "vip", Score::INFINITY)
+//!         .order("vip", "haproxy")
+//!         .build()?;
+//!
+//!     let transition = ha_cluster::schedule(&cib)?;
+//!     // What changes, as crm_simulate's Transition Summary says it...
+//!     println!("Transition Summary:\n{transition}");
+//!     assert_eq!(
+//!         transition.to_string(),
+//!         "  * Start      vip         ( node1 )\n  * Start      haproxy     ( node1 )"
+//!     );
+//!     // ...and the actions that carry it out, each after those it waits for:
+//!     // probes first, then `vip_start_0 node1`, its monitor, haproxy's start...
+//!     println!("{}", transition.graph);
+//!     Ok(())
+//! }
+//! ```
+//!
+//! The CIB ([`cib`]) is built in code ([`CibBuilder`]) or read from
+//! Pacemaker's XML, status section included ([`Cib::from_xml`]); scores
+//! add up as Pacemaker's do ([`score`]). The [`scheduler`] is a pure
+//! function from a CIB to a [`Transition`]: the changes, printed as
+//! crm_simulate prints them ([`summary`], with the allocation scores in
+//! [`allocation`]), and the [`Graph`] of actions that carries them out,
+//! checked against Pacemaker's own regression cases. The cluster's status
+//! prints as crm_simulate shows it ([`status`]), before a transition and
+//! after it ran ([`simulate`]). `docs/architecture.md` says how the crate
+//! fits with the others.
+//!
+//! From Pacemaker's XML:
 //!
 //! ```
 //! let cib = ha_cluster::Cib::from_xml(r#"<cib have-quorum="true"><configuration>
@@ -21,6 +63,11 @@
 //! let transition = ha_cluster::schedule(&cib).unwrap();
 //! assert_eq!(ha_cluster::summary::lines(&transition), ["  * Start      vip     ( node1 )"]);
 //! ```
+
+// The README's example is compiled too.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeExample;
 
 pub mod allocation;
 pub mod builder;
@@ -39,5 +86,5 @@ pub mod xml;
 pub use builder::CibBuilder;
 pub use cib::{Cib, Primitive, Resource};
 pub use error::{Error, Result};
-pub use scheduler::{Action, Change, Graph, Task, Transition, schedule};
+pub use scheduler::{Action, Change, Graph, Task, Transition, Unsupported, schedule};
 pub use score::Score;

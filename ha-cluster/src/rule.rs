@@ -1,7 +1,9 @@
-//! Rules, as location constraints use them: conditions on node attributes
-//! (`#uname eq node1`, `pingd gt 0`), on the date (`in_range`, `gt`, `lt`,
-//! `date_spec`), and nested rules, joined by `and` or `or`. A rule's score
-//! is its own or a node attribute's (`score-attribute`).
+//! Rules: the conditions location constraints and attribute sets hold under.
+//!
+//! Conditions on node attributes (`#uname eq node1`, `pingd gt 0`), on the
+//! date (`in_range`, `gt`, `lt`, `date_spec`), and nested rules, joined by
+//! `and` or `or`. A rule's score is its own or a node attribute's
+//! (`score-attribute`).
 
 use std::collections::BTreeMap;
 
@@ -114,7 +116,7 @@ impl Rule {
                     interval_ms: match c.attr("interval") {
                         None => None,
                         Some(i) => Some(
-                            crate::cib::duration_ms(i)
+                            crate::cib::pacemaker_ms(i)
                                 .ok_or_else(|| c.error(format!("bad interval '{i}'")))?,
                         ),
                     },

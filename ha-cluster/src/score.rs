@@ -1,5 +1,7 @@
-//! Scores as Pacemaker counts them: integers clamped to ±1,000,000
-//! (INFINITY); in a sum, -INFINITY wins over everything, then +INFINITY.
+//! Scores as Pacemaker counts them.
+//!
+//! Integers clamped to ±1,000,000 (INFINITY); in a sum, -INFINITY wins over
+//! everything, then +INFINITY.
 
 use std::fmt;
 

@@ -1,9 +1,11 @@
-//! The cluster as it will be once a transition has run, as crm_simulate
-//! shows it: every action succeeds, and its result is written into the
-//! status section the way the controller records it (an operation in the
-//! resource's history on the node, a fenced node down with its history
-//! gone). The revised CIB is what `ha-ctl simulate` prints as the revised
-//! status, and scheduling it again should find nothing left to do.
+//! The cluster as it will be once a transition has run.
+//!
+//! As crm_simulate shows it: every action succeeds, and its result is
+//! written into the status section the way the controller records it (an
+//! operation in the resource's history on the node, a fenced node down with
+//! its history gone). The revised CIB is what `ha-ctl simulate` prints as
+//! the revised status, and scheduling it again should find nothing left to
+//! do.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 

@@ -1,8 +1,9 @@
-//! The cluster's status as crm_simulate (and crm_mon) print it: the node
-//! list (online, offline, standby, unclean... nodes) and the full list of
-//! resources with where each runs and in which role, groups and clones
-//! laid out as Pacemaker lays them out (a clone's plain instances collapsed
-//! into `Started: [ ... ]` lists, the rest one per line).
+//! The cluster's status as crm_simulate (and crm_mon) print it.
+//!
+//! The node list (online, offline, standby, unclean... nodes) and the full
+//! list of resources with where each runs and in which role, groups and
+//! clones laid out as Pacemaker lays them out (a clone's plain instances
+//! collapsed into `Started: [ ... ]` lists, the rest one per line).
 //!
 //! `ha-ctl simulate` prints it before the transition summary (the CIB as
 //! it is) and after it (the CIB once the transition ran, from

@@ -1,10 +1,22 @@
-//! crm_simulate's `Transition Summary:` lines, byte for byte: the change
-//! padded to 8, the resource to a width that grows as crm_simulate's does
-//! (from 5, to a longer id plus 2), the details right-aligned to the
-//! longest, then the reason.
+//! crm_simulate's `Transition Summary:` lines, byte for byte.
+//!
+//! The change padded to 8, the resource to a width that grows as
+//! crm_simulate's does (from 5, to a longer id plus 2), the details
+//! right-aligned to the longest, then the reason.
+
+use std::fmt;
 
 use crate::cib::Role;
 use crate::scheduler::{Change, Transition};
+
+/// The Transition Summary, as crm_simulate prints it under its
+/// `Transition Summary:` heading: one line per change (see [`lines`]),
+/// nothing when nothing changes.
+impl fmt::Display for Transition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&lines(self).join("\n"))
+    }
+}
 
 /// The summary lines (without the heading), as crm_simulate prints them.
 pub fn lines(transition: &Transition) -> Vec<String> {

@@ -1,5 +1,6 @@
-//! The typed VRRP daemon configuration, as read from keepalived.conf by
-//! [`crate::keepalived`].
+//! The typed VRRP daemon configuration.
+//!
+//! As read from keepalived.conf by [`crate::keepalived`].
 //!
 //! Every item keeps the [`Location`] it was read from, so later checks (and
 //! the daemon's logs) can point at `file:line`.

@@ -1,46 +1,65 @@
-//! ha-vrrp: a Keepalived-class VRRP (RFC 3768 / RFC 9568) router.
+//! A Keepalived-class VRRP router (RFC 3768 / RFC 9568).
+//!
+//! The protocol sans IO, keepalived.conf import, and a Linux driver.
+//!
+//! Two routers on a simulated clock, one advert between them:
+//!
+//! ```
+//! use std::net::IpAddr;
+//! use std::time::{Duration, Instant};
+//!
+//! use ha_vrrp::{Output, Router, RouterConfig, State};
+//!
+//! fn main() -> Result<(), ha_vrrp::Error> {
+//!     let vip: IpAddr = "192.168.122.100".parse().unwrap();
+//!     let first: IpAddr = "192.168.122.11".parse().unwrap();
+//!     let second: IpAddr = "192.168.122.12".parse().unwrap();
+//!     // Virtual router 51 on two hosts; the first has the higher priority.
+//!     let mut a = Router::new(RouterConfig::new(51, 150, first, vec![vip]));
+//!     let mut b = Router::new(RouterConfig::new(51, 100, second, vec![vip]));
+//!
+//!     // The clock is whatever the caller says: here, a simulated one.
+//!     let start = Instant::now();
+//!     a.handle_startup(start);
+//!     b.handle_startup(start);
+//!     assert_eq!((a.state(), b.state()), (State::Backup, State::Backup));
+//!
+//!     // Nobody advertises: the higher priority's timer runs out first
+//!     // (Master_Down_Interval: 3 x advert_int + a skew that shrinks with
+//!     // priority), and it takes over.
+//!     let now = a.poll_timeout().unwrap();
+//!     assert_eq!(now - start, Duration::from_secs(3) + a.skew());
+//!     assert!(now < b.poll_timeout().unwrap());
+//!     a.handle_timeout(now);
+//!     assert_eq!(a.state(), State::Master);
+//!
+//!     // Carry out what it asks; its advert, delivered to the other router,
+//!     // keeps that one a backup for another Master_Down_Interval.
+//!     while let Some(output) = a.poll_output() {
+//!         match output {
+//!             Output::Transmit(advert) => b.handle_advert(now, first, &advert)?,
+//!             Output::AddAddresses(_) | Output::RemoveAddresses(_) => {} // rtnetlink
+//!             Output::Announce { .. } => {}     // gratuitous ARP / unsolicited NA
+//!             Output::StateChanged { .. } => {} // notify scripts
+//!         }
+//!     }
+//!     assert_eq!(b.state(), State::Backup);
+//!     assert_eq!(b.poll_timeout(), Some(now + b.master_down_interval()));
+//!     Ok(())
+//! }
+//! ```
 //!
 //! [`packet`] encodes and decodes VRRPv2 and VRRPv3 advertisements (IPv4
 //! and IPv6, both v3 checksum conventions). [`Router`] is RFC 9568's state
 //! machine, sans IO, with keepalived's extras (tracking weights, FAULT, sync
-//! groups, `preempt_delay`, gratuitous ARP refresh), tested on a simulated
-//! network. [`keepalived`] imports keepalived.conf into [`config`]. On
-//! Linux, [`linux`] carries the router's decisions out: raw sockets,
-//! rtnetlink addresses, gratuitous ARP and NA, `use_vmac`, tracked objects,
-//! notify scripts with script security; [`linux::instance`] runs one
-//! `vrrp_instance` (the `ha-vrrpd` binary runs a whole file and reloads it
-//! on SIGHUP). Interoperability with keepalived 2.2.7 is tested both ways
-//! (v2 with PASS, v3 over IPv4 and IPv6, unicast).
-//!
-//! Embedding the state machine: feed it time and adverts, carry out what it
-//! asks.
-//!
-//! ```
-//! use std::time::{Duration, Instant};
-//! use ha_vrrp::{Output, Router, RouterConfig, State};
-//!
-//! let primary = "192.168.122.11".parse().unwrap();
-//! let vip = "192.168.122.100".parse().unwrap();
-//! let mut router = Router::new(RouterConfig::new(51, 100, primary, vec![vip]));
-//! let start = Instant::now();
-//! router.handle_startup(start);
-//! assert_eq!(router.state(), State::Backup);
-//! // Nobody advertises: after Master_Down_Interval (3 x 1 s + skew) it takes over.
-//! let wake = router.poll_timeout().unwrap();
-//! assert_eq!(wake - start, Duration::from_secs(3) + router.skew());
-//! router.handle_timeout(wake);
-//! assert_eq!(router.state(), State::Master);
-//! let mut sent = 0;
-//! while let Some(output) = router.poll_output() {
-//!     match output {
-//!         Output::Transmit(_advert) => sent += 1, // encode and send it
-//!         Output::AddAddresses(_) | Output::RemoveAddresses(_) => {} // rtnetlink
-//!         Output::Announce { .. } => {}     // gratuitous ARP / unsolicited NA
-//!         Output::StateChanged { .. } => {} // notify scripts
-//!     }
-//! }
-//! assert_eq!(sent, 1);
-//! ```
+//! groups, `preempt_delay`, gratuitous ARP refresh); an advert it drops is
+//! an [`Ignored`] saying why. [`keepalived`] imports keepalived.conf into
+//! [`config`]. On Linux, [`linux`] carries the router's decisions out: raw
+//! sockets, rtnetlink addresses, gratuitous ARP and NA, `use_vmac`, tracked
+//! objects, [`notify`] scripts with script security; [`linux::instance`]
+//! runs one `vrrp_instance` (the `ha-vrrpd` binary runs a whole file and
+//! reloads it on SIGHUP). Interoperability with keepalived 2.2.7 is tested
+//! both ways (v2 with PASS, v3 over IPv4 and IPv6, unicast).
 //!
 //! The wire format on its own:
 //!
@@ -62,17 +81,30 @@
 //! assert_eq!(Advert::decode(&bytes, &path, V3Checksum::default())?, advert);
 //! # Ok::<(), ha_vrrp::Error>(())
 //! ```
+//!
+//! # Features
+//!
+//! - `tokio` (default): the Linux driver ([`linux`]) and [`notify`]
+//!   scripts, on tokio and ha-core's script runner. Without it
+//!   (`default-features = false`) the crate is the codec, the [`Router`]
+//!   and the keepalived.conf importer, with no runtime and no OS calls.
 
 mod checksum;
 pub mod config;
 pub mod error;
 pub mod keepalived;
-#[cfg(target_os = "linux")]
+#[cfg(all(feature = "tokio", target_os = "linux"))]
 pub mod linux;
+#[cfg(feature = "tokio")]
 pub mod notify;
 pub mod packet;
 pub mod router;
 
+// The README's example is compiled too.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeExample;
+
 pub use checksum::{PROTOCOL, V3Checksum};
-pub use error::{Error, Result};
-pub use router::{Ignored, Output, Router, RouterConfig, State, Track};
+pub use error::{Discard, Error, Ignored, Result};
+pub use router::{Output, Router, RouterConfig, State, Track};

@@ -1,6 +1,7 @@
-//! VRRP advertisements on the wire: VRRPv2 (RFC 3768, with RFC 2338's
-//! clear-text password) and VRRPv3 (RFC 9568, formerly 5798) for IPv4 and
-//! IPv6.
+//! VRRP advertisements on the wire.
+//!
+//! VRRPv2 (RFC 3768, with RFC 2338's clear-text password) and VRRPv3 (RFC
+//! 9568, formerly 5798) for IPv4 and IPv6.
 //!
 //! Decoding checks what RFC 9568 7.1 asks of a receiver that the bytes alone
 //! can tell (version, type, length, checksum, non-zero interval, at least

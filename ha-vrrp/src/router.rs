@@ -1,5 +1,4 @@
-//! The VRRP router: RFC 9568's state machine for one virtual router, sans
-//! IO.
+//! The VRRP router: RFC 9568's state machine for one virtual router, sans IO.
 //!
 //! Inputs carry the current time: [`Router::handle_startup`],
 //! [`Router::handle_advert`] (an advertisement the driver received, decoded
@@ -19,6 +18,7 @@ use std::collections::VecDeque;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
+use crate::error::{Discard, Ignored};
 use crate::packet::{Advert, Auth, Interval, Version};
 
 /// A virtual router's settings.
@@ -161,24 +161,6 @@ pub enum Output {
         /// After.
         to: State,
     },
-}
-
-/// Why an advertisement was not acted on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Ignored {
-    /// Another virtual router's.
-    OtherVrid,
-    /// Another protocol version.
-    OtherVersion,
-    /// Wrong VRRPv2 password.
-    Auth,
-    /// A VRRPv2 interval different from ours (RFC 3768 7.1).
-    IntervalMismatch,
-    /// Not started.
-    NotRunning,
-    /// Valid, but changes nothing (an advert to the address owner, or a
-    /// lower-priority one a preempting backup discards).
-    Discarded,
 }
 
 /// One virtual router.
@@ -379,26 +361,35 @@ impl Router {
         advert: &Advert,
     ) -> Result<(), Ignored> {
         if advert.vrid != self.config.vrid {
-            return Err(Ignored::OtherVrid);
+            return Err(Ignored::OtherVrid {
+                received: advert.vrid,
+                ours: self.config.vrid,
+            });
         }
         if advert.version != self.config.version {
-            return Err(Ignored::OtherVersion);
+            return Err(Ignored::OtherVersion {
+                received: advert.version,
+                ours: self.config.version,
+            });
         }
         if self.config.version == Version::V2 {
             if advert.auth != self.config.auth {
                 return Err(Ignored::Auth);
             }
             if advert.interval != self.config.interval {
-                return Err(Ignored::IntervalMismatch);
+                return Err(Ignored::IntervalMismatch {
+                    received: advert.interval,
+                    ours: self.config.interval,
+                });
             }
         }
         // The address owner never defers to anyone (RFC 9568 7.1).
         if self.config.priority == 255 && matches!(self.state, State::Master | State::Backup) {
-            return Err(Ignored::Discarded);
+            return Err(Ignored::Discarded(Discard::AddressOwner));
         }
         let ours = self.priority();
         match self.state {
-            State::Initialize | State::Fault => Err(Ignored::NotRunning),
+            State::Initialize | State::Fault => Err(Ignored::NotRunning { state: self.state }),
             State::Backup => {
                 let lower = advert.priority != 0 && advert.priority < ours;
                 if !lower {
@@ -419,7 +410,10 @@ impl Router {
                     self.down_at = Some(now + self.master_down_interval());
                     Ok(())
                 } else {
-                    Err(Ignored::Discarded)
+                    Err(Ignored::Discarded(Discard::LowerPriority {
+                        received: advert.priority,
+                        ours,
+                    }))
                 }
             }
             State::Master => {
@@ -639,7 +633,13 @@ mod tests {
         let src: IpAddr = "10.0.0.2".parse().unwrap();
         let mut advert = r.advert();
         advert.vrid = 52;
-        assert_eq!(r.handle_advert(now, src, &advert), Err(Ignored::OtherVrid));
+        assert_eq!(
+            r.handle_advert(now, src, &advert),
+            Err(Ignored::OtherVrid {
+                received: 52,
+                ours: 51
+            })
+        );
         advert.vrid = 51;
         advert.auth = Auth::password("wrong");
         assert_eq!(r.handle_advert(now, src, &advert), Err(Ignored::Auth));
@@ -647,13 +647,19 @@ mod tests {
         advert.interval = Interval::from_centis(200).unwrap();
         assert_eq!(
             r.handle_advert(now, src, &advert),
-            Err(Ignored::IntervalMismatch)
+            Err(Ignored::IntervalMismatch {
+                received: Interval::from_centis(200).unwrap(),
+                ours: Interval::from_centis(100).unwrap(),
+            })
         );
         advert.interval = Interval::from_centis(100).unwrap();
         advert.version = Version::V3;
         assert_eq!(
             r.handle_advert(now, src, &advert),
-            Err(Ignored::OtherVersion)
+            Err(Ignored::OtherVersion {
+                received: Version::V3,
+                ours: Version::V2,
+            })
         );
     }
 
@@ -733,7 +739,9 @@ mod tests {
         let advert = r.advert();
         assert_eq!(
             r.handle_advert(now, "10.0.0.2".parse().unwrap(), &advert),
-            Err(Ignored::NotRunning)
+            Err(Ignored::NotRunning {
+                state: State::Fault
+            })
         );
         // Back up: an owner goes straight to master, others to backup.
         r.handle_track(now, 0, true);
@@ -767,7 +775,13 @@ mod tests {
         }
         // ...then discarded, so the down timer runs out and it takes over.
         let t = now + Duration::from_secs(10);
-        assert_eq!(r.handle_advert(t, src, &lower), Err(Ignored::Discarded));
+        assert_eq!(
+            r.handle_advert(t, src, &lower),
+            Err(Ignored::Discarded(Discard::LowerPriority {
+                received: 100,
+                ours: 150
+            }))
+        );
     }
 
     #[test]
@@ -781,7 +795,7 @@ mod tests {
         // A higher address with the same priority does not move the owner.
         assert_eq!(
             r.handle_advert(now, "10.0.0.9".parse().unwrap(), &other),
-            Err(Ignored::Discarded)
+            Err(Ignored::Discarded(Discard::AddressOwner))
         );
         assert_eq!(r.state(), State::Master);
         r.handle_track(now, 0, false);

@@ -1,7 +1,8 @@
 //! Assignment: each resource, in dependency order, to its best node.
+//!
 //! Primaries go before the resources colocated with them; a clone's
-//! instances are assigned together, first the healthy running ones to
-//! where they run (when that is still their best node, as Pacemaker's
+//! instances are assigned together, first the healthy running ones to where
+//! they run (when that is still their best node, as Pacemaker's
 //! pre-allocation does), then the rest.
 
 use std::collections::{BTreeMap, BTreeSet};

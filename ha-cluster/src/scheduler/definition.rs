@@ -1,9 +1,11 @@
-//! Whether a running resource's definition changed since it started: the
-//! digests its start (or promote, or migration) recorded of the parameters
-//! it ran with, against those of the parameters configured now. A changed
-//! parameter that needs a restart restarts it; others are reloaded (when
-//! the agent said which need a restart); a change of private parameters
-//! alone (passwords, kept out of the CIB's copy) changes nothing.
+//! Whether a running resource's definition changed since it started.
+//!
+//! The digests its start (or promote, or migration) recorded of the
+//! parameters it ran with are compared with those of the parameters
+//! configured now. A changed parameter that needs a restart restarts it;
+//! others are reloaded (when the agent said which need a restart); a change
+//! of private parameters alone (passwords, kept out of the CIB's copy)
+//! changes nothing.
 //!
 //! Pacemaker's digest is the MD5 of the parameters as one XML element,
 //! attributes sorted: ` <parameters a="1" b="2"/>` and a newline.

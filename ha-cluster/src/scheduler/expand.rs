@@ -1,10 +1,11 @@
-//! The resources as the scheduler places them: primitives. A group becomes
-//! its members, each colocated with (INFINITY) and ordered after the one
-//! before; a clone becomes numbered instances (`rsc:0`, `rsc:1`...) of its
-//! primitive or group. Constraints on a group apply through its members (a
-//! location to each, a colocation or order through its first or last);
-//! colocations and orders naming a clone keep the clone's id, which the
-//! scheduler resolves to the instances.
+//! The resources as the scheduler places them: primitives.
+//!
+//! A group becomes its members, each colocated with (INFINITY) and ordered
+//! after the one before; a clone becomes numbered instances (`rsc:0`,
+//! `rsc:1`...) of its primitive or group. Constraints on a group apply
+//! through its members (a location to each, a colocation or order through
+//! its first or last); colocations and orders naming a clone keep the
+//! clone's id, which the scheduler resolves to the instances.
 
 use std::collections::BTreeMap;
 
@@ -176,7 +177,7 @@ pub(crate) fn flatten(cib: &Cib) -> Result<Flat, Unsupported> {
                 let (child_id, members) = match child.as_ref() {
                     Resource::Primitive(p) => (p.id.clone(), vec![p.clone()]),
                     Resource::Group { id, members, .. } => (id.clone(), members.clone()),
-                    _ => return Err(Unsupported("clones of clones or bundles".into())),
+                    _ => return Err(Unsupported::NestedClone),
                 };
                 if members.is_empty() {
                     continue;
@@ -227,7 +228,7 @@ pub(crate) fn flatten(cib: &Cib) -> Result<Flat, Unsupported> {
                 }
                 clones.push(set);
             }
-            Resource::Bundle { .. } => return Err(Unsupported("bundles".into())),
+            Resource::Bundle { .. } => return Err(Unsupported::Bundles),
         }
     }
     primitives.extend(connections);

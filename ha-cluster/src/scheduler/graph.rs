@@ -1,8 +1,15 @@
-//! The transition as a graph: the actions that carry out the scheduler's
-//! decisions (fencing, probes, stops, demotes, migrations, starts,
-//! promotes, recurring monitors) and the orderings between them, for the
-//! executor (part 2) to run: an action may run once every action ordered
-//! before it is done.
+//! The transition as a graph of actions and their orderings.
+//!
+//! The actions carry out the scheduler's decisions (fencing, probes, stops,
+//! demotes, migrations, starts, promotes, recurring monitors); an executor
+//! may run an action once every action ordered before it is done.
+//!
+//! They print as Pacemaker names them in its transition graphs (the
+//! `crm_simulate -D` dot file): an [`Action`] as `vip_start_0 node1`,
+//! `vip_monitor_10000 node1` or `stonith 'reboot' node1`; a [`Task`] as the
+//! operation the agent runs (`start`, `monitor`, `reload-agent`...); a
+//! [`Graph`] as its actions in an order that keeps every ordering, one a
+//! line, numbered, each with the numbers of those it waits for.
 //!
 //! The orderings are those Pacemaker's graph has: each resource's own
 //! sequence (demote, stop, start, promote, monitor), probes before a
@@ -13,6 +20,7 @@
 //! interleaves; optional orders apply when both actions are scheduled.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
 
 use super::Change;
 use super::expand::CloneSet;
@@ -74,6 +82,38 @@ impl Task {
     }
 }
 
+impl Task {
+    /// The operation's interval in milliseconds: a recurring monitor's, 0
+    /// for everything else (a probe is a monitor of 0).
+    pub fn interval_ms(self) -> u64 {
+        match self {
+            Self::Monitor { interval_ms } => interval_ms,
+            _ => 0,
+        }
+    }
+}
+
+/// The operation as the agent (or, for fencing, the fence device) is
+/// asked to run it: `start`, `stop`, `promote`, `demote`, `migrate_to`,
+/// `migrate_from`, `reload-agent`, `monitor` (a probe and a recurring
+/// monitor alike), `reboot` (fencing) and `on` (unfencing).
+impl fmt::Display for Task {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Fence => "reboot",
+            Self::Unfence => "on",
+            Self::Probe | Self::Monitor { .. } => "monitor",
+            Self::Demote => "demote",
+            Self::Stop => "stop",
+            Self::MigrateTo => "migrate_to",
+            Self::MigrateFrom => "migrate_from",
+            Self::Start => "start",
+            Self::Promote => "promote",
+            Self::Reload => "reload-agent",
+        })
+    }
+}
+
 /// One action of the transition.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Action {
@@ -83,6 +123,19 @@ pub struct Action {
     pub rsc: Option<String>,
     /// Where.
     pub node: String,
+}
+
+/// Pacemaker's name for the action in its transition graphs: the
+/// operation key (resource, operation, interval) and the node, as
+/// `vip_start_0 node1` or `vip_monitor_10000 node1`; fencing as
+/// `stonith 'reboot' node1` (unfencing: `'on'`).
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (&self.rsc, self.task) {
+            (Some(rsc), task) => write!(f, "{rsc}_{task}_{} {}", task.interval_ms(), self.node),
+            (None, task) => write!(f, "stonith '{task}' {}", self.node),
+        }
+    }
 }
 
 /// The actions and their orderings.
@@ -532,6 +585,44 @@ fn orders(g: &mut Graph, inputs: &Inputs) {
     }
 }
 
+/// The actions in an order that keeps every ordering ([`Graph::run_order`]),
+/// one a line, numbered, each followed by the numbers of the actions it
+/// waits for: `  2. vip_start_0 node1 (after 1)`. When the orderings form
+/// a loop, a first line says so and the actions come in the order they
+/// were scheduled.
+impl fmt::Display for Graph {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let order = self.order();
+        if order.is_none() {
+            writeln!(
+                f,
+                "the orderings form a loop: this transition cannot finish"
+            )?;
+        }
+        let order = order.unwrap_or_else(|| (0..self.actions.len()).collect());
+        let mut number = vec![0; self.actions.len()];
+        for (k, &i) in order.iter().enumerate() {
+            number[i] = k + 1;
+        }
+        for (k, &i) in order.iter().enumerate() {
+            if k > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{:>3}. {}", number[i], self.actions[i])?;
+            let mut after: Vec<usize> = self.before(i).map(|b| number[b]).collect();
+            after.sort_unstable();
+            if let Some((first, rest)) = after.split_first() {
+                write!(f, " (after {first}")?;
+                for n in rest {
+                    write!(f, ", {n}")?;
+                }
+                write!(f, ")")?;
+            }
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -558,6 +649,44 @@ mod tests {
             .order("vip", "haproxy")
             .build()
             .unwrap()
+    }
+
+    #[test]
+    fn actions_print_as_pacemaker_names_them() {
+        let transition = schedule(&chapter(Cib::builder())).unwrap();
+        let g = &transition.graph;
+        let start = g.find(Task::Start, Some("vip"), "node1").unwrap();
+        assert_eq!(g.actions[start].to_string(), "vip_start_0 node1");
+        let monitor = g
+            .find(
+                Task::Monitor {
+                    interval_ms: 30_000,
+                },
+                Some("vip"),
+                "node1",
+            )
+            .unwrap();
+        assert_eq!(g.actions[monitor].to_string(), "vip_monitor_30000 node1");
+        let probe = g.find(Task::Probe, Some("haproxy"), "node2").unwrap();
+        assert_eq!(g.actions[probe].to_string(), "haproxy_monitor_0 node2");
+        let fence = Action {
+            task: Task::Fence,
+            rsc: None,
+            node: "node2".into(),
+        };
+        assert_eq!(fence.to_string(), "stonith 'reboot' node2");
+        assert_eq!(Task::Reload.to_string(), "reload-agent");
+        assert_eq!(
+            g.to_string(),
+            "  1. vip_monitor_0 node1
+  2. haproxy_monitor_0 node1
+  3. vip_monitor_0 node2
+  4. vip_start_0 node1 (after 1, 3)
+  5. vip_monitor_30000 node1 (after 4)
+  6. haproxy_monitor_0 node2
+  7. haproxy_start_0 node1 (after 2, 4, 6)
+  8. haproxy_monitor_30000 node1 (after 7)"
+        );
     }
 
     fn position(g: &Graph, order: &[usize], task: Task, rsc: &str, node: &str) -> usize {

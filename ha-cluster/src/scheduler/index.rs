@@ -1,6 +1,7 @@
-//! Constraints indexed by the resources they name, so that scoring and
-//! placing a resource looks at its own constraints only (large CIBs stay
-//! linear rather than quadratic).
+//! Constraints indexed by the resources they name.
+//!
+//! Scoring and placing a resource looks at its own constraints only, so
+//! large CIBs stay linear rather than quadratic.
 
 use std::collections::BTreeMap;
 

@@ -1,24 +1,25 @@
-//! The scheduler, a pure function from a [`Cib`] to a [`Transition`]:
-//! where each resource should run given the scores (location, stickiness,
-//! colocation, failures, node availability) and what must change.
+//! The scheduler: a pure function from a [`Cib`] to a [`Transition`].
 //!
-//! **So far** (issue #7, part 1 in progress): primitives, groups, clones
-//! (anonymous and unique; clone-max, clone-node-max, clone-min,
-//! interleave) and promotable clones (promotion scores, promoted-max and
-//! promoted-node-max), with locations (node scores, rules on node
-//! attributes, dates and `#uname`, score-attribute), stickiness, mandatory
-//! and advisory colocation with Pacemaker's score merging, roles, orders
-//! (restarts after a required start, stops after an unrunnable one, one or
-//! more, asymmetrical), node-attribute colocation, resource sets, tags and
-//! templates, tickets, failures (recovery, migration-threshold,
-//! failure-timeout, on-fail including demote and block, hard and fatal
-//! errors, failed stops and migrations), orphans, multiply active
-//! resources, live migration, node states as Pacemaker reads them
-//! (fencing of unclean nodes, unfencing), Pacemaker Remote and guest nodes
-//! (connections, resets, containers), node health, standby, maintenance,
-//! no-quorum-policy (stop, freeze, demote, ignore), the utilization
-//! placement strategies, and definition changes (parameter digests:
-//! restart or reload). Bundles are reported as unsupported.
+//! It decides where each resource should run given the scores (location,
+//! stickiness, colocation, failures, node availability) and what must
+//! change.
+//!
+//! It handles primitives, groups, clones (anonymous and unique; clone-max,
+//! clone-node-max, clone-min, interleave) and promotable clones (promotion
+//! scores, promoted-max and promoted-node-max), with locations (node
+//! scores, rules on node attributes, dates and `#uname`, score-attribute),
+//! stickiness, mandatory and advisory colocation with Pacemaker's score
+//! merging, roles, orders (restarts after a required start, stops after an
+//! unrunnable one, one or more, asymmetrical), node-attribute colocation,
+//! resource sets, tags and templates, tickets, failures (recovery,
+//! migration-threshold, failure-timeout, on-fail including demote and
+//! block, hard and fatal errors, failed stops and migrations), orphans,
+//! multiply active resources, live migration, node states as Pacemaker
+//! reads them (fencing of unclean nodes, unfencing), Pacemaker Remote and
+//! guest nodes (connections, resets, containers), node health, standby,
+//! maintenance, no-quorum-policy (stop, freeze, demote, ignore), the
+//! utilization placement strategies, and definition changes (parameter
+//! digests: restart or reload). Bundles are [`Unsupported`].
 //!
 //! The decisions come as crm_simulate's summary states them ([`Change`])
 //! and as the graph of actions that carries them out ([`Graph`]: probes,
@@ -176,10 +177,24 @@ pub struct Transition {
     pub unclean: Vec<String>,
 }
 
-/// A CIB using something the scheduler does not handle yet.
+/// A CIB using something the scheduler does not handle.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("not supported yet: {0}")]
-pub struct Unsupported(pub String);
+#[non_exhaustive]
+pub enum Unsupported {
+    /// A bundle (containers).
+    #[error("not supported yet: bundles")]
+    Bundles,
+    /// A clone of a clone, or of a bundle.
+    #[error("not supported yet: clones of clones or bundles")]
+    NestedClone,
+    /// A `placement-strategy` other than default, utilization, balanced
+    /// and minimal.
+    #[error("not supported yet: placement-strategy {0}")]
+    PlacementStrategy(String),
+    /// A constraint naming a resource the scheduler does not place.
+    #[error("not supported yet: constraints on resources not scheduled yet")]
+    ConstraintOnUnscheduled,
+}
 
 /// A location constraint's score on `node` (its node's, or its rule's,
 /// which may come from a node attribute), if it covers the node.
@@ -206,7 +221,7 @@ fn location_score(cib: &Cib, c: &Constraint, node: &str) -> Option<Score> {
 
 /// `failure-timeout` in seconds (0 or unset: failures never expire).
 pub(crate) fn failure_timeout(p: &Primitive) -> Option<i64> {
-    let ms = crate::cib::duration_ms(p.meta.get("failure-timeout")?)?;
+    let ms = crate::cib::pacemaker_ms(p.meta.get("failure-timeout")?)?;
     (ms > 0).then_some(ms.div_ceil(1000) as i64)
 }
 
@@ -264,10 +279,9 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
     let primitives: Vec<&Primitive> = owned.iter().collect();
     let strategy = cib.options.placement_strategy.as_str();
     if !matches!(strategy, "default" | "utilization" | "balanced" | "minimal") {
-        return Err(Unsupported(format!(
-            "placement-strategy {}",
-            cib.options.placement_strategy
-        )));
+        return Err(Unsupported::PlacementStrategy(
+            cib.options.placement_strategy.clone(),
+        ));
     }
     let ids: BTreeSet<&str> = primitives
         .iter()
@@ -288,9 +302,7 @@ pub fn schedule(cib: &Cib) -> Result<Transition, Unsupported> {
             Constraint::Order { first, then, .. } => vec![first, then],
         };
         if refs.iter().any(|r| !ids.contains(r)) {
-            return Err(Unsupported(
-                "constraints on resources not scheduled yet".into(),
-            ));
+            return Err(Unsupported::ConstraintOnUnscheduled);
         }
     }
     let index = index::Index::new(&constraints);

@@ -1,8 +1,9 @@
-//! Promotion: which of a promotable clone's placed instances become
-//! Promoted, as Pacemaker's `pcmk__set_instance_roles` decides. Each
-//! instance gets a priority (its promotion score, the `master-<rsc>` node
-//! attribute that agents set, -1 when unset; plus role-specific locations
-//! and colocations), then a sort index (the priority plus the clone's own
+//! Promotion: which of a promotable clone's instances become Promoted.
+//!
+//! As Pacemaker's `pcmk__set_instance_roles` decides: each instance gets a
+//! priority (its promotion score, the `master-<rsc>` node attribute that
+//! agents set, -1 when unset; plus role-specific locations and
+//! colocations), then a sort index (the priority plus the clone's own
 //! preference for the node and the pull of resources that want to be with
 //! the promoted instance); the best `promoted-max` with both non-negative
 //! are promoted, at most `promoted-node-max` per node.

@@ -1,6 +1,8 @@
-//! Gratuitous ARP: telling the LAN that the virtual IPv4 addresses now live
-//! behind this interface's MAC address, as keepalived does on becoming
-//! master ("who-has VIP tell VIP", broadcast from the interface's MAC).
+//! Gratuitous ARP for the virtual IPv4 addresses.
+//!
+//! Telling the LAN that the virtual IPv4 addresses now live behind this
+//! interface's MAC address, as keepalived does on becoming master ("who-has
+//! VIP tell VIP", broadcast from the interface's MAC).
 
 use std::io;
 use std::net::Ipv4Addr;

@@ -1,7 +1,8 @@
-//! One `vrrp_instance` running on Linux: the [`Router`] fed by an
-//! advertisement socket, a clock, its tracked objects and its sync group;
-//! its decisions carried out with rtnetlink (addresses), gratuitous ARP or
-//! unsolicited NA, and notify scripts.
+//! One `vrrp_instance` running on Linux.
+//!
+//! The [`Router`] fed by an advertisement socket, a clock, its tracked
+//! objects and its sync group; its decisions carried out with rtnetlink
+//! (addresses), gratuitous ARP or unsolicited NA, and notify scripts.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -289,7 +290,7 @@ impl InstanceDriver {
                     .router
                     .handle_advert(Instant::now(), packet.src, &advert)
                 {
-                    tracing::trace!(instance = %self.instance.name, src = %packet.src, ?why, "advert ignored");
+                    tracing::trace!(instance = %self.instance.name, src = %packet.src, reason = %why, "advert ignored");
                 }
             }
             Err(e) => {

@@ -1,5 +1,7 @@
-//! The Linux driver: the sockets, addresses and announcements that carry
-//! out what the [`Router`](crate::Router) decides.
+//! The Linux driver.
+//!
+//! The sockets, addresses and announcements that carry out what the
+//! [`Router`](crate::Router) decides.
 //!
 //! The advertisement socket for IPv4 and IPv6 ([`socket`]), virtual
 //! address changes over rtnetlink ([`address`]), gratuitous ARP ([`arp`]),

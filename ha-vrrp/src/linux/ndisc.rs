@@ -1,6 +1,7 @@
-//! Unsolicited neighbour advertisements: IPv6's gratuitous ARP (RFC 4861
-//! 7.2.6). On becoming master the router tells all nodes on the link
-//! (ff02::1) that each virtual IPv6 address now lives behind this
+//! Unsolicited neighbour advertisements: IPv6's gratuitous ARP.
+//!
+//! RFC 4861 7.2.6: on becoming master the router tells all nodes on the
+//! link (ff02::1) that each virtual IPv6 address now lives behind this
 //! interface's MAC address, with the Override flag so caches update.
 
 use std::io;

@@ -1,6 +1,7 @@
-//! keepalived's script security: who scripts run as (`script_user`) and,
-//! with `enable_script_security`, refusing scripts that someone other than
-//! root could have changed.
+//! keepalived's script security.
+//!
+//! Who scripts run as (`script_user`) and, with `enable_script_security`,
+//! refusing scripts that someone other than root could have changed.
 //!
 //! A script is refused when the program, or any directory above it, is not
 //! owned by root (or the script user), or is writable by a group other than

@@ -1,6 +1,7 @@
-//! Watching what an instance tracks, and reporting it to the instance
-//! driver, which passes it on to [`Router::handle_track`] and
-//! [`Router::handle_track_value`].
+//! Watching what an instance tracks.
+//!
+//! What it finds is reported to the instance driver, which passes it on to
+//! [`Router::handle_track`] and [`Router::handle_track_value`].
 //!
 //! - Interfaces: rtnetlink link notifications (no polling); an interface is
 //!   up while it is administratively up and running (carrier), as keepalived

@@ -1,5 +1,6 @@
-//! keepalived's `use_vmac`: the virtual addresses live on a macvlan
-//! interface (`vrrp.<VRID>`) that carries the VRRP virtual MAC
+//! keepalived's `use_vmac`: the virtual addresses on a macvlan.
+//!
+//! The macvlan interface (`vrrp.<VRID>`) carries the VRRP virtual MAC
 //! (00-00-5E-00-01-VRID for IPv4, 00-00-5E-00-02-VRID for IPv6, RFC 9568
 //! 7.3), so after a failover the neighbours' caches stay right: only the
 //! switch relearns which port the MAC is behind, from the new master's
