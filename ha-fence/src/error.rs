@@ -28,5 +28,16 @@ pub enum Error {
     Protocol(String),
 }
 
+impl Error {
+    /// Whether trying the same action again may succeed: a fence not yet
+    /// confirmed (a busy device, a power still changing) or a garbled
+    /// exchange. A wrong parameter or a refused login stays so; a device
+    /// that cannot be reached or did not answer within the timeout is
+    /// better left for the next device or level.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Self::NotConfirmed(_) | Self::Protocol(_))
+    }
+}
+
 /// Results in ha-fence.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
