@@ -22,6 +22,10 @@ pub enum Error {
     /// power still reads on after `power_timeout`).
     #[error("not confirmed: {0}")]
     NotConfirmed(String),
+    /// The device does not offer this operation (a [`Fencer`](crate::Fencer)
+    /// that keeps a default).
+    #[error("{0} is not supported by this device")]
+    Unsupported(&'static str),
     /// The device broke its protocol (a bad integrity code, a malformed
     /// answer, an error completion code).
     #[error("protocol error: {0}")]

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-use async_trait::async_trait;
+use ha_core::async_trait;
 use tokio::io::AsyncWriteExt;
 use tokio::process::Command;
 

@@ -22,3 +22,6 @@ pub mod watchdog;
 
 pub use error::{Error, Result};
 pub use fencer::{Action, Fencer, Metadata, Parameter, ParameterType, PowerState};
+/// The attribute [`Fencer`] is implemented with, re-exported so that
+/// writing a device needs no extra dependency.
+pub use ha_core::async_trait;

@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
-use async_trait::async_trait;
+use ha_core::async_trait;
 use ha_iscsi::initiator::{InitiatorConfig, Session};
 use md5::{Digest, Md5};
 

@@ -196,7 +196,7 @@ fn exit_code(e: &Error) -> u8 {
         Error::LoginRefused(_) => EC_LOGIN_DENIED,
         Error::Unreachable(_) => EC_CONNECTION_LOST,
         Error::Timeout(_) => EC_TIMED_OUT,
-        Error::NotConfirmed(_) | Error::Protocol(_) => EC_GENERIC,
+        Error::NotConfirmed(_) | Error::Protocol(_) | Error::Unsupported(_) => EC_GENERIC,
     }
 }
 

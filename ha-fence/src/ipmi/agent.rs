@@ -14,7 +14,7 @@
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
-use async_trait::async_trait;
+use ha_core::async_trait;
 
 use crate::error::{Error, Result};
 use crate::fencer::{Action, Fencer, Metadata, Parameter, ParameterType, PowerState};

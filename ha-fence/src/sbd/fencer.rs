@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
+use ha_core::async_trait;
 
 use crate::error::{Error, Result};
 use crate::fencer::{Action, Fencer, Metadata, Parameter, ParameterType, PowerState};

@@ -96,7 +96,7 @@ mod tests {
 
     const SEED: u64 = 7;
     use crate::fencer::{Metadata, PowerState};
-    use async_trait::async_trait;
+    use ha_core::async_trait;
     use std::sync::Mutex;
 
     /// A device that records what it was asked and fails as told.

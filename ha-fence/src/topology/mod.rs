@@ -19,7 +19,7 @@ use std::sync::Arc;
 use crate::error::{Error, Result};
 use crate::fencer::Fencer;
 
-pub use options::{DeviceOptions, HostCheck};
+pub use options::{DeviceOptions, DeviceOptionsBuilder, HostCheck};
 pub use plan::{Plan, Request};
 
 /// A fencing device in a topology.

@@ -21,14 +21,40 @@ pub enum HostCheck {
 }
 
 /// A device's `pcmk_*` parameters.
+///
+/// [`DeviceOptions::default`] is Pacemaker's defaults: no host list or
+/// map, the host check Pacemaker picks (`static-list` once a list or map
+/// is given, else `dynamic-list`), no delay, 60 s per action (all its
+/// tries together) and 2 tries, 60 s for the host check. Build others
+/// with [`DeviceOptions::builder`], or read them from a stonith device's
+/// parameters with [`DeviceOptions::from_params`].
+///
+/// ```
+/// use std::time::Duration;
+/// use ha_fence::Action;
+/// use ha_fence::topology::{DeviceOptions, HostCheck};
+///
+/// // pcmk_host_map="node1:1;node2:2" pcmk_delay_max=10 pcmk_off_retries=3
+/// let options = DeviceOptions::builder()
+///     .plug("node1", "1")
+///     .plug("node2", "2")
+///     .delay_max(Duration::from_secs(10))
+///     .retries(Action::Off, 3)
+///     .build();
+/// assert_eq!(options.host_check(), HostCheck::StaticList);
+/// assert_eq!(options.plug("node2"), "2");
+/// assert_eq!(options.tries(Action::Off), 3);
+/// assert_eq!(options.timeout(Action::Off), Duration::from_secs(60));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeviceOptions {
     /// `pcmk_host_list`.
     pub host_list: Vec<String>,
     /// `pcmk_host_map`: host to plug (`node1:1;node2:2,3`, first plug).
     pub host_map: BTreeMap<String, String>,
-    /// `pcmk_host_check`.
-    pub host_check: HostCheck,
+    /// `pcmk_host_check`; `None` is Pacemaker's choice (see
+    /// [`DeviceOptions::host_check`]).
+    pub host_check: Option<HostCheck>,
     /// `pcmk_delay_base`: a fixed wait before fencing.
     pub delay_base: Duration,
     /// `pcmk_delay_max`: the longest wait before fencing, the base
@@ -45,6 +71,91 @@ pub struct DeviceOptions {
     /// (60 s): the time a device has to say whether it can fence a host.
     pub check_timeout: Duration,
 }
+
+impl Default for DeviceOptions {
+    fn default() -> Self {
+        Self {
+            host_list: Vec::new(),
+            host_map: BTreeMap::new(),
+            host_check: None,
+            delay_base: Duration::ZERO,
+            delay_max: Duration::ZERO,
+            timeouts: ACTIONS.into_iter().map(|a| (a, DEFAULT_TIMEOUT)).collect(),
+            retries: ACTIONS.into_iter().map(|a| (a, DEFAULT_RETRIES)).collect(),
+            check_timeout: DEFAULT_TIMEOUT,
+        }
+    }
+}
+
+/// Builds [`DeviceOptions`] from Pacemaker's defaults.
+#[derive(Debug, Clone, Default)]
+pub struct DeviceOptionsBuilder {
+    options: DeviceOptions,
+}
+
+impl DeviceOptionsBuilder {
+    /// Adds hosts to `pcmk_host_list`.
+    pub fn host_list<I, S>(mut self, hosts: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.options
+            .host_list
+            .extend(hosts.into_iter().map(Into::into));
+        self
+    }
+
+    /// Maps `host` to `plug` (a `pcmk_host_map` entry).
+    pub fn plug(mut self, host: impl Into<String>, plug: impl Into<String>) -> Self {
+        self.options.host_map.insert(host.into(), plug.into());
+        self
+    }
+
+    /// Sets `pcmk_host_check`.
+    pub fn host_check(mut self, check: HostCheck) -> Self {
+        self.options.host_check = Some(check);
+        self
+    }
+
+    /// Sets `pcmk_delay_base` (0).
+    pub fn delay_base(mut self, delay: Duration) -> Self {
+        self.options.delay_base = delay;
+        self
+    }
+
+    /// Sets `pcmk_delay_max` (0).
+    pub fn delay_max(mut self, delay: Duration) -> Self {
+        self.options.delay_max = delay;
+        self
+    }
+
+    /// Sets `pcmk_<action>_timeout` (60 s).
+    pub fn timeout(mut self, action: Action, timeout: Duration) -> Self {
+        self.options.timeouts.insert(action, timeout);
+        self
+    }
+
+    /// Sets `pcmk_<action>_retries` (2).
+    pub fn retries(mut self, action: Action, tries: u32) -> Self {
+        self.options.retries.insert(action, tries);
+        self
+    }
+
+    /// Sets `pcmk_list_timeout` / `pcmk_status_timeout` (60 s).
+    pub fn check_timeout(mut self, timeout: Duration) -> Self {
+        self.options.check_timeout = timeout;
+        self
+    }
+
+    /// The options.
+    pub fn build(self) -> DeviceOptions {
+        self.options
+    }
+}
+
+/// The actions a device has a timeout and retries for.
+const ACTIONS: [Action; 3] = [Action::Off, Action::On, Action::Reboot];
 
 /// Pacemaker's timeout for a device's actions (`stonith-timeout`).
 pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
@@ -66,16 +177,10 @@ impl DeviceOptions {
     /// returned for the agent.
     pub fn from_params(params: &[(String, String)]) -> Result<(Self, Vec<(String, String)>)> {
         let mut options = Self {
-            host_list: Vec::new(),
-            host_map: BTreeMap::new(),
-            host_check: HostCheck::DynamicList,
-            delay_base: Duration::ZERO,
-            delay_max: Duration::ZERO,
             timeouts: HashMap::new(),
             retries: HashMap::new(),
-            check_timeout: DEFAULT_TIMEOUT,
+            ..Self::default()
         };
-        let mut check = None;
         let mut default_timeout = DEFAULT_TIMEOUT;
         let mut check_timeout = None;
         let mut rest = Vec::new();
@@ -100,7 +205,7 @@ impl DeviceOptions {
                     }
                 }
                 "pcmk_host_check" => {
-                    check = Some(match v.as_str() {
+                    options.host_check = Some(match v.as_str() {
                         "static-list" => HostCheck::StaticList,
                         "dynamic-list" => HostCheck::DynamicList,
                         "status" => HostCheck::Status,
@@ -141,20 +246,29 @@ impl DeviceOptions {
                 _ => rest.push((k.clone(), v.clone())),
             }
         }
-        for action in [Action::Off, Action::On, Action::Reboot] {
+        for action in ACTIONS {
             options.timeouts.entry(action).or_insert(default_timeout);
             options.retries.entry(action).or_insert(DEFAULT_RETRIES);
         }
         options.check_timeout = check_timeout.unwrap_or(default_timeout);
-        // Pacemaker's default: the static list when one is given.
-        options.host_check = check.unwrap_or(
-            if options.host_list.is_empty() && options.host_map.is_empty() {
+        Ok((options, rest))
+    }
+
+    /// Options built from Pacemaker's defaults.
+    pub fn builder() -> DeviceOptionsBuilder {
+        DeviceOptionsBuilder::default()
+    }
+
+    /// The host check in force: the one set, else Pacemaker's choice,
+    /// the static list when a list or map is given, the device's own list
+    /// otherwise.
+    pub fn host_check(&self) -> HostCheck {
+        self.host_check
+            .unwrap_or(if self.host_list.is_empty() && self.host_map.is_empty() {
                 HostCheck::DynamicList
             } else {
                 HostCheck::StaticList
-            },
-        );
-        Ok((options, rest))
+            })
     }
 
     /// The plug name for `host` (its map entry, else the host's name).
@@ -229,7 +343,7 @@ mod tests {
             "pcmk_host_list=node1 ipaddr=192.0.2.11 login=admin pcmk_host_map=node2:2,3;node3:7 pcmk_delay_max=15 pcmk_off_timeout=30s pcmk_reboot_retries=4",
         ))
         .unwrap();
-        assert_eq!(o.host_check, HostCheck::StaticList);
+        assert_eq!(o.host_check(), HostCheck::StaticList);
         assert_eq!(
             (o.plug("node2"), o.plug("node1")),
             ("2".into(), "node1".into())
@@ -250,6 +364,34 @@ mod tests {
         ] {
             assert!(DeviceOptions::from_params(&kv(bad)).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn the_defaults_are_pacemakers_and_the_builder_starts_from_them() {
+        let (read, _) = DeviceOptions::from_params(&[]).unwrap();
+        assert_eq!(read, DeviceOptions::default());
+        assert_eq!(DeviceOptions::builder().build(), DeviceOptions::default());
+        let o = DeviceOptions::default();
+        assert_eq!(o.host_check(), HostCheck::DynamicList);
+        assert_eq!(
+            (o.timeout(Action::Reboot), o.tries(Action::Reboot)),
+            (Duration::from_secs(60), 2)
+        );
+        let (read, _) = DeviceOptions::from_params(&kv(
+            "pcmk_host_list=node1,node2 pcmk_host_map=node3:7 pcmk_host_check=status pcmk_delay_base=1 pcmk_delay_max=5 pcmk_on_timeout=9 pcmk_off_retries=4 pcmk_status_timeout=3",
+        ))
+        .unwrap();
+        let built = DeviceOptions::builder()
+            .host_list(["node1", "node2"])
+            .plug("node3", "7")
+            .host_check(HostCheck::Status)
+            .delay_base(Duration::from_secs(1))
+            .delay_max(Duration::from_secs(5))
+            .timeout(Action::On, Duration::from_secs(9))
+            .retries(Action::Off, 4)
+            .check_timeout(Duration::from_secs(3))
+            .build();
+        assert_eq!(built, read);
     }
 
     #[test]

@@ -369,7 +369,7 @@ impl Plan {
             }
             let entry = &self.devices[stage.devices[0]];
             let o = &entry.options;
-            match o.host_check {
+            match o.host_check() {
                 HostCheck::None => {}
                 HostCheck::StaticList if o.lists(&self.host) => {}
                 HostCheck::StaticList => {
@@ -488,9 +488,9 @@ impl Plan {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fencer::{Fencer, Metadata};
+    use crate::fencer::Fencer;
     use crate::topology::Device;
-    use async_trait::async_trait;
+    use ha_core::async_trait;
     use std::sync::Arc;
 
     /// The plan's tests never run a device: the requests are answered here.
@@ -500,22 +500,6 @@ mod tests {
     impl Fencer for Inert {
         async fn fence(&self, _: &str, _: Action) -> Result<()> {
             unreachable!("the plan runs nothing")
-        }
-        async fn status(&self, _: &str) -> Result<PowerState> {
-            unreachable!("the plan runs nothing")
-        }
-        async fn list(&self) -> Result<Vec<String>> {
-            unreachable!("the plan runs nothing")
-        }
-        async fn monitor(&self) -> Result<()> {
-            unreachable!("the plan runs nothing")
-        }
-        fn metadata(&self) -> Metadata {
-            Metadata {
-                name: "inert".into(),
-                description: String::new(),
-                parameters: Vec::new(),
-            }
         }
     }
 
