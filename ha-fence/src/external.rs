@@ -15,7 +15,7 @@ use ha_core::async_trait;
 use tokio::io::AsyncWriteExt;
 use tokio::process::Command;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Operation, ProtocolError, Result};
 use crate::fencer::{Action, Fencer, Metadata, Parameter, ParameterType, PowerState};
 
 /// A fence-agents program with its parameters.
@@ -124,7 +124,7 @@ async fn run_program(
         .stderr(Stdio::piped())
         .kill_on_drop(true)
         .spawn()
-        .map_err(|e| Error::BadParameter(format!("cannot run {}: {e}", program.display())))?;
+        .map_err(|e| Error::io(Operation::Run, program.display(), e))?;
     if let Some(mut pipe) = child.stdin.take() {
         let text = stdin.unwrap_or("").to_owned();
         // Written concurrently with reading: an agent that prints before
@@ -139,7 +139,7 @@ async fn run_program(
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
         }),
-        Ok(Err(e)) => Err(Error::Protocol(format!("{}: {e}", program.display()))),
+        Ok(Err(e)) => Err(Error::io(Operation::Wait, program.display(), e)),
         // Dropping the future kills the child (kill_on_drop).
         Err(_) => Err(Error::Timeout(format!(
             "{} did not finish within {timeout:?}",
@@ -152,11 +152,7 @@ async fn run_program(
 pub async fn metadata_of(program: &Path, timeout: Duration) -> Result<Metadata> {
     let run = run_program(program, &["-o", "metadata"], None, timeout).await?;
     if run.code != 0 {
-        return Err(Error::Protocol(format!(
-            "{} -o metadata: exit {}",
-            program.display(),
-            run.code
-        )));
+        return Err(ProtocolError::MetadataExit(run.code).into());
     }
     parse_metadata(&run.stdout)
 }
@@ -165,7 +161,7 @@ pub async fn metadata_of(program: &Path, timeout: Duration) -> Result<Metadata> 
 pub fn parse_metadata(xml: &str) -> Result<Metadata> {
     use quick_xml::events::Event;
 
-    let bad = |e: String| Error::Protocol(format!("agent metadata: {e}"));
+    let bad = |e: String| Error::from(ProtocolError::Metadata(e));
     let mut reader = quick_xml::Reader::from_str(xml);
     let mut metadata = Metadata {
         name: String::new(),

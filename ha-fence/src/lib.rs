@@ -16,11 +16,12 @@ pub mod external;
 pub mod fencer;
 pub mod ipmi;
 pub mod sbd;
+#[cfg(feature = "scsi")]
 pub mod scsi;
 pub mod topology;
 pub mod watchdog;
 
-pub use error::{Error, Result};
+pub use error::{Error, Operation, ProtocolError, Result};
 pub use fencer::{Action, Fencer, Metadata, Parameter, ParameterType, PowerState};
 /// The attribute [`Fencer`] is implemented with, re-exported so that
 /// writing a device needs no extra dependency.

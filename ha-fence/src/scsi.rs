@@ -263,11 +263,12 @@ impl ScsiFencer {
     }
 }
 
+/// The initiator's errors in the kinds a fencing decision needs apart.
 fn iscsi(e: ha_iscsi::Error) -> Error {
     match e {
         ha_iscsi::Error::LoginRefused { .. } => Error::LoginRefused(e.to_string()),
         ha_iscsi::Error::Connection(_) => Error::Unreachable(e.to_string()),
-        other => Error::Protocol(other.to_string()),
+        other => Error::Iscsi(other),
     }
 }
 

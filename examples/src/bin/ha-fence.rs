@@ -194,9 +194,9 @@ fn exit_code(e: &Error) -> u8 {
     match e {
         Error::BadParameter(_) => EC_BAD_ARGS,
         Error::LoginRefused(_) => EC_LOGIN_DENIED,
-        Error::Unreachable(_) => EC_CONNECTION_LOST,
+        Error::Unreachable(_) | Error::Io { .. } => EC_CONNECTION_LOST,
         Error::Timeout(_) => EC_TIMED_OUT,
-        Error::NotConfirmed(_) | Error::Protocol(_) | Error::Unsupported(_) => EC_GENERIC,
+        _ => EC_GENERIC,
     }
 }
 
@@ -380,7 +380,7 @@ fn main() -> ExitCode {
                     println!("Status: OFF");
                     return ExitCode::from(2);
                 }
-                Ok(PowerState::Unknown) => Err(Error::Protocol("unknown power state".into())),
+                Ok(PowerState::Unknown) => Err(Error::NotConfirmed("unknown power state".into())),
                 Err(e) => Err(e),
             },
             "monitor" => fencer.monitor().await,

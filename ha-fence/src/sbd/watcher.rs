@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Operation, Result};
 use crate::watchdog::Watchdog;
 
 use super::disk::SbdDisk;
@@ -109,7 +109,13 @@ impl SbdWatcher {
             Ok::<_, Error>((index, t.loop_interval.max(1), t.watchdog.max(1)))
         })
         .await
-        .map_err(|e| Error::Protocol(e.to_string()))??;
+        .map_err(|e| {
+            Error::io(
+                Operation::Read,
+                self.device.display(),
+                std::io::Error::other(e),
+            )
+        })??;
         let interval = Duration::from_secs(u64::from(loop_interval));
         let patience = Duration::from_secs(u64::from(watchdog_timeout));
         tracing::info!(device = %self.device.display(), node = %self.name, slot = index, "SBD watching");

@@ -16,7 +16,7 @@ impl Topology {
     pub async fn fence(&self, host: &str, action: Action) -> Result<Fenced> {
         let seed = match self.seed {
             Some(seed) => seed,
-            None => ha_core::random::u64().map_err(|e| Error::Protocol(e.to_string()))?,
+            None => ha_core::random::u64().map_err(Error::Entropy)?,
         };
         let mut plan = Plan::new(self, host, action, seed, now());
         loop {
@@ -31,25 +31,19 @@ impl Topology {
                 }
             };
             let Some(request) = plan.poll_request() else {
-                if deadline.is_none() {
-                    // A plan without a request, a deadline or an outcome
-                    // cannot move on; it never happens, and must not hang.
-                    return Err(Error::Protocol(format!("fencing {host}: the plan stalled")));
-                }
+                // Only a finished plan has no deadline, and its outcome
+                // was returned above.
+                assert!(deadline.is_some(), "a running plan has a deadline");
                 expired.await;
                 plan.handle_timeout(now());
                 continue;
             };
-            let device = match &request {
-                Request::List { device }
-                | Request::Status { device, .. }
-                | Request::Fence { device, .. } => self.device(device),
-            };
-            let Some(device) = device else {
-                return Err(Error::BadParameter(format!(
-                    "fencing {host}: a device went away"
-                )));
-            };
+            let (Request::List { device }
+            | Request::Status { device, .. }
+            | Request::Fence { device, .. }) = &request;
+            let device = self
+                .device(device)
+                .expect("the plan names the topology's own devices");
             let answer = tokio::select! {
                 () = expired => Answer::Expired,
                 answer = ask(device.fencer.as_ref(), &request) => answer,
