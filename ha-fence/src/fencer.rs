@@ -1,10 +1,11 @@
 //! The [`Fencer`] trait: what every fencing device offers, whatever it
 //! talks to (an IPMI BMC, a fence-agents program, an SBD disk, a SCSI
-//! LUN's reservations), and the vocabulary around it.
+//! LUN's reservations), with the actions and power states it speaks of.
 
 use ha_core::async_trait;
 
 use crate::error::{Error, Result};
+use crate::metadata::Metadata;
 
 /// What to do to a target.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -47,49 +48,6 @@ pub enum PowerState {
     Off,
     /// The device cannot tell.
     Unknown,
-}
-
-/// A parameter's type, as fence-agents metadata names it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ParameterType {
-    /// Free text.
-    String,
-    /// `0`/`1`, `true`/`false`, `on`/`off`.
-    Boolean,
-    /// A whole number.
-    Integer,
-    /// A number with a fraction (seconds).
-    Second,
-    /// One of these values.
-    Select(Vec<String>),
-}
-
-/// One parameter a device takes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Parameter {
-    /// Its name (`ip`, `username`...).
-    pub name: String,
-    /// Older names still accepted (`ipaddr`, `login`...).
-    pub aliases: Vec<String>,
-    /// Its type.
-    pub kind: ParameterType,
-    /// The value when not given.
-    pub default: Option<String>,
-    /// Must be given.
-    pub required: bool,
-    /// What it is for.
-    pub description: String,
-}
-
-/// What a device is and takes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Metadata {
-    /// Its agent name (`fence_ipmilan`...).
-    pub name: String,
-    /// One line about it.
-    pub description: String,
-    /// Its parameters.
-    pub parameters: Vec<Parameter>,
 }
 
 /// A fencing device.
@@ -157,8 +115,7 @@ pub trait Fencer: Send + Sync {
         let name = std::any::type_name::<Self>();
         Metadata {
             name: name.rsplit("::").next().unwrap_or(name).to_owned(),
-            description: String::new(),
-            parameters: Vec::new(),
+            ..Metadata::default()
         }
     }
 }

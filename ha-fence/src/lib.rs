@@ -15,6 +15,7 @@ pub mod error;
 pub mod external;
 pub mod fencer;
 pub mod ipmi;
+pub mod metadata;
 pub mod sbd;
 #[cfg(feature = "scsi")]
 pub mod scsi;
@@ -22,7 +23,8 @@ pub mod topology;
 pub mod watchdog;
 
 pub use error::{Error, Operation, ProtocolError, Result};
-pub use fencer::{Action, Fencer, Metadata, Parameter, ParameterType, PowerState};
+pub use fencer::{Action, Fencer, PowerState};
 /// The attribute [`Fencer`] is implemented with, re-exported so that
 /// writing a device needs no extra dependency.
 pub use ha_core::async_trait;
+pub use metadata::{Metadata, Parameter, ParameterType};

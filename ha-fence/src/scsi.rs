@@ -15,7 +15,8 @@ use ha_iscsi::initiator::{InitiatorConfig, Session};
 use md5::{Digest, Md5};
 
 use crate::error::{Error, Result};
-use crate::fencer::{Action, Fencer, Metadata, Parameter, ParameterType, PowerState};
+use crate::fencer::{Action, Fencer, PowerState};
+use crate::metadata::{Metadata, Parameter, ParameterType};
 
 /// PERSISTENT RESERVE OUT service actions and the reservation type used.
 const REGISTER_AND_IGNORE: u8 = 6;
@@ -349,6 +350,9 @@ impl Fencer for ScsiFencer {
                 p("nodename", true, "This node's name"),
                 p("node_ids", true, "Node ids, NAME:ID;NAME:ID"),
             ],
+            actions: ["on", "off", "status", "list", "monitor", "metadata"]
+                .map(String::from)
+                .to_vec(),
         }
     }
 }

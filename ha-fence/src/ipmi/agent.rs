@@ -17,7 +17,8 @@ use std::time::{Duration, Instant};
 use ha_core::async_trait;
 
 use crate::error::{Error, Result};
-use crate::fencer::{Action, Fencer, Metadata, Parameter, ParameterType, PowerState};
+use crate::fencer::{Action, Fencer, PowerState};
+use crate::metadata::{Metadata, Parameter, ParameterType};
 
 use super::client::{ChassisControl, Connection};
 use super::session::{ADMINISTRATOR, Credentials, OPERATOR, Timing, USER};
@@ -434,6 +435,18 @@ pub fn metadata() -> Metadata {
                 "Wait before fencing starts",
             ),
         ],
+        actions: [
+            "on",
+            "off",
+            "reboot",
+            "status",
+            "monitor",
+            "list",
+            "metadata",
+            "validate-all",
+        ]
+        .map(String::from)
+        .to_vec(),
     }
 }
 

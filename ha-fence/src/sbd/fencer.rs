@@ -11,7 +11,8 @@ use std::time::Duration;
 use ha_core::async_trait;
 
 use crate::error::{Error, Operation, Result};
-use crate::fencer::{Action, Fencer, Metadata, Parameter, ParameterType, PowerState};
+use crate::fencer::{Action, Fencer, PowerState};
+use crate::metadata::{Metadata, Parameter, ParameterType};
 
 use super::disk::SbdDisk;
 use super::format::Command;
@@ -162,6 +163,9 @@ impl Fencer for SbdFencer {
                 required: true,
                 description: "SBD devices, comma-separated (one to three)".into(),
             }],
+            actions: ["off", "reboot", "status", "list", "monitor", "metadata"]
+                .map(String::from)
+                .to_vec(),
         }
     }
 }

@@ -89,7 +89,7 @@ mod tests {
     use std::time::Duration;
 
     const SEED: u64 = 7;
-    use crate::fencer::{Metadata, PowerState};
+    use crate::fencer::PowerState;
     use ha_core::async_trait;
     use std::sync::Mutex;
 
@@ -125,13 +125,6 @@ mod tests {
         }
         async fn monitor(&self) -> Result<()> {
             Ok(())
-        }
-        fn metadata(&self) -> Metadata {
-            Metadata {
-                name: "fake".into(),
-                description: String::new(),
-                parameters: Vec::new(),
-            }
         }
     }
 
