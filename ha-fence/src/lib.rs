@@ -12,6 +12,7 @@
 //! crate fits with the others.
 
 pub mod error;
+#[cfg(feature = "tokio")]
 pub mod external;
 pub mod fencer;
 pub mod ipmi;
@@ -20,6 +21,7 @@ pub mod sbd;
 #[cfg(feature = "scsi")]
 pub mod scsi;
 pub mod topology;
+#[cfg(feature = "tokio")]
 pub mod watchdog;
 
 pub use error::{Error, Operation, ProtocolError, Result};

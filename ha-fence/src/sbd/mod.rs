@@ -7,12 +7,18 @@
 //! the [`Fencer`](crate::Fencer) that sends pills, [`watcher`] the node's
 //! side.
 
+#[cfg(feature = "tokio")]
 pub mod disk;
+#[cfg(feature = "tokio")]
 pub mod fencer;
 pub mod format;
+#[cfg(feature = "tokio")]
 pub mod watcher;
 
+#[cfg(feature = "tokio")]
 pub use disk::SbdDisk;
+#[cfg(feature = "tokio")]
 pub use fencer::SbdFencer;
 pub use format::{Command, Timeouts};
+#[cfg(feature = "tokio")]
 pub use watcher::{Ended, SbdWatcher, SelfFence};

@@ -9,6 +9,7 @@
 //! the power back, SBD waits `msgwait`, SCSI reads the keys, fence-agents
 //! poll status).
 
+#[cfg(feature = "tokio")]
 mod driver;
 pub mod options;
 pub mod plan;

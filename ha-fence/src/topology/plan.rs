@@ -847,6 +847,8 @@ mod tests {
             proptest::prop_assert!(waited >= base.min(top) && waited <= top);
             proptest::prop_assert!(waited <= base + max);
             proptest::prop_assert_eq!(waited, delay(seed), "the same seed, the same delay");
+            let first_draw = draws(seed).next().unwrap();
+            proptest::prop_assert_eq!(waited, t.device("dev").unwrap().options.delay(first_draw));
         }
     }
 }
