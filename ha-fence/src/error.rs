@@ -1,7 +1,9 @@
-//! The crate's error type. The kinds are the ones a fencing decision
-//! needs apart: a parameter is wrong (fix the configuration), the device
-//! refused the login, it cannot be reached, it did not answer in time, it
-//! broke its protocol, or it answered but the fence was not confirmed.
+//! The crate's error type.
+//!
+//! The kinds are the ones a fencing decision needs apart: a parameter is
+//! wrong (fix the configuration), the device refused the login, it cannot
+//! be reached, it did not answer in time, it broke its protocol, or it
+//! answered but the fence was not confirmed.
 
 use std::fmt;
 use std::io;

@@ -1,11 +1,11 @@
-//! Any fence-agents program (`fence_ipmilan`, `fence_scsi`, `fence_dummy`,
-//! ...) as a [`Fencer`]: parameters go to the agent as `key=value` lines
-//! on its stdin, never on its command line (where `ps` would show a
-//! password), and never into logs; the exit code says what happened
-//! (fence-agents' codes: 0 success, 1 error, 2 bad arguments, 3 login
-//! denied, 4 connection lost, 5 timeout; `status`: 0 on, 2 off); a run
-//! that outlives its timeout is killed. `-o metadata` is read into
-//! [`Metadata`].
+//! Any fence-agents program (`fence_ipmilan`, `fence_dummy`...) as a [`Fencer`].
+//!
+//! Parameters go to the agent as `key=value` lines on its stdin, never on
+//! its command line (where `ps` would show a password), and never into
+//! logs; the exit code says what happened (fence-agents' codes: 0 success,
+//! 1 error, 2 bad arguments, 3 login denied, 4 connection lost, 5 timeout;
+//! `status`: 0 on, 2 off); a run that outlives its timeout is killed.
+//! `-o metadata` is read into [`Metadata`].
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;

@@ -1,6 +1,8 @@
-//! The [`Fencer`] trait: what every fencing device offers, whatever it
-//! talks to (an IPMI BMC, a fence-agents program, an SBD disk, a SCSI
-//! LUN's reservations), with the actions and power states it speaks of.
+//! The [`Fencer`] trait: what every fencing device offers.
+//!
+//! Whatever a device talks to (an IPMI BMC, a fence-agents program, an SBD
+//! disk, a SCSI LUN's reservations), it fences, reads a power state and
+//! lists its targets in these words: [`Action`] and [`PowerState`].
 
 use ha_core::async_trait;
 
@@ -64,7 +66,7 @@ pub enum PowerState {
 ///   with neither says [`Error::Unsupported`].
 /// - [`Fencer::metadata`]: the type's name and no parameters.
 ///
-/// Implement it with [`async_trait`](crate::async_trait):
+/// Implement it with [`async_trait`](macro@crate::async_trait):
 ///
 /// ```
 /// use ha_fence::{async_trait, Action, Fencer, Result};

@@ -1,5 +1,7 @@
-//! Fence-agents metadata: what a device is, takes and does, read from
-//! and written as the XML `fence_x -o metadata` prints.
+//! Fence-agents metadata: what a device is, takes and does.
+//!
+//! [`Metadata`] is read from, and written as, the XML that
+//! `fence_x -o metadata` prints.
 
 use quick_xml::Writer;
 use quick_xml::events::{BytesDecl, BytesText, Event};

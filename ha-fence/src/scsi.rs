@@ -1,11 +1,12 @@
-//! [`ScsiFencer`]: fencing by SCSI-3 persistent reservations, as
-//! fence_scsi does, over ha-iscsi's initiator. Each node has a key (the
-//! first four hex digits of MD5(cluster name) and its node id, four
-//! digits: `a1b20001`). Unfencing a node (`on`, run by that node) registers
-//! its key and takes a Write Exclusive, Registrants Only reservation if
-//! there is none; fencing a victim (`off`) preempts and aborts its key, so
-//! its writes end in RESERVATION CONFLICT, and is confirmed by reading the
-//! keys back. A target without PREEMPT AND ABORT (tgtd) gets PREEMPT.
+//! [`ScsiFencer`]: fencing by SCSI-3 persistent reservations, as fence_scsi does.
+//!
+//! It runs over ha-iscsi's initiator. Each node has a key (the first four
+//! hex digits of MD5(cluster name) and its node id, four digits:
+//! `a1b20001`). Unfencing a node (`on`, run by that node) registers its key
+//! and takes a Write Exclusive, Registrants Only reservation if there is
+//! none; fencing a victim (`off`) preempts and aborts its key, so its
+//! writes end in RESERVATION CONFLICT, and is confirmed by reading the keys
+//! back. A target without PREEMPT AND ABORT (tgtd) gets PREEMPT.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;

@@ -1,7 +1,9 @@
-//! A Linux watchdog device (`/dev/watchdog`): once opened it must be fed
-//! before its timeout or the machine resets; closing it cleanly needs the
-//! magic character `V` first. This is what makes SBD safe: a node that
-//! cannot read its slot stops feeding and is reset by hardware.
+//! A Linux watchdog device (`/dev/watchdog`).
+//!
+//! Once opened it must be fed before its timeout or the machine resets;
+//! closing it cleanly needs the magic character `V` first. This is what
+//! makes SBD safe: a node that cannot read its slot stops feeding and is
+//! reset by hardware.
 //!
 //! Feeding is a one-byte write (the kernel API takes any write as a
 //! keepalive), so a plain file stands in for the device in tests; the

@@ -1,4 +1,5 @@
 //! [`IpmiFencer`]: fence_ipmilan's behaviour on our own RMCP+ client.
+//!
 //! Parameters take fence_ipmilan's names (old and new: `ip`/`ipaddr`,
 //! `username`/`login`, `password`/`passwd`), so a stonith device written
 //! for fence_ipmilan configures it unchanged.

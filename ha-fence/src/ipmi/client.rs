@@ -1,6 +1,7 @@
-//! The tokio driver of an RMCP+ [`Session`]: a UDP socket to the BMC,
-//! the session's datagrams and deadlines, and the chassis commands
-//! fencing needs.
+//! The tokio driver of an RMCP+ [`Session`] over UDP.
+//!
+//! [`Connection`] carries the session's datagrams to the BMC, keeps its
+//! deadlines, and offers the chassis commands fencing needs.
 
 use std::net::SocketAddr;
 use std::time::Instant;

@@ -1,6 +1,8 @@
-//! The wire format, sans IO: RMCP, the IPMI 2.0 RMCP+ session wrapper with its integrity trailer and encrypted
-//! payloads, and IPMI LAN messages with their checksums (IPMI 2.0 13.6,
-//! 13.8, 13.28).
+//! The RMCP+ wire format, sans IO.
+//!
+//! RMCP, the IPMI 2.0 RMCP+ session wrapper with its integrity trailer and
+//! encrypted payloads, and IPMI LAN messages with their checksums (IPMI 2.0
+//! 13.6, 13.8, 13.28).
 
 use crate::error::{ProtocolError, Result};
 

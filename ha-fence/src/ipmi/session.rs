@@ -1,6 +1,7 @@
-//! An RMCP+ session from the remote console's side, sans IO: the
-//! handshake (Open Session, RAKP 1-4, Set Session Privilege Level), then
-//! one command at a time, then Close Session (IPMI 2.0 13.15-13.20).
+//! An RMCP+ session from the remote console's side, sans IO.
+//!
+//! The handshake (Open Session, RAKP 1-4, Set Session Privilege Level),
+//! then one command at a time, then Close Session (IPMI 2.0 13.15-13.20).
 //!
 //! Inputs carry `now`; outputs are datagrams ([`Session::poll_transmit`]),
 //! a deadline ([`Session::poll_timeout`]) and [`Event`]s. A request not

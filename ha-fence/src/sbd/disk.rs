@@ -1,9 +1,10 @@
-//! An SBD device: the header, the slots and the mailboxes, read and
-//! written sector by sector around the page cache (`O_DIRECT`, so nodes
-//! sharing the disk see each other's writes) and synchronously (a message
-//! is on the disk when the call returns). Files work too (for tests and
-//! for file systems without `O_DIRECT`, through the page cache and
-//! `fdatasync`).
+//! An SBD device's I/O.
+//!
+//! The header, the slots and the mailboxes are read and written sector by
+//! sector around the page cache (`O_DIRECT`, so nodes sharing the disk see
+//! each other's writes) and synchronously (a message is on the disk when
+//! the call returns). Files work too (for tests and for file systems
+//! without `O_DIRECT`, through the page cache and `fdatasync`).
 
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::{FileExt, OpenOptionsExt};

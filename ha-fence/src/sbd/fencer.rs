@@ -1,8 +1,8 @@
-//! [`SbdFencer`]: fencing through SBD devices, as fence_sbd does. A
-//! poison pill (`reset` or `off`) goes into the victim's mailbox on every
-//! device; the fence counts as confirmed once `msgwait` has passed,
-//! because by then the victim has either acted on the pill or lost its
-//! watchdog.
+//! [`SbdFencer`]: fencing through SBD devices, as fence_sbd does.
+//!
+//! A poison pill (`reset` or `off`) goes into the victim's mailbox on every
+//! device; the fence counts as confirmed once `msgwait` has passed, because
+//! by then the victim has either acted on the pill or lost its watchdog.
 
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -1,10 +1,11 @@
-//! [`SbdWatcher`]: the node's side of SBD. Every `loop` seconds it reads
-//! its own mailbox; a `test` is acknowledged (cleared), a pill (`reset`,
-//! `off`, `crashdump`) makes it fence itself through its [`SelfFence`]
-//! action, `exit` stops it. The watchdog is fed only after a good read:
-//! a node that loses its disk stops feeding and is reset by the watchdog
-//! (without a watchdog device, the watcher fences itself once the disk
-//! has been unreadable for the watchdog timeout).
+//! [`SbdWatcher`]: the node's side of SBD.
+//!
+//! Every `loop` seconds it reads its own mailbox; a `test` is acknowledged
+//! (cleared), a pill (`reset`, `off`, `crashdump`) makes it fence itself
+//! through its [`SelfFence`] action, `exit` stops it. The watchdog is fed
+//! only after a good read: a node that loses its disk stops feeding and is
+//! reset by the watchdog (without a watchdog device, the watcher fences
+//! itself once the disk has been unreadable for the watchdog timeout).
 
 use std::future::Future;
 use std::path::PathBuf;

@@ -1,6 +1,8 @@
-//! The driver of a fencing [`Plan`]: runs its requests against the
-//! devices' [`Fencer`](crate::Fencer)s, waits out its delays and pauses,
-//! abandons what overruns its timeout, and draws its seed.
+//! The driver of a fencing [`Plan`]: [`Topology::fence`].
+//!
+//! It runs the plan's requests against the devices'
+//! [`Fencer`](crate::Fencer)s, waits out its delays and pauses, abandons
+//! what overruns its timeout, and draws its seed.
 
 use crate::error::{Error, Result};
 use crate::fencer::{Action, Fencer, PowerState};

@@ -1,6 +1,8 @@
-//! Fencing topologies as Pacemaker runs them: devices with their `pcmk_*`
-//! parameters ([`DeviceOptions`]) and levels tried from 1 upward, every
-//! device of a level having to succeed before the level counts.
+//! Fencing topologies as Pacemaker runs them.
+//!
+//! Devices come with their `pcmk_*` parameters ([`DeviceOptions`]), and
+//! levels are tried from 1 upward, every device of a level having to
+//! succeed before the level counts.
 //!
 //! [`Plan`] decides, for one host, which device does what when (levels,
 //! host checks, delays, tries); [`Topology::fence`] runs a plan against

@@ -1,5 +1,7 @@
-//! A fencing device's `pcmk_*` parameters: which hosts it fences, under
-//! which plug name, with which delays, timeouts and retries.
+//! A fencing device's `pcmk_*` parameters.
+//!
+//! They say which hosts it fences, under which plug name, with which
+//! delays, timeouts and retries.
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;

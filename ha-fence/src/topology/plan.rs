@@ -1,5 +1,7 @@
-//! The plan for fencing one host, sans IO: which level, which device
-//! next, which delay, which retries, decided and never waited for.
+//! The plan for fencing one host, sans IO.
+//!
+//! It decides which level, which device next, which delay and which
+//! retries, and never waits.
 //!
 //! A [`Plan`] is built from a [`Topology`] with a random seed (for the
 //! delays) and `now`. Its driver asks [`Plan::poll_request`] what to do
