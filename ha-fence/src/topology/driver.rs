@@ -145,7 +145,7 @@ mod tests {
         }
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn a_level_counts_only_if_all_its_devices_succeed() {
         let (ipmi, pdu1, pdu2) = (
             Arc::new(Fake::default()),

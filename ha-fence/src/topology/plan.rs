@@ -459,7 +459,10 @@ impl Plan {
         let entry = &self.devices[step.device];
         let tries = entry.options.tries(step.action);
         let timeout = entry.options.timeout(step.action);
-        let left = now.saturating_duration_since(first) < timeout.mul_f64(0.7);
+        // Pacemaker tries again while 30 % of the timeout is left; the
+        // pause before the try must fit in it too.
+        let spent = now.saturating_duration_since(first);
+        let left = spent < timeout.mul_f64(0.7) && spent + RETRY_PAUSE < timeout;
         let (device, host, action) = (&entry.name, &self.host, step.action.name());
         if attempt < tries && error.is_transient() && left {
             tracing::warn!(%device, %host, action, attempt, tries, %error, "fencing attempt failed; trying again");
@@ -781,6 +784,22 @@ mod tests {
         });
         assert!(outcome.is_err());
         assert_eq!(trace.fences().len(), 2);
+    }
+
+    #[test]
+    fn no_retry_when_the_pause_would_outlast_the_timeout() {
+        let t = topology(&[(
+            "dev",
+            "pcmk_host_check=none pcmk_off_timeout=1.5 pcmk_off_retries=5",
+        )]);
+        let start = Instant::now();
+        let plan = Plan::new(&t, "node1", Action::Off, SEED, start);
+        // 0.6 s spent is under 70 % of 1.5 s, but the 1 s pause is not left.
+        let (outcome, trace) = run(plan, start, Duration::from_millis(600), &[], |_, _, _| {
+            Some(Err(Error::NotConfirmed("still on".into())))
+        });
+        assert!(matches!(outcome, Err(Error::NotConfirmed(_))));
+        assert_eq!(trace.fences().len(), 1);
     }
 
     #[test]
