@@ -1,10 +1,15 @@
-//! The crate's error type. The kinds are the ones a fencing decision
-//! needs apart: a parameter is wrong (fix the configuration), the device
-//! refused the login, it cannot be reached, it did not answer in time, or
-//! it answered but the fence was not confirmed.
+//! The crate's error type.
+//!
+//! The kinds are the ones a fencing decision needs apart: a parameter is
+//! wrong (fix the configuration), the device refused the login, it cannot
+//! be reached, it did not answer in time, it broke its protocol, or it
+//! answered but the fence was not confirmed.
+
+use std::fmt;
+use std::io;
 
 /// What can go wrong while fencing.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A parameter is missing or invalid.
     #[error("bad parameter: {0}")]
@@ -12,7 +17,21 @@ pub enum Error {
     /// The device refused the credentials (or the cipher suite).
     #[error("login refused: {0}")]
     LoginRefused(String),
-    /// The device could not be reached.
+    /// An I/O operation on the device failed: it cannot be reached (no
+    /// route, nothing listens, a disk or watchdog that does not answer).
+    #[error("cannot {operation} {device}: {source}")]
+    Io {
+        /// What was being done.
+        operation: Operation,
+        /// The device: an address, a path, a program.
+        device: String,
+        /// The operating system's error.
+        #[source]
+        source: io::Error,
+    },
+    /// The device's agent reports that it cannot reach the device
+    /// (fence-agents' exit code 4, an iSCSI connection that failed); its
+    /// words.
     #[error("unreachable: {0}")]
     Unreachable(String),
     /// The device did not answer in time.
@@ -22,10 +41,152 @@ pub enum Error {
     /// power still reads on after `power_timeout`).
     #[error("not confirmed: {0}")]
     NotConfirmed(String),
-    /// The device broke its protocol (a bad integrity code, a malformed
-    /// answer, an error completion code).
+    /// The device broke its protocol.
     #[error("protocol error: {0}")]
-    Protocol(String),
+    Protocol(#[from] ProtocolError),
+    /// The iSCSI initiator under SCSI-PR fencing failed.
+    #[cfg(feature = "scsi")]
+    #[error("iSCSI: {0}")]
+    Iscsi(#[source] ha_iscsi::Error),
+    /// No device of the topology can fence the host.
+    #[error("no device can fence {host}")]
+    NoDevice {
+        /// The host.
+        host: String,
+    },
+    /// The device does not offer this operation (a [`Fencer`](crate::Fencer)
+    /// that keeps a default).
+    #[error("{0} is not supported by this device")]
+    Unsupported(&'static str),
+    /// The operating system gave no randomness (session ids, UUIDs,
+    /// delays).
+    #[error("no randomness: {0}")]
+    Entropy(#[source] ha_core::Error),
+}
+
+/// The I/O operation of an [`Error::Io`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operation {
+    /// Open a socket toward the device.
+    Bind,
+    /// Connect a socket to the device.
+    Connect,
+    /// Send to the device.
+    Send,
+    /// Receive from the device.
+    Receive,
+    /// Open the device (a disk, a watchdog).
+    Open,
+    /// Read from the device.
+    Read,
+    /// Write to the device.
+    Write,
+    /// Start a program (a fence agent).
+    Run,
+    /// Wait for a program to finish.
+    Wait,
+}
+
+impl fmt::Display for Operation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Bind => "open a socket for",
+            Self::Connect => "connect to",
+            Self::Send => "send to",
+            Self::Receive => "receive from",
+            Self::Open => "open",
+            Self::Read => "read",
+            Self::Write => "write",
+            Self::Run => "run",
+            Self::Wait => "wait for",
+        })
+    }
+}
+
+/// How a device broke its protocol.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProtocolError {
+    /// A datagram that is not RMCP/IPMI.
+    #[error("not an RMCP/IPMI datagram")]
+    NotRmcp,
+    /// An RMCP datagram that is not an IPMI 2.0 session packet.
+    #[error("not an IPMI 2.0 (RMCP+) session packet")]
+    NotRmcpPlus,
+    /// An OEM payload, which this client does not use.
+    #[error("an OEM payload")]
+    OemPayload,
+    /// A packet or message shorter than its fields say.
+    #[error("truncated {0}")]
+    Truncated(&'static str),
+    /// Bytes after a packet that carries no integrity trailer.
+    #[error("trailing bytes after the payload")]
+    TrailingBytes,
+    /// An integrity trailer whose padding or next-header byte is wrong.
+    #[error("malformed integrity trailer")]
+    MalformedTrailer,
+    /// An integrity code that does not verify (a wrong key, or tampering).
+    #[error("the integrity check failed")]
+    IntegrityCheckFailed,
+    /// An authenticated or encrypted packet outside a session.
+    #[error("a protected packet outside a session")]
+    ProtectedOutsideSession,
+    /// An encrypted payload that does not decrypt.
+    #[error("a payload that does not decrypt")]
+    Undecryptable,
+    /// An IPMI message whose checksum is wrong.
+    #[error("IPMI message checksum")]
+    BadChecksum,
+    /// A login message (named) that is malformed or for another session.
+    #[error("malformed {0}")]
+    MalformedLogin(&'static str),
+    /// A command answered with a non-zero completion code.
+    #[error("command {netfn:#04x}/{cmd:#04x} failed with completion code {code:#04x}")]
+    CompletionCode {
+        /// The request's network function.
+        netfn: u8,
+        /// The command.
+        cmd: u8,
+        /// The completion code.
+        code: u8,
+    },
+    /// An answer without the data it must carry (named).
+    #[error("an empty {0} answer")]
+    EmptyAnswer(&'static str),
+    /// Something the exchange did not ask for at this point (named).
+    #[error("{0} out of turn")]
+    OutOfTurn(&'static str),
+    /// Fence-agent metadata that cannot be read.
+    #[error("agent metadata: {0}")]
+    Metadata(String),
+    /// A fence agent that failed to print its metadata (its exit code).
+    #[error("the agent's metadata action exited with {0}")]
+    MetadataExit(i32),
+}
+
+impl Error {
+    /// Whether trying the same action again may succeed: a fence not yet
+    /// confirmed (a busy device, a power still changing), a garbled
+    /// exchange, an iSCSI error other than a refused login or a lost
+    /// connection. A wrong parameter or a refused login stays so; a device
+    /// that cannot be reached or did not answer within the timeout is
+    /// better left for the next device or level.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::NotConfirmed(_) | Self::Protocol(_) => true,
+            #[cfg(feature = "scsi")]
+            Self::Iscsi(_) => true,
+            _ => false,
+        }
+    }
+
+    /// An [`Error::Io`] of `operation` on `device`.
+    pub fn io(operation: Operation, device: impl fmt::Display, source: io::Error) -> Self {
+        Self::Io {
+            operation,
+            device: device.to_string(),
+            source,
+        }
+    }
 }
 
 /// Results in ha-fence.

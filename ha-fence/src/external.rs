@@ -1,22 +1,23 @@
-//! Any fence-agents program (`fence_ipmilan`, `fence_scsi`, `fence_dummy`,
-//! ...) as a [`Fencer`]: parameters go to the agent as `key=value` lines
-//! on its stdin, never on its command line (where `ps` would show a
-//! password), and never into logs; the exit code says what happened
-//! (fence-agents' codes: 0 success, 1 error, 2 bad arguments, 3 login
-//! denied, 4 connection lost, 5 timeout; `status`: 0 on, 2 off); a run
-//! that outlives its timeout is killed. `-o metadata` is read into
-//! [`Metadata`].
+//! Any fence-agents program (`fence_ipmilan`, `fence_dummy`...) as a [`Fencer`].
+//!
+//! Parameters go to the agent as `key=value` lines on its stdin, never on
+//! its command line (where `ps` would show a password), and never into
+//! logs; the exit code says what happened (fence-agents' codes: 0 success,
+//! 1 error, 2 bad arguments, 3 login denied, 4 connection lost, 5 timeout;
+//! `status`: 0 on, 2 off); a run that outlives its timeout is killed.
+//! `-o metadata` is read into [`Metadata`].
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-use async_trait::async_trait;
+use ha_core::async_trait;
 use tokio::io::AsyncWriteExt;
 use tokio::process::Command;
 
-use crate::error::{Error, Result};
-use crate::fencer::{Action, Fencer, Metadata, Parameter, ParameterType, PowerState};
+use crate::error::{Error, Operation, ProtocolError, Result};
+use crate::fencer::{Action, Fencer, PowerState};
+use crate::metadata::Metadata;
 
 /// A fence-agents program with its parameters.
 #[derive(Debug, Clone)]
@@ -124,7 +125,7 @@ async fn run_program(
         .stderr(Stdio::piped())
         .kill_on_drop(true)
         .spawn()
-        .map_err(|e| Error::BadParameter(format!("cannot run {}: {e}", program.display())))?;
+        .map_err(|e| Error::io(Operation::Run, program.display(), e))?;
     if let Some(mut pipe) = child.stdin.take() {
         let text = stdin.unwrap_or("").to_owned();
         // Written concurrently with reading: an agent that prints before
@@ -139,7 +140,7 @@ async fn run_program(
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
         }),
-        Ok(Err(e)) => Err(Error::Protocol(format!("{}: {e}", program.display()))),
+        Ok(Err(e)) => Err(Error::io(Operation::Wait, program.display(), e)),
         // Dropping the future kills the child (kill_on_drop).
         Err(_) => Err(Error::Timeout(format!(
             "{} did not finish within {timeout:?}",
@@ -152,118 +153,9 @@ async fn run_program(
 pub async fn metadata_of(program: &Path, timeout: Duration) -> Result<Metadata> {
     let run = run_program(program, &["-o", "metadata"], None, timeout).await?;
     if run.code != 0 {
-        return Err(Error::Protocol(format!(
-            "{} -o metadata: exit {}",
-            program.display(),
-            run.code
-        )));
+        return Err(ProtocolError::MetadataExit(run.code).into());
     }
-    parse_metadata(&run.stdout)
-}
-
-/// Reads fence-agents' metadata XML.
-pub fn parse_metadata(xml: &str) -> Result<Metadata> {
-    use quick_xml::events::Event;
-
-    let bad = |e: String| Error::Protocol(format!("agent metadata: {e}"));
-    let mut reader = quick_xml::Reader::from_str(xml);
-    let mut metadata = Metadata {
-        name: String::new(),
-        description: String::new(),
-        parameters: Vec::new(),
-    };
-    let mut current: Option<Parameter> = None;
-    let mut in_shortdesc = false;
-    loop {
-        let event = reader.read_event().map_err(|e| bad(e.to_string()))?;
-        match event {
-            Event::Start(ref e) | Event::Empty(ref e) => {
-                let attr = |name: &str| {
-                    e.attributes()
-                        .flatten()
-                        .find(|a| a.key.as_ref() == name.as_bytes())
-                        .and_then(|a| {
-                            a.decode_and_unescape_value(reader.decoder())
-                                .ok()
-                                .map(|v| v.into_owned())
-                        })
-                };
-                match e.name().as_ref() {
-                    b"resource-agent" => {
-                        metadata.name = attr("name").unwrap_or_default();
-                        metadata.description = attr("shortdesc").unwrap_or_default();
-                    }
-                    b"parameter" => {
-                        current = Some(Parameter {
-                            name: attr("name")
-                                .ok_or_else(|| bad("a parameter without a name".into()))?,
-                            aliases: attr("obsoletes").into_iter().collect(),
-                            kind: ParameterType::String,
-                            default: None,
-                            required: attr("required").as_deref() == Some("1"),
-                            description: String::new(),
-                        });
-                    }
-                    b"content" => {
-                        if let Some(p) = current.as_mut() {
-                            p.default = attr("default");
-                            p.kind = match attr("type").as_deref() {
-                                Some("boolean") => ParameterType::Boolean,
-                                Some("integer") => ParameterType::Integer,
-                                Some("second") => ParameterType::Second,
-                                Some("select") => ParameterType::Select(Vec::new()),
-                                _ => ParameterType::String,
-                            };
-                        }
-                    }
-                    b"option" => {
-                        if let Some(Parameter {
-                            kind: ParameterType::Select(values),
-                            ..
-                        }) = current.as_mut()
-                            && let Some(v) = attr("value")
-                        {
-                            values.push(v);
-                        }
-                    }
-                    b"shortdesc" => in_shortdesc = current.is_some(),
-                    _ => {}
-                }
-            }
-            Event::Text(t) if in_shortdesc => {
-                if let Some(p) = current.as_mut() {
-                    p.description
-                        .push_str(&t.decode().map_err(|e| bad(e.to_string()))?);
-                }
-            }
-            // Entities come apart from the text around them.
-            Event::GeneralRef(r) if in_shortdesc => {
-                if let Some(p) = current.as_mut() {
-                    let name = r.decode().map_err(|e| bad(e.to_string()))?;
-                    if let Some(c) = r.resolve_char_ref().map_err(|e| bad(e.to_string()))? {
-                        p.description.push(c);
-                    } else if let Some(text) = quick_xml::escape::resolve_predefined_entity(&name) {
-                        p.description.push_str(text);
-                    }
-                }
-            }
-            Event::End(ref e) => match e.name().as_ref() {
-                b"shortdesc" => in_shortdesc = false,
-                b"parameter" => {
-                    if let Some(p) = current.take() {
-                        metadata.parameters.push(p);
-                    }
-                }
-                _ => {}
-            },
-            Event::Eof => break,
-            _ => {}
-        }
-    }
-    if metadata.name.is_empty() {
-        return Err(bad("no <resource-agent name=...>".into()));
-    }
-    Ok(metadata)
+    Metadata::parse(&run.stdout)
 }
 
 #[async_trait]
@@ -323,52 +215,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn metadata_xml_is_read() {
-        let xml = r#"<?xml version="1.0" ?>
-<resource-agent name="fence_example" shortdesc="An example" >
-<parameters>
-	<parameter name="ip" unique="0" required="1" obsoletes="ipaddr">
-		<getopt mixed="-a, --ip=[ip]" />
-		<content type="string"  />
-		<shortdesc lang="en">IP address &amp; more</shortdesc>
-	</parameter>
-	<parameter name="method" unique="0" required="0">
-		<content type="select" default="onoff"  >
-			<option value="onoff" />
-			<option value="cycle" />
-		</content>
-		<shortdesc lang="en">Method</shortdesc>
-	</parameter>
-</parameters>
-</resource-agent>"#;
-        let m = parse_metadata(xml).unwrap();
-        assert_eq!(
-            (m.name.as_str(), m.description.as_str()),
-            ("fence_example", "An example")
-        );
-        assert_eq!(m.parameters[0].aliases, ["ipaddr"]);
-        assert!(m.parameters[0].required);
-        assert_eq!(m.parameters[0].description, "IP address & more");
-        assert_eq!(
-            m.parameters[1].kind,
-            ParameterType::Select(vec!["onoff".into(), "cycle".into()])
-        );
-        assert_eq!(m.parameters[1].default.as_deref(), Some("onoff"));
-        assert!(parse_metadata("<nothing/>").is_err());
-        assert!(parse_metadata("<resource-agent name=").is_err());
-    }
-
-    #[test]
     fn secrets_stay_out_of_logs() {
         assert!(secret("password") && secret("passwd") && secret("hexadecimal_kg"));
         assert!(!secret("ip") && !secret("username"));
-    }
-
-    proptest::proptest! {
-        #[test]
-        fn arbitrary_metadata_never_panics(text in ".{0,300}") {
-            let _ = parse_metadata(&text);
-            let _ = parse_metadata(&format!("<resource-agent name=\"x\">{text}</resource-agent>"));
-        }
     }
 }

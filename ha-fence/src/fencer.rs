@@ -1,10 +1,13 @@
-//! The [`Fencer`] trait: what every fencing device offers, whatever it
-//! talks to (an IPMI BMC, a fence-agents program, an SBD disk, a SCSI
-//! LUN's reservations), and the vocabulary around it.
+//! The [`Fencer`] trait: what every fencing device offers.
+//!
+//! Whatever a device talks to (an IPMI BMC, a fence-agents program, an SBD
+//! disk, a SCSI LUN's reservations), it fences, reads a power state and
+//! lists its targets in these words: [`Action`] and [`PowerState`].
 
-use async_trait::async_trait;
+use ha_core::async_trait;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::metadata::Metadata;
 
 /// What to do to a target.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -49,50 +52,36 @@ pub enum PowerState {
     Unknown,
 }
 
-/// A parameter's type, as fence-agents metadata names it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ParameterType {
-    /// Free text.
-    String,
-    /// `0`/`1`, `true`/`false`, `on`/`off`.
-    Boolean,
-    /// A whole number.
-    Integer,
-    /// A number with a fraction (seconds).
-    Second,
-    /// One of these values.
-    Select(Vec<String>),
-}
-
-/// One parameter a device takes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Parameter {
-    /// Its name (`ip`, `username`...).
-    pub name: String,
-    /// Older names still accepted (`ipaddr`, `login`...).
-    pub aliases: Vec<String>,
-    /// Its type.
-    pub kind: ParameterType,
-    /// The value when not given.
-    pub default: Option<String>,
-    /// Must be given.
-    pub required: bool,
-    /// What it is for.
-    pub description: String,
-}
-
-/// What a device is and takes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Metadata {
-    /// Its agent name (`fence_ipmilan`...).
-    pub name: String,
-    /// One line about it.
-    pub description: String,
-    /// Its parameters.
-    pub parameters: Vec<Parameter>,
-}
-
 /// A fencing device.
+///
+/// Only [`Fencer::fence`] must be written; the rest have defaults a
+/// device can keep when it has nothing better:
+///
+/// - [`Fencer::status`] and [`Fencer::list`]: [`Error::Unsupported`]. A
+///   device without `list` is given its hosts by `pcmk_host_list` or
+///   `pcmk_host_map` (or `pcmk_host_check=none`); one without `status`
+///   cannot use `pcmk_host_check=status`.
+/// - [`Fencer::monitor`]: as fence-agents do, the device's `list`, else
+///   the `status` of an empty plug (a device with one target); a device
+///   with neither says [`Error::Unsupported`].
+/// - [`Fencer::metadata`]: the type's name and no parameters.
+///
+/// Implement it with [`async_trait`](macro@crate::async_trait):
+///
+/// ```
+/// use ha_fence::{async_trait, Action, Fencer, Result};
+///
+/// struct Pdu;
+///
+/// #[async_trait]
+/// impl Fencer for Pdu {
+///     async fn fence(&self, outlet: &str, action: Action) -> Result<()> {
+///         // Switch `outlet`, then read it back before saying Ok.
+///         let _ = (outlet, action);
+///         Ok(())
+///     }
+/// }
+/// ```
 #[async_trait]
 pub trait Fencer: Send + Sync {
     /// Does `action` to `target` and returns once it is **confirmed** (off
@@ -101,14 +90,83 @@ pub trait Fencer: Send + Sync {
     async fn fence(&self, target: &str, action: Action) -> Result<()>;
 
     /// The power state of `target`.
-    async fn status(&self, target: &str) -> Result<PowerState>;
+    async fn status(&self, target: &str) -> Result<PowerState> {
+        let _ = target;
+        Err(Error::Unsupported("status"))
+    }
 
     /// The targets this device can fence.
-    async fn list(&self) -> Result<Vec<String>>;
+    async fn list(&self) -> Result<Vec<String>> {
+        Err(Error::Unsupported("list"))
+    }
 
     /// Whether the device itself is reachable and answers.
-    async fn monitor(&self) -> Result<()>;
+    async fn monitor(&self) -> Result<()> {
+        match self.list().await {
+            Err(Error::Unsupported(_)) => self.status("").await.map(drop),
+            other => other.map(drop),
+        }
+        .map_err(|e| match e {
+            Error::Unsupported(_) => Error::Unsupported("monitor"),
+            other => other,
+        })
+    }
 
     /// What the device is and takes.
-    fn metadata(&self) -> Metadata;
+    fn metadata(&self) -> Metadata {
+        let name = std::any::type_name::<Self>();
+        Metadata {
+            name: name.rsplit("::").next().unwrap_or(name).to_owned(),
+            ..Metadata::default()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A device that writes only `fence`.
+    struct Minimal;
+
+    #[async_trait]
+    impl Fencer for Minimal {
+        async fn fence(&self, _: &str, _: Action) -> Result<()> {
+            Ok(())
+        }
+    }
+
+    /// A device with a status but no list.
+    struct WithStatus;
+
+    #[async_trait]
+    impl Fencer for WithStatus {
+        async fn fence(&self, _: &str, _: Action) -> Result<()> {
+            Ok(())
+        }
+        async fn status(&self, _: &str) -> Result<PowerState> {
+            Err(Error::Unreachable("no answer".into()))
+        }
+    }
+
+    #[tokio::test]
+    async fn a_fencer_that_writes_only_fence_gets_honest_defaults() {
+        let m = Minimal;
+        assert!(matches!(
+            m.status("node1").await,
+            Err(Error::Unsupported("status"))
+        ));
+        assert!(matches!(m.list().await, Err(Error::Unsupported("list"))));
+        assert!(matches!(
+            m.monitor().await,
+            Err(Error::Unsupported("monitor"))
+        ));
+        assert_eq!(m.metadata().name, "Minimal");
+        assert!(m.metadata().parameters.is_empty());
+        // Monitor falls back on the status, and reports its failure.
+        assert!(matches!(
+            WithStatus.monitor().await,
+            Err(Error::Unreachable(m)) if m == "no answer"
+        ));
+    }
 }

@@ -1,21 +1,23 @@
-//! [`ScsiFencer`]: fencing by SCSI-3 persistent reservations, as
-//! fence_scsi does, over ha-iscsi's initiator. Each node has a key (the
-//! first four hex digits of MD5(cluster name) and its node id, four
-//! digits: `a1b20001`). Unfencing a node (`on`, run by that node) registers
-//! its key and takes a Write Exclusive, Registrants Only reservation if
-//! there is none; fencing a victim (`off`) preempts and aborts its key, so
-//! its writes end in RESERVATION CONFLICT, and is confirmed by reading the
-//! keys back. A target without PREEMPT AND ABORT (tgtd) gets PREEMPT.
+//! [`ScsiFencer`]: fencing by SCSI-3 persistent reservations, as fence_scsi does.
+//!
+//! It runs over ha-iscsi's initiator. Each node has a key (the first four
+//! hex digits of MD5(cluster name) and its node id, four digits:
+//! `a1b20001`). Unfencing a node (`on`, run by that node) registers its key
+//! and takes a Write Exclusive, Registrants Only reservation if there is
+//! none; fencing a victim (`off`) preempts and aborts its key, so its
+//! writes end in RESERVATION CONFLICT, and is confirmed by reading the keys
+//! back. A target without PREEMPT AND ABORT (tgtd) gets PREEMPT.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
-use async_trait::async_trait;
+use ha_core::async_trait;
 use ha_iscsi::initiator::{InitiatorConfig, Session};
 use md5::{Digest, Md5};
 
 use crate::error::{Error, Result};
-use crate::fencer::{Action, Fencer, Metadata, Parameter, ParameterType, PowerState};
+use crate::fencer::{Action, Fencer, PowerState};
+use crate::metadata::{Metadata, Parameter, ParameterType};
 
 /// PERSISTENT RESERVE OUT service actions and the reservation type used.
 const REGISTER_AND_IGNORE: u8 = 6;
@@ -263,11 +265,12 @@ impl ScsiFencer {
     }
 }
 
+/// The initiator's errors in the kinds a fencing decision needs apart.
 fn iscsi(e: ha_iscsi::Error) -> Error {
     match e {
         ha_iscsi::Error::LoginRefused { .. } => Error::LoginRefused(e.to_string()),
         ha_iscsi::Error::Connection(_) => Error::Unreachable(e.to_string()),
-        other => Error::Protocol(other.to_string()),
+        other => Error::Iscsi(other),
     }
 }
 
@@ -348,6 +351,9 @@ impl Fencer for ScsiFencer {
                 p("nodename", true, "This node's name"),
                 p("node_ids", true, "Node ids, NAME:ID;NAME:ID"),
             ],
+            actions: ["on", "off", "status", "list", "monitor", "metadata"]
+                .map(String::from)
+                .to_vec(),
         }
     }
 }

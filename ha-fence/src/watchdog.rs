@@ -1,7 +1,9 @@
-//! A Linux watchdog device (`/dev/watchdog`): once opened it must be fed
-//! before its timeout or the machine resets; closing it cleanly needs the
-//! magic character `V` first. This is what makes SBD safe: a node that
-//! cannot read its slot stops feeding and is reset by hardware.
+//! A Linux watchdog device (`/dev/watchdog`).
+//!
+//! Once opened it must be fed before its timeout or the machine resets;
+//! closing it cleanly needs the magic character `V` first. This is what
+//! makes SBD safe: a node that cannot read its slot stops feeding and is
+//! reset by hardware.
 //!
 //! Feeding is a one-byte write (the kernel API takes any write as a
 //! keepalive), so a plain file stands in for the device in tests; the
@@ -16,7 +18,7 @@ use std::io::Write;
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Operation, Result};
 
 /// The watchdog ioctls of `<linux/watchdog.h>`.
 mod ioctl {
@@ -29,7 +31,7 @@ use ioctl::{wdioc_gettimeout, wdioc_settimeout};
 #[derive(Debug)]
 pub struct Watchdog {
     path: PathBuf,
-    file: Option<File>,
+    file: File,
 }
 
 impl Watchdog {
@@ -38,24 +40,18 @@ impl Watchdog {
         let file = OpenOptions::new()
             .write(true)
             .open(path)
-            .map_err(|e| Error::Unreachable(format!("watchdog {}: {e}", path.display())))?;
+            .map_err(|e| Error::io(Operation::Open, path.display(), e))?;
         Ok(Self {
             path: path.to_path_buf(),
-            file: Some(file),
+            file,
         })
-    }
-
-    fn file(&self) -> Result<&File> {
-        self.file
-            .as_ref()
-            .ok_or_else(|| Error::Protocol("the watchdog is closed".into()))
     }
 
     /// Feeds it.
     pub fn keepalive(&self) -> Result<()> {
-        let mut file = self.file()?;
-        file.write_all(b"\0")
-            .map_err(|e| Error::Unreachable(format!("watchdog {}: {e}", self.path.display())))
+        (&self.file)
+            .write_all(b"\0")
+            .map_err(|e| Error::io(Operation::Write, self.path.display(), e))
     }
 
     /// Sets its timeout; the device's answer (it may round).
@@ -64,7 +60,7 @@ impl Watchdog {
             .map_err(|_| Error::BadParameter(format!("watchdog timeout {seconds}")))?;
         // SAFETY: the descriptor is open for the call; `value` is a valid
         // c_int the kernel reads and writes.
-        unsafe { wdioc_settimeout(self.file()?.as_raw_fd(), &mut value) }.map_err(|e| {
+        unsafe { wdioc_settimeout(self.file.as_raw_fd(), &mut value) }.map_err(|e| {
             Error::BadParameter(format!(
                 "{} does not take a timeout: {e}",
                 self.path.display()
@@ -77,7 +73,7 @@ impl Watchdog {
     pub fn timeout(&self) -> Result<u32> {
         let mut value: libc::c_int = 0;
         // SAFETY: as in `set_timeout`; the kernel writes `value`.
-        unsafe { wdioc_gettimeout(self.file()?.as_raw_fd(), &mut value) }.map_err(|e| {
+        unsafe { wdioc_gettimeout(self.file.as_raw_fd(), &mut value) }.map_err(|e| {
             Error::BadParameter(format!("{} has no timeout: {e}", self.path.display()))
         })?;
         Ok(value.max(0) as u32)
@@ -86,13 +82,10 @@ impl Watchdog {
     /// Disarms and closes it: the magic `V`, then close. Dropping it
     /// without this leaves it armed (the machine resets unless someone
     /// else feeds it), which is what a crashed watcher must cause.
-    pub fn disarm(mut self) -> Result<()> {
-        if let Some(mut file) = self.file.take() {
-            file.write_all(b"V").map_err(|e| {
-                Error::Unreachable(format!("watchdog {}: {e}", self.path.display()))
-            })?;
-        }
-        Ok(())
+    pub fn disarm(self) -> Result<()> {
+        (&self.file)
+            .write_all(b"V")
+            .map_err(|e| Error::io(Operation::Write, self.path.display(), e))
     }
 }
 

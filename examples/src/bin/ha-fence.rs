@@ -116,17 +116,9 @@ fn params_from_stdin(text: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-fn metadata_xml(m: &Metadata) -> String {
-    let escape = |s: &str| {
-        s.replace('&', "&amp;")
-            .replace('"', "&quot;")
-            .replace('<', "&lt;")
-    };
-    let mut x = format!(
-        "<?xml version=\"1.0\" ?>\n<resource-agent name=\"{}\" shortdesc=\"{}\" >\n<parameters>\n",
-        m.name,
-        escape(&m.description)
-    );
+/// The agent's metadata, with the `action` parameter every fence agent
+/// lists first.
+fn metadata_xml(mut m: Metadata) -> String {
     let action = ha_fence::Parameter {
         name: "action".into(),
         aliases: Vec::new(),
@@ -135,68 +127,17 @@ fn metadata_xml(m: &Metadata) -> String {
         required: true,
         description: "Fencing action".into(),
     };
-    for p in std::iter::once(&action).chain(&m.parameters) {
-        let (kind, options) = match &p.kind {
-            ParameterType::String => ("string", Vec::new()),
-            ParameterType::Boolean => ("boolean", Vec::new()),
-            ParameterType::Integer => ("integer", Vec::new()),
-            ParameterType::Second => ("second", Vec::new()),
-            ParameterType::Select(v) => ("select", v.clone()),
-        };
-        let default = p
-            .default
-            .as_ref()
-            .map(|d| format!(" default=\"{}\"", escape(d)))
-            .unwrap_or_default();
-        let obsoletes = p
-            .aliases
-            .first()
-            .map(|a| format!(" obsoletes=\"{a}\""))
-            .unwrap_or_default();
-        x.push_str(&format!(
-            "\t<parameter name=\"{}\" unique=\"0\" required=\"{}\"{obsoletes}>\n\t\t<getopt mixed=\"--{}=[value]\" />\n",
-            p.name,
-            u8::from(p.required),
-            p.name.replace('_', "-")
-        ));
-        if options.is_empty() {
-            x.push_str(&format!("\t\t<content type=\"{kind}\"{default} />\n"));
-        } else {
-            x.push_str(&format!("\t\t<content type=\"{kind}\"{default} >\n"));
-            for o in options {
-                x.push_str(&format!("\t\t\t<option value=\"{o}\" />\n"));
-            }
-            x.push_str("\t\t</content>\n");
-        }
-        x.push_str(&format!(
-            "\t\t<shortdesc lang=\"en\">{}</shortdesc>\n\t</parameter>\n",
-            escape(&p.description)
-        ));
-    }
-    x.push_str("</parameters>\n<actions>\n");
-    for a in [
-        "on",
-        "off",
-        "reboot",
-        "status",
-        "monitor",
-        "list",
-        "metadata",
-        "validate-all",
-    ] {
-        x.push_str(&format!("\t<action name=\"{a}\" />\n"));
-    }
-    x.push_str("</actions>\n</resource-agent>\n");
-    x
+    m.parameters.insert(0, action);
+    m.to_xml()
 }
 
 fn exit_code(e: &Error) -> u8 {
     match e {
         Error::BadParameter(_) => EC_BAD_ARGS,
         Error::LoginRefused(_) => EC_LOGIN_DENIED,
-        Error::Unreachable(_) => EC_CONNECTION_LOST,
+        Error::Unreachable(_) | Error::Io { .. } => EC_CONNECTION_LOST,
         Error::Timeout(_) => EC_TIMED_OUT,
-        Error::NotConfirmed(_) | Error::Protocol(_) => EC_GENERIC,
+        _ => EC_GENERIC,
     }
 }
 
@@ -346,7 +287,7 @@ fn main() -> ExitCode {
         .map_or("reboot", |(_, v)| v.as_str())
         .to_owned();
     if action == "metadata" {
-        print!("{}", metadata_xml(&metadata()));
+        print!("{}", metadata_xml(metadata()));
         return ExitCode::SUCCESS;
     }
     let fencer = match IpmiFencer::from_params(&params) {
@@ -380,7 +321,7 @@ fn main() -> ExitCode {
                     println!("Status: OFF");
                     return ExitCode::from(2);
                 }
-                Ok(PowerState::Unknown) => Err(Error::Protocol("unknown power state".into())),
+                Ok(PowerState::Unknown) => Err(Error::NotConfirmed("unknown power state".into())),
                 Err(e) => Err(e),
             },
             "monitor" => fencer.monitor().await,
@@ -441,13 +382,16 @@ mod tests {
         let p =
             params_from_stdin("# a comment\nip=127.0.0.1\n\nlanplus = 1\naction=off\nnonsense\n");
         assert_eq!(p.len(), 3);
-        let xml = metadata_xml(&metadata());
+        let xml = metadata_xml(metadata());
         assert!(xml.contains("<resource-agent name=\"fence_ipmilan\""));
         assert!(
             xml.contains(
                 "<parameter name=\"ip\" unique=\"0\" required=\"1\" obsoletes=\"ipaddr\">"
             )
         );
-        assert!(xml.contains("<option value=\"cycle\" />"));
+        assert!(xml.contains("<option value=\"cycle\"/>"));
+        let read = Metadata::parse(&xml).unwrap();
+        assert_eq!(read.parameters[0].name, "action");
+        assert_eq!(read.parameters[1..], metadata().parameters[..]);
     }
 }

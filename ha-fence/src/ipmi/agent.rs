@@ -1,4 +1,5 @@
 //! [`IpmiFencer`]: fence_ipmilan's behaviour on our own RMCP+ client.
+//!
 //! Parameters take fence_ipmilan's names (old and new: `ip`/`ipaddr`,
 //! `username`/`login`, `password`/`passwd`), so a stonith device written
 //! for fence_ipmilan configures it unchanged.
@@ -14,10 +15,11 @@
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
-use async_trait::async_trait;
+use ha_core::async_trait;
 
 use crate::error::{Error, Result};
-use crate::fencer::{Action, Fencer, Metadata, Parameter, ParameterType, PowerState};
+use crate::fencer::{Action, Fencer, PowerState};
+use crate::metadata::{Metadata, Parameter, ParameterType};
 
 use super::client::{ChassisControl, Connection};
 use super::session::{ADMINISTRATOR, Credentials, OPERATOR, Timing, USER};
@@ -434,6 +436,18 @@ pub fn metadata() -> Metadata {
                 "Wait before fencing starts",
             ),
         ],
+        actions: [
+            "on",
+            "off",
+            "reboot",
+            "status",
+            "monitor",
+            "list",
+            "metadata",
+            "validate-all",
+        ]
+        .map(String::from)
+        .to_vec(),
     }
 }
 

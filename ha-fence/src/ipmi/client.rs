@@ -1,13 +1,14 @@
-//! The tokio driver of an RMCP+ [`Session`]: a UDP socket to the BMC,
-//! the session's datagrams and deadlines, and the chassis commands
-//! fencing needs.
+//! The tokio driver of an RMCP+ [`Session`] over UDP.
+//!
+//! [`Connection`] carries the session's datagrams to the BMC, keeps its
+//! deadlines, and offers the chassis commands fencing needs.
 
 use std::net::SocketAddr;
 use std::time::Instant;
 
 use tokio::net::UdpSocket;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Operation, ProtocolError, Result};
 
 use super::packet::Response;
 use super::session::{Credentials, Event, Seed, Session, Timing};
@@ -32,13 +33,9 @@ pub enum ChassisControl {
     SoftShutdown = 5,
 }
 
-/// Random bytes from the kernel.
+/// The session's randomness, from the operating system.
 fn seed() -> Result<Seed> {
-    use std::io::Read;
-    let mut bytes = [0u8; 20];
-    std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| f.read_exact(&mut bytes))
-        .map_err(|e| Error::Protocol(format!("/dev/urandom: {e}")))?;
+    let bytes: [u8; 20] = ha_core::random::bytes().map_err(Error::Entropy)?;
     let mut rm = [0u8; 16];
     rm.copy_from_slice(&bytes[4..]);
     Ok(Seed {
@@ -52,6 +49,7 @@ fn seed() -> Result<Seed> {
 pub struct Connection {
     socket: UdpSocket,
     session: Session,
+    addr: SocketAddr,
 }
 
 impl Connection {
@@ -62,16 +60,22 @@ impl Connection {
         } else {
             "[::]:0".parse().expect("literal")
         };
-        let unreachable = |e: std::io::Error| Error::Unreachable(format!("{addr}: {e}"));
-        let socket = UdpSocket::bind(local).await.map_err(unreachable)?;
-        socket.connect(addr).await.map_err(unreachable)?;
+        let socket = UdpSocket::bind(local)
+            .await
+            .map_err(|e| Error::io(Operation::Bind, addr, e))?;
+        socket
+            .connect(addr)
+            .await
+            .map_err(|e| Error::io(Operation::Connect, addr, e))?;
         let session = Session::new(credentials, timing, seed()?, Instant::now())?;
-        let mut connection = Self { socket, session };
+        let mut connection = Self {
+            socket,
+            session,
+            addr,
+        };
         match connection.drive().await? {
             Event::Established => Ok(connection),
-            other => Err(Error::Protocol(format!(
-                "unexpected {other:?} during login"
-            ))),
+            _ => Err(ProtocolError::OutOfTurn("an answer during the login").into()),
         }
     }
 
@@ -81,7 +85,7 @@ impl Connection {
         loop {
             while let Some(datagram) = self.session.poll_transmit() {
                 if let Err(e) = self.socket.send(&datagram).await {
-                    return Err(Error::Unreachable(e.to_string()));
+                    return Err(Error::io(Operation::Send, self.addr, e));
                 }
             }
             if let Some(event) = self.session.poll_event() {
@@ -99,12 +103,10 @@ impl Connection {
             };
             tokio::select! {
                 received = self.socket.recv(&mut buf) => match received {
-                    Ok(n) => self.session.handle_datagram(&buf[..n], Instant::now()),
-                    // ICMP port unreachable: nothing listens there.
-                    Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
-                        return Err(Error::Unreachable(format!("no BMC answers there: {e}")));
-                    }
-                    Err(e) => return Err(Error::Unreachable(e.to_string())),
+                    Ok(n) => self.session.handle_datagram(Instant::now(), &buf[..n]),
+                    // ICMP port unreachable (ConnectionRefused): nothing
+                    // listens there.
+                    Err(e) => return Err(Error::io(Operation::Receive, self.addr, e)),
                 },
                 () = wait => self.session.handle_timeout(Instant::now()),
             }
@@ -115,14 +117,16 @@ impl Connection {
     /// code is an error.
     pub async fn command(&mut self, netfn: u8, cmd: u8, data: &[u8]) -> Result<Response> {
         self.session
-            .send_command(netfn, cmd, data, Instant::now())?;
+            .send_command(Instant::now(), netfn, cmd, data)?;
         match self.drive().await? {
             Event::Response(r) if r.completion == 0 => Ok(r),
-            Event::Response(r) => Err(Error::Protocol(format!(
-                "command {netfn:#04x}/{cmd:#04x} failed with completion code {:#04x}",
-                r.completion
-            ))),
-            other => Err(Error::Protocol(format!("unexpected {other:?}"))),
+            Event::Response(r) => Err(ProtocolError::CompletionCode {
+                netfn,
+                cmd,
+                code: r.completion,
+            }
+            .into()),
+            _ => Err(ProtocolError::OutOfTurn("an event instead of the command's answer").into()),
         }
     }
 
@@ -132,7 +136,7 @@ impl Connection {
         let state = r
             .data
             .first()
-            .ok_or_else(|| Error::Protocol("empty Get Chassis Status answer".into()))?;
+            .ok_or(ProtocolError::EmptyAnswer("Get Chassis Status"))?;
         Ok(state & 0x01 != 0)
     }
 
@@ -148,7 +152,7 @@ impl Connection {
         self.session.close(Instant::now());
         match self.drive().await? {
             Event::Closed => Ok(()),
-            other => Err(Error::Protocol(format!("unexpected {other:?} closing"))),
+            _ => Err(ProtocolError::OutOfTurn("an answer to Close Session").into()),
         }
     }
 }

@@ -1,6 +1,8 @@
-//! The RMCP+ cryptography of cipher suites 1-3 (IPMI 2.0 13.28-13.29):
-//! RAKP-HMAC-SHA1 authentication, HMAC-SHA1-96 integrity, AES-CBC-128
-//! confidentiality, and the session keys derived from the handshake.
+//! The RMCP+ cryptography of cipher suites 1-3.
+//!
+//! IPMI 2.0 13.28-13.29: RAKP-HMAC-SHA1 authentication, HMAC-SHA1-96
+//! integrity, AES-CBC-128 confidentiality, and the session keys derived
+//! from the handshake.
 
 use aes::cipher::block_padding::NoPadding;
 use aes::cipher::{BlockModeDecrypt, BlockModeEncrypt, KeyIvInit};

@@ -5,12 +5,16 @@
 //! [`client`] drives it over UDP; [`agent`] is the [`Fencer`](crate::Fencer)
 //! with fence_ipmilan's parameters and behaviour.
 
+#[cfg(feature = "tokio")]
 pub mod agent;
+#[cfg(feature = "tokio")]
 pub mod client;
 pub mod crypto;
 pub mod packet;
 pub mod session;
 
+#[cfg(feature = "tokio")]
 pub use agent::{IpmiFencer, IpmiOptions, Method};
+#[cfg(feature = "tokio")]
 pub use client::{ChassisControl, Connection};
 pub use session::{Credentials, Timing};

@@ -1,8 +1,10 @@
-//! The wire format, sans IO: RMCP, the IPMI 2.0 RMCP+ session wrapper with its integrity trailer and encrypted
-//! payloads, and IPMI LAN messages with their checksums (IPMI 2.0 13.6,
-//! 13.8, 13.28).
+//! The RMCP+ wire format, sans IO.
+//!
+//! RMCP, the IPMI 2.0 RMCP+ session wrapper with its integrity trailer and
+//! encrypted payloads, and IPMI LAN messages with their checksums (IPMI 2.0
+//! 13.6, 13.8, 13.28).
 
-use crate::error::{Error, Result};
+use crate::error::{ProtocolError, Result};
 
 use super::crypto::SessionKeys;
 
@@ -85,44 +87,45 @@ pub fn encode(packet: &Packet, keys: Option<&SessionKeys>, iv: [u8; 16]) -> Vec<
 /// Decodes an RMCP+ datagram. An authenticated packet needs `keys` and
 /// a matching AuthCode; an encrypted one is decrypted with them.
 pub fn decode(bytes: &[u8], keys: Option<&SessionKeys>) -> Result<Packet> {
-    let bad = |what: &str| Error::Protocol(format!("RMCP+ packet: {what}"));
     if bytes.len() < 16 || bytes[..4] != RMCP {
-        return Err(bad("not RMCP/IPMI"));
+        return Err(ProtocolError::NotRmcp.into());
     }
     if bytes[4] != RMCP_PLUS {
-        return Err(bad("not an IPMI 2.0 session packet"));
+        return Err(ProtocolError::NotRmcpPlus.into());
     }
     let kind = bytes[5];
     let (encrypted, authenticated, payload_type) =
         (kind & 0x80 != 0, kind & 0x40 != 0, kind & 0x3f);
     if payload_type == 0x02 {
-        return Err(bad("OEM payloads are not used"));
+        return Err(ProtocolError::OemPayload.into());
     }
     let session_id = u32_le(&bytes[6..10]);
     let sequence = u32_le(&bytes[10..14]);
     let len = u16::from_le_bytes([bytes[14], bytes[15]]) as usize;
     let end = 16 + len;
-    let body = bytes.get(16..end).ok_or_else(|| bad("truncated payload"))?;
+    let body = bytes
+        .get(16..end)
+        .ok_or(ProtocolError::Truncated("RMCP+ payload"))?;
     if authenticated {
-        let keys = keys.ok_or_else(|| bad("authenticated outside a session"))?;
+        let keys = keys.ok_or(ProtocolError::ProtectedOutsideSession)?;
         if bytes.len() < end + 2 + 12 {
-            return Err(bad("truncated integrity trailer"));
+            return Err(ProtocolError::Truncated("integrity trailer").into());
         }
         let code_at = bytes.len() - 12;
         let pad = bytes[code_at - 2] as usize;
         if bytes[code_at - 1] != 0x07 || code_at - 2 != end + pad {
-            return Err(bad("malformed integrity trailer"));
+            return Err(ProtocolError::MalformedTrailer.into());
         }
         let expected = keys.integrity(&bytes[4..code_at]);
         if expected[..] != bytes[code_at..] {
-            return Err(bad("integrity check failed (wrong key or tampered)"));
+            return Err(ProtocolError::IntegrityCheckFailed.into());
         }
     } else if bytes.len() != end {
-        return Err(bad("trailing bytes"));
+        return Err(ProtocolError::TrailingBytes.into());
     }
     let payload = if encrypted {
-        let keys = keys.ok_or_else(|| bad("encrypted outside a session"))?;
-        keys.decrypt(body).ok_or_else(|| bad("cannot decrypt"))?
+        let keys = keys.ok_or(ProtocolError::ProtectedOutsideSession)?;
+        keys.decrypt(body).ok_or(ProtocolError::Undecryptable)?
     } else {
         body.to_vec()
     };
@@ -177,12 +180,11 @@ pub struct Response {
 
 /// Parses an IPMI response message, checking both checksums.
 pub fn response(m: &[u8]) -> Result<Response> {
-    let bad = |what: &str| Error::Protocol(format!("IPMI response: {what}"));
     if m.len() < 8 {
-        return Err(bad("too short"));
+        return Err(ProtocolError::Truncated("IPMI response").into());
     }
     if checksum(&m[..2]) != m[2] || checksum(&m[3..m.len() - 1]) != m[m.len() - 1] {
-        return Err(bad("checksum"));
+        return Err(ProtocolError::BadChecksum.into());
     }
     Ok(Response {
         netfn: m[1] >> 2,
@@ -196,6 +198,7 @@ pub fn response(m: &[u8]) -> Result<Response> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::Error;
     use proptest::prelude::*;
 
     fn keys() -> SessionKeys {
@@ -237,13 +240,19 @@ mod tests {
         assert_eq!(decode(&wire, Some(&k)).unwrap(), packet);
         let mut tampered = wire.clone();
         tampered[20] ^= 1;
-        assert!(decode(&tampered, Some(&k)).is_err());
+        assert!(matches!(
+            decode(&tampered, Some(&k)),
+            Err(Error::Protocol(ProtocolError::IntegrityCheckFailed))
+        ));
         let other = SessionKeys::derive(b"wrong", &[3; 16], &[4; 16], 0x14, b"admin");
         assert!(
             decode(&wire, Some(&other)).is_err(),
             "a bad HMAC is refused"
         );
-        assert!(decode(&wire, None).is_err());
+        assert!(matches!(
+            decode(&wire, None),
+            Err(Error::Protocol(ProtocolError::ProtectedOutsideSession))
+        ));
     }
 
     proptest! {

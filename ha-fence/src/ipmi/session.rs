@@ -1,6 +1,7 @@
-//! An RMCP+ session from the remote console's side, sans IO: the
-//! handshake (Open Session, RAKP 1-4, Set Session Privilege Level), then
-//! one command at a time, then Close Session (IPMI 2.0 13.15-13.20).
+//! An RMCP+ session from the remote console's side, sans IO.
+//!
+//! The handshake (Open Session, RAKP 1-4, Set Session Privilege Level),
+//! then one command at a time, then Close Session (IPMI 2.0 13.15-13.20).
 //!
 //! Inputs carry `now`; outputs are datagrams ([`Session::poll_transmit`]),
 //! a deadline ([`Session::poll_timeout`]) and [`Event`]s. A request not
@@ -14,7 +15,7 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ProtocolError, Result};
 
 use super::crypto::{SessionKeys, hmac_sha1};
 use super::packet::{self, Packet, Response, payload};
@@ -119,7 +120,7 @@ impl Default for Timing {
 }
 
 /// What a session reports.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum Event {
     /// Logged in: commands may be sent.
     Established,
@@ -298,11 +299,9 @@ impl Session {
 
     /// Sends an IPMI command (`netfn`, `cmd`, `data`); its answer comes as
     /// [`Event::Response`]. Only when [`Session::is_ready`].
-    pub fn send_command(&mut self, netfn: u8, cmd: u8, data: &[u8], now: Instant) -> Result<()> {
+    pub fn send_command(&mut self, now: Instant, netfn: u8, cmd: u8, data: &[u8]) -> Result<()> {
         if self.state != State::Active {
-            return Err(Error::Protocol(
-                "the session is not ready for a command".into(),
-            ));
+            return Err(ProtocolError::OutOfTurn("a command before the session is ready").into());
         }
         self.state = State::Command;
         self.request(netfn, cmd, data, now);
@@ -360,7 +359,7 @@ impl Session {
     }
 
     /// A datagram from the BMC.
-    pub fn handle_datagram(&mut self, bytes: &[u8], now: Instant) {
+    pub fn handle_datagram(&mut self, now: Instant, bytes: &[u8]) {
         if self.state == State::Done {
             return;
         }
@@ -400,7 +399,7 @@ impl Session {
             )));
         }
         if p.len() < 36 || u32_le(&p[4..8]) != self.console_id {
-            return Err(Error::Protocol("malformed Open Session Response".into()));
+            return Err(ProtocolError::MalformedLogin("Open Session Response").into());
         }
         let (integrity, confidentiality) = self.credentials.algorithms();
         // Exactly what was asked: a BMC may not pick weaker algorithms
@@ -440,7 +439,7 @@ impl Session {
             )));
         }
         if p.len() < 60 || u32_le(&p[4..8]) != self.console_id {
-            return Err(Error::Protocol("malformed RAKP Message 2".into()));
+            return Err(ProtocolError::MalformedLogin("RAKP Message 2").into());
         }
         self.rc.copy_from_slice(&p[8..24]);
         self.guid.copy_from_slice(&p[24..40]);
@@ -497,9 +496,9 @@ impl Session {
         let keys = self
             .keys
             .clone()
-            .ok_or_else(|| Error::Protocol("no session keys".into()))?;
+            .ok_or(ProtocolError::OutOfTurn("RAKP Message 4"))?;
         if p.len() < 20 || u32_le(&p[4..8]) != self.console_id {
-            return Err(Error::Protocol("malformed RAKP Message 4".into()));
+            return Err(ProtocolError::MalformedLogin("RAKP Message 4").into());
         }
         let icv = hmac_sha1(
             &keys.sik,
@@ -720,13 +719,13 @@ mod tests {
                     if dropped < drop_first {
                         dropped += 1;
                     } else {
-                        s.handle_datagram(&answer, now);
+                        s.handle_datagram(now, &answer);
                     }
                 }
             }
             while let Some(e) = s.poll_event() {
-                if e == Event::Established && command {
-                    s.send_command(0x00, 0x01, &[], now).unwrap();
+                if matches!(e, Event::Established) && command {
+                    s.send_command(now, 0x00, 0x01, &[]).unwrap();
                 }
                 let done = matches!(e, Event::Failed(_) | Event::Response(_));
                 events.push(e);
@@ -749,7 +748,7 @@ mod tests {
     fn logs_in_and_gets_an_answer() {
         let mut bmc = FakeBmc::new(b"password");
         let events = run(&mut bmc, b"password", 0, true);
-        assert_eq!(events[0], Event::Established);
+        assert!(matches!(events[0], Event::Established), "{events:?}");
         assert!(matches!(&events[1], Event::Response(r) if r.data == [1, 0, 0]));
     }
 
@@ -820,13 +819,13 @@ mod tests {
                 if let Some(d) = s.poll_transmit()
                     && let Some(answer) = bmc.answer(&d)
                 {
-                    s.handle_datagram(&answer, now);
+                    s.handle_datagram(now, &answer);
                 }
             }
-            s.handle_datagram(&junk, now);
+            s.handle_datagram(now, &junk);
             let mut framed = vec![0x06, 0x00, 0xff, 0x07, 0x06];
             framed.extend_from_slice(&junk);
-            s.handle_datagram(&framed, now);
+            s.handle_datagram(now, &framed);
             s.handle_timeout(now + Duration::from_secs(60));
         }
     }

@@ -1,15 +1,16 @@
-//! An SBD device: the header, the slots and the mailboxes, read and
-//! written sector by sector around the page cache (`O_DIRECT`, so nodes
-//! sharing the disk see each other's writes) and synchronously (a message
-//! is on the disk when the call returns). Files work too (for tests and
-//! for file systems without `O_DIRECT`, through the page cache and
-//! `fdatasync`).
+//! An SBD device's I/O.
+//!
+//! The header, the slots and the mailboxes are read and written sector by
+//! sector around the page cache (`O_DIRECT`, so nodes sharing the disk see
+//! each other's writes) and synchronously (a message is on the disk when
+//! the call returns). Files work too (for tests and for file systems
+//! without `O_DIRECT`, through the page cache and `fdatasync`).
 
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Operation, Result};
 
 use super::format::{
     Command, Header, MINOR_VERSION, Mailbox, SLOTS, Slot, Timeouts, VERSION, mailbox_sector,
@@ -27,9 +28,8 @@ pub struct SbdDisk {
     header: Header,
 }
 
-fn io(path: &Path, what: &str) -> impl FnOnce(std::io::Error) -> Error {
-    let place = format!("{} {}", what, path.display());
-    move |e| Error::Unreachable(format!("{place}: {e}"))
+fn io(path: &Path, operation: Operation) -> impl FnOnce(std::io::Error) -> Error {
+    move |e| Error::io(operation, path.display(), e)
 }
 
 /// Opens `path` for sector I/O, around the page cache where the file
@@ -47,8 +47,8 @@ fn open_device(path: &Path) -> Result<File> {
             .write(true)
             .custom_flags(libc::O_SYNC)
             .open(path)
-            .map_err(io(path, "open")),
-        Err(e) => Err(io(path, "open")(e)),
+            .map_err(io(path, Operation::Open)),
+        Err(e) => Err(io(path, Operation::Open)(e)),
     }
 }
 
@@ -73,11 +73,7 @@ fn write_at(file: &File, offset: u64, data: &[u8]) -> std::io::Result<()> {
 
 /// A random (version 4) UUID for a new header.
 fn new_uuid() -> Result<[u8; 16]> {
-    use std::io::Read;
-    let mut u = [0u8; 16];
-    File::open("/dev/urandom")
-        .and_then(|mut f| f.read_exact(&mut u))
-        .map_err(|e| Error::Protocol(format!("/dev/urandom: {e}")))?;
+    let mut u: [u8; 16] = ha_core::random::bytes().map_err(Error::Entropy)?;
     u[6] = (u[6] & 0x0f) | 0x40;
     u[8] = (u[8] & 0x3f) | 0x80;
     Ok(u)
@@ -102,8 +98,8 @@ impl SbdDisk {
         let size = u64::from(sector_size);
         let sectors = 1 + 2 * u64::from(SLOTS) + 1;
         let blank = vec![0u8; (sectors - 1) as usize * sector_size as usize];
-        write_at(&file, size, &blank).map_err(io(path, "clear the slots of"))?;
-        write_at(&file, 0, &header.encode()).map_err(io(path, "write the header of"))?;
+        write_at(&file, size, &blank).map_err(io(path, Operation::Write))?;
+        write_at(&file, 0, &header.encode()).map_err(io(path, Operation::Write))?;
         Ok(Self {
             path: path.to_path_buf(),
             file,
@@ -118,7 +114,7 @@ impl SbdDisk {
             if e.kind() == std::io::ErrorKind::UnexpectedEof {
                 Error::BadParameter(format!("{}: too small to be an SBD device", path.display()))
             } else {
-                io(path, "read the header of")(e)
+                io(path, Operation::Read)(e)
             }
         })?;
         let header = Header::decode(&sector0).map_err(|e| match e {
@@ -144,7 +140,8 @@ impl SbdDisk {
 
     fn read_sector(&self, sector: u64) -> Result<Vec<u8>> {
         let size = self.header.sector_size;
-        read_at(&self.file, sector * u64::from(size), size as usize).map_err(io(&self.path, "read"))
+        read_at(&self.file, sector * u64::from(size), size as usize)
+            .map_err(io(&self.path, Operation::Read))
     }
 
     fn write_sector(&self, sector: u64, data: &[u8]) -> Result<()> {
@@ -153,7 +150,7 @@ impl SbdDisk {
             sector * u64::from(self.header.sector_size),
             data,
         )
-        .map_err(io(&self.path, "write"))
+        .map_err(io(&self.path, Operation::Write))
     }
 
     /// Slot `index`.

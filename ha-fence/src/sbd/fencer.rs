@@ -1,17 +1,18 @@
-//! [`SbdFencer`]: fencing through SBD devices, as fence_sbd does. A
-//! poison pill (`reset` or `off`) goes into the victim's mailbox on every
-//! device; the fence counts as confirmed once `msgwait` has passed,
-//! because by then the victim has either acted on the pill or lost its
-//! watchdog.
+//! [`SbdFencer`]: fencing through SBD devices, as fence_sbd does.
+//!
+//! A poison pill (`reset` or `off`) goes into the victim's mailbox on every
+//! device; the fence counts as confirmed once `msgwait` has passed, because
+//! by then the victim has either acted on the pill or lost its watchdog.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
+use ha_core::async_trait;
 
-use crate::error::{Error, Result};
-use crate::fencer::{Action, Fencer, Metadata, Parameter, ParameterType, PowerState};
+use crate::error::{Error, Operation, Result};
+use crate::fencer::{Action, Fencer, PowerState};
+use crate::metadata::{Metadata, Parameter, ParameterType};
 
 use super::disk::SbdDisk;
 use super::format::Command;
@@ -24,12 +25,14 @@ pub struct SbdFencer {
     from: String,
 }
 
+/// Runs `work` (the disk I/O of `operation`) off the async threads.
 async fn blocking<T: Send + 'static>(
+    operation: Operation,
     work: impl FnOnce() -> Result<T> + Send + 'static,
 ) -> Result<T> {
     tokio::task::spawn_blocking(work)
         .await
-        .map_err(|e| Error::Protocol(format!("SBD I/O task: {e}")))?
+        .map_err(|e| Error::io(operation, "the SBD devices", std::io::Error::other(e)))?
 }
 
 impl SbdFencer {
@@ -70,7 +73,7 @@ impl SbdFencer {
     /// `msgwait` of them.
     async fn send(&self, target: &str, command: Command) -> Result<Duration> {
         let (devices, target, from) = (self.devices.clone(), target.to_owned(), self.from.clone());
-        blocking(move || {
+        blocking(Operation::Write, move || {
             let mut wait = 0;
             for path in devices.iter() {
                 let disk = SbdDisk::open(path)?;
@@ -109,7 +112,7 @@ impl Fencer for SbdFencer {
 
     async fn status(&self, target: &str) -> Result<PowerState> {
         let (devices, target) = (self.devices.clone(), target.to_owned());
-        blocking(move || {
+        blocking(Operation::Read, move || {
             let disk = SbdDisk::open(&devices[0])?;
             let index = disk
                 .find(&target)?
@@ -126,7 +129,7 @@ impl Fencer for SbdFencer {
 
     async fn list(&self) -> Result<Vec<String>> {
         let devices = self.devices.clone();
-        blocking(move || {
+        blocking(Operation::Read, move || {
             let disk = SbdDisk::open(&devices[0])?;
             Ok(disk
                 .list()?
@@ -139,7 +142,7 @@ impl Fencer for SbdFencer {
 
     async fn monitor(&self) -> Result<()> {
         let devices = self.devices.clone();
-        blocking(move || {
+        blocking(Operation::Open, move || {
             for path in devices.iter() {
                 SbdDisk::open(path)?;
             }
@@ -160,6 +163,9 @@ impl Fencer for SbdFencer {
                 required: true,
                 description: "SBD devices, comma-separated (one to three)".into(),
             }],
+            actions: ["off", "reboot", "status", "list", "monitor", "metadata"]
+                .map(String::from)
+                .to_vec(),
         }
     }
 }

@@ -1,7 +1,8 @@
-//! SBD's on-disk layout (sbd 1.5, header version 2.1), sans IO: sector 0
-//! holds the header; node `i` has its slot (in use, name) at sector
-//! `1 + 2i` and its mailbox (command, sender) at sector `2 + 2i`. The
-//! header's numbers are big-endian; the C structure's natural alignment
+//! SBD's on-disk layout (sbd 1.5, header version 2.1), sans IO.
+//!
+//! Sector 0 holds the header; node `i` has its slot (in use, name) at
+//! sector `1 + 2i` and its mailbox (command, sender) at sector `2 + 2i`.
+//! The header's numbers are big-endian; the C structure's natural alignment
 //! leaves two bytes after `slots`. The real `sbd` tool reads what this
 //! writes and the other way round.
 

@@ -1,17 +1,18 @@
-//! [`SbdWatcher`]: the node's side of SBD. Every `loop` seconds it reads
-//! its own mailbox; a `test` is acknowledged (cleared), a pill (`reset`,
-//! `off`, `crashdump`) makes it fence itself through its [`SelfFence`]
-//! action, `exit` stops it. The watchdog is fed only after a good read:
-//! a node that loses its disk stops feeding and is reset by the watchdog
-//! (without a watchdog device, the watcher fences itself once the disk
-//! has been unreadable for the watchdog timeout).
+//! [`SbdWatcher`]: the node's side of SBD.
+//!
+//! Every `loop` seconds it reads its own mailbox; a `test` is acknowledged
+//! (cleared), a pill (`reset`, `off`, `crashdump`) makes it fence itself
+//! through its [`SelfFence`] action, `exit` stops it. The watchdog is fed
+//! only after a good read: a node that loses its disk stops feeding and is
+//! reset by the watchdog (without a watchdog device, the watcher fences
+//! itself once the disk has been unreadable for the watchdog timeout).
 
 use std::future::Future;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Operation, Result};
 use crate::watchdog::Watchdog;
 
 use super::disk::SbdDisk;
@@ -109,7 +110,13 @@ impl SbdWatcher {
             Ok::<_, Error>((index, t.loop_interval.max(1), t.watchdog.max(1)))
         })
         .await
-        .map_err(|e| Error::Protocol(e.to_string()))??;
+        .map_err(|e| {
+            Error::io(
+                Operation::Read,
+                self.device.display(),
+                std::io::Error::other(e),
+            )
+        })??;
         let interval = Duration::from_secs(u64::from(loop_interval));
         let patience = Duration::from_secs(u64::from(watchdog_timeout));
         tracing::info!(device = %self.device.display(), node = %self.name, slot = index, "SBD watching");
