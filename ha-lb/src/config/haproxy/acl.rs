@@ -1,8 +1,39 @@
+//! `acl` lines and the `use_backend ... if|unless CONDITION` rules that use
+//! them.
+
 use super::Warning;
-use super::{lexer::*, section::*};
+use super::lexer::{Ctx, check_name};
+use super::section::Proxy;
 use crate::acl::Network;
 use crate::config::{Acl, AclTerm, Condition, Criterion, UseBackend};
 use crate::error::Result;
+
+/// HAProxy's predefined ACLs, which ha-lb does not provide.
+pub(super) const PREDEFINED_ACLS: &[&str] = &[
+    "FALSE",
+    "HTTP",
+    "HTTP_1.0",
+    "HTTP_1.1",
+    "HTTP_2.0",
+    "HTTP_3.0",
+    "HTTP_CONTENT",
+    "HTTP_URL_ABS",
+    "HTTP_URL_SLASH",
+    "HTTP_URL_STAR",
+    "LOCALHOST",
+    "METH_CONNECT",
+    "METH_DELETE",
+    "METH_GET",
+    "METH_HEAD",
+    "METH_OPTIONS",
+    "METH_POST",
+    "METH_PUT",
+    "METH_TRACE",
+    "RDP_COOKIE",
+    "REQ_CONTENT",
+    "TRUE",
+    "WAIT_END",
+];
 
 pub(super) fn use_backend(
     p: &mut Proxy,

@@ -1,6 +1,9 @@
+//! Addresses in haproxy.cfg: `bind` addresses (port ranges, `*`, IPv6)
+//! and `server` addresses (IP or host name, with a port).
+
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
-use super::lexer::*;
+use super::lexer::{Ctx, port};
 use crate::config::ServerAddress;
 use crate::error::Result;
 

@@ -1,8 +1,35 @@
+//! HTTP health checks: `option httpchk`, `http-check send` and
+//! `http-check expect`.
+
 use ha_core::StatusMatch;
 
 use super::Warning;
-use super::{lexer::*, section::*};
+use super::lexer::Ctx;
+use super::section::Proxy;
+use crate::config::Location;
 use crate::error::Result;
+
+/// `option httpchk [METHOD] [URI] [VERSION]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct HttpChk {
+    pub(super) method: String,
+    pub(super) uri: String,
+    pub(super) host: Option<String>,
+}
+
+/// The health-check settings of a backend before they become an
+/// [`HttpCheck`]: `option httpchk` and the `http-check` rules are inherited
+/// separately, as in HAProxy.
+#[derive(Debug, Clone, Default)]
+pub(super) struct CheckDraft {
+    pub(super) httpchk: Option<HttpChk>,
+    pub(super) send_method: Option<String>,
+    pub(super) send_uri: Option<String>,
+    pub(super) send_host: Option<String>,
+    pub(super) expect: Option<StatusMatch>,
+    /// The first `http-check` line the rules come from.
+    pub(super) rules_at: Option<Location>,
+}
 
 pub(super) fn is_token(text: &str) -> bool {
     !text.is_empty()

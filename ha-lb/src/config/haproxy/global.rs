@@ -1,5 +1,8 @@
+//! Keywords of the `global` section.
+
 use super::Warning;
-use super::{lexer::*, log::*};
+use super::lexer::{Ctx, number, one_arg};
+use super::log::parse_log;
 use crate::error::Result;
 
 /// Global keywords HAProxy has that ha-lb ignores, with a warning.

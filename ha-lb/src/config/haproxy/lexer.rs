@@ -1,3 +1,7 @@
+//! Reading haproxy.cfg lines: splitting into words (quotes, escapes,
+//! comments), the file:line context of findings, and the common value forms
+//! (names, numbers, durations, ports).
+
 use std::path::Path;
 use std::time::Duration;
 

@@ -1,8 +1,11 @@
+//! The `log` keyword: syslog sockets, UDP servers, stdout and stderr.
+
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
 use super::Warning;
-use super::{address::*, lexer::*};
+use super::address::{is_host_name, split_host_port};
+use super::lexer::{Ctx, number, port};
 use crate::config::{LogTarget, SyslogAddress};
 use crate::error::Result;
 

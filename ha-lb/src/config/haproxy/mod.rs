@@ -75,7 +75,10 @@ mod proxy;
 mod section;
 mod server;
 
-use self::{global::*, lexer::*, proxy::*, section::*};
+use self::global::global_line;
+use self::lexer::{Ctx, check_name, split_words};
+use self::proxy::proxy_line;
+use self::section::{Defaults, Kind, Proxy};
 use super::{Backend, Balance, Config, Criterion, Frontend, HttpCheck, Location, Mode};
 use crate::error::{Error, Result};
 
@@ -111,22 +114,15 @@ pub fn load(paths: &[PathBuf]) -> Result<Imported> {
     let mut importer = Importer::new();
     for path in paths {
         for file in config_files(path)? {
-            let bytes = std::fs::read(&file).map_err(|source| Error::ReadConfig {
-                path: file.clone(),
-                source,
-            })?;
-            let text = std::str::from_utf8(&bytes).map_err(|e| {
-                let before = bytes.get(..e.valid_up_to()).unwrap_or_default();
-                let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
-                Error::Config {
-                    location: Location {
-                        file: file.clone(),
-                        line: u32::try_from(line).unwrap_or(u32::MAX),
-                    },
+            let text = ha_core::config_text::read(&file).map_err(|e| match e {
+                ha_core::Error::ReadConfig { path, source } => Error::ReadConfig { path, source },
+                ha_core::Error::NotUtf8(location) => Error::Config {
+                    location,
                     message: "this line is not valid UTF-8".into(),
-                }
+                },
+                other => Error::Core(other),
             })?;
-            importer.feed(text, &file)?;
+            importer.feed(&text, &file)?;
         }
     }
     importer.finish()
@@ -152,6 +148,31 @@ fn config_files(path: &Path) -> Result<Vec<PathBuf>> {
     files.sort();
     Ok(files)
 }
+
+/// The section being read.
+enum Section {
+    Global,
+    /// A section ha-lb does not read (`userlist`, `peers`...).
+    Skipped,
+    Proxy(Box<Proxy>),
+}
+
+/// Sections HAProxy has whose contents ha-lb skips, with one warning.
+const SKIPPED_SECTIONS: &[&str] = &[
+    "userlist",
+    "peers",
+    "resolvers",
+    "mailers",
+    "program",
+    "http-errors",
+    "ring",
+    "cache",
+    "fcgi-app",
+    "crt-store",
+    "log-forward",
+    "traces",
+    "acme",
+];
 
 struct Importer {
     config: Config,

@@ -1,7 +1,16 @@
+//! Keywords of `frontend`, `backend`, `listen` and `defaults` sections:
+//! modes, `bind`, timeouts, `balance`, `hash-type`, options.
+
 use std::time::Duration;
 
 use super::Warning;
-use super::{acl::*, address::*, check::*, lexer::*, log::*, section::*, server::*};
+use super::acl::{parse_acl, use_backend};
+use super::address::bind_addresses;
+use super::check::{http_check, parse_httpchk};
+use super::lexer::{Ctx, check_name, duration, number, one_arg};
+use super::log::parse_log;
+use super::section::Proxy;
+use super::server::{server, server_options};
 use crate::config::{Balance, Bind, HashType, Mode, Timeouts};
 use crate::error::Result;
 

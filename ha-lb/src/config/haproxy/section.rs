@@ -1,7 +1,10 @@
-use ha_core::StatusMatch;
+//! The state of a section being read: a proxy's frontend and backend halves,
+//! the `defaults` they start from, and the section kinds.
+
+use super::check::CheckDraft;
 
 use super::Warning;
-use super::lexer::*;
+use super::lexer::Ctx;
 use crate::config::{
     Backend, Balance, Frontend, HashType, Location, Mode, Options, Server, ServerAddress, Timeouts,
 };
@@ -24,28 +27,6 @@ impl Kind {
             Kind::Listen => "listen",
         }
     }
-}
-
-/// `option httpchk [METHOD] [URI] [VERSION]`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct HttpChk {
-    pub(super) method: String,
-    pub(super) uri: String,
-    pub(super) host: Option<String>,
-}
-
-/// The health-check settings of a backend before they become an
-/// [`HttpCheck`]: `option httpchk` and the `http-check` rules are inherited
-/// separately, as in HAProxy.
-#[derive(Debug, Clone, Default)]
-pub(super) struct CheckDraft {
-    pub(super) httpchk: Option<HttpChk>,
-    pub(super) send_method: Option<String>,
-    pub(super) send_uri: Option<String>,
-    pub(super) send_host: Option<String>,
-    pub(super) expect: Option<StatusMatch>,
-    /// The first `http-check` line the rules come from.
-    pub(super) rules_at: Option<Location>,
 }
 
 /// The frontend half of a proxy being read.
@@ -192,54 +173,3 @@ impl Proxy {
         Ok(())
     }
 }
-
-pub(super) enum Section {
-    Global,
-    /// A section ha-lb does not read (`userlist`, `peers`...).
-    Skipped,
-    Proxy(Box<Proxy>),
-}
-
-/// Sections HAProxy has whose contents ha-lb skips, with one warning.
-pub(super) const SKIPPED_SECTIONS: &[&str] = &[
-    "userlist",
-    "peers",
-    "resolvers",
-    "mailers",
-    "program",
-    "http-errors",
-    "ring",
-    "cache",
-    "fcgi-app",
-    "crt-store",
-    "log-forward",
-    "traces",
-    "acme",
-];
-
-/// HAProxy's predefined ACLs, which ha-lb does not provide.
-pub(super) const PREDEFINED_ACLS: &[&str] = &[
-    "FALSE",
-    "HTTP",
-    "HTTP_1.0",
-    "HTTP_1.1",
-    "HTTP_2.0",
-    "HTTP_3.0",
-    "HTTP_CONTENT",
-    "HTTP_URL_ABS",
-    "HTTP_URL_SLASH",
-    "HTTP_URL_STAR",
-    "LOCALHOST",
-    "METH_CONNECT",
-    "METH_DELETE",
-    "METH_GET",
-    "METH_HEAD",
-    "METH_OPTIONS",
-    "METH_POST",
-    "METH_PUT",
-    "METH_TRACE",
-    "RDP_COOKIE",
-    "REQ_CONTENT",
-    "TRUE",
-    "WAIT_END",
-];

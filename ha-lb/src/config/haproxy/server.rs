@@ -1,4 +1,8 @@
-use super::{address::*, lexer::*, section::*};
+//! The `server` and `default-server` keywords and their options.
+
+use super::address::server_address;
+use super::lexer::{Ctx, check_name, duration, number, port};
+use super::section::Proxy;
 use crate::config::Server;
 use crate::error::Result;
 
