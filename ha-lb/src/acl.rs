@@ -390,7 +390,7 @@ struct Term {
 
 #[derive(Debug, Clone)]
 struct Rule {
-    backend: String,
+    pool: String,
     unless: bool,
     any_of: Vec<Vec<Term>>,
 }
@@ -408,7 +408,7 @@ struct NamedAcl {
 pub struct Routing {
     acls: Vec<NamedAcl>,
     rules: Vec<Rule>,
-    default_backend: Option<String>,
+    default_pool: Option<String>,
 }
 
 impl Routing {
@@ -432,7 +432,7 @@ impl Routing {
             }
         }
         let rules = frontend
-            .use_backends
+            .use_pools
             .iter()
             .map(|rule| {
                 let any_of = rule
@@ -451,7 +451,7 @@ impl Routing {
                                     location: rule.location.clone(),
                                     message: format!(
                                         "use_backend {}: no ACL named '{}' in frontend '{}'",
-                                        rule.backend, term.name, frontend.name
+                                        rule.pool, term.name, frontend.name
                                     ),
                                 }),
                             })
@@ -459,7 +459,7 @@ impl Routing {
                     })
                     .collect::<Result<Vec<_>>>()?;
                 Ok(Rule {
-                    backend: rule.backend.clone(),
+                    pool: rule.pool.clone(),
                     unless: rule.condition.unless,
                     any_of,
                 })
@@ -468,19 +468,19 @@ impl Routing {
         Ok(Routing {
             acls,
             rules,
-            default_backend: frontend.default_backend.clone(),
+            default_pool: frontend.default_pool.clone(),
         })
     }
 
-    /// The backend for this request: the first `use_backend` whose
+    /// The pool for this request: the first `use_backend` whose
     /// condition holds, else the `default_backend`, else `None`.
     pub fn route(&self, request: &Request<'_>) -> Option<&str> {
         let path = request_path(request.path);
         self.rules
             .iter()
             .find(|rule| self.holds(rule, request, path))
-            .map(|rule| rule.backend.as_str())
-            .or(self.default_backend.as_deref())
+            .map(|rule| rule.pool.as_str())
+            .or(self.default_pool.as_deref())
     }
 
     /// Whether the ACL called `name` holds for `request`; `None` if the
@@ -510,7 +510,7 @@ impl Routing {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{AclTerm, Condition, Location, Mode, Options, Timeouts, UseBackend};
+    use crate::config::{AclTerm, Condition, Location, Mode, Options, Timeouts, UsePool};
 
     fn acl(name: &str, criterion: Criterion, ignore_case: bool, values: &[&str]) -> Acl {
         Acl {
@@ -525,9 +525,9 @@ mod tests {
         }
     }
 
-    fn rule(backend: &str, unless: bool, any_of: &[&[&str]]) -> UseBackend {
-        UseBackend {
-            backend: backend.into(),
+    fn rule(pool: &str, unless: bool, any_of: &[&[&str]]) -> UsePool {
+        UsePool {
+            pool: pool.into(),
             condition: Condition {
                 unless,
                 any_of: any_of
@@ -549,7 +549,7 @@ mod tests {
         }
     }
 
-    fn frontend(acls: Vec<Acl>, rules: Vec<UseBackend>, default: Option<&str>) -> Frontend {
+    fn frontend(acls: Vec<Acl>, rules: Vec<UsePool>, default: Option<&str>) -> Frontend {
         Frontend {
             name: "fe".into(),
             binds: Vec::new(),
@@ -558,8 +558,8 @@ mod tests {
             maxconn: None,
             options: Options::default(),
             acls,
-            use_backends: rules,
-            default_backend: default.map(Into::into),
+            use_pools: rules,
+            default_pool: default.map(Into::into),
             location: Location::default(),
         }
     }
@@ -664,7 +664,7 @@ mod tests {
         assert_eq!(routing.route(&request("/api/v1", &h)), Some("api"));
         assert_eq!(routing.route(&request("/index", &h)), Some("site"));
         assert_eq!(routing.route(&request("/index?/api", &h)), Some("site"));
-        let no_default = frontend(fe.acls.clone(), fe.use_backends.clone(), None);
+        let no_default = frontend(fe.acls.clone(), fe.use_pools.clone(), None);
         assert_eq!(
             Routing::compile(&no_default)
                 .unwrap()
@@ -681,7 +681,7 @@ mod tests {
             Routing::compile(&fe).unwrap().route(&request("/", &h)),
             Some("all")
         );
-        fe.use_backends = vec![rule("never", false, &[])];
+        fe.use_pools = vec![rule("never", false, &[])];
         assert_eq!(
             Routing::compile(&fe).unwrap().route(&request("/", &h)),
             Some("d")

@@ -5,7 +5,7 @@
 //! one end of an in-memory pipe ([`InProcessBackend`]), so an embedding
 //! application can put its own handlers behind the balancer and have them
 //! checked, weighted and drained like any other server. Weight, state and
-//! health are not the backend's business: the [`BackendSet`](crate::BackendSet)
+//! health are not the backend's business: the [`Pool`](crate::Pool)
 //! keeps them, so they can change at run time.
 
 use std::fmt;

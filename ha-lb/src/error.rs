@@ -44,18 +44,18 @@ pub enum Error {
         source: io::Error,
     },
     /// A runtime command named a server that does not exist.
-    #[error("no such server {backend}/{server}")]
+    #[error("no such server {pool}/{server}")]
     NoSuchServer {
-        /// The backend searched.
-        backend: String,
+        /// The pool searched.
+        pool: String,
         /// The server asked for.
         server: String,
     },
     /// A runtime command tried to add a server whose name is taken.
-    #[error("server {backend}/{server} already exists")]
+    #[error("server {pool}/{server} already exists")]
     ServerExists {
-        /// The backend.
-        backend: String,
+        /// The pool.
+        pool: String,
         /// The server name.
         server: String,
     },

@@ -1,5 +1,5 @@
 //! Health checking of configured servers: one ha-core [`Checker`] per
-//! server with `check`, whose verdicts are applied to the backend set and
+//! server with `check`, whose verdicts are applied to the pool and
 //! logged in HAProxy's words ("Server web_servers/web1 is DOWN, reason: ...").
 
 use std::net::SocketAddr;
@@ -10,9 +10,9 @@ use ha_core::{
 };
 use tokio::task::JoinHandle;
 
-use crate::backend_set::BackendSet;
 use crate::config;
 use crate::error::{Error, Result};
+use crate::pool::Pool;
 use crate::proxy::http;
 
 /// How to check one server, decided before anything runs.
@@ -33,11 +33,7 @@ enum Probe {
 
 impl CheckPlan {
     /// Validates a server's check settings; `addr` is its resolved address.
-    pub fn new(
-        backend: &config::Backend,
-        server: &config::Server,
-        addr: SocketAddr,
-    ) -> Result<Self> {
+    pub fn new(pool: &config::Pool, server: &config::Server, addr: SocketAddr) -> Result<Self> {
         let target = SocketAddr::new(
             server.check_addr.unwrap_or(addr.ip()),
             server.check_port.unwrap_or(addr.port()),
@@ -53,13 +49,13 @@ impl CheckPlan {
         if let Some(down) = server.downinter {
             schedule = schedule.downinter(down).map_err(at)?;
         }
-        if let Some(limit) = backend.timeouts.check {
+        if let Some(limit) = pool.timeouts.check {
             schedule = schedule.timeout(limit).map_err(at)?;
         }
-        let probe = match &backend.http_check {
+        let probe = match &pool.http_check {
             Some(h) => {
                 let method = http::method(&h.method).map_err(|message| Error::Config {
-                    location: backend.location.clone(),
+                    location: pool.location.clone(),
                     message,
                 })?;
                 Probe::Http(target, method, h.clone())
@@ -67,7 +63,7 @@ impl CheckPlan {
             None => Probe::Tcp(target),
         };
         Ok(Self {
-            name: format!("{}/{}", backend.name, server.name),
+            name: format!("{}/{}", pool.name, server.name),
             server: server.name.clone(),
             schedule,
             thresholds: Thresholds::new(server.rise, server.fall).map_err(at)?,
@@ -76,7 +72,7 @@ impl CheckPlan {
     }
 
     /// Starts checking on the current runtime, applying verdicts to `set`.
-    pub fn spawn(self, set: &Arc<BackendSet>) -> CheckerTask {
+    pub fn spawn(self, set: &Arc<Pool>) -> CheckerTask {
         let timeout = self.schedule.probe_timeout();
         let check: Arc<dyn HealthCheck> = match self.probe {
             Probe::Tcp(target) => Arc::new(TcpCheck::new(target, timeout)),
@@ -105,7 +101,7 @@ impl CheckPlan {
 /// Applies a checker's verdicts to its server and logs the changes.
 async fn apply(
     mut status: tokio::sync::watch::Receiver<ha_core::HealthStatus>,
-    set: Arc<BackendSet>,
+    set: Arc<Pool>,
     server_name: String,
 ) {
     while status.changed().await.is_ok() {
@@ -120,7 +116,7 @@ async fn apply(
         let usable = set.usable();
         match now.state {
             State::Down => {
-                server.pool().clear();
+                server.keepalive().clear();
                 let reason = now
                     .last_error
                     .map_or_else(String::new, |e| format!(", reason: {e}"));

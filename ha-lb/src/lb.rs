@@ -1,9 +1,9 @@
-//! The running load balancer: turns a [`Config`] into backend sets, health
+//! The running load balancer: turns a [`Config`] into pools, health
 //! checkers and listeners, and stops them gracefully.
 //!
 //! Everything that can be wrong with a configuration is found before
 //! anything runs ([`LoadBalancer::check`], also done by
-//! [`LoadBalancer::bind`]): unknown backends, unresolvable server names,
+//! [`LoadBalancer::bind`]): unknown pools, unresolvable server names,
 //! invalid check settings. A daemon that binds, drops privileges and forks
 //! therefore reports errors while it can still print them.
 
@@ -19,13 +19,13 @@ use tokio::task::JoinHandle;
 
 use crate::acl::Routing;
 use crate::backend::TcpBackend;
-use crate::backend_set::{BackendSet, Balancing};
 use crate::config::{self, Config, Mode, ServerAddress};
 use crate::error::{Error, Result};
 use crate::health::{CheckPlan, CheckerTask};
 use crate::listener::{self, Limits, Route, Signals};
+use crate::pool::{Balancing, Pool};
 use crate::proxy::dispatch::Dispatch;
-use crate::proxy::http::{HttpBackend, HttpRoute};
+use crate::proxy::http::{self, HttpRoute};
 use crate::proxy::tcp::{self, TcpRoute};
 use crate::server::{ServerSpec, ServerState};
 
@@ -39,8 +39,8 @@ pub struct LoadBalancer {
 /// Everything built from a configuration before anything runs.
 #[derive(Debug)]
 struct Plan {
-    sets: HashMap<String, Arc<BackendSet>>,
-    checks: Vec<(Arc<BackendSet>, CheckPlan)>,
+    sets: HashMap<String, Arc<Pool>>,
+    checks: Vec<(Arc<Pool>, CheckPlan)>,
     frontends: Vec<FrontendPlan>,
     global_maxconn: Option<u32>,
 }
@@ -125,7 +125,7 @@ impl LoadBalancer {
             )));
         }
         Ok(Running {
-            backends: plan.sets,
+            pools: plan.sets,
             addrs,
             checkers,
             acceptors,
@@ -141,8 +141,8 @@ impl Plan {
     fn new(config: &Config) -> Result<Self> {
         let mut sets = HashMap::new();
         let mut checks = Vec::new();
-        for (index, b) in config.backends.iter().enumerate() {
-            let set = Arc::new(BackendSet::new(
+        for (index, b) in config.pools.iter().enumerate() {
+            let set = Arc::new(Pool::new(
                 &b.name,
                 Balancing {
                     balance: b.balance,
@@ -199,7 +199,7 @@ impl Plan {
 /// A started load balancer.
 #[derive(Debug)]
 pub struct Running {
-    backends: HashMap<String, Arc<BackendSet>>,
+    pools: HashMap<String, Arc<Pool>>,
     addrs: Vec<(String, SocketAddr)>,
     checkers: Vec<CheckerTask>,
     acceptors: Vec<JoinHandle<()>>,
@@ -212,9 +212,9 @@ pub struct Running {
 }
 
 impl Running {
-    /// The backend set called `name`, for run-time changes.
-    pub fn backend(&self, name: &str) -> Option<Arc<BackendSet>> {
-        self.backends.get(name).cloned()
+    /// The pool called `name`, for run-time changes.
+    pub fn pool(&self, name: &str) -> Option<Arc<Pool>> {
+        self.pools.get(name).cloned()
     }
 
     /// The listening addresses, by frontend name.
@@ -251,29 +251,29 @@ impl Running {
 fn route(
     frontend: &config::Frontend,
     config: &Config,
-    sets: &HashMap<String, Arc<BackendSet>>,
+    sets: &HashMap<String, Arc<Pool>>,
 ) -> Result<Route> {
     let routing = Routing::compile(frontend)?;
     let names = frontend
-        .use_backends
+        .use_pools
         .iter()
-        .map(|u| (u.backend.as_str(), &u.location))
+        .map(|u| (u.pool.as_str(), &u.location))
         .chain(
             frontend
-                .default_backend
+                .default_pool
                 .as_deref()
                 .map(|name| (name, &frontend.location)),
         );
     let mut used = Vec::new();
     for (name, location) in names {
-        let backend = config.backend(name).ok_or_else(|| Error::Config {
+        let backend = config.pool(name).ok_or_else(|| Error::Config {
             location: location.clone(),
             message: format!("frontend '{}' uses unknown backend '{name}'", frontend.name),
         })?;
         used.push(backend);
     }
-    let dispatch = |b: &config::Backend| Dispatch {
-        backend: Arc::clone(&sets[&b.name]),
+    let dispatch = |b: &config::Pool| Dispatch {
+        pool: Arc::clone(&sets[&b.name]),
         connect_timeout: b.timeouts.connect,
         queue_timeout: b.timeouts.queue.or(b.timeouts.connect),
         retries: b.retries,
@@ -283,10 +283,10 @@ fn route(
         Mode::Tcp => Route::Tcp(Arc::new(TcpRoute {
             frontend: frontend.name.clone(),
             routing,
-            backends: used
+            pools: used
                 .into_iter()
                 .map(|b| {
-                    let backend = tcp::TcpBackend {
+                    let backend = tcp::PoolRoute {
                         dispatch: dispatch(b),
                         server_idle: frontend
                             .timeouts
@@ -303,10 +303,10 @@ fn route(
         Mode::Http => Route::Http(Arc::new(HttpRoute {
             frontend: frontend.name.clone(),
             routing,
-            backends: used
+            pools: used
                 .into_iter()
                 .map(|b| {
-                    let backend = HttpBackend {
+                    let backend = http::PoolRoute {
                         dispatch: dispatch(b),
                         forwardfor: b.options.forwardfor || frontend.options.forwardfor,
                         server_timeout: b.timeouts.server,

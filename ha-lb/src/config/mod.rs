@@ -3,7 +3,7 @@
 //!
 //! The model is what the proxy runs; haproxy.cfg is one way to write it.
 //! `defaults` sections are resolved by the importer, so every frontend and
-//! backend in the model carries its complete settings.
+//! pool in the model carries its complete settings.
 
 pub mod haproxy;
 mod model;

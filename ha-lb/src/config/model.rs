@@ -16,16 +16,16 @@ pub struct Config {
     /// Process-wide settings.
     pub global: Global,
     /// Where clients connect. A haproxy.cfg `listen` section yields one
-    /// frontend and one backend of the same name.
+    /// frontend and one pool of the same name.
     pub frontends: Vec<Frontend>,
-    /// Where traffic goes.
-    pub backends: Vec<Backend>,
+    /// Where traffic goes: haproxy.cfg's `backend` sections.
+    pub pools: Vec<Pool>,
 }
 
 impl Config {
-    /// The backend called `name`.
-    pub fn backend(&self, name: &str) -> Option<&Backend> {
-        self.backends.iter().find(|b| b.name == name)
+    /// The pool called `name`.
+    pub fn pool(&self, name: &str) -> Option<&Pool> {
+        self.pools.iter().find(|b| b.name == name)
     }
 }
 
@@ -139,9 +139,9 @@ pub struct Frontend {
     /// Named ACLs.
     pub acls: Vec<Acl>,
     /// `use_backend` rules, tried in order.
-    pub use_backends: Vec<UseBackend>,
-    /// `default_backend`.
-    pub default_backend: Option<String>,
+    pub use_pools: Vec<UsePool>,
+    /// `default_backend`: the pool used when no `use_backend` rule applies.
+    pub default_pool: Option<String>,
     /// Where the section starts.
     pub location: Location,
 }
@@ -155,9 +155,10 @@ pub struct Bind {
     pub location: Location,
 }
 
-/// A `backend` (or the server half of a `listen`).
+/// A pool of servers and how traffic is balanced over them: haproxy.cfg's
+/// `backend` section (or the server half of a `listen`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Backend {
+pub struct Pool {
     /// The section name.
     pub name: String,
     /// HTTP or TCP.
@@ -357,11 +358,12 @@ pub enum Criterion {
     Method,
 }
 
-/// `use_backend NAME if|unless CONDITION`.
+/// `use_backend NAME if|unless CONDITION`: send to pool `NAME` when the
+/// condition holds.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct UseBackend {
-    /// The backend to use when the condition holds.
-    pub backend: String,
+pub struct UsePool {
+    /// The pool to use when the condition holds.
+    pub pool: String,
     /// When.
     pub condition: Condition,
     /// Where the rule is.

@@ -5,7 +5,7 @@ use super::Warning;
 use super::lexer::{Ctx, check_name};
 use super::section::Proxy;
 use crate::acl::Network;
-use crate::config::{Acl, AclTerm, Condition, Criterion, UseBackend};
+use crate::config::{Acl, AclTerm, Condition, Criterion, UsePool};
 use crate::error::Result;
 
 /// HAProxy's predefined ACLs, which ha-lb does not provide.
@@ -71,8 +71,8 @@ pub(super) fn use_backend(
             )));
         }
     };
-    fe.fe.use_backends.push(UseBackend {
-        backend: name.clone(),
+    fe.fe.use_pools.push(UsePool {
+        pool: name.clone(),
         condition,
         location: ctx.loc(),
     });

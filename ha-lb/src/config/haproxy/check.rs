@@ -389,7 +389,7 @@ mod tests {
     fn http_check_rules_build_the_check() {
         let cfg = "backend b\n option httpchk GET /h\n http-check send meth HEAD hdr Host example.org\n http-check expect rstatus ^2\n";
         let imported = parse(cfg).unwrap();
-        let check = imported.config.backends[0].http_check.clone().unwrap();
+        let check = imported.config.pools[0].http_check.clone().unwrap();
         assert_eq!(check.method, "HEAD");
         assert_eq!(check.path, "/h");
         assert_eq!(check.host.as_deref(), Some("example.org"));
@@ -398,7 +398,7 @@ mod tests {
         let cfg =
             "backend b\n timeout connect 1s\n timeout server 1s\n http-check expect status 200\n";
         let imported = parse(cfg).unwrap();
-        assert_eq!(imported.config.backends[0].http_check, None);
+        assert_eq!(imported.config.pools[0].http_check, None);
         assert_eq!(imported.warnings.len(), 1, "{:?}", imported.warnings);
         assert_eq!(imported.warnings[0].location.line, 4);
         assert!(imported.warnings[0].message.contains("option httpchk"));
@@ -421,7 +421,7 @@ backend own
         let imported = parse(cfg).unwrap();
         let inherits = imported
             .config
-            .backend("inherits")
+            .pool("inherits")
             .unwrap()
             .http_check
             .clone()
@@ -432,7 +432,7 @@ backend own
         );
         let own = imported
             .config
-            .backend("own")
+            .pool("own")
             .unwrap()
             .http_check
             .clone()

@@ -53,7 +53,7 @@
 //! let web = &imported.config.frontends[0];
 //! assert_eq!(web.mode, Mode::Tcp); // HAProxy's default
 //! assert_eq!(web.binds[0].addr.to_string(), "0.0.0.0:80");
-//! let server = &imported.config.backend("webs").unwrap().servers[0];
+//! let server = &imported.config.pool("webs").unwrap().servers[0];
 //! assert_eq!(server.address, ServerAddress::Socket("192.168.122.101:80".parse().unwrap()));
 //! // No timeouts set: HAProxy warns, and so does ha-lb.
 //! assert!(imported.warnings[0].to_string().starts_with("haproxy.cfg:1: missing timeouts"));
@@ -79,7 +79,7 @@ use self::global::global_line;
 use self::lexer::{Ctx, check_name, split_words};
 use self::proxy::proxy_line;
 use self::section::{Defaults, Kind, Proxy};
-use super::{Backend, Balance, Config, Criterion, Frontend, HttpCheck, Location, Mode};
+use super::{Balance, Config, Criterion, Frontend, HttpCheck, Location, Mode, Pool};
 use crate::error::{Error, Result};
 
 pub use ha_core::Warning;
@@ -457,11 +457,11 @@ impl Importer {
                     None
                 }
             };
-            self.config.backends.push(be.be);
+            self.config.pools.push(be.be);
         }
         if let Some(mut fe) = proxy.fe {
             if proxy.kind == Kind::Listen && !fe.default_backend_here {
-                fe.fe.default_backend = Some(proxy.name.clone());
+                fe.fe.default_pool = Some(proxy.name.clone());
                 fe.default_backend_at = None;
             }
             if fe.fe.binds.is_empty() {
@@ -469,7 +469,7 @@ impl Importer {
                     "{describe} has no 'bind' line, so it does not listen; declare it as a backend if that was intended"
                 )));
             }
-            if fe.fe.default_backend.is_none() && fe.fe.use_backends.is_empty() {
+            if fe.fe.default_pool.is_none() && fe.fe.use_pools.is_empty() {
                 self.warnings.push(at(format!(
                     "{describe} has no default_backend and no use_backend rule: it refuses every connection"
                 )));
@@ -482,9 +482,9 @@ impl Importer {
     /// Checks that need every file: backend references and modes.
     fn finish(mut self) -> Result<Imported> {
         self.close_section()?;
-        let backends: HashMap<&str, &Backend> = self
+        let backends: HashMap<&str, &Pool> = self
             .config
-            .backends
+            .pools
             .iter()
             .map(|b| (b.name.as_str(), b))
             .collect();
@@ -520,11 +520,11 @@ impl Importer {
             Ok(())
         };
         for (fe, at) in self.config.frontends.iter().zip(&self.default_backend_at) {
-            if let (Some(name), Some(location)) = (&fe.default_backend, at) {
+            if let (Some(name), Some(location)) = (&fe.default_pool, at) {
                 check(fe, name, location)?;
             }
-            for rule in &fe.use_backends {
-                check(fe, &rule.backend, &rule.location)?;
+            for rule in &fe.use_pools {
+                check(fe, &rule.pool, &rule.location)?;
             }
             if fe.mode == Mode::Tcp {
                 for acl in fe.acls.iter().filter(|a| a.criterion != Criterion::Src) {
@@ -587,7 +587,7 @@ listen app
 ";
         let imported = parse(cfg).unwrap();
         let fe = &imported.config.frontends[0];
-        let be = &imported.config.backends[0];
+        let be = &imported.config.pools[0];
         assert!(!fe.options.httplog && fe.options.tcplog && !fe.options.forwardfor);
         assert_eq!(be.balance, Balance::RoundRobin);
         assert!(!be.options.forwardfor);
@@ -615,9 +615,9 @@ listen app
         let imported = parse(cfg).unwrap();
         assert!(imported.warnings.is_empty(), "{:?}", imported.warnings);
         let fe = &imported.config.frontends[0];
-        let be = &imported.config.backends[0];
+        let be = &imported.config.pools[0];
         assert_eq!((fe.name.as_str(), be.name.as_str()), ("app", "app"));
-        assert_eq!(fe.default_backend.as_deref(), Some("app"));
+        assert_eq!(fe.default_pool.as_deref(), Some("app"));
         assert_eq!(fe.timeouts.client, Some(Duration::from_secs(5)));
         assert_eq!(fe.timeouts.server, None);
         assert_eq!(be.timeouts.server, Some(Duration::from_secs(6)));
@@ -641,7 +641,7 @@ frontend f from nowhere
             matches!(e, Error::Config { ref location, ref message } if location.line == 7 && message.contains("nowhere"))
         );
         let imported = parse(&cfg.replace("frontend f from nowhere\n", "")).unwrap();
-        let connect = |n| imported.config.backend(n).unwrap().timeouts.connect;
+        let connect = |n| imported.config.pool(n).unwrap().timeouts.connect;
         assert_eq!(connect("a"), Some(Duration::from_secs(9)));
         assert_eq!(connect("b"), Some(Duration::from_secs(1)));
     }
@@ -651,7 +651,7 @@ frontend f from nowhere
         let cfg = "frontend web\n bind :80\n default_backend web\nbackend web\n";
         let imported = parse(cfg).unwrap();
         assert_eq!(
-            imported.config.frontends[0].default_backend.as_deref(),
+            imported.config.frontends[0].default_pool.as_deref(),
             Some("web")
         );
         let e = parse("frontend web\nlisten web\n").unwrap_err();
@@ -662,7 +662,7 @@ frontend f from nowhere
     fn timeouts_zero_means_none_and_old_keywords_warn() {
         let cfg = "backend b\n timeout connect 0\n srvtimeout 30s\n";
         let imported = parse(cfg).unwrap();
-        let t = imported.config.backends[0].timeouts;
+        let t = imported.config.pools[0].timeouts;
         assert_eq!(t.connect, None);
         assert_eq!(t.server, Some(Duration::from_secs(30)));
         assert!(

@@ -177,7 +177,7 @@ pub(super) fn proxy_line(
             }
             check_name(name, "backend", ctx)?;
             if let Some(fe) = p.front(keyword, out, ctx) {
-                fe.fe.default_backend = Some(name.to_owned());
+                fe.fe.default_pool = Some(name.to_owned());
                 fe.default_backend_at = Some(ctx.loc());
                 fe.default_backend_here = true;
             }

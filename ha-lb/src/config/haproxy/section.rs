@@ -6,7 +6,7 @@ use super::check::CheckDraft;
 use super::Warning;
 use super::lexer::Ctx;
 use crate::config::{
-    Backend, Balance, Frontend, HashType, Location, Mode, Options, Server, ServerAddress, Timeouts,
+    Balance, Frontend, HashType, Location, Mode, Options, Pool, Server, ServerAddress, Timeouts,
 };
 use crate::error::Result;
 
@@ -42,7 +42,7 @@ pub(super) struct FrontSide {
 /// The backend half of a proxy being read.
 #[derive(Debug, Clone)]
 pub(super) struct BackSide {
-    pub(super) be: Backend,
+    pub(super) be: Pool,
     /// `default-server` settings for the servers that follow.
     pub(super) default_server: Server,
     pub(super) check: CheckDraft,
@@ -69,11 +69,11 @@ impl Defaults {
             maxconn: None,
             options: Options::default(),
             acls: Vec::new(),
-            use_backends: Vec::new(),
-            default_backend: None,
+            use_pools: Vec::new(),
+            default_pool: None,
             location: Location::default(),
         };
-        let be = Backend {
+        let be = Pool {
             name: String::new(),
             mode: Mode::Tcp,
             balance: Balance::RoundRobin,
