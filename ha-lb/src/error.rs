@@ -19,7 +19,7 @@ pub enum Error {
         source: io::Error,
     },
     /// A configuration is invalid; the location names file and line.
-    #[error("{location}: {message}")]
+    #[error("{}{message}", at(location))]
     Config {
         /// Where the offending text is.
         location: Location,
@@ -27,12 +27,54 @@ pub enum Error {
         message: String,
     },
     /// A configuration uses a feature ha-lb does not support yet.
-    #[error("{location}: {feature} is not supported yet")]
+    #[error("{}{feature} is not supported yet", at(location))]
     Unsupported {
         /// Where the offending text is.
         location: Location,
         /// The feature, as written.
         feature: String,
+    },
+    /// [`haproxy::load`](crate::config::haproxy::load) was given no file.
+    #[error("no configuration file given")]
+    NoConfigFile,
+    /// A frontend routes to a pool the configuration does not have.
+    #[error("{}frontend '{frontend}' uses unknown pool '{pool}'", at(location))]
+    UnknownPool {
+        /// The frontend.
+        frontend: String,
+        /// The pool it names.
+        pool: String,
+        /// Where the frontend names it.
+        location: Location,
+    },
+    /// A server's host name did not resolve when the configuration was
+    /// checked (names are resolved once, at start, as HAProxy does).
+    #[error("{}could not resolve address '{host}'", at(location))]
+    Resolve {
+        /// The host name.
+        host: String,
+        /// Where the server is declared.
+        location: Location,
+    },
+    /// A server's health-check settings were refused by ha-core (an interval
+    /// of 0, `rise 0`...).
+    #[error("{}server '{server}': {source}", at(location))]
+    InvalidCheck {
+        /// The server.
+        server: String,
+        /// Where the server is declared.
+        location: Location,
+        /// What ha-core refused.
+        #[source]
+        source: ha_core::Error,
+    },
+    /// An HTTP health check names a method that is not a valid HTTP token.
+    #[error("{}invalid HTTP method '{method}' for health checks", at(location))]
+    InvalidCheckMethod {
+        /// The method as written.
+        method: String,
+        /// Where the pool is declared.
+        location: Location,
     },
     /// A listening socket could not be opened.
     #[error("cannot bind {addr}: {source}")]
@@ -68,6 +110,16 @@ pub enum Error {
     /// Any other I/O error.
     #[error(transparent)]
     Io(#[from] io::Error),
+}
+
+/// `file:line: ` for a location read from a file; nothing for a
+/// configuration built in code.
+fn at(location: &Location) -> String {
+    if location.line == 0 && location.file.as_os_str().is_empty() {
+        String::new()
+    } else {
+        format!("{location}: ")
+    }
 }
 
 /// Shorthand for results of this crate.

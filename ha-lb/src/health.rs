@@ -1,15 +1,19 @@
 //! Health checking of configured servers: one ha-core [`Checker`] per
-//! server with `check`, whose verdicts are applied to the pool and
-//! logged in HAProxy's words ("Server web_servers/web1 is DOWN, reason: ...").
+//! server with `check` (probing its address, its backend, or with the
+//! [`HealthCheck`] the configuration gave), whose verdicts are applied to the
+//! pool and logged in HAProxy's words ("Server web_servers/web1 is DOWN, reason: ...").
 
+use std::fmt;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use ha_core::{
-    Checker, CheckerHandle, Health, HealthCheck, HttpCheck, Schedule, State, TcpCheck, Thresholds,
+    CheckError, Checker, CheckerHandle, Health, HealthCheck, HttpCheck, Schedule, State, TcpCheck,
+    Thresholds,
 };
 use tokio::task::JoinHandle;
 
+use crate::backend::Backend;
 use crate::config;
 use crate::error::{Error, Result};
 use crate::pool::Pool;
@@ -25,22 +29,60 @@ pub(crate) struct CheckPlan {
     probe: Probe,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 enum Probe {
     Tcp(SocketAddr),
     Http(SocketAddr, ::http::Method, config::HttpCheck),
+    /// A server without a network address: a connection through its backend.
+    Connect(Arc<dyn Backend>),
+    /// The check the configuration gave for the server.
+    Given(Arc<dyn HealthCheck>),
+}
+
+impl fmt::Debug for Probe {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Probe::Tcp(addr) => f.debug_tuple("Tcp").field(addr).finish(),
+            Probe::Http(addr, method, check) => f
+                .debug_tuple("Http")
+                .field(addr)
+                .field(method)
+                .field(check)
+                .finish(),
+            Probe::Connect(backend) => f.debug_tuple("Connect").field(backend).finish(),
+            Probe::Given(_) => f.write_str("Given"),
+        }
+    }
+}
+
+/// Opens a connection through a backend and drops it: the probe for servers
+/// reached without a network address, such as in-process ones.
+struct ConnectCheck(Arc<dyn Backend>);
+
+#[async_trait::async_trait]
+impl HealthCheck for ConnectCheck {
+    async fn check(&self) -> Result<(), CheckError> {
+        self.0
+            .connect()
+            .await
+            .map(drop)
+            .map_err(|e| CheckError::Connect(e.to_string()))
+    }
 }
 
 impl CheckPlan {
-    /// Validates a server's check settings; `addr` is its resolved address.
-    pub fn new(pool: &config::Pool, server: &config::Server, addr: SocketAddr) -> Result<Self> {
-        let target = SocketAddr::new(
-            server.check_addr.unwrap_or(addr.ip()),
-            server.check_port.unwrap_or(addr.port()),
-        );
-        let at = |e: ha_core::Error| Error::Config {
+    /// Validates a server's check settings; `backend` is how the server is
+    /// reached (its address, if it has one, is what the built-in probes
+    /// target).
+    pub fn new(
+        pool: &config::Pool,
+        server: &config::Server,
+        backend: &Arc<dyn Backend>,
+    ) -> Result<Self> {
+        let at = |source: ha_core::Error| Error::InvalidCheck {
+            server: format!("{}/{}", pool.name, server.name),
             location: server.location.clone(),
-            message: e.to_string(),
+            source,
         };
         let mut schedule = Schedule::new(server.inter).map_err(at)?;
         if let Some(fast) = server.fastinter {
@@ -52,15 +94,26 @@ impl CheckPlan {
         if let Some(limit) = pool.timeouts.check {
             schedule = schedule.timeout(limit).map_err(at)?;
         }
-        let probe = match &pool.http_check {
-            Some(h) => {
-                let method = http::method(&h.method).map_err(|message| Error::Config {
-                    location: pool.location.clone(),
-                    message,
-                })?;
-                Probe::Http(target, method, h.clone())
+        let probe = match (&server.health_check, backend.address()) {
+            (Some(given), _) => Probe::Given(Arc::clone(&given.0)),
+            (None, None) => Probe::Connect(Arc::clone(backend)),
+            (None, Some(addr)) => {
+                let target = SocketAddr::new(
+                    server.check_addr.unwrap_or(addr.ip()),
+                    server.check_port.unwrap_or(addr.port()),
+                );
+                match &pool.http_check {
+                    Some(h) => {
+                        let method =
+                            http::method(&h.method).map_err(|_| Error::InvalidCheckMethod {
+                                method: h.method.clone(),
+                                location: pool.location.clone(),
+                            })?;
+                        Probe::Http(target, method, h.clone())
+                    }
+                    None => Probe::Tcp(target),
+                }
             }
-            None => Probe::Tcp(target),
         };
         Ok(Self {
             name: format!("{}/{}", pool.name, server.name),
@@ -86,6 +139,8 @@ impl CheckPlan {
                 }
                 Arc::new(check)
             }
+            Probe::Connect(backend) => Arc::new(ConnectCheck(backend)),
+            Probe::Given(check) => check,
         };
         // Like HAProxy: up until the first probe says otherwise.
         let health = Health::provisional(self.thresholds, State::Up);

@@ -18,7 +18,7 @@ use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::task::JoinHandle;
 
 use crate::acl::Routing;
-use crate::backend::TcpBackend;
+use crate::backend::{Backend, TcpBackend};
 use crate::config::{self, Config, Mode, ServerAddress};
 use crate::error::{Error, Result};
 use crate::health::{CheckPlan, CheckerTask};
@@ -152,7 +152,13 @@ impl Plan {
                 },
             ));
             for s in &b.servers {
-                let addr = resolve(&s.address, &s.location)?;
+                let backend: Arc<dyn Backend> = match &s.address {
+                    ServerAddress::Socket(addr) => Arc::new(TcpBackend::new(*addr)),
+                    ServerAddress::Name { host, port } => {
+                        Arc::new(TcpBackend::new(resolve(host, *port, &s.location)?))
+                    }
+                    ServerAddress::Backend(backend) => Arc::clone(&backend.0),
+                };
                 let spec = ServerSpec {
                     weight: s.weight,
                     backup: s.backup,
@@ -163,14 +169,11 @@ impl Plan {
                         ServerState::Ready
                     },
                     health: State::Up,
-                    ..ServerSpec::new(&s.name, Arc::new(TcpBackend::new(addr)))
+                    ..ServerSpec::new(&s.name, Arc::clone(&backend))
                 };
-                set.add(spec).map_err(|e| Error::Config {
-                    location: s.location.clone(),
-                    message: e.to_string(),
-                })?;
+                set.add(spec)?;
                 if s.check {
-                    checks.push((Arc::clone(&set), CheckPlan::new(b, s, addr)?));
+                    checks.push((Arc::clone(&set), CheckPlan::new(b, s, &backend)?));
                 }
             }
             sets.insert(b.name.clone(), set);
@@ -266,11 +269,12 @@ fn route(
         );
     let mut used = Vec::new();
     for (name, location) in names {
-        let backend = config.pool(name).ok_or_else(|| Error::Config {
+        let pool = config.pool(name).ok_or_else(|| Error::UnknownPool {
+            frontend: frontend.name.clone(),
+            pool: name.to_owned(),
             location: location.clone(),
-            message: format!("frontend '{}' uses unknown backend '{name}'", frontend.name),
         })?;
-        used.push(backend);
+        used.push(pool);
     }
     let dispatch = |b: &config::Pool| Dispatch {
         pool: Arc::clone(&sets[&b.name]),
@@ -321,17 +325,14 @@ fn route(
     })
 }
 
-/// Resolves a server address once, at start, as HAProxy does by default.
-fn resolve(address: &ServerAddress, location: &config::Location) -> Result<SocketAddr> {
-    match address {
-        ServerAddress::Socket(addr) => Ok(*addr),
-        ServerAddress::Name { host, port } => (host.as_str(), *port)
-            .to_socket_addrs()
-            .ok()
-            .and_then(|mut addrs| addrs.next())
-            .ok_or_else(|| Error::Config {
-                location: location.clone(),
-                message: format!("could not resolve address '{host}'"),
-            }),
-    }
+/// Resolves a server's host name once, at start, as HAProxy does by default.
+fn resolve(host: &str, port: u16, location: &config::Location) -> Result<SocketAddr> {
+    (host, port)
+        .to_socket_addrs()
+        .ok()
+        .and_then(|mut addrs| addrs.next())
+        .ok_or_else(|| Error::Resolve {
+            host: host.to_owned(),
+            location: location.clone(),
+        })
 }

@@ -55,6 +55,8 @@ pub mod server;
 
 pub use backend::{Backend, BoxStream, InProcessBackend, TcpBackend};
 pub use error::{Error, Result};
+pub use ha_core::async_trait;
+pub use ha_core::{CheckError, HealthCheck, State};
 pub use lb::{LoadBalancer, Running};
 pub use pool::{Balancing, Pool, Usable};
 pub use server::{Server, ServerCounters, ServerSpec, ServerState};

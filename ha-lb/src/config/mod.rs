@@ -5,7 +5,11 @@
 //! `defaults` sections are resolved by the importer, so every frontend and
 //! pool in the model carries its complete settings.
 
+mod build;
 pub mod haproxy;
 mod model;
+mod shared;
 
+pub use build::ConfigBuilder;
 pub use model::*;
+pub use shared::Shared;

@@ -5,8 +5,11 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use ha_core::StatusMatch;
+use ha_core::{HealthCheck, StatusMatch};
 use serde::{Deserialize, Serialize};
+
+use super::Shared;
+use crate::backend::Backend;
 
 pub use ha_core::Location;
 
@@ -110,8 +113,10 @@ pub struct Options {
     /// `option forwardfor`: add `X-Forwarded-For`.
     pub forwardfor: bool,
     /// `option redispatch`: retry on another server after a connect failure.
-    /// On by default in ha-lb (off in HAProxy); `no option redispatch` turns
-    /// it off.
+    /// Off in `Options::default()`, as in HAProxy. The haproxy.cfg importer
+    /// departs from HAProxy here: it turns it on for every pool unless
+    /// `no option redispatch` says otherwise (nothing was sent on a failed
+    /// connect, so another server is always safe).
     pub redispatch: bool,
     /// `option httplog`: HTTP access log lines.
     pub httplog: bool,
@@ -239,7 +244,7 @@ impl Default for HttpCheck {
     }
 }
 
-/// Where a server is.
+/// Where a server is, or how it is reached.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ServerAddress {
     /// An IP address and port.
@@ -251,6 +256,11 @@ pub enum ServerAddress {
         /// The port.
         port: u16,
     },
+    /// Reached through a [`Backend`] given in code: an
+    /// [`InProcessBackend`](crate::InProcessBackend), or any other
+    /// implementation. Never read from a file; not serializable.
+    #[serde(skip)]
+    Backend(Shared<dyn Backend>),
 }
 
 impl fmt::Display for ServerAddress {
@@ -258,6 +268,7 @@ impl fmt::Display for ServerAddress {
         match self {
             ServerAddress::Socket(addr) => write!(f, "{addr}"),
             ServerAddress::Name { host, port } => write!(f, "{host}:{port}"),
+            ServerAddress::Backend(backend) => f.write_str(&backend.describe()),
         }
     }
 }
@@ -269,8 +280,15 @@ pub struct Server {
     pub name: String,
     /// Where it is.
     pub address: ServerAddress,
-    /// `check`: probe it.
+    /// `check`: probe it: with [`health_check`](Self::health_check) if set,
+    /// else with a TCP connect (or the pool's [`HttpCheck`]) to its network
+    /// address, else, for a [`Backend`] without one, by opening a connection
+    /// through the backend.
     pub check: bool,
+    /// A health check given in code, used instead of the built-in probes
+    /// when `check` is on. Never read from a file.
+    #[serde(skip)]
+    pub health_check: Option<Shared<dyn HealthCheck>>,
     /// `inter` (default 2 s).
     pub inter: Duration,
     /// `fastinter`, if set.
@@ -304,6 +322,7 @@ impl Server {
             name: name.into(),
             address,
             check: false,
+            health_check: None,
             inter: Duration::from_millis(2000),
             fastinter: None,
             downinter: None,

@@ -106,10 +106,7 @@ pub fn parse_str(text: &str, file: &Path) -> Result<Imported> {
 /// it, in name order.
 pub fn load(paths: &[PathBuf]) -> Result<Imported> {
     if paths.is_empty() {
-        return Err(Error::Config {
-            location: Location::default(),
-            message: "no configuration file given".into(),
-        });
+        return Err(Error::NoConfigFile);
     }
     let mut importer = Importer::new();
     for path in paths {
