@@ -206,13 +206,14 @@ enum Test {
 
 impl Test {
     fn compile(acl: &Acl) -> Result<Test> {
-        let error = |message: String| Error::Config {
+        let error = |value: &str, expected: &'static str| Error::InvalidAcl {
+            acl: acl.name.clone(),
+            value: value.to_owned(),
+            expected,
             location: acl.location.clone(),
-            message,
         };
         let header = |name: &str| {
-            HeaderName::from_bytes(name.as_bytes())
-                .map_err(|_| error(format!("acl '{}': invalid header name '{name}'", acl.name)))
+            HeaderName::from_bytes(name.as_bytes()).map_err(|_| error(name, "a header name"))
         };
         let ignore_case = acl.ignore_case;
         let values = acl.values.clone();
@@ -259,10 +260,7 @@ impl Test {
                     .iter()
                     .map(|v| {
                         Network::parse(v).ok_or_else(|| {
-                            error(format!(
-                                "acl '{}': invalid src value '{v}', expected an IP address or a network such as 10.0.0.0/8",
-                                acl.name
-                            ))
+                            error(v, "an IP address or a network such as 10.0.0.0/8")
                         })
                     })
                     .collect::<Result<_>>()?,
@@ -447,12 +445,10 @@ impl Routing {
                                     acl,
                                     negated: term.negated,
                                 }),
-                                None => Err(Error::Config {
+                                None => Err(Error::UnknownAcl {
+                                    frontend: frontend.name.clone(),
+                                    acl: term.name.clone(),
                                     location: rule.location.clone(),
-                                    message: format!(
-                                        "use_backend {}: no ACL named '{}' in frontend '{}'",
-                                        rule.pool, term.name, frontend.name
-                                    ),
                                 }),
                             })
                             .collect::<Result<Vec<_>>>()
@@ -732,7 +728,7 @@ mod tests {
         );
         let e = Routing::compile(&fe).unwrap_err();
         assert!(
-            matches!(e, Error::Config { ref location, .. } if location.line == 3),
+            matches!(e, Error::InvalidAcl { ref location, ref value, .. } if location.line == 3 && value == "10.0.0.0/40"),
             "{e}"
         );
         let fe = frontend(
@@ -744,7 +740,7 @@ mod tests {
         let fe = frontend(Vec::new(), vec![rule("b", false, &[&["missing"]])], None);
         let e = Routing::compile(&fe).unwrap_err();
         assert!(
-            matches!(e, Error::Config { ref location, ref message } if location.line == 9 && message.contains("missing")),
+            matches!(e, Error::UnknownAcl { ref location, ref acl, .. } if location.line == 9 && acl == "missing"),
             "{e}"
         );
     }

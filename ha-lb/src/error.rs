@@ -47,6 +47,32 @@ pub enum Error {
         /// Where the frontend names it.
         location: Location,
     },
+    /// A `use_backend` condition names an ACL its frontend does not have.
+    #[error("{}frontend '{frontend}' has no ACL named '{acl}'", at(location))]
+    UnknownAcl {
+        /// The frontend.
+        frontend: String,
+        /// The ACL name.
+        acl: String,
+        /// Where the rule is.
+        location: Location,
+    },
+    /// An ACL value cannot be what its criterion tests (a bad network for
+    /// `src`, a bad header name for `hdr`).
+    #[error(
+        "{}acl '{acl}': invalid value '{value}', expected {expected}",
+        at(location)
+    )]
+    InvalidAcl {
+        /// The ACL name.
+        acl: String,
+        /// The value as written.
+        value: String,
+        /// What the criterion needs.
+        expected: &'static str,
+        /// Where the ACL is.
+        location: Location,
+    },
     /// A server's host name did not resolve when the configuration was
     /// checked (names are resolved once, at start, as HAProxy does).
     #[error("{}could not resolve address '{host}'", at(location))]
