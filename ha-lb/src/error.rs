@@ -18,7 +18,8 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
-    /// A configuration is invalid; the location names file and line.
+    /// A haproxy.cfg line or an ACL is invalid; the location names file and
+    /// line, the message what was expected.
     #[error("{}{message}", at(location))]
     Config {
         /// Where the offending text is.
@@ -26,8 +27,8 @@ pub enum Error {
         /// What is wrong and what was expected.
         message: String,
     },
-    /// A configuration uses a feature ha-lb does not support yet.
-    #[error("{}{feature} is not supported yet", at(location))]
+    /// A configuration uses a feature ha-lb does not have.
+    #[error("{}{feature} is not supported by ha-lb", at(location))]
     Unsupported {
         /// Where the offending text is.
         location: Location,

@@ -1,5 +1,5 @@
-//! haproxy.cfg import and ACL routing, end to end: the chapter's and the
-//! lab's configurations, a corpus of broken files, warnings, `defaults`
+//! haproxy.cfg import and ACL routing, end to end: the two-server example
+//! (`fixtures/chapter.cfg`) and the lab's configurations, a corpus of broken files, warnings, `defaults`
 //! inheritance, fuzzing, and routing decisions.
 
 use std::net::IpAddr;
@@ -21,7 +21,8 @@ fn ms(n: u64) -> Option<Duration> {
     Some(Duration::from_millis(n))
 }
 
-/// The chapter's haproxy.cfg, as printed.
+/// A two-server HTTP load balancer with syslog, a user switch and daemon
+/// mode, as the guide the lab follows prints it.
 const CHAPTER: &str = include_str!("fixtures/chapter.cfg");
 
 const LAB: &str = "\

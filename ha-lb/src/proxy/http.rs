@@ -1,4 +1,4 @@
-//! `mode http`: HTTP/1.1 from clients, balanced per request over pooled
+//! `mode http`: HTTP/1.1 from clients, balanced per request over reused
 //! keep-alive connections to servers.
 //!
 //! hyper parses and frames both sides; [`message`](super::message) applies
@@ -274,13 +274,13 @@ async fn forward(
             Ok(slot) => slot,
             Err(_) => return (error(StatusCode::SERVICE_UNAVAILABLE), None),
         };
-        let pooled = slot.server().keepalive().checkout();
+        let kept = slot.server().keepalive().checkout();
         // A connection idle for a while may be closed by the server just as
         // the request goes out; one used a moment ago will not be.
-        let risky = pooled
+        let risky = kept
             .as_ref()
             .is_some_and(|(_, idle)| *idle >= REPLAY_AFTER_IDLE);
-        let (slot, mut conn) = match pooled {
+        let (slot, mut conn) = match kept {
             Some((conn, _)) => (slot, conn),
             None => match open(&pool.dispatch, slot, &key, &mut avoid).await {
                 Ok(pair) => pair,

@@ -76,7 +76,7 @@ impl KeepAlive {
         }
     }
 
-    /// Closes every pooled connection (the server left or went down).
+    /// Closes every kept connection (the server left or went down).
     pub fn clear(&self) {
         self.idle.lock().unwrap_or_else(|p| p.into_inner()).clear();
     }

@@ -1,5 +1,5 @@
 //! The data path: TCP and HTTP proxying, connection dispatch to servers,
-//! keep-alive pooling and inactivity timeouts. This is the driver half of
+//! reuse of keep-alive connections and inactivity timeouts. This is the driver half of
 //! ha-lb; the decisions it applies (which pool, which server) come from
 //! [`acl`](crate::acl) and [`balance`](crate::balance).
 

@@ -34,7 +34,7 @@
 //!   exist...): [`Error::Config`] naming the file and line and what was
 //!   expected;
 //! - features that would change what happens to traffic and that ha-lb does
-//!   not have yet (TLS, cookies, stick tables, `http-request` rules, the
+//!   not have (TLS, cookies, stick tables, `http-request` rules, the
 //!   statistics page, anonymous ACLs, regex matches...):
 //!   [`Error::Unsupported`], so nothing is silently served differently.
 //!
