@@ -48,6 +48,19 @@ pub enum Error {
         /// Where the frontend names it.
         location: Location,
     },
+    /// An HTTP frontend routes to a TCP pool, which HAProxy refuses too.
+    #[error(
+        "{}frontend '{frontend}' is in http mode and cannot use pool '{pool}', which is in tcp mode",
+        at(location)
+    )]
+    ModeMismatch {
+        /// The frontend.
+        frontend: String,
+        /// The pool.
+        pool: String,
+        /// Where the frontend names it.
+        location: Location,
+    },
     /// A `use_backend` condition names an ACL its frontend does not have.
     #[error("{}frontend '{frontend}' has no ACL named '{acl}'", at(location))]
     UnknownAcl {

@@ -274,6 +274,13 @@ fn route(
             pool: name.to_owned(),
             location: location.clone(),
         })?;
+        if frontend.mode == Mode::Http && pool.mode == Mode::Tcp {
+            return Err(Error::ModeMismatch {
+                frontend: frontend.name.clone(),
+                pool: name.to_owned(),
+                location: location.clone(),
+            });
+        }
         used.push(pool);
     }
     let dispatch = |b: &config::Pool| Dispatch {

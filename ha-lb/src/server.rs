@@ -51,7 +51,11 @@ impl fmt::Display for ServerState {
     }
 }
 
-/// How to create a server in a [`Pool`](crate::Pool).
+/// How to add a server to a running [`Pool`](crate::Pool) with
+/// [`Pool::add`](crate::Pool::add). Nothing checks a server added this way;
+/// its health is what [`Pool::set_health`](crate::Pool::set_health) last
+/// said. Servers of a [`Config`](crate::config::Config) are checked as
+/// configured.
 #[derive(Debug, Clone)]
 pub struct ServerSpec {
     /// Unique within the pool.

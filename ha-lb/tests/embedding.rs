@@ -204,3 +204,21 @@ fn a_configuration_holding_code_still_compares_and_clones() {
     let other = Pool::new("webs").server(Server::with_backend("local", in_process("x")));
     assert_ne!(pool, other, "different backends");
 }
+
+#[test]
+fn an_http_frontend_cannot_use_a_tcp_pool() {
+    let config = Config::builder()
+        .frontend(
+            Frontend::new("web")
+                .mode(Mode::Http)
+                .bind("127.0.0.1:0".parse().unwrap())
+                .default_pool("webs"),
+        )
+        .pool(Pool::new("webs").server(Server::at("web1", "127.0.0.1:9".parse().unwrap())))
+        .build();
+    let error = LoadBalancer::check(&config).unwrap_err();
+    assert!(
+        matches!(&error, ha_lb::Error::ModeMismatch { frontend, pool, .. } if frontend == "web" && pool == "webs"),
+        "{error:?}"
+    );
+}

@@ -1,6 +1,6 @@
 //! haproxy.cfg import and ACL routing, end to end: the two-server example
-//! (`fixtures/chapter.cfg`) and the lab's configurations, a corpus of broken files, warnings, `defaults`
-//! inheritance, fuzzing, and routing decisions.
+//! (`fixtures/chapter.cfg`) and the lab's configurations, a corpus of broken
+//! files, warnings, `defaults` inheritance, fuzzing, and routing decisions.
 
 use std::net::IpAddr;
 use std::path::Path;
