@@ -222,3 +222,47 @@ fn an_http_frontend_cannot_use_a_tcp_pool() {
         "{error:?}"
     );
 }
+
+#[test]
+fn acls_and_rules_built_in_code_route_requests() {
+    use ha_lb::acl::{Request, Routing};
+    use ha_lb::config::{Acl, Condition, Criterion};
+    let frontend = Frontend::new("web")
+        .mode(Mode::Http)
+        .acl(Acl::new("is_api", Criterion::PathBeg, ["/api/"]))
+        .acl(Acl::new("internal", Criterion::Src, ["10.0.0.0/8"]))
+        .acl(Acl::new("post", Criterion::Method, ["post"]).ignore_case())
+        .use_pool(
+            "admin",
+            Condition::all(["is_api", "internal"]).or_all(["post"]),
+        )
+        .use_pool("public", Condition::all(["!is_api"]))
+        .use_pool("closed", Condition::all(["internal"]).unless())
+        .default_pool("api");
+    let routing = Routing::compile(&frontend).unwrap();
+    let headers = http::HeaderMap::new();
+    let route = |src: &str, method: &str, path: &str| {
+        routing
+            .route(&Request {
+                src: src.parse().unwrap(),
+                method,
+                path,
+                headers: &headers,
+            })
+            .map(str::to_owned)
+    };
+    assert_eq!(route("10.1.2.3", "GET", "/api/x").as_deref(), Some("admin"));
+    assert_eq!(
+        route("192.0.2.1", "POST", "/api/x").as_deref(),
+        Some("admin")
+    );
+    assert_eq!(
+        route("192.0.2.1", "GET", "/index.html").as_deref(),
+        Some("public")
+    );
+    assert_eq!(
+        route("192.0.2.1", "GET", "/api/x").as_deref(),
+        Some("closed")
+    );
+    assert_eq!(route("10.1.2.3", "GET", "/").as_deref(), Some("public"));
+}

@@ -1,17 +1,27 @@
 //! Building a [`Config`] in code, without haproxy.cfg: [`Config::builder`]
-//! and chainable setters on [`Frontend`], [`Pool`], [`Server`] and
-//! [`Timeouts`], named after the haproxy.cfg keywords they stand for.
+//! and chainable setters on [`Frontend`], [`Pool`], [`Server`],
+//! [`Timeouts`], [`Acl`] and [`Condition`], named after the haproxy.cfg
+//! keywords they stand for.
 //!
 //! ```
 //! use std::time::Duration;
-//! use ha_lb::config::{Balance, Config, Frontend, Mode, Pool, Server, Timeouts};
+//! use ha_lb::config::{
+//!     Acl, Balance, Condition, Config, Criterion, Frontend, Mode, Pool, Server, Timeouts,
+//! };
 //!
 //! let config = Config::builder()
 //!     .frontend(
 //!         Frontend::new("web")
 //!             .mode(Mode::Http)
 //!             .bind("127.0.0.1:8080".parse().unwrap())
+//!             .acl(Acl::new("is_api", Criterion::PathBeg, ["/api/"]))
+//!             .use_pool("api", Condition::all(["is_api"]))
 //!             .default_pool("webs"),
+//!     )
+//!     .pool(
+//!         Pool::new("api")
+//!             .mode(Mode::Http)
+//!             .server(Server::at("api1", "127.0.0.1:9001".parse().unwrap())),
 //!     )
 //!     .pool(
 //!         Pool::new("webs")
@@ -34,8 +44,8 @@ use std::time::Duration;
 use ha_core::HealthCheck;
 
 use super::{
-    Balance, Config, Frontend, HashType, HttpCheck, Mode, Options, Pool, Server, ServerAddress,
-    Shared, Timeouts,
+    Acl, AclTerm, Balance, Condition, Config, Criterion, Frontend, HashType, HttpCheck, Mode,
+    Options, Pool, Server, ServerAddress, Shared, Timeouts, UsePool,
 };
 use crate::backend::Backend;
 
@@ -120,6 +130,25 @@ impl Frontend {
     #[must_use]
     pub fn default_pool(mut self, pool: impl Into<String>) -> Self {
         self.default_pool = Some(pool.into());
+        self
+    }
+
+    /// `acl`: one more named test for [`use_pool`](Self::use_pool) rules.
+    #[must_use]
+    pub fn acl(mut self, acl: Acl) -> Self {
+        self.acls.push(acl);
+        self
+    }
+
+    /// `use_backend POOL if|unless CONDITION`: one more routing rule, tried
+    /// after the earlier ones.
+    #[must_use]
+    pub fn use_pool(mut self, pool: impl Into<String>, condition: Condition) -> Self {
+        self.use_pools.push(UsePool {
+            pool: pool.into(),
+            condition,
+            location: super::Location::default(),
+        });
         self
     }
 
@@ -300,6 +329,75 @@ impl Server {
         self.disabled = true;
         self
     }
+}
+
+impl Acl {
+    /// `acl NAME CRITERION VALUE...`: true when any value matches.
+    pub fn new(
+        name: impl Into<String>,
+        criterion: Criterion,
+        values: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        Self {
+            name: name.into(),
+            criterion,
+            ignore_case: false,
+            values: values.into_iter().map(Into::into).collect(),
+            location: super::Location::default(),
+        }
+    }
+
+    /// `-i`: compare case-insensitively.
+    #[must_use]
+    pub fn ignore_case(mut self) -> Self {
+        self.ignore_case = true;
+        self
+    }
+}
+
+impl Condition {
+    /// `if A B ...`: holds when every named ACL matches; a name written
+    /// `!name` must not match.
+    pub fn all(names: impl IntoIterator<Item = impl AsRef<str>>) -> Self {
+        Self {
+            unless: false,
+            any_of: vec![terms(names)],
+        }
+    }
+
+    /// `... || A B ...`: also holds when every one of these matches.
+    #[must_use]
+    pub fn or_all(mut self, names: impl IntoIterator<Item = impl AsRef<str>>) -> Self {
+        self.any_of.push(terms(names));
+        self
+    }
+
+    /// `unless` instead of `if`: the rule applies when the condition does
+    /// not hold.
+    #[must_use]
+    pub fn unless(mut self) -> Self {
+        self.unless = true;
+        self
+    }
+}
+
+fn terms(names: impl IntoIterator<Item = impl AsRef<str>>) -> Vec<AclTerm> {
+    names
+        .into_iter()
+        .map(|name| {
+            let name = name.as_ref();
+            match name.strip_prefix('!') {
+                Some(name) => AclTerm {
+                    name: name.to_owned(),
+                    negated: true,
+                },
+                None => AclTerm {
+                    name: name.to_owned(),
+                    negated: false,
+                },
+            }
+        })
+        .collect()
 }
 
 impl Timeouts {
