@@ -125,7 +125,7 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
-    /// A runtime command named a server that does not exist.
+    /// A run-time change named a server its pool does not have.
     #[error("no such server {pool}/{server}")]
     NoSuchServer {
         /// The pool searched.
@@ -133,7 +133,8 @@ pub enum Error {
         /// The server asked for.
         server: String,
     },
-    /// A runtime command tried to add a server whose name is taken.
+    /// A server name is taken in its pool (a server added at run time, or
+    /// one declared twice in a configuration built in code).
     #[error("server {pool}/{server} already exists")]
     ServerExists {
         /// The pool.
@@ -144,7 +145,7 @@ pub enum Error {
     /// A weight outside HAProxy's range 0..=256.
     #[error("invalid weight {0}: expected 0 to 256")]
     InvalidWeight(u32),
-    /// A health-check setting was refused by ha-core.
+    /// Another error from ha-core.
     #[error(transparent)]
     Core(#[from] ha_core::Error),
     /// Any other I/O error.
