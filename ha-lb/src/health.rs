@@ -125,7 +125,7 @@ impl CheckPlan {
     }
 
     /// Starts checking on the current runtime, applying verdicts to `set`.
-    pub fn spawn(self, set: &Arc<Pool>) -> CheckerTask {
+    pub fn spawn(self, pool: &Arc<Pool>) -> CheckerTask {
         let timeout = self.schedule.probe_timeout();
         let check: Arc<dyn HealthCheck> = match self.probe {
             Probe::Tcp(target) => Arc::new(TcpCheck::new(target, timeout)),
@@ -145,7 +145,7 @@ impl CheckPlan {
         // Like HAProxy: up until the first probe says otherwise.
         let health = Health::provisional(self.thresholds, State::Up);
         let checker = Checker::new(self.name, check, health, self.schedule).spawn();
-        let applier = tokio::spawn(apply(checker.subscribe(), Arc::clone(set), self.server));
+        let applier = tokio::spawn(apply(checker.subscribe(), Arc::clone(pool), self.server));
         CheckerTask {
             _checker: checker,
             applier,
@@ -156,19 +156,19 @@ impl CheckPlan {
 /// Applies a checker's verdicts to its server and logs the changes.
 async fn apply(
     mut status: tokio::sync::watch::Receiver<ha_core::HealthStatus>,
-    set: Arc<Pool>,
+    pool: Arc<Pool>,
     server_name: String,
 ) {
     while status.changed().await.is_ok() {
         let now = status.borrow_and_update().clone();
-        let Some(server) = set.server(&server_name) else {
+        let Some(server) = pool.server(&server_name) else {
             return;
         };
         if server.health() == now.state {
             continue;
         }
-        let _ = set.set_health(&server_name, now.state);
-        let usable = set.usable();
+        let _ = pool.set_health(&server_name, now.state);
+        let usable = pool.usable();
         match now.state {
             State::Down => {
                 server.keepalive().clear();
@@ -177,19 +177,19 @@ async fn apply(
                     .map_or_else(String::new, |e| format!(", reason: {e}"));
                 tracing::warn!(
                     "Server {}/{} is DOWN{reason}. {} active and {} backup servers left. {} sessions active.",
-                    set.name(),
+                    pool.name(),
                     server_name,
                     usable.active,
                     usable.backup,
                     server.load(),
                 );
                 if usable.active == 0 && usable.backup == 0 {
-                    tracing::error!("backend '{}' has no server available!", set.name());
+                    tracing::error!("backend '{}' has no server available!", pool.name());
                 }
             }
             State::Up => tracing::warn!(
                 "Server {}/{} is UP. {} active and {} backup servers online.",
-                set.name(),
+                pool.name(),
                 server_name,
                 usable.active,
                 usable.backup,

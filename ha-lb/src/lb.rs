@@ -39,7 +39,7 @@ pub struct LoadBalancer {
 /// Everything built from a configuration before anything runs.
 #[derive(Debug)]
 struct Plan {
-    sets: HashMap<String, Arc<Pool>>,
+    pools: HashMap<String, Arc<Pool>>,
     checks: Vec<(Arc<Pool>, CheckPlan)>,
     frontends: Vec<FrontendPlan>,
     global_maxconn: Option<u32>,
@@ -91,7 +91,7 @@ impl LoadBalancer {
         let checkers = plan
             .checks
             .into_iter()
-            .map(|(set, check)| check.spawn(&set))
+            .map(|(pool, check)| check.spawn(&pool))
             .collect();
         let (stop_tx, stop_rx) = watch::channel(false);
         let (kill_tx, kill_rx) = watch::channel(false);
@@ -125,7 +125,7 @@ impl LoadBalancer {
             )));
         }
         Ok(Running {
-            pools: plan.sets,
+            pools: plan.pools,
             addrs,
             checkers,
             acceptors,
@@ -139,10 +139,10 @@ impl LoadBalancer {
 
 impl Plan {
     fn new(config: &Config) -> Result<Self> {
-        let mut sets = HashMap::new();
+        let mut pools = HashMap::new();
         let mut checks = Vec::new();
         for (index, b) in config.pools.iter().enumerate() {
-            let set = Arc::new(Pool::new(
+            let pool = Arc::new(Pool::new(
                 &b.name,
                 Balancing {
                     balance: b.balance,
@@ -171,12 +171,12 @@ impl Plan {
                     health: State::Up,
                     ..ServerSpec::new(&s.name, Arc::clone(&backend))
                 };
-                set.add(spec)?;
+                pool.add(spec)?;
                 if s.check {
-                    checks.push((Arc::clone(&set), CheckPlan::new(b, s, &backend)?));
+                    checks.push((Arc::clone(&pool), CheckPlan::new(b, s, &backend)?));
                 }
             }
-            sets.insert(b.name.clone(), set);
+            pools.insert(b.name.clone(), pool);
         }
         let frontends = config
             .frontends
@@ -184,14 +184,14 @@ impl Plan {
             .map(|f| {
                 Ok(FrontendPlan {
                     name: f.name.clone(),
-                    route: route(f, config, &sets)?,
+                    route: route(f, config, &pools)?,
                     maxconn: f.maxconn,
                     binds: f.binds.iter().map(|b| b.addr).collect(),
                 })
             })
             .collect::<Result<_>>()?;
         Ok(Self {
-            sets,
+            pools,
             checks,
             frontends,
             global_maxconn: config.global.maxconn,
@@ -254,7 +254,7 @@ impl Running {
 fn route(
     frontend: &config::Frontend,
     config: &Config,
-    sets: &HashMap<String, Arc<Pool>>,
+    pools: &HashMap<String, Arc<Pool>>,
 ) -> Result<Route> {
     let routing = Routing::compile(frontend)?;
     let names = frontend
@@ -284,7 +284,7 @@ fn route(
         used.push(pool);
     }
     let dispatch = |b: &config::Pool| Dispatch {
-        pool: Arc::clone(&sets[&b.name]),
+        pool: Arc::clone(&pools[&b.name]),
         connect_timeout: b.timeouts.connect,
         queue_timeout: b.timeouts.queue.or(b.timeouts.connect),
         retries: b.retries,

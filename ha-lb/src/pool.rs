@@ -335,29 +335,29 @@ mod tests {
             allbackups in any::<bool>(),
             changes in prop::collection::vec((0usize..8, any_state(), any::<bool>()), 0..6),
         ) {
-            let set = Pool::new("b", Balancing {
+            let pool = Pool::new("b", Balancing {
                 balance,
                 hash_type: if consistent { HashType::Consistent } else { HashType::MapBased },
                 allbackups,
                 seed: 7,
             });
             for (i, (w, backup, state, up)) in servers.iter().enumerate() {
-                set.add(spec(i, *w, *backup, *state, *up)).unwrap();
+                pool.add(spec(i, *w, *backup, *state, *up)).unwrap();
             }
             // Live changes go through the same rules.
             for (i, state, up) in changes {
                 let name = format!("s{}", i % servers.len());
-                set.set_state(&name, state).unwrap();
-                set.set_health(&name, if up { State::Up } else { State::Down }).unwrap();
+                pool.set_state(&name, state).unwrap();
+                pool.set_health(&name, if up { State::Up } else { State::Down }).unwrap();
             }
-            let all = set.servers();
+            let all = pool.servers();
             let normal: Vec<_> = all.iter().filter(|s| !s.is_backup() && s.is_usable()).collect();
             let backups: Vec<_> = all.iter().filter(|s| s.is_backup() && s.is_usable()).collect();
             for i in 0..50u32 {
                 let ip = std::net::IpAddr::from([10, 0, 0, i as u8]);
                 let path = format!("/p{i}");
                 let key = PickKey { src: Some(ip), uri: Some(&path) };
-                let picked = set.pick(&key, &[]);
+                let picked = pool.pick(&key, &[]);
                 match picked.as_ref().map(|g| g.server()) {
                     Some(s) => {
                         prop_assert!(s.is_usable(), "{} is not usable", s.name());
@@ -378,22 +378,22 @@ mod tests {
 
     #[test]
     fn weights_and_names_are_checked() {
-        let set = Pool::new("b", Balancing::default());
-        set.add(spec(0, 1, false, ServerState::Ready, true))
+        let pool = Pool::new("b", Balancing::default());
+        pool.add(spec(0, 1, false, ServerState::Ready, true))
             .unwrap();
         assert!(matches!(
-            set.add(spec(0, 1, false, ServerState::Ready, true)),
+            pool.add(spec(0, 1, false, ServerState::Ready, true)),
             Err(Error::ServerExists { .. })
         ));
         assert!(matches!(
-            set.set_weight("s0", 257),
+            pool.set_weight("s0", 257),
             Err(Error::InvalidWeight(257))
         ));
         assert!(matches!(
-            set.set_weight("nope", 1),
+            pool.set_weight("nope", 1),
             Err(Error::NoSuchServer { .. })
         ));
-        set.set_weight("s0", 0).unwrap();
-        assert!(set.pick(&PickKey::default(), &[]).is_none());
+        pool.set_weight("s0", 0).unwrap();
+        assert!(pool.pick(&PickKey::default(), &[]).is_none());
     }
 }
