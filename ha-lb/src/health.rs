@@ -59,7 +59,7 @@ impl fmt::Debug for Probe {
 /// reached without a network address, such as in-process ones.
 struct ConnectCheck(Arc<dyn Backend>);
 
-#[async_trait::async_trait]
+#[ha_core::async_trait]
 impl HealthCheck for ConnectCheck {
     async fn check(&self) -> Result<(), CheckError> {
         self.0
