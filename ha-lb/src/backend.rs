@@ -29,7 +29,7 @@ pub type BoxStream = Box<dyn Stream>;
 /// How the balancer reaches one server: each call to
 /// [`connect`](Backend::connect) opens a new byte stream to it.
 ///
-/// Implement it with [`async_trait`](crate::async_trait) (re-exported, so
+/// Implement it with [`async_trait`] (re-exported by ha-lb, so
 /// no extra dependency is needed) to put anything that speaks bytes behind
 /// a [`Server`](crate::config::Server).
 #[async_trait]
