@@ -206,13 +206,14 @@ enum Test {
 
 impl Test {
     fn compile(acl: &Acl) -> Result<Test> {
-        let error = |message: String| Error::Config {
+        let error = |value: &str, expected: &'static str| Error::InvalidAcl {
+            acl: acl.name.clone(),
+            value: value.to_owned(),
+            expected,
             location: acl.location.clone(),
-            message,
         };
         let header = |name: &str| {
-            HeaderName::from_bytes(name.as_bytes())
-                .map_err(|_| error(format!("acl '{}': invalid header name '{name}'", acl.name)))
+            HeaderName::from_bytes(name.as_bytes()).map_err(|_| error(name, "a header name"))
         };
         let ignore_case = acl.ignore_case;
         let values = acl.values.clone();
@@ -259,10 +260,7 @@ impl Test {
                     .iter()
                     .map(|v| {
                         Network::parse(v).ok_or_else(|| {
-                            error(format!(
-                                "acl '{}': invalid src value '{v}', expected an IP address or a network such as 10.0.0.0/8",
-                                acl.name
-                            ))
+                            error(v, "an IP address or a network such as 10.0.0.0/8")
                         })
                     })
                     .collect::<Result<_>>()?,
@@ -390,7 +388,7 @@ struct Term {
 
 #[derive(Debug, Clone)]
 struct Rule {
-    backend: String,
+    pool: String,
     unless: bool,
     any_of: Vec<Vec<Term>>,
 }
@@ -408,7 +406,7 @@ struct NamedAcl {
 pub struct Routing {
     acls: Vec<NamedAcl>,
     rules: Vec<Rule>,
-    default_backend: Option<String>,
+    default_pool: Option<String>,
 }
 
 impl Routing {
@@ -432,7 +430,7 @@ impl Routing {
             }
         }
         let rules = frontend
-            .use_backends
+            .use_pools
             .iter()
             .map(|rule| {
                 let any_of = rule
@@ -447,19 +445,17 @@ impl Routing {
                                     acl,
                                     negated: term.negated,
                                 }),
-                                None => Err(Error::Config {
+                                None => Err(Error::UnknownAcl {
+                                    frontend: frontend.name.clone(),
+                                    acl: term.name.clone(),
                                     location: rule.location.clone(),
-                                    message: format!(
-                                        "use_backend {}: no ACL named '{}' in frontend '{}'",
-                                        rule.backend, term.name, frontend.name
-                                    ),
                                 }),
                             })
                             .collect::<Result<Vec<_>>>()
                     })
                     .collect::<Result<Vec<_>>>()?;
                 Ok(Rule {
-                    backend: rule.backend.clone(),
+                    pool: rule.pool.clone(),
                     unless: rule.condition.unless,
                     any_of,
                 })
@@ -468,19 +464,19 @@ impl Routing {
         Ok(Routing {
             acls,
             rules,
-            default_backend: frontend.default_backend.clone(),
+            default_pool: frontend.default_pool.clone(),
         })
     }
 
-    /// The backend for this request: the first `use_backend` whose
+    /// The pool for this request: the first `use_backend` whose
     /// condition holds, else the `default_backend`, else `None`.
     pub fn route(&self, request: &Request<'_>) -> Option<&str> {
         let path = request_path(request.path);
         self.rules
             .iter()
             .find(|rule| self.holds(rule, request, path))
-            .map(|rule| rule.backend.as_str())
-            .or(self.default_backend.as_deref())
+            .map(|rule| rule.pool.as_str())
+            .or(self.default_pool.as_deref())
     }
 
     /// Whether the ACL called `name` holds for `request`; `None` if the
@@ -510,7 +506,7 @@ impl Routing {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{AclTerm, Condition, Location, Mode, Options, Timeouts, UseBackend};
+    use crate::config::{AclTerm, Condition, Location, Mode, Options, Timeouts, UsePool};
 
     fn acl(name: &str, criterion: Criterion, ignore_case: bool, values: &[&str]) -> Acl {
         Acl {
@@ -525,9 +521,9 @@ mod tests {
         }
     }
 
-    fn rule(backend: &str, unless: bool, any_of: &[&[&str]]) -> UseBackend {
-        UseBackend {
-            backend: backend.into(),
+    fn rule(pool: &str, unless: bool, any_of: &[&[&str]]) -> UsePool {
+        UsePool {
+            pool: pool.into(),
             condition: Condition {
                 unless,
                 any_of: any_of
@@ -549,7 +545,7 @@ mod tests {
         }
     }
 
-    fn frontend(acls: Vec<Acl>, rules: Vec<UseBackend>, default: Option<&str>) -> Frontend {
+    fn frontend(acls: Vec<Acl>, rules: Vec<UsePool>, default: Option<&str>) -> Frontend {
         Frontend {
             name: "fe".into(),
             binds: Vec::new(),
@@ -558,8 +554,8 @@ mod tests {
             maxconn: None,
             options: Options::default(),
             acls,
-            use_backends: rules,
-            default_backend: default.map(Into::into),
+            use_pools: rules,
+            default_pool: default.map(Into::into),
             location: Location::default(),
         }
     }
@@ -664,7 +660,7 @@ mod tests {
         assert_eq!(routing.route(&request("/api/v1", &h)), Some("api"));
         assert_eq!(routing.route(&request("/index", &h)), Some("site"));
         assert_eq!(routing.route(&request("/index?/api", &h)), Some("site"));
-        let no_default = frontend(fe.acls.clone(), fe.use_backends.clone(), None);
+        let no_default = frontend(fe.acls.clone(), fe.use_pools.clone(), None);
         assert_eq!(
             Routing::compile(&no_default)
                 .unwrap()
@@ -681,7 +677,7 @@ mod tests {
             Routing::compile(&fe).unwrap().route(&request("/", &h)),
             Some("all")
         );
-        fe.use_backends = vec![rule("never", false, &[])];
+        fe.use_pools = vec![rule("never", false, &[])];
         assert_eq!(
             Routing::compile(&fe).unwrap().route(&request("/", &h)),
             Some("d")
@@ -732,7 +728,7 @@ mod tests {
         );
         let e = Routing::compile(&fe).unwrap_err();
         assert!(
-            matches!(e, Error::Config { ref location, .. } if location.line == 3),
+            matches!(e, Error::InvalidAcl { ref location, ref value, .. } if location.line == 3 && value == "10.0.0.0/40"),
             "{e}"
         );
         let fe = frontend(
@@ -744,7 +740,7 @@ mod tests {
         let fe = frontend(Vec::new(), vec![rule("b", false, &[&["missing"]])], None);
         let e = Routing::compile(&fe).unwrap_err();
         assert!(
-            matches!(e, Error::Config { ref location, ref message } if location.line == 9 && message.contains("missing")),
+            matches!(e, Error::UnknownAcl { ref location, ref acl, .. } if location.line == 9 && acl == "missing"),
             "{e}"
         );
     }

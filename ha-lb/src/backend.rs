@@ -4,16 +4,18 @@
 //! connection ([`TcpBackend`]); for a service in the same process it can be
 //! one end of an in-memory pipe ([`InProcessBackend`]), so an embedding
 //! application can put its own handlers behind the balancer and have them
-//! checked, weighted and drained like any other server. Weight, state and
-//! health are not the backend's business: the [`BackendSet`](crate::BackendSet)
-//! keeps them, so they can change at run time.
+//! weighted, drained and health-checked like any other server (with the
+//! [`HealthCheck`](crate::HealthCheck) given for the server, else by opening
+//! a connection through the backend). Weight, state and health are not the
+//! backend's business: the [`Pool`](crate::Pool) keeps them, so they can
+//! change at run time.
 
 use std::fmt;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use async_trait::async_trait;
+use ha_core::async_trait;
 use tokio::io::{AsyncRead, AsyncWrite, DuplexStream};
 use tokio::net::TcpStream;
 
@@ -24,7 +26,12 @@ impl<T: AsyncRead + AsyncWrite + Send + Unpin + 'static> Stream for T {}
 /// A boxed [`Stream`].
 pub type BoxStream = Box<dyn Stream>;
 
-/// One server the balancer can send traffic to.
+/// How the balancer reaches one server: each call to
+/// [`connect`](Backend::connect) opens a new byte stream to it.
+///
+/// Implement it with [`async_trait`] (re-exported by ha-lb, so
+/// no extra dependency is needed) to put anything that speaks bytes behind
+/// a [`Server`](crate::config::Server).
 #[async_trait]
 pub trait Backend: Send + Sync + fmt::Debug {
     /// Opens a new connection to the server.
@@ -88,6 +95,12 @@ impl InProcessBackend {
             handler,
             buffer: 64 * 1024,
         }
+    }
+
+    /// A backend whose connections `serve` serves: called with the far end
+    /// of each new connection's pipe, it typically spawns a task on it.
+    pub fn from_fn(serve: impl Fn(DuplexStream) + Send + Sync + 'static) -> Self {
+        Self::new(Arc::new(serve))
     }
 }
 

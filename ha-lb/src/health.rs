@@ -1,18 +1,22 @@
 //! Health checking of configured servers: one ha-core [`Checker`] per
-//! server with `check`, whose verdicts are applied to the backend set and
-//! logged in HAProxy's words ("Server web_servers/web1 is DOWN, reason: ...").
+//! server with `check` (probing its address, its backend, or with the
+//! [`HealthCheck`] the configuration gave), whose verdicts are applied to the
+//! pool and logged in HAProxy's words ("Server web_servers/web1 is DOWN, reason: ...").
 
+use std::fmt;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use ha_core::{
-    Checker, CheckerHandle, Health, HealthCheck, HttpCheck, Schedule, State, TcpCheck, Thresholds,
+    CheckError, Checker, CheckerHandle, Health, HealthCheck, HttpCheck, Schedule, State, TcpCheck,
+    Thresholds,
 };
 use tokio::task::JoinHandle;
 
-use crate::backend_set::BackendSet;
+use crate::backend::Backend;
 use crate::config;
 use crate::error::{Error, Result};
+use crate::pool::Pool;
 use crate::proxy::http;
 
 /// How to check one server, decided before anything runs.
@@ -25,26 +29,60 @@ pub(crate) struct CheckPlan {
     probe: Probe,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 enum Probe {
     Tcp(SocketAddr),
     Http(SocketAddr, ::http::Method, config::HttpCheck),
+    /// A server without a network address: a connection through its backend.
+    Connect(Arc<dyn Backend>),
+    /// The check the configuration gave for the server.
+    Given(Arc<dyn HealthCheck>),
+}
+
+impl fmt::Debug for Probe {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Probe::Tcp(addr) => f.debug_tuple("Tcp").field(addr).finish(),
+            Probe::Http(addr, method, check) => f
+                .debug_tuple("Http")
+                .field(addr)
+                .field(method)
+                .field(check)
+                .finish(),
+            Probe::Connect(backend) => f.debug_tuple("Connect").field(backend).finish(),
+            Probe::Given(_) => f.write_str("Given"),
+        }
+    }
+}
+
+/// Opens a connection through a backend and drops it: the probe for servers
+/// reached without a network address, such as in-process ones.
+struct ConnectCheck(Arc<dyn Backend>);
+
+#[ha_core::async_trait]
+impl HealthCheck for ConnectCheck {
+    async fn check(&self) -> Result<(), CheckError> {
+        self.0
+            .connect()
+            .await
+            .map(drop)
+            .map_err(|e| CheckError::Connect(e.to_string()))
+    }
 }
 
 impl CheckPlan {
-    /// Validates a server's check settings; `addr` is its resolved address.
+    /// Validates a server's check settings; `backend` is how the server is
+    /// reached (its address, if it has one, is what the built-in probes
+    /// target).
     pub fn new(
-        backend: &config::Backend,
+        pool: &config::Pool,
         server: &config::Server,
-        addr: SocketAddr,
+        backend: &Arc<dyn Backend>,
     ) -> Result<Self> {
-        let target = SocketAddr::new(
-            server.check_addr.unwrap_or(addr.ip()),
-            server.check_port.unwrap_or(addr.port()),
-        );
-        let at = |e: ha_core::Error| Error::Config {
+        let at = |source: ha_core::Error| Error::InvalidCheck {
+            server: format!("{}/{}", pool.name, server.name),
             location: server.location.clone(),
-            message: e.to_string(),
+            source,
         };
         let mut schedule = Schedule::new(server.inter).map_err(at)?;
         if let Some(fast) = server.fastinter {
@@ -53,21 +91,32 @@ impl CheckPlan {
         if let Some(down) = server.downinter {
             schedule = schedule.downinter(down).map_err(at)?;
         }
-        if let Some(limit) = backend.timeouts.check {
+        if let Some(limit) = pool.timeouts.check {
             schedule = schedule.timeout(limit).map_err(at)?;
         }
-        let probe = match &backend.http_check {
-            Some(h) => {
-                let method = http::method(&h.method).map_err(|message| Error::Config {
-                    location: backend.location.clone(),
-                    message,
-                })?;
-                Probe::Http(target, method, h.clone())
+        let probe = match (&server.health_check, backend.address()) {
+            (Some(given), _) => Probe::Given(Arc::clone(&given.0)),
+            (None, None) => Probe::Connect(Arc::clone(backend)),
+            (None, Some(addr)) => {
+                let target = SocketAddr::new(
+                    server.check_addr.unwrap_or(addr.ip()),
+                    server.check_port.unwrap_or(addr.port()),
+                );
+                match &pool.http_check {
+                    Some(h) => {
+                        let method =
+                            http::method(&h.method).map_err(|_| Error::InvalidCheckMethod {
+                                method: h.method.clone(),
+                                location: pool.location.clone(),
+                            })?;
+                        Probe::Http(target, method, h.clone())
+                    }
+                    None => Probe::Tcp(target),
+                }
             }
-            None => Probe::Tcp(target),
         };
         Ok(Self {
-            name: format!("{}/{}", backend.name, server.name),
+            name: format!("{}/{}", pool.name, server.name),
             server: server.name.clone(),
             schedule,
             thresholds: Thresholds::new(server.rise, server.fall).map_err(at)?,
@@ -76,7 +125,7 @@ impl CheckPlan {
     }
 
     /// Starts checking on the current runtime, applying verdicts to `set`.
-    pub fn spawn(self, set: &Arc<BackendSet>) -> CheckerTask {
+    pub fn spawn(self, pool: &Arc<Pool>) -> CheckerTask {
         let timeout = self.schedule.probe_timeout();
         let check: Arc<dyn HealthCheck> = match self.probe {
             Probe::Tcp(target) => Arc::new(TcpCheck::new(target, timeout)),
@@ -90,11 +139,13 @@ impl CheckPlan {
                 }
                 Arc::new(check)
             }
+            Probe::Connect(backend) => Arc::new(ConnectCheck(backend)),
+            Probe::Given(check) => check,
         };
         // Like HAProxy: up until the first probe says otherwise.
         let health = Health::provisional(self.thresholds, State::Up);
         let checker = Checker::new(self.name, check, health, self.schedule).spawn();
-        let applier = tokio::spawn(apply(checker.subscribe(), Arc::clone(set), self.server));
+        let applier = tokio::spawn(apply(checker.subscribe(), Arc::clone(pool), self.server));
         CheckerTask {
             _checker: checker,
             applier,
@@ -105,40 +156,40 @@ impl CheckPlan {
 /// Applies a checker's verdicts to its server and logs the changes.
 async fn apply(
     mut status: tokio::sync::watch::Receiver<ha_core::HealthStatus>,
-    set: Arc<BackendSet>,
+    pool: Arc<Pool>,
     server_name: String,
 ) {
     while status.changed().await.is_ok() {
         let now = status.borrow_and_update().clone();
-        let Some(server) = set.server(&server_name) else {
+        let Some(server) = pool.server(&server_name) else {
             return;
         };
         if server.health() == now.state {
             continue;
         }
-        let _ = set.set_health(&server_name, now.state);
-        let usable = set.usable();
+        let _ = pool.set_health(&server_name, now.state);
+        let usable = pool.usable();
         match now.state {
             State::Down => {
-                server.pool().clear();
+                server.keepalive().clear();
                 let reason = now
                     .last_error
                     .map_or_else(String::new, |e| format!(", reason: {e}"));
                 tracing::warn!(
                     "Server {}/{} is DOWN{reason}. {} active and {} backup servers left. {} sessions active.",
-                    set.name(),
+                    pool.name(),
                     server_name,
                     usable.active,
                     usable.backup,
                     server.load(),
                 );
                 if usable.active == 0 && usable.backup == 0 {
-                    tracing::error!("backend '{}' has no server available!", set.name());
+                    tracing::error!("backend '{}' has no server available!", pool.name());
                 }
             }
             State::Up => tracing::warn!(
                 "Server {}/{} is UP. {} active and {} backup servers online.",
-                set.name(),
+                pool.name(),
                 server_name,
                 usable.active,
                 usable.backup,

@@ -1,9 +1,9 @@
-//! The running load balancer: turns a [`Config`] into backend sets, health
+//! The running load balancer: turns a [`Config`] into pools, health
 //! checkers and listeners, and stops them gracefully.
 //!
 //! Everything that can be wrong with a configuration is found before
 //! anything runs ([`LoadBalancer::check`], also done by
-//! [`LoadBalancer::bind`]): unknown backends, unresolvable server names,
+//! [`LoadBalancer::bind`]): unknown pools, unresolvable server names,
 //! invalid check settings. A daemon that binds, drops privileges and forks
 //! therefore reports errors while it can still print them.
 
@@ -18,14 +18,14 @@ use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::task::JoinHandle;
 
 use crate::acl::Routing;
-use crate::backend::TcpBackend;
-use crate::backend_set::{BackendSet, Balancing};
+use crate::backend::{Backend, TcpBackend};
 use crate::config::{self, Config, Mode, ServerAddress};
 use crate::error::{Error, Result};
 use crate::health::{CheckPlan, CheckerTask};
 use crate::listener::{self, Limits, Route, Signals};
+use crate::pool::{Balancing, Pool};
 use crate::proxy::dispatch::Dispatch;
-use crate::proxy::http::{HttpBackend, HttpRoute};
+use crate::proxy::http::{self, HttpRoute};
 use crate::proxy::tcp::{self, TcpRoute};
 use crate::server::{ServerSpec, ServerState};
 
@@ -39,8 +39,8 @@ pub struct LoadBalancer {
 /// Everything built from a configuration before anything runs.
 #[derive(Debug)]
 struct Plan {
-    sets: HashMap<String, Arc<BackendSet>>,
-    checks: Vec<(Arc<BackendSet>, CheckPlan)>,
+    pools: HashMap<String, Arc<Pool>>,
+    checks: Vec<(Arc<Pool>, CheckPlan)>,
     frontends: Vec<FrontendPlan>,
     global_maxconn: Option<u32>,
 }
@@ -91,7 +91,7 @@ impl LoadBalancer {
         let checkers = plan
             .checks
             .into_iter()
-            .map(|(set, check)| check.spawn(&set))
+            .map(|(pool, check)| check.spawn(&pool))
             .collect();
         let (stop_tx, stop_rx) = watch::channel(false);
         let (kill_tx, kill_rx) = watch::channel(false);
@@ -125,7 +125,7 @@ impl LoadBalancer {
             )));
         }
         Ok(Running {
-            backends: plan.sets,
+            pools: plan.pools,
             addrs,
             checkers,
             acceptors,
@@ -139,10 +139,10 @@ impl LoadBalancer {
 
 impl Plan {
     fn new(config: &Config) -> Result<Self> {
-        let mut sets = HashMap::new();
+        let mut pools = HashMap::new();
         let mut checks = Vec::new();
-        for (index, b) in config.backends.iter().enumerate() {
-            let set = Arc::new(BackendSet::new(
+        for (index, b) in config.pools.iter().enumerate() {
+            let pool = Arc::new(Pool::new(
                 &b.name,
                 Balancing {
                     balance: b.balance,
@@ -152,7 +152,13 @@ impl Plan {
                 },
             ));
             for s in &b.servers {
-                let addr = resolve(&s.address, &s.location)?;
+                let backend: Arc<dyn Backend> = match &s.address {
+                    ServerAddress::Socket(addr) => Arc::new(TcpBackend::new(*addr)),
+                    ServerAddress::Name { host, port } => {
+                        Arc::new(TcpBackend::new(resolve(host, *port, &s.location)?))
+                    }
+                    ServerAddress::Backend(backend) => Arc::clone(&backend.0),
+                };
                 let spec = ServerSpec {
                     weight: s.weight,
                     backup: s.backup,
@@ -163,17 +169,14 @@ impl Plan {
                         ServerState::Ready
                     },
                     health: State::Up,
-                    ..ServerSpec::new(&s.name, Arc::new(TcpBackend::new(addr)))
+                    ..ServerSpec::new(&s.name, Arc::clone(&backend))
                 };
-                set.add(spec).map_err(|e| Error::Config {
-                    location: s.location.clone(),
-                    message: e.to_string(),
-                })?;
+                pool.add(spec)?;
                 if s.check {
-                    checks.push((Arc::clone(&set), CheckPlan::new(b, s, addr)?));
+                    checks.push((Arc::clone(&pool), CheckPlan::new(b, s, &backend)?));
                 }
             }
-            sets.insert(b.name.clone(), set);
+            pools.insert(b.name.clone(), pool);
         }
         let frontends = config
             .frontends
@@ -181,14 +184,14 @@ impl Plan {
             .map(|f| {
                 Ok(FrontendPlan {
                     name: f.name.clone(),
-                    route: route(f, config, &sets)?,
+                    route: route(f, config, &pools)?,
                     maxconn: f.maxconn,
                     binds: f.binds.iter().map(|b| b.addr).collect(),
                 })
             })
             .collect::<Result<_>>()?;
         Ok(Self {
-            sets,
+            pools,
             checks,
             frontends,
             global_maxconn: config.global.maxconn,
@@ -199,7 +202,7 @@ impl Plan {
 /// A started load balancer.
 #[derive(Debug)]
 pub struct Running {
-    backends: HashMap<String, Arc<BackendSet>>,
+    pools: HashMap<String, Arc<Pool>>,
     addrs: Vec<(String, SocketAddr)>,
     checkers: Vec<CheckerTask>,
     acceptors: Vec<JoinHandle<()>>,
@@ -212,9 +215,9 @@ pub struct Running {
 }
 
 impl Running {
-    /// The backend set called `name`, for run-time changes.
-    pub fn backend(&self, name: &str) -> Option<Arc<BackendSet>> {
-        self.backends.get(name).cloned()
+    /// The pool called `name`, for run-time changes.
+    pub fn pool(&self, name: &str) -> Option<Arc<Pool>> {
+        self.pools.get(name).cloned()
     }
 
     /// The listening addresses, by frontend name.
@@ -251,29 +254,37 @@ impl Running {
 fn route(
     frontend: &config::Frontend,
     config: &Config,
-    sets: &HashMap<String, Arc<BackendSet>>,
+    pools: &HashMap<String, Arc<Pool>>,
 ) -> Result<Route> {
     let routing = Routing::compile(frontend)?;
     let names = frontend
-        .use_backends
+        .use_pools
         .iter()
-        .map(|u| (u.backend.as_str(), &u.location))
+        .map(|u| (u.pool.as_str(), &u.location))
         .chain(
             frontend
-                .default_backend
+                .default_pool
                 .as_deref()
                 .map(|name| (name, &frontend.location)),
         );
     let mut used = Vec::new();
     for (name, location) in names {
-        let backend = config.backend(name).ok_or_else(|| Error::Config {
+        let pool = config.pool(name).ok_or_else(|| Error::UnknownPool {
+            frontend: frontend.name.clone(),
+            pool: name.to_owned(),
             location: location.clone(),
-            message: format!("frontend '{}' uses unknown backend '{name}'", frontend.name),
         })?;
-        used.push(backend);
+        if frontend.mode == Mode::Http && pool.mode == Mode::Tcp {
+            return Err(Error::ModeMismatch {
+                frontend: frontend.name.clone(),
+                pool: name.to_owned(),
+                location: location.clone(),
+            });
+        }
+        used.push(pool);
     }
-    let dispatch = |b: &config::Backend| Dispatch {
-        backend: Arc::clone(&sets[&b.name]),
+    let dispatch = |b: &config::Pool| Dispatch {
+        pool: Arc::clone(&pools[&b.name]),
         connect_timeout: b.timeouts.connect,
         queue_timeout: b.timeouts.queue.or(b.timeouts.connect),
         retries: b.retries,
@@ -283,10 +294,10 @@ fn route(
         Mode::Tcp => Route::Tcp(Arc::new(TcpRoute {
             frontend: frontend.name.clone(),
             routing,
-            backends: used
+            pools: used
                 .into_iter()
                 .map(|b| {
-                    let backend = tcp::TcpBackend {
+                    let backend = tcp::PoolRoute {
                         dispatch: dispatch(b),
                         server_idle: frontend
                             .timeouts
@@ -303,10 +314,10 @@ fn route(
         Mode::Http => Route::Http(Arc::new(HttpRoute {
             frontend: frontend.name.clone(),
             routing,
-            backends: used
+            pools: used
                 .into_iter()
                 .map(|b| {
-                    let backend = HttpBackend {
+                    let backend = http::PoolRoute {
                         dispatch: dispatch(b),
                         forwardfor: b.options.forwardfor || frontend.options.forwardfor,
                         server_timeout: b.timeouts.server,
@@ -321,17 +332,14 @@ fn route(
     })
 }
 
-/// Resolves a server address once, at start, as HAProxy does by default.
-fn resolve(address: &ServerAddress, location: &config::Location) -> Result<SocketAddr> {
-    match address {
-        ServerAddress::Socket(addr) => Ok(*addr),
-        ServerAddress::Name { host, port } => (host.as_str(), *port)
-            .to_socket_addrs()
-            .ok()
-            .and_then(|mut addrs| addrs.next())
-            .ok_or_else(|| Error::Config {
-                location: location.clone(),
-                message: format!("could not resolve address '{host}'"),
-            }),
-    }
+/// Resolves a server's host name once, at start, as HAProxy does by default.
+fn resolve(host: &str, port: u16, location: &config::Location) -> Result<SocketAddr> {
+    (host, port)
+        .to_socket_addrs()
+        .ok()
+        .and_then(|mut addrs| addrs.next())
+        .ok_or_else(|| Error::Resolve {
+            host: host.to_owned(),
+            location: location.clone(),
+        })
 }

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 
 use crate::backend::Backend;
-use crate::proxy::pool::ConnPool;
+use crate::proxy::keepalive::KeepAlive;
 
 /// The administrative state of a server (HAProxy's `set server ... state`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -51,10 +51,14 @@ impl fmt::Display for ServerState {
     }
 }
 
-/// How to create a server in a [`BackendSet`](crate::BackendSet).
+/// How to add a server to a running [`Pool`](crate::Pool) with
+/// [`Pool::add`](crate::Pool::add). Nothing checks a server added this way;
+/// its health is what [`Pool::set_health`](crate::Pool::set_health) last
+/// said. Servers of a [`Config`](crate::config::Config) are checked as
+/// configured.
 #[derive(Debug, Clone)]
 pub struct ServerSpec {
-    /// Unique within the backend set.
+    /// Unique within the pool.
     pub name: String,
     /// How to reach it.
     pub backend: Arc<dyn Backend>,
@@ -96,7 +100,7 @@ pub struct ServerCounters {
     pub response_errors: AtomicU64,
 }
 
-/// A server in a backend set.
+/// A server in a pool.
 #[derive(Debug)]
 pub struct Server {
     name: String,
@@ -110,7 +114,7 @@ pub struct Server {
     up: AtomicU8,
     load: Arc<AtomicU32>,
     counters: ServerCounters,
-    pool: ConnPool,
+    keepalive: KeepAlive,
     slot_freed: Arc<Notify>,
 }
 
@@ -127,7 +131,7 @@ impl Server {
             up: AtomicU8::new(u8::from(spec.health == State::Up)),
             load: Arc::new(AtomicU32::new(0)),
             counters: ServerCounters::default(),
-            pool: ConnPool::default(),
+            keepalive: KeepAlive::default(),
             slot_freed,
         }
     }
@@ -231,8 +235,8 @@ impl Server {
     }
 
     /// Its idle keep-alive connections (HTTP mode).
-    pub(crate) fn pool(&self) -> &ConnPool {
-        &self.pool
+    pub(crate) fn keepalive(&self) -> &KeepAlive {
+        &self.keepalive
     }
 }
 

@@ -1,6 +1,6 @@
-//! haproxy.cfg import and ACL routing, end to end: the chapter's and the
-//! lab's configurations, a corpus of broken files, warnings, `defaults`
-//! inheritance, fuzzing, and routing decisions.
+//! haproxy.cfg import and ACL routing, end to end: the two-server example
+//! (`fixtures/chapter.cfg`) and the lab's configurations, a corpus of broken
+//! files, warnings, `defaults` inheritance, fuzzing, and routing decisions.
 
 use std::net::IpAddr;
 use std::path::Path;
@@ -21,7 +21,8 @@ fn ms(n: u64) -> Option<Duration> {
     Some(Duration::from_millis(n))
 }
 
-/// The chapter's haproxy.cfg, as printed.
+/// A two-server HTTP load balancer with syslog, a user switch and daemon
+/// mode, as the guide the lab follows prints it.
 const CHAPTER: &str = include_str!("fixtures/chapter.cfg");
 
 const LAB: &str = "\
@@ -70,11 +71,11 @@ fn chapter_config_parses_to_the_expected_model() {
     assert_eq!(fe.maxconn, None);
     assert!(fe.options.httplog);
     assert!(!fe.options.tcplog && !fe.options.forwardfor);
-    assert!(fe.acls.is_empty() && fe.use_backends.is_empty());
-    assert_eq!(fe.default_backend.as_deref(), Some("web_servers"));
+    assert!(fe.acls.is_empty() && fe.use_pools.is_empty());
+    assert_eq!(fe.default_pool.as_deref(), Some("web_servers"));
 
-    assert_eq!(config.backends.len(), 1);
-    let be = config.backend("web_servers").unwrap();
+    assert_eq!(config.pools.len(), 1);
+    let be = config.pool("web_servers").unwrap();
     assert_eq!(be.location.line, 20);
     assert_eq!(be.mode, Mode::Http);
     assert_eq!(be.balance, Balance::RoundRobin);
@@ -120,10 +121,10 @@ fn lab_config_is_tcp_without_defaults_and_warns_about_timeouts() {
     assert_eq!(fe.name, "web");
     assert_eq!(fe.mode, Mode::Tcp);
     assert_eq!(fe.binds[0].addr, "0.0.0.0:80".parse().unwrap());
-    assert_eq!(fe.default_backend.as_deref(), Some("webs"));
+    assert_eq!(fe.default_pool.as_deref(), Some("webs"));
     assert_eq!(fe.timeouts, Default::default());
     assert_eq!(fe.options, Default::default());
-    let be = &config.backends[0];
+    let be = &config.pools[0];
     assert_eq!(be.name, "webs");
     assert_eq!(be.mode, Mode::Tcp);
     assert_eq!(be.balance, Balance::RoundRobin);
@@ -236,8 +237,8 @@ backend site
     assert_eq!(fe.acls[1].criterion, Criterion::Hdr("host".into()));
     assert!(fe.acls[1].ignore_case && !fe.acls[0].ignore_case);
     assert_eq!(fe.acls[2].values, ["10.0.0.0/8", "2001:db8::/32"]);
-    let rule = &fe.use_backends[0];
-    assert_eq!(rule.backend, "api");
+    let rule = &fe.use_pools[0];
+    assert_eq!(rule.pool, "api");
     assert!(!rule.condition.unless);
     let terms: Vec<Vec<(&str, bool)>> = rule
         .condition
@@ -252,10 +253,10 @@ backend site
             vec![("admin", false)]
         ]
     );
-    assert!(fe.use_backends[1].condition.unless);
-    assert_eq!(fe.use_backends[1].location.line, 32);
+    assert!(fe.use_pools[1].condition.unless);
+    assert_eq!(fe.use_pools[1].location.line, 32);
 
-    let api = config.backend("api").unwrap();
+    let api = config.pool("api").unwrap();
     assert_eq!(api.balance, Balance::Random { draws: 3 });
     assert_eq!(api.retries, 2);
     assert!(api.options.forwardfor && api.options.redispatch);
@@ -285,7 +286,7 @@ backend site
     );
     assert!(a2.backup && a2.disabled && a2.check);
 
-    let st = config.backend("static").unwrap();
+    let st = config.pool("static").unwrap();
     assert_eq!(st.balance, Balance::Uri);
     assert_eq!(st.hash_type, HashType::Consistent);
     assert!(st.options.allbackups);
@@ -299,7 +300,7 @@ backend site
     assert_eq!(s1.downinter, Some(Duration::from_secs(10)));
     assert_eq!((s1.rise, s1.fall), (3, 1));
 
-    let site = config.backend("site").unwrap();
+    let site = config.pool("site").unwrap();
     assert_eq!(site.balance, Balance::LeastConn);
     assert!(!site.options.redispatch, "no option redispatch");
     assert!(site.options.forwardfor);
@@ -469,8 +470,8 @@ backend b
     );
     // Everything around the unknown lines was read.
     assert_eq!(config.global.maxconn, Some(100));
-    assert_eq!(config.frontends[0].default_backend.as_deref(), Some("b"));
-    assert_eq!(config.backends[0].servers.len(), 1);
+    assert_eq!(config.frontends[0].default_pool.as_deref(), Some("b"));
+    assert_eq!(config.pools[0].servers.len(), 1);
 }
 
 #[test]
@@ -498,7 +499,7 @@ backend b
             .contains("'balance' ignored because frontend 'f' has no backend capability")
     );
     assert!(warnings[2].message.contains("no frontend capability"));
-    assert_eq!(config.backends[0].balance, Balance::RoundRobin);
+    assert_eq!(config.pools[0].balance, Balance::RoundRobin);
 }
 
 #[test]
@@ -621,12 +622,12 @@ backend plain
     assert!(first.options.forwardfor);
     assert_eq!(first.timeouts.client, ms(2000));
     assert_eq!(
-        first.default_backend.as_deref(),
+        first.default_pool.as_deref(),
         Some("common"),
         "from defaults"
     );
 
-    let common = config.backend("common").unwrap();
+    let common = config.pool("common").unwrap();
     assert_eq!(common.retries, 5);
     assert_eq!(common.balance, Balance::LeastConn);
     assert!(!common.options.redispatch && common.options.forwardfor);
@@ -640,7 +641,7 @@ backend plain
     let b = &common.servers[1];
     assert_eq!((b.rise, b.weight, b.check), (1, 9, false));
 
-    let other = config.backend("other").unwrap();
+    let other = config.pool("other").unwrap();
     assert_eq!(other.http_check, None, "no option httpchk");
     assert!(other.options.redispatch);
     assert_eq!(
@@ -653,7 +654,7 @@ backend plain
     assert_eq!(second.mode, Mode::Tcp);
     assert_eq!(second.options, Default::default());
     assert_eq!(second.timeouts.client, ms(9000));
-    let plain = config.backend("plain").unwrap();
+    let plain = config.pool("plain").unwrap();
     assert_eq!(plain.retries, 3);
     assert_eq!(plain.balance, Balance::RoundRobin);
     assert_eq!(plain.http_check, None);
@@ -813,7 +814,7 @@ proptest! {
     fn valid_skeletons_with_soup_lines_parse_or_fail_cleanly(extra in soup()) {
         let text = format!("{LAB}{extra}");
         match parse(&text) {
-            Ok(imported) => prop_assert!(imported.config.backend("webs").is_some()),
+            Ok(imported) => prop_assert!(imported.config.pool("webs").is_some()),
             Err(Error::Config { location, .. } | Error::Unsupported { location, .. }) => {
                 prop_assert!(location.line >= 1);
                 prop_assert!(location.line as usize <= text.split('\n').count());

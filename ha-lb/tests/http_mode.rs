@@ -65,7 +65,7 @@ async fn drained_and_maintenance_servers_get_no_new_requests() {
         Web::start("Welcome to Web2").await,
     );
     let (running, addr) = start(&two_servers(&web1, &web2, "")).await;
-    let webs = running.backend("webs").unwrap();
+    let webs = running.pool("webs").unwrap();
     webs.set_state("web1", ServerState::Drain).unwrap();
     for _ in 0..4 {
         assert_eq!(get(addr).await.unwrap().1, "Welcome to Web2");
@@ -457,7 +457,7 @@ async fn an_in_process_server_added_at_run_time_takes_traffic() {
                 .await;
         });
     });
-    let webs = running.backend("webs").unwrap();
+    let webs = running.pool("webs").unwrap();
     webs.add(ServerSpec::new(
         "local",
         Arc::new(InProcessBackend::new(handler)),
@@ -526,7 +526,7 @@ async fn httpchk_takes_a_server_out_on_a_bad_status_and_back() {
          server s1 {server} check inter 100ms rise 2 fall 2\n"
     );
     let (running, addr) = start(&config).await;
-    let app = running.backend("app").unwrap();
+    let app = running.pool("app").unwrap();
     let wait_for = |state: ha_core::State| {
         let app = Arc::clone(&app);
         async move {

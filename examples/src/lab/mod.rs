@@ -51,7 +51,7 @@ pub fn chapter_timing() -> Result<Timing, String> {
         .map_err(|e| e.to_string())?
         .config;
     let server = cfg
-        .backend("webs")
+        .pool("webs")
         .and_then(|b| b.servers.first().cloned())
         .ok_or("haproxy.cfg: no server in backend webs")?;
     let instance = |text: &str, file: &str| {
@@ -158,7 +158,7 @@ impl VipRole {
         local: SocketAddr,
         peer: SocketAddr,
         lb_config: ha_lb::config::Config,
-        backend: &'static str,
+        pool: &'static str,
     ) -> Result<Self, String> {
         let file = format!("keepalived-{name}.conf");
         let imported = ha_vrrp::keepalived::parse_str(keepalived_conf, Path::new(&file))
@@ -172,7 +172,7 @@ impl VipRole {
             .router_config(local.ip(), ha_vrrp::packet::Version::V2)
             .map_err(|e| e.to_string())?;
         let (changes, rx) = mpsc::unbounded_channel();
-        let holding = role::follow(name, lb_config, backend, rx);
+        let holding = role::follow(name, lb_config, pool, rx);
         Ok(Self {
             name,
             vrrp: None,
@@ -236,7 +236,7 @@ impl Lab {
         }
         let config = imported.config;
         let check = config
-            .backend("webs")
+            .pool("webs")
             .and_then(|b| b.servers.first().cloned())
             .ok_or("haproxy.cfg: no server in backend webs")?;
         let lb = VipRole::new(
@@ -266,14 +266,14 @@ impl Lab {
     }
 
     /// The health of web1 and web2 as the VIP holder's ha-lb sees them.
-    pub fn backends(&self) -> Vec<(String, bool)> {
+    pub fn servers(&self) -> Vec<(String, bool)> {
         let holding = if self.lb.holds() {
             self.lb.holding.borrow().clone()
         } else {
             self.web1_role.holding.borrow().clone()
         };
         holding
-            .backend
+            .pool
             .map(|set| {
                 set.servers()
                     .iter()
@@ -352,7 +352,7 @@ impl Stage for Lab {
     }
 
     fn lb_sees_up(&self, server: &str) -> Option<bool> {
-        let set = self.lb.holding.borrow().backend.clone()?;
+        let set = self.lb.holding.borrow().pool.clone()?;
         Some(set.server(server)?.health() == ha_core::State::Up)
     }
 
@@ -368,8 +368,8 @@ impl Stage for Lab {
     }
 
     fn status_line(&self) -> String {
-        let backends: Vec<String> = self
-            .backends()
+        let servers: Vec<String> = self
+            .servers()
             .iter()
             .map(|(name, up)| format!("{name} {}", if *up { "UP" } else { "DOWN" }))
             .collect();
@@ -378,10 +378,10 @@ impl Stage for Lab {
             report::vrrp_word(self.lb.vrrp.as_ref().map(VrrpDaemon::status)),
             report::vrrp_word(self.web1_role.vrrp.as_ref().map(VrrpDaemon::status)),
             self.holder().word(),
-            if backends.is_empty() {
+            if servers.is_empty() {
                 "no ha-lb on the VIP".into()
             } else {
-                backends.join(", ")
+                servers.join(", ")
             },
         )
     }

@@ -9,18 +9,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ha_lb::config::Config;
-use ha_lb::{BackendSet, LoadBalancer};
+use ha_lb::{LoadBalancer, Pool};
 use tokio::sync::{mpsc, watch};
 
 use super::vrrp::VipChange;
 
-/// Whether the role holds the VIP, and its load balancer's backends.
+/// Whether the role holds the VIP, and its load balancer's pool.
 #[derive(Debug, Clone, Default)]
 pub struct Holding {
     /// Listening on the VIP.
     pub holds: bool,
-    /// The running ha-lb's backend, for its servers' health.
-    pub backend: Option<Arc<BackendSet>>,
+    /// The running ha-lb's pool, for its servers' health.
+    pub pool: Option<Arc<Pool>>,
 }
 
 /// Starts the task that follows `changes` with an ha-lb from `config`.
@@ -29,7 +29,7 @@ pub struct Holding {
 pub fn follow(
     name: &'static str,
     config: Config,
-    backend: &'static str,
+    pool: &'static str,
     mut changes: mpsc::UnboundedReceiver<VipChange>,
 ) -> watch::Receiver<Holding> {
     let (tx, rx) = watch::channel(Holding::default());
@@ -41,7 +41,7 @@ pub fn follow(
                 match tokio::time::timeout(Duration::from_millis(20), changes.recv()).await {
                     Ok(change) => change,
                     Err(_) => {
-                        running = listen(name, &config, backend, &tx).await;
+                        running = listen(name, &config, pool, &tx).await;
                         continue;
                     }
                 }
@@ -51,14 +51,14 @@ pub fn follow(
             let Some(change) = change else { break };
             want = change.hold;
             if change.hold && running.is_none() {
-                running = listen(name, &config, backend, &tx).await;
+                running = listen(name, &config, pool, &tx).await;
             } else if !change.hold
                 && let Some(r) = running.take()
             {
                 r.shutdown(Duration::from_secs(1)).await;
                 tx.send_replace(Holding {
                     holds: false,
-                    backend: None,
+                    pool: None,
                 });
             }
         }
@@ -73,13 +73,13 @@ pub fn follow(
 async fn listen(
     name: &str,
     config: &Config,
-    backend: &str,
+    pool: &str,
     tx: &watch::Sender<Holding>,
 ) -> Option<ha_lb::Running> {
     let running = start(name, config).await?;
     tx.send_replace(Holding {
         holds: true,
-        backend: running.backend(backend),
+        pool: running.pool(pool),
     });
     Some(running)
 }

@@ -1,8 +1,8 @@
 //! Balancing algorithms: which server gets the next connection or request.
 //!
 //! One algorithm per file, all behind the [`Balancer`] trait. A balancer is
-//! built from the servers that may take new traffic right now (the backend
-//! set decides which: ready, healthy, weight above 0, and backups only when
+//! built from the servers that may take new traffic right now (the pool
+//! decides which: ready, healthy, weight above 0, and backups only when
 //! no normal server is left) and is rebuilt whenever that set or a weight
 //! changes. Picking is the hot path; building is not.
 //!
@@ -41,7 +41,7 @@ pub use random::Random;
 pub use roundrobin::RoundRobin;
 pub use static_rr::StaticRr;
 
-/// A server's index in its backend's server list.
+/// A server's index in its pool's server list.
 pub type ServerId = usize;
 
 /// A server that may take new traffic, as a balancer sees it.

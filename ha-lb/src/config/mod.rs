@@ -3,9 +3,13 @@
 //!
 //! The model is what the proxy runs; haproxy.cfg is one way to write it.
 //! `defaults` sections are resolved by the importer, so every frontend and
-//! backend in the model carries its complete settings.
+//! pool in the model carries its complete settings.
 
+mod build;
 pub mod haproxy;
 mod model;
+mod shared;
 
+pub use build::ConfigBuilder;
 pub use model::*;
+pub use shared::Shared;

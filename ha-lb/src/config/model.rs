@@ -5,8 +5,11 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use ha_core::StatusMatch;
+use ha_core::{HealthCheck, StatusMatch};
 use serde::{Deserialize, Serialize};
+
+use super::Shared;
+use crate::backend::Backend;
 
 pub use ha_core::Location;
 
@@ -16,16 +19,16 @@ pub struct Config {
     /// Process-wide settings.
     pub global: Global,
     /// Where clients connect. A haproxy.cfg `listen` section yields one
-    /// frontend and one backend of the same name.
+    /// frontend and one pool of the same name.
     pub frontends: Vec<Frontend>,
-    /// Where traffic goes.
-    pub backends: Vec<Backend>,
+    /// Where traffic goes: haproxy.cfg's `backend` sections.
+    pub pools: Vec<Pool>,
 }
 
 impl Config {
-    /// The backend called `name`.
-    pub fn backend(&self, name: &str) -> Option<&Backend> {
-        self.backends.iter().find(|b| b.name == name)
+    /// The pool called `name`.
+    pub fn pool(&self, name: &str) -> Option<&Pool> {
+        self.pools.iter().find(|b| b.name == name)
     }
 }
 
@@ -110,8 +113,10 @@ pub struct Options {
     /// `option forwardfor`: add `X-Forwarded-For`.
     pub forwardfor: bool,
     /// `option redispatch`: retry on another server after a connect failure.
-    /// On by default in ha-lb (off in HAProxy); `no option redispatch` turns
-    /// it off.
+    /// Off in `Options::default()`, as in HAProxy. The haproxy.cfg importer
+    /// departs from HAProxy here: it turns it on for every pool unless
+    /// `no option redispatch` says otherwise (nothing was sent on a failed
+    /// connect, so another server is always safe).
     pub redispatch: bool,
     /// `option httplog`: HTTP access log lines.
     pub httplog: bool,
@@ -139,9 +144,9 @@ pub struct Frontend {
     /// Named ACLs.
     pub acls: Vec<Acl>,
     /// `use_backend` rules, tried in order.
-    pub use_backends: Vec<UseBackend>,
-    /// `default_backend`.
-    pub default_backend: Option<String>,
+    pub use_pools: Vec<UsePool>,
+    /// `default_backend`: the pool used when no `use_backend` rule applies.
+    pub default_pool: Option<String>,
     /// Where the section starts.
     pub location: Location,
 }
@@ -155,9 +160,10 @@ pub struct Bind {
     pub location: Location,
 }
 
-/// A `backend` (or the server half of a `listen`).
+/// A pool of servers and how traffic is balanced over them: haproxy.cfg's
+/// `backend` section (or the server half of a `listen`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Backend {
+pub struct Pool {
     /// The section name.
     pub name: String,
     /// HTTP or TCP.
@@ -238,7 +244,7 @@ impl Default for HttpCheck {
     }
 }
 
-/// Where a server is.
+/// Where a server is, or how it is reached.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ServerAddress {
     /// An IP address and port.
@@ -250,6 +256,11 @@ pub enum ServerAddress {
         /// The port.
         port: u16,
     },
+    /// Reached through a [`Backend`] given in code: an
+    /// [`InProcessBackend`](crate::InProcessBackend), or any other
+    /// implementation. Never read from a file; not serializable.
+    #[serde(skip)]
+    Backend(Shared<dyn Backend>),
 }
 
 impl fmt::Display for ServerAddress {
@@ -257,6 +268,7 @@ impl fmt::Display for ServerAddress {
         match self {
             ServerAddress::Socket(addr) => write!(f, "{addr}"),
             ServerAddress::Name { host, port } => write!(f, "{host}:{port}"),
+            ServerAddress::Backend(backend) => f.write_str(&backend.describe()),
         }
     }
 }
@@ -268,8 +280,15 @@ pub struct Server {
     pub name: String,
     /// Where it is.
     pub address: ServerAddress,
-    /// `check`: probe it.
+    /// `check`: probe it: with [`health_check`](Self::health_check) if set,
+    /// else with a TCP connect (or the pool's [`HttpCheck`]) to its network
+    /// address, else, for a [`Backend`] without one, by opening a connection
+    /// through the backend.
     pub check: bool,
+    /// A health check given in code, used instead of the built-in probes
+    /// when `check` is on. Never read from a file.
+    #[serde(skip)]
+    pub health_check: Option<Shared<dyn HealthCheck>>,
     /// `inter` (default 2 s).
     pub inter: Duration,
     /// `fastinter`, if set.
@@ -303,6 +322,7 @@ impl Server {
             name: name.into(),
             address,
             check: false,
+            health_check: None,
             inter: Duration::from_millis(2000),
             fastinter: None,
             downinter: None,
@@ -357,11 +377,12 @@ pub enum Criterion {
     Method,
 }
 
-/// `use_backend NAME if|unless CONDITION`.
+/// `use_backend NAME if|unless CONDITION`: send to pool `NAME` when the
+/// condition holds.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct UseBackend {
-    /// The backend to use when the condition holds.
-    pub backend: String,
+pub struct UsePool {
+    /// The pool to use when the condition holds.
+    pub pool: String,
     /// When.
     pub condition: Condition,
     /// Where the rule is.

@@ -13,14 +13,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::backend::BoxStream;
-use crate::backend_set::BackendSet;
 use crate::balance::PickKey;
+use crate::pool::Pool;
 use crate::server::{InFlight, Server};
 
-/// How to reach a backend set's servers.
+/// How to reach a pool's servers.
 #[derive(Debug, Clone)]
 pub(crate) struct Dispatch {
-    pub backend: Arc<BackendSet>,
+    pub pool: Arc<Pool>,
     pub connect_timeout: Option<Duration>,
     /// `timeout queue`, else `timeout connect`: the longest wait for a slot.
     pub queue_timeout: Option<Duration>,
@@ -58,7 +58,7 @@ impl Dispatch {
 
     /// Picks a server for `key` and takes one of its slots, preferring a
     /// server not in `avoid`. When every usable server is full, waits in the
-    /// backend's queue up to the queue timeout.
+    /// pool's queue up to the queue timeout.
     pub async fn pick(
         &self,
         key: &PickKey<'_>,
@@ -66,26 +66,26 @@ impl Dispatch {
     ) -> Result<InFlight, DispatchError> {
         // The common case: a server has room. No queue bookkeeping.
         if let Some(slot) = self
-            .backend
+            .pool
             .pick(key, avoid)
-            .or_else(|| self.backend.pick(key, &[]))
+            .or_else(|| self.pool.pick(key, &[]))
         {
             return Ok(slot);
         }
         let mut deadline = None;
         loop {
-            let freed = self.backend.slot_freed();
+            let freed = self.pool.slot_freed();
             let mut freed = std::pin::pin!(freed.notified());
             // Registered before looking, so a slot freed in between still wakes us.
             freed.as_mut().enable();
             if let Some(slot) = self
-                .backend
+                .pool
                 .pick(key, avoid)
-                .or_else(|| self.backend.pick(key, &[]))
+                .or_else(|| self.pool.pick(key, &[]))
             {
                 return Ok(slot);
             }
-            let usable = self.backend.usable();
+            let usable = self.pool.usable();
             if usable.active + usable.backup == 0 {
                 return Err(DispatchError::NoServer);
             }
@@ -133,7 +133,7 @@ impl Dispatch {
                 .counters()
                 .connect_errors
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            tracing::debug!(backend = %self.backend.name(), server = %server.name(), %error, "connect failed");
+            tracing::debug!(backend = %self.pool.name(), server = %server.name(), %error, "connect failed");
             attempts_left -= 1;
             if attempts_left == 0 {
                 return Err(DispatchError::Failed { server, error });
@@ -142,7 +142,7 @@ impl Dispatch {
                 avoid.push(Arc::clone(&server));
             }
             let other = if self.redispatch {
-                self.backend.pick(key, avoid)
+                self.pool.pick(key, avoid)
             } else {
                 None
             };

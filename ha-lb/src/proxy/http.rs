@@ -1,4 +1,4 @@
-//! `mode http`: HTTP/1.1 from clients, balanced per request over pooled
+//! `mode http`: HTTP/1.1 from clients, balanced per request over reused
 //! keep-alive connections to servers.
 //!
 //! hyper parses and frames both sides; [`message`](super::message) applies
@@ -41,8 +41,8 @@ use tokio::sync::watch;
 use super::dispatch::{Dispatch, DispatchError};
 use super::errors;
 use super::idle::{self, Activity, Idle, Tracked, Watch};
+use super::keepalive::Conn;
 use super::message;
-use super::pool::Conn;
 use super::timed::{self, Stall, TimedBody};
 use super::upgrade;
 use crate::acl::{self, Routing};
@@ -58,13 +58,13 @@ const REPLAY_AFTER_IDLE: Duration = Duration::from_millis(500);
 /// Longest wait for a new server connection to accept its first request.
 const READY_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// A backend as HTTP mode uses it.
+/// A pool as HTTP mode uses it.
 #[derive(Debug)]
-pub(crate) struct HttpBackend {
+pub(crate) struct PoolRoute {
     pub dispatch: Dispatch,
     pub forwardfor: bool,
     pub server_timeout: Option<Duration>,
-    /// `timeout tunnel` (frontend's, else backend's), for upgraded connections.
+    /// `timeout tunnel` (frontend's, else the pool's), for upgraded connections.
     pub tunnel_timeout: Option<Duration>,
 }
 
@@ -73,7 +73,7 @@ pub(crate) struct HttpBackend {
 pub(crate) struct HttpRoute {
     pub frontend: String,
     pub routing: Routing,
-    pub backends: HashMap<String, Arc<HttpBackend>>,
+    pub pools: HashMap<String, Arc<PoolRoute>>,
     pub timeouts: Timeouts,
     pub log: bool,
 }
@@ -199,7 +199,7 @@ fn idempotent(method: &Method) -> bool {
     )
 }
 
-/// Forwards one request; returns the response and `backend/server` for the log.
+/// Forwards one request; returns the response and `pool/server` for the log.
 async fn forward(
     req: Request<Incoming>,
     peer: SocketAddr,
@@ -217,15 +217,15 @@ async fn forward(
         path: parts.uri.path(),
         headers: &parts.headers,
     };
-    let Some((backend_name, backend)) = route
+    let Some((pool_name, pool)) = route
         .routing
         .route(&facts)
-        .and_then(|name| route.backends.get_key_value(name))
+        .and_then(|name| route.pools.get_key_value(name))
     else {
         return (error(StatusCode::SERVICE_UNAVAILABLE), None);
     };
     let upgrade = upgrade::requested(&parts.headers);
-    message::to_server(&mut parts, peer.ip(), backend.forwardfor);
+    message::to_server(&mut parts, peer.ip(), pool.forwardfor);
     let uri = parts.uri.clone();
     let key = PickKey {
         src: Some(peer.ip()),
@@ -233,19 +233,19 @@ async fn forward(
     };
     if let Some(protocol) = upgrade {
         let mut avoid = Vec::new();
-        let Ok(slot) = backend.dispatch.pick(&key, &avoid).await else {
+        let Ok(slot) = pool.dispatch.pick(&key, &avoid).await else {
             return (error(StatusCode::SERVICE_UNAVAILABLE), None);
         };
         let timeouts = upgrade::TunnelTimeouts {
-            client: backend.tunnel_timeout.or(route.timeouts.client),
-            server: backend.tunnel_timeout.or(backend.server_timeout),
+            client: pool.tunnel_timeout.or(route.timeouts.client),
+            server: pool.tunnel_timeout.or(pool.server_timeout),
         };
         let body = TimedBody::new(body, route.timeouts.client, None);
         let sent = upgrade::forward(
             parts,
             body,
             protocol,
-            &backend.dispatch,
+            &pool.dispatch,
             slot,
             &key,
             &mut avoid,
@@ -253,8 +253,8 @@ async fn forward(
         );
         return match sent.await {
             Ok((response, server)) => (
-                response.map(|b| Either::Left(TimedBody::new(b, backend.server_timeout, None))),
-                Some(format!("{backend_name}/{}", server.name())),
+                response.map(|b| Either::Left(TimedBody::new(b, pool.server_timeout, None))),
+                Some(format!("{pool_name}/{}", server.name())),
             ),
             Err(upgrade::Failure::Unavailable) => (error(StatusCode::SERVICE_UNAVAILABLE), None),
             Err(upgrade::Failure::Server) => (error(StatusCode::BAD_GATEWAY), None),
@@ -268,34 +268,34 @@ async fn forward(
         TimedBody::new(body, route.timeouts.client, None),
     ));
     let mut avoid: Vec<Arc<Server>> = Vec::new();
-    let mut attempts_left = backend.dispatch.retries.saturating_add(1);
+    let mut attempts_left = pool.dispatch.retries.saturating_add(1);
     loop {
-        let slot = match backend.dispatch.pick(&key, &avoid).await {
+        let slot = match pool.dispatch.pick(&key, &avoid).await {
             Ok(slot) => slot,
             Err(_) => return (error(StatusCode::SERVICE_UNAVAILABLE), None),
         };
-        let pooled = slot.server().pool().checkout();
+        let kept = slot.server().keepalive().checkout();
         // A connection idle for a while may be closed by the server just as
         // the request goes out; one used a moment ago will not be.
-        let risky = pooled
+        let risky = kept
             .as_ref()
             .is_some_and(|(_, idle)| *idle >= REPLAY_AFTER_IDLE);
-        let (slot, mut conn) = match pooled {
+        let (slot, mut conn) = match kept {
             Some((conn, _)) => (slot, conn),
-            None => match open(&backend.dispatch, slot, &key, &mut avoid).await {
+            None => match open(&pool.dispatch, slot, &key, &mut avoid).await {
                 Ok(pair) => pair,
                 Err(DispatchError::NoServer | DispatchError::QueueTimeout) => {
                     return (error(StatusCode::SERVICE_UNAVAILABLE), None);
                 }
                 Err(DispatchError::Failed { server, error: e }) => {
-                    tracing::warn!(backend = %backend_name, server = %server.name(), error = %e, "cannot connect to server");
-                    let who = format!("{backend_name}/{}", server.name());
+                    tracing::warn!(pool = %pool_name, server = %server.name(), error = %e, "cannot connect to server");
+                    let who = format!("{pool_name}/{}", server.name());
                     return (error(StatusCode::SERVICE_UNAVAILABLE), Some(who));
                 }
             },
         };
         let server = Arc::clone(slot.server());
-        let who = || Some(format!("{backend_name}/{}", server.name()));
+        let who = || Some(format!("{pool_name}/{}", server.name()));
         let sending = request.take().expect("a request is ready for each attempt");
         let replay = (replayable && risky).then(|| head_copy(&sending));
         let sent = conn.sender.try_send_request(sending);
@@ -303,7 +303,7 @@ async fn forward(
         // a long upload keeps the connection busy and is not cut.
         let watch = [Watch {
             activity: conn.activity.clone(),
-            timeout: backend.server_timeout,
+            timeout: pool.server_timeout,
             side: Idle::Server,
         }];
         let outcome = match idle::until_idle(sent, &watch).await {
@@ -315,10 +315,10 @@ async fn forward(
         };
         match outcome {
             Ok(response) => {
-                server.pool().checkin(conn);
+                server.keepalive().checkin(conn);
                 let (mut parts, body) = response.into_parts();
                 message::strip_hop_by_hop(&mut parts.headers);
-                let body = TimedBody::new(body, backend.server_timeout, Some(slot));
+                let body = TimedBody::new(body, pool.server_timeout, Some(slot));
                 return (Response::from_parts(parts, Either::Left(body)), who());
             }
             Err(mut failed) => {
@@ -344,7 +344,7 @@ async fn forward(
                     return (error(StatusCode::SERVICE_UNAVAILABLE), who());
                 }
                 count_response_error(&server);
-                tracing::warn!(backend = %backend_name, server = %server.name(), error = %failed.error(), "server failed the request");
+                tracing::warn!(pool = %pool_name, server = %server.name(), error = %failed.error(), "server failed the request");
                 return (error(StatusCode::BAD_GATEWAY), who());
             }
         }

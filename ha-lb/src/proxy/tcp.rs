@@ -1,6 +1,6 @@
 //! `mode tcp`: a byte pipe between the client and a server.
 //!
-//! The backend is chosen per connection: `use_backend` rules (on `src`, the
+//! The pool is chosen per connection: `use_backend` rules (on `src`, the
 //! only fact a TCP connection has) else `default_backend`. Both directions
 //! are copied with 64 KiB buffers. When one side finishes sending
 //! (half-close), the proxy shuts down writing toward the other side and keeps
@@ -23,9 +23,9 @@ use crate::balance::PickKey;
 
 const BUFFER: usize = 64 * 1024;
 
-/// A backend as TCP mode uses it.
+/// A pool as TCP mode uses it.
 #[derive(Debug)]
-pub(crate) struct TcpBackend {
+pub(crate) struct PoolRoute {
     pub dispatch: Dispatch,
     /// Server-side inactivity limit (`timeout tunnel`, else `timeout server`).
     pub server_idle: Option<Duration>,
@@ -36,7 +36,7 @@ pub(crate) struct TcpBackend {
 pub(crate) struct TcpRoute {
     pub frontend: String,
     pub routing: Routing,
-    pub backends: HashMap<String, TcpBackend>,
+    pub pools: HashMap<String, PoolRoute>,
     /// Client-side inactivity limit (`timeout tunnel`, else `timeout client`).
     pub client_idle: Option<Duration>,
     pub log: bool,
@@ -53,12 +53,12 @@ pub(crate) async fn serve(client: TcpStream, peer: SocketAddr, route: Arc<TcpRou
         path: "",
         headers: &no_headers,
     };
-    let Some((backend_name, backend)) = route
+    let Some((pool_name, pool)) = route
         .routing
         .route(&facts)
-        .and_then(|name| route.backends.get_key_value(name))
+        .and_then(|name| route.pools.get_key_value(name))
     else {
-        tracing::warn!(frontend = %route.frontend, client = %peer, "no backend for this connection, closed");
+        tracing::warn!(frontend = %route.frontend, client = %peer, "no pool for this connection, closed");
         return;
     };
     let key = PickKey {
@@ -66,18 +66,18 @@ pub(crate) async fn serve(client: TcpStream, peer: SocketAddr, route: Arc<TcpRou
         uri: None,
     };
     let mut avoid = Vec::new();
-    let (slot, server_stream) = match backend.dispatch.connect(&key, &mut avoid).await {
+    let (slot, server_stream) = match pool.dispatch.connect(&key, &mut avoid).await {
         Ok(ok) => ok,
         Err(DispatchError::NoServer) => {
-            tracing::warn!(frontend = %route.frontend, backend = %backend_name, client = %peer, "no server available, connection closed");
+            tracing::warn!(frontend = %route.frontend, pool = %pool_name, client = %peer, "no server available, connection closed");
             return;
         }
         Err(DispatchError::QueueTimeout) => {
-            tracing::warn!(frontend = %route.frontend, backend = %backend_name, client = %peer, "every server stayed full for the queue timeout, connection closed");
+            tracing::warn!(frontend = %route.frontend, pool = %pool_name, client = %peer, "every server stayed full for the queue timeout, connection closed");
             return;
         }
         Err(DispatchError::Failed { server, error }) => {
-            tracing::warn!(frontend = %route.frontend, backend = %backend_name, server = %server.name(), client = %peer, %error, "cannot connect to server, connection closed");
+            tracing::warn!(frontend = %route.frontend, pool = %pool_name, server = %server.name(), client = %peer, %error, "cannot connect to server, connection closed");
             return;
         }
     };
@@ -93,7 +93,7 @@ pub(crate) async fn serve(client: TcpStream, peer: SocketAddr, route: Arc<TcpRou
         },
         Watch {
             activity: server_activity,
-            timeout: backend.server_idle,
+            timeout: pool.server_idle,
             side: Idle::Server,
         },
     ];
@@ -108,7 +108,7 @@ pub(crate) async fn serve(client: TcpStream, peer: SocketAddr, route: Arc<TcpRou
         };
         tracing::info!(
             target: "ha_lb::log",
-            "{peer} [{}] {backend_name}/{} {}ms {end}",
+            "{peer} [{}] {pool_name}/{} {}ms {end}",
             route.frontend,
             slot.server().name(),
             accepted.elapsed().as_millis(),

@@ -1,6 +1,6 @@
 //! Keep-alive connections to servers, reused across requests.
 //!
-//! A connection goes back to its server's pool as soon as its response head
+//! A connection goes back to its server's keep-alive list as soon as its response head
 //! has arrived; while its body is still streaming it is busy
 //! (`is_ready() == false`) and checkouts pass over it. Closed connections are
 //! dropped when met, and so are connections idle for longer than
@@ -38,12 +38,12 @@ struct Idle {
 
 /// The reusable connections to one server.
 #[derive(Debug, Default)]
-pub(crate) struct ConnPool {
+pub(crate) struct KeepAlive {
     idle: Mutex<VecDeque<Idle>>,
 }
 
-impl ConnPool {
-    /// A connection ready for a request, if one is pooled, and how long it
+impl KeepAlive {
+    /// A connection ready for a request, if one is kept, and how long it
     /// has been idle.
     pub fn checkout(&self) -> Option<(Conn, Duration)> {
         let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
@@ -76,7 +76,7 @@ impl ConnPool {
         }
     }
 
-    /// Closes every pooled connection (the server left or went down).
+    /// Closes every kept connection (the server left or went down).
     pub fn clear(&self) {
         self.idle.lock().unwrap_or_else(|p| p.into_inner()).clear();
     }

@@ -1,4 +1,4 @@
-//! A backend in HAProxy's sense: a named set of servers, a balancing
+//! A pool: a named set of servers (haproxy.cfg's `backend` section), a balancing
 //! algorithm over them, and live updates.
 //!
 //! Servers can be added, removed, re-weighted, drained or put in maintenance
@@ -19,7 +19,7 @@ use crate::config::{Balance, HashType};
 use crate::error::{Error, Result};
 use crate::server::{InFlight, Server, ServerSpec, ServerState};
 
-/// How a backend set chooses among its servers.
+/// How a pool chooses among its servers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Balancing {
     /// The algorithm.
@@ -48,7 +48,7 @@ struct Snapshot {
 }
 
 /// A named set of servers with a balancing algorithm.
-pub struct BackendSet {
+pub struct Pool {
     name: String,
     balancing: Balancing,
     /// Serialises writers; readers use `snapshot`.
@@ -59,9 +59,9 @@ pub struct BackendSet {
     slot_freed: Arc<Notify>,
 }
 
-impl std::fmt::Debug for BackendSet {
+impl std::fmt::Debug for Pool {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("BackendSet")
+        f.debug_struct("Pool")
             .field("name", &self.name)
             .field("balancing", &self.balancing)
             .field("servers", &self.snapshot.load().servers)
@@ -69,7 +69,7 @@ impl std::fmt::Debug for BackendSet {
     }
 }
 
-impl BackendSet {
+impl Pool {
     /// An empty set called `name`.
     pub fn new(name: impl Into<String>, balancing: Balancing) -> Self {
         let snapshot = build(&balancing, Vec::new());
@@ -93,7 +93,7 @@ impl BackendSet {
         let mut servers = self.lock();
         if servers.iter().any(|s| s.name() == spec.name) {
             return Err(Error::ServerExists {
-                backend: self.name.clone(),
+                pool: self.name.clone(),
                 server: spec.name,
             });
         }
@@ -112,7 +112,7 @@ impl BackendSet {
             .position(|s| s.name() == name)
             .ok_or_else(|| self.no_such(name))?;
         let server = servers.remove(index);
-        server.pool().clear();
+        server.keepalive().clear();
         self.publish(&servers);
         Ok(server)
     }
@@ -128,7 +128,7 @@ impl BackendSet {
         self.update(name, |s| {
             s.set_state(state);
             if state == ServerState::Maint {
-                s.pool().clear();
+                s.keepalive().clear();
             }
         })
     }
@@ -217,7 +217,7 @@ impl BackendSet {
 
     fn no_such(&self, name: &str) -> Error {
         Error::NoSuchServer {
-            backend: self.name.clone(),
+            pool: self.name.clone(),
             server: name.to_owned(),
         }
     }
@@ -335,29 +335,29 @@ mod tests {
             allbackups in any::<bool>(),
             changes in prop::collection::vec((0usize..8, any_state(), any::<bool>()), 0..6),
         ) {
-            let set = BackendSet::new("b", Balancing {
+            let pool = Pool::new("b", Balancing {
                 balance,
                 hash_type: if consistent { HashType::Consistent } else { HashType::MapBased },
                 allbackups,
                 seed: 7,
             });
             for (i, (w, backup, state, up)) in servers.iter().enumerate() {
-                set.add(spec(i, *w, *backup, *state, *up)).unwrap();
+                pool.add(spec(i, *w, *backup, *state, *up)).unwrap();
             }
             // Live changes go through the same rules.
             for (i, state, up) in changes {
                 let name = format!("s{}", i % servers.len());
-                set.set_state(&name, state).unwrap();
-                set.set_health(&name, if up { State::Up } else { State::Down }).unwrap();
+                pool.set_state(&name, state).unwrap();
+                pool.set_health(&name, if up { State::Up } else { State::Down }).unwrap();
             }
-            let all = set.servers();
+            let all = pool.servers();
             let normal: Vec<_> = all.iter().filter(|s| !s.is_backup() && s.is_usable()).collect();
             let backups: Vec<_> = all.iter().filter(|s| s.is_backup() && s.is_usable()).collect();
             for i in 0..50u32 {
                 let ip = std::net::IpAddr::from([10, 0, 0, i as u8]);
                 let path = format!("/p{i}");
                 let key = PickKey { src: Some(ip), uri: Some(&path) };
-                let picked = set.pick(&key, &[]);
+                let picked = pool.pick(&key, &[]);
                 match picked.as_ref().map(|g| g.server()) {
                     Some(s) => {
                         prop_assert!(s.is_usable(), "{} is not usable", s.name());
@@ -378,22 +378,22 @@ mod tests {
 
     #[test]
     fn weights_and_names_are_checked() {
-        let set = BackendSet::new("b", Balancing::default());
-        set.add(spec(0, 1, false, ServerState::Ready, true))
+        let pool = Pool::new("b", Balancing::default());
+        pool.add(spec(0, 1, false, ServerState::Ready, true))
             .unwrap();
         assert!(matches!(
-            set.add(spec(0, 1, false, ServerState::Ready, true)),
+            pool.add(spec(0, 1, false, ServerState::Ready, true)),
             Err(Error::ServerExists { .. })
         ));
         assert!(matches!(
-            set.set_weight("s0", 257),
+            pool.set_weight("s0", 257),
             Err(Error::InvalidWeight(257))
         ));
         assert!(matches!(
-            set.set_weight("nope", 1),
+            pool.set_weight("nope", 1),
             Err(Error::NoSuchServer { .. })
         ));
-        set.set_weight("s0", 0).unwrap();
-        assert!(set.pick(&PickKey::default(), &[]).is_none());
+        pool.set_weight("s0", 0).unwrap();
+        assert!(pool.pick(&PickKey::default(), &[]).is_none());
     }
 }
