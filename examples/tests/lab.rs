@@ -5,10 +5,15 @@ use std::net::{Ipv4Addr, TcpListener, UdpSocket};
 use std::process::Command;
 
 /// A base port whose lab ports are all free now.
-fn free_base() -> u16 {
-    let start = 20_000 + (std::process::id() % 20_000) as u16;
-    (start..start + 2_000)
-        .step_by(40)
+/// A block of 40 ports for one lab run. Each test asks for its own `slot`
+/// and each process gets its own lane, so tests running in parallel (threads
+/// of one process under `cargo test`, or processes with consecutive pids
+/// under nextest) never probe the same block and then race to bind it.
+fn free_base(slot: u16) -> u16 {
+    let lane = (std::process::id() % 97) as u16 * 3 + slot;
+    let start = 20_000 + lane * 40;
+    (0..3)
+        .map(|k| start + k * 12_000)
         .find(|&base| {
             let tcp =
                 |ip: [u8; 4], port: u16| TcpListener::bind((Ipv4Addr::from(ip), port)).is_ok();
@@ -24,7 +29,7 @@ fn free_base() -> u16 {
 
 #[test]
 fn every_drill_passes_on_loopback() {
-    let base = free_base();
+    let base = free_base(0);
     let out = Command::new(env!("CARGO_BIN_EXE_ha-lab"))
         .args(["--json", "--base-port", &base.to_string()])
         .output()
@@ -51,7 +56,7 @@ fn every_drill_passes_on_loopback() {
 
 #[test]
 fn a_single_drill_and_bad_options() {
-    let base = free_base();
+    let base = free_base(1);
     let out = Command::new(env!("CARGO_BIN_EXE_ha-lab"))
         .args([
             "--drill",
