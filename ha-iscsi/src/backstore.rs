@@ -11,7 +11,7 @@
 //! Your own storage is a `BlockTarget` too:
 //!
 //! ```
-//! use async_trait::async_trait;
+//! use ha_iscsi::async_trait;
 //! use ha_iscsi::backstore::BlockTarget;
 //!
 //! /// A read-only LUN whose every block reads as 0xEE.

@@ -74,10 +74,28 @@ pub enum Error {
     /// The connection closed or failed.
     #[error("connection: {0}")]
     Connection(String),
+    /// The operating system gave no random bytes (for CHAP challenges,
+    /// ISIDs, initial sequence numbers).
+    #[error("no randomness from the operating system: {0}")]
+    Entropy(String),
+    /// A target name the portal's configuration does not have.
+    #[error("no target {0} in the portal's configuration")]
+    UnknownTarget(String),
     /// A PDU that cannot be encoded (an AHS not a multiple of 4 bytes or
     /// over 1020, a data segment of 16 MiB or more).
     #[error("cannot encode the PDU: {0}")]
     Unencodable(&'static str),
+}
+
+impl From<std::io::Error> for Error {
+    /// An operating system error outside a backstore or a connection (a
+    /// socket that cannot listen, a file that cannot be opened).
+    fn from(e: std::io::Error) -> Self {
+        Self::Io {
+            op: "I/O".into(),
+            message: e.to_string(),
+        }
+    }
 }
 
 /// Results in ha-iscsi.

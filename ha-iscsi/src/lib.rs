@@ -60,3 +60,12 @@ pub mod target;
 pub mod text;
 
 pub use error::{Error, Result};
+/// The attribute a [`BlockTarget`](backstore::BlockTarget) implementation
+/// carries, so implementing one needs no dependency of its own.
+pub use ha_core::async_trait;
+
+/// `N` random bytes from the operating system (CHAP challenges, ISIDs,
+/// initial sequence numbers).
+pub(crate) fn random<const N: usize>() -> Result<[u8; N]> {
+    ha_core::random::bytes().map_err(|e| Error::Entropy(e.to_string()))
+}

@@ -29,6 +29,7 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::discovery;
+use crate::error::{Error, Result};
 use crate::login::{COMMAND_WINDOW, Login, LoginConfig, Outcome, SessionType, Step};
 use crate::pdu::{Bhs, Decoder, Digests, Opcode, Pdu};
 use crate::scsi::{self, LogicalUnit, Nexus, Request, Sense};
@@ -125,6 +126,34 @@ struct Signals {
     stopping: watch::Sender<bool>,
 }
 
+/// A target of a portal's configuration: by its IQN, or by its position in
+/// [`LoginConfig::targets`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TargetRef<'a> {
+    /// The target's IQN.
+    Name(&'a str),
+    /// Its index in the configuration's targets.
+    Index(usize),
+}
+
+impl<'a> From<&'a str> for TargetRef<'a> {
+    fn from(name: &'a str) -> Self {
+        Self::Name(name)
+    }
+}
+
+impl<'a> From<&'a String> for TargetRef<'a> {
+    fn from(name: &'a String) -> Self {
+        Self::Name(name)
+    }
+}
+
+impl From<usize> for TargetRef<'_> {
+    fn from(index: usize) -> Self {
+        Self::Index(index)
+    }
+}
+
 /// A listening portal.
 #[derive(Debug)]
 pub struct Portal {
@@ -138,9 +167,13 @@ pub struct Portal {
 
 impl Portal {
     /// Listens on `addr` for the targets in `config`.
-    pub async fn bind(addr: SocketAddr, config: LoginConfig) -> std::io::Result<Self> {
-        let listener = TcpListener::bind(addr).await?;
-        let local = listener.local_addr()?;
+    pub async fn bind(addr: SocketAddr, config: LoginConfig) -> Result<Self> {
+        let listen = |e: std::io::Error| Error::Io {
+            op: format!("listen on {addr}"),
+            message: e.to_string(),
+        };
+        let listener = TcpListener::bind(addr).await.map_err(listen)?;
+        let local = listener.local_addr().map_err(listen)?;
         Ok(Self {
             listener,
             config: Arc::new(config),
@@ -155,43 +188,72 @@ impl Portal {
         self.options = options;
     }
 
-    /// Maps `unit` as LUN `lun` of the target at `target` (its index in
+    /// The index in the configuration of the target `target` names.
+    fn target_index(&self, target: TargetRef<'_>) -> Result<usize> {
+        match target {
+            TargetRef::Name(name) => self
+                .config
+                .targets
+                .iter()
+                .position(|t| t.name == name)
+                .ok_or_else(|| Error::UnknownTarget(name.to_owned())),
+            TargetRef::Index(index) if index < self.config.targets.len() => Ok(index),
+            TargetRef::Index(index) => Err(Error::UnknownTarget(format!("#{index}"))),
+        }
+    }
+
+    /// Maps `unit` as LUN `lun` of `target` (its IQN, or its position in
     /// the configuration).
-    pub fn map_lun(&mut self, target: usize, lun: u64, unit: LogicalUnit) {
+    pub fn map_lun<'a>(
+        &mut self,
+        target: impl Into<TargetRef<'a>>,
+        lun: u64,
+        unit: LogicalUnit,
+    ) -> Result<()> {
+        let target = self.target_index(target.into())?;
         let map = Arc::make_mut(&mut self.luns);
         let list = map.luns.entry(target).or_default();
         list.retain(|(n, _)| *n != lun);
         list.push((lun, unit));
         list.sort_by_key(|(n, _)| *n);
+        Ok(())
     }
 
-    /// Maps LUN `tpg_lun` of the target at `target` as LUN `mapped` for
-    /// `initiator` only (targetcli's `mapped_luns` of a node ACL),
+    /// Maps LUN `tpg_lun` of `target` as LUN `mapped` for the initiator
+    /// named `initiator` only (targetcli's `mapped_luns` of a node ACL),
     /// write-protected if `read_only`. An initiator with mappings sees just
     /// those; one without sees every LUN of the target.
-    pub fn map_acl_lun(
+    pub fn map_acl_lun<'a>(
         &mut self,
-        target: usize,
+        target: impl Into<TargetRef<'a>>,
         initiator: &str,
         mapped: u64,
         tpg_lun: u64,
         read_only: bool,
-    ) {
+    ) -> Result<()> {
+        let target = self.target_index(target.into())?;
         let map = Arc::make_mut(&mut self.luns);
         let list = map.acls.entry((target, initiator.to_owned())).or_default();
         list.retain(|(m, ..)| *m != mapped);
         list.push((mapped, tpg_lun, read_only));
         list.sort_by_key(|(m, ..)| *m);
+        Ok(())
     }
 
-    /// Write-protects the LUNs of target `target` for initiators that
-    /// have no LUN mappings of their own (demo mode's write protection).
-    pub fn set_demo_write_protect(&mut self, target: usize, on: bool) {
+    /// Write-protects the LUNs of `target` for initiators that have no LUN
+    /// mappings of their own (demo mode's write protection).
+    pub fn set_demo_write_protect<'a>(
+        &mut self,
+        target: impl Into<TargetRef<'a>>,
+        on: bool,
+    ) -> Result<()> {
+        let target = self.target_index(target.into())?;
         let list = &mut Arc::make_mut(&mut self.luns).demo_write_protect;
         list.retain(|t| *t != target);
         if on {
             list.push(target);
         }
+        Ok(())
     }
 
     /// The address it listens on.
@@ -248,14 +310,6 @@ impl Portal {
         .await;
         connections.shutdown().await;
     }
-}
-
-/// Random bytes for CHAP challenges, from the kernel.
-fn entropy() -> std::io::Result<[u8; 17]> {
-    use std::io::Read;
-    let mut bytes = [0u8; 17];
-    std::fs::File::open("/dev/urandom")?.read_exact(&mut bytes)?;
-    Ok(bytes)
 }
 
 /// Serial number arithmetic (RFC 1982) on 32 bits: `a < b`.
@@ -373,7 +427,7 @@ impl Connection {
     }
 
     async fn serve(&mut self, stream: &mut TcpStream) -> std::io::Result<()> {
-        let seed = entropy()?;
+        let seed: [u8; 17] = crate::random().map_err(|e| std::io::Error::other(e.to_string()))?;
         let mut challenge = [0u8; 16];
         challenge.copy_from_slice(&seed[..16]);
         let stat_sn = u32::from_be_bytes([seed[0], seed[1], seed[2], seed[3]]);

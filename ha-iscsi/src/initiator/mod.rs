@@ -116,14 +116,9 @@ pub fn lun_field(lun: u64) -> u64 {
     }
 }
 
-/// Random bytes from the kernel: ISIDs and mutual CHAP challenges.
+/// Random bytes from the operating system: ISIDs and mutual CHAP challenges.
 fn entropy() -> Result<[u8; 24]> {
-    use std::io::Read;
-    let mut bytes = [0u8; 24];
-    std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| f.read_exact(&mut bytes))
-        .map_err(|e| Error::Connection(format!("/dev/urandom: {e}")))?;
-    Ok(bytes)
+    crate::random()
 }
 
 fn io(e: std::io::Error) -> Error {
