@@ -1,7 +1,7 @@
 //! The crate's error type.
 
 /// What can go wrong in ha-iscsi.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum Error {
     /// The header digest (CRC32C) did not match: the PDU must not be used.
     #[error("header digest mismatch: received {received:#010x}, computed {computed:#010x}")]

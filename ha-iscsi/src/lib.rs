@@ -5,15 +5,19 @@
 //! The protocol is sans IO: the PDU codec ([`pdu`]) with CRC32C digests
 //! ([`digest`]), login text ([`text`]) and the negotiation of RFC 7143's
 //! keys ([`negotiation`]), CHAP ([`chap`]), the target's login
-//! ([`login`]), SendTargets ([`discovery`]), SCSI emulation ([`scsi`]:
-//! SPC-4/SBC-3, unit attentions, RESERVE(6) and persistent reservations),
-//! and the initiator's login and commands ([`initiator`]). The tokio
-//! drivers own the sockets and files: the target portal ([`target`]), the
-//! initiator [`Session`](initiator::Session), the backstores
-//! ([`backstore`]: memory, file, block device, or your own
-//! [`BlockTarget`](backstore::BlockTarget)). [`config`] holds what a
-//! target serves, imported from targetcli's saveconfig.json, and
-//! [`launch`] builds the portals from it. libiscsi's `iscsi-test-cu -t ALL`
+//! ([`login`]), SendTargets ([`discovery`]), the target's side of a
+//! connection from login through the full feature phase ([`session`]:
+//! PDUs, storage completions and the time in; PDUs, storage operations,
+//! deadlines and events out), SCSI emulation ([`scsi`]: SPC-4/SBC-3, unit
+//! attentions, RESERVE(6) and persistent reservations, asking for the
+//! storage operations it needs), and the initiator's login and commands
+//! ([`initiator`]). The tokio drivers own the sockets and files: the
+//! target portal ([`target`]), the initiator
+//! [`Session`](initiator::Session), the backstores ([`backstore`]: memory,
+//! file, block device, or your own [`BlockTarget`](backstore::BlockTarget)).
+//! [`config`] holds what a target serves, imported from targetcli's
+//! saveconfig.json, and [`launch`] builds the portals from it. libiscsi's
+//! `iscsi-test-cu -t ALL`
 //! passes against the target; `docs/architecture.md` says how the crate
 //! fits with the others.
 //!
@@ -55,6 +59,7 @@ pub mod negotiation;
 mod nowait;
 pub mod pdu;
 pub mod scsi;
+pub mod session;
 #[cfg(unix)]
 pub mod target;
 pub mod text;

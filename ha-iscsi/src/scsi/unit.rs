@@ -2,7 +2,9 @@
 //! every I_T nexus shares (mode parameters, unit attentions, reservations).
 //!
 //! State lives behind a mutex that is never held across an await: commands
-//! from many sessions run at once and only take it for bookkeeping.
+//! from many sessions run at once and only take it for bookkeeping, and
+//! none of it waits for storage (the driver performs the storage
+//! operations the emulation asks for).
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::PathBuf;
@@ -109,11 +111,14 @@ pub struct LogicalUnit {
     /// Refuse writes (DATA PROTECT), as targetcli's `write_protect`.
     pub read_only: bool,
     pub(crate) state: Arc<Mutex<UnitState>>,
-    /// Taken shared by writes, exclusive by COMPARE AND WRITE, so that the
-    /// compare and the write are one atomic step.
-    pub(crate) atomic: Arc<tokio::sync::RwLock<()>>,
+    /// The driver's lock over the storage: taken shared by writes and
+    /// exclusive by COMPARE AND WRITE and ORWRITE (an
+    /// [`IoOp::exclusive`](super::IoOp::exclusive) operation), so that
+    /// their read and write are one atomic step.
+    #[cfg(feature = "tokio")]
+    pub(crate) io_lock: Arc<tokio::sync::RwLock<()>>,
     /// Where persistent reservations are kept across restarts (APTPL).
-    pr_file: Option<Arc<PathBuf>>,
+    pub(crate) pr_file: Option<Arc<PathBuf>>,
 }
 
 impl std::fmt::Debug for LogicalUnit {
@@ -153,7 +158,8 @@ impl LogicalUnit {
                 reserve6: None,
                 pr: Reservations::default(),
             })),
-            atomic: Arc::new(tokio::sync::RwLock::new(())),
+            #[cfg(feature = "tokio")]
+            io_lock: Arc::new(tokio::sync::RwLock::new(())),
             pr_file: None,
         }
     }
@@ -164,26 +170,22 @@ impl LogicalUnit {
         self
     }
 
-    /// Keeps persistent reservations in `path`: registrations made with
-    /// APTPL (Activate Persist Through Power Loss) are written there and
-    /// read back now, so they survive a restart of the target.
-    pub fn with_reservation_file(mut self, path: impl Into<PathBuf>) -> Result<Self> {
+    /// Keeps persistent reservations in `path` (the driver writes them
+    /// there when [`IoOp::SaveReservations`](super::IoOp::SaveReservations)
+    /// asks), starting from `saved`, what the file held (`None`: no file
+    /// yet).
+    pub fn with_reservations(
+        mut self,
+        path: impl Into<PathBuf>,
+        saved: Option<&str>,
+    ) -> Result<Self> {
         let path = path.into();
-        match std::fs::read_to_string(&path) {
-            Ok(text) => {
-                let pr = Reservations::parse(&text).map_err(|(line, message)| Error::Io {
-                    op: format!("read {}:{line}", path.display()),
-                    message,
-                })?;
-                self.lock().pr = pr;
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => {
-                return Err(Error::Io {
-                    op: format!("read {}", path.display()),
-                    message: e.to_string(),
-                });
-            }
+        if let Some(text) = saved {
+            let pr = Reservations::parse(text).map_err(|(line, message)| Error::Io {
+                op: format!("read {}:{line}", path.display()),
+                message,
+            })?;
+            self.lock().pr = pr;
         }
         self.pr_file = Some(Arc::new(path));
         Ok(self)
@@ -193,35 +195,6 @@ impl LogicalUnit {
         // A panic while holding the lock leaves bookkeeping that is still
         // consistent field by field: keep serving.
         self.state.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Writes the persistent reservations to the reservation file, if the
-    /// unit has one (an empty file when APTPL is off: nothing persists).
-    pub(crate) async fn save_reservations(&self, text: String) -> Result<()> {
-        let Some(path) = self.pr_file.clone() else {
-            return Ok(());
-        };
-        tokio::task::spawn_blocking(move || {
-            use std::io::Write;
-            let tmp = path.with_extension("tmp");
-            let mut f = std::fs::File::create(&tmp)?;
-            f.write_all(text.as_bytes())?;
-            f.sync_all()?;
-            std::fs::rename(&tmp, &*path)?;
-            if let Some(dir) = path.parent() {
-                std::fs::File::open(dir)?.sync_all()?;
-            }
-            Ok::<(), std::io::Error>(())
-        })
-        .await
-        .map_err(|e| Error::Io {
-            op: "save reservations".into(),
-            message: e.to_string(),
-        })?
-        .map_err(|e| Error::Io {
-            op: "save reservations".into(),
-            message: e.to_string(),
-        })
     }
 
     /// Whether a reservation file is configured.
