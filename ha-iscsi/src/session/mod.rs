@@ -31,6 +31,9 @@ mod task_mgmt;
 pub(crate) mod transfer;
 pub(crate) mod window;
 
+#[cfg(test)]
+mod tests;
+
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -1,7 +1,10 @@
 //! R2T and Data-Out bookkeeping of one write (RFC 7143 10.7, 10.8):
-//! immediate data, the unsolicited burst up to FirstBurstLength, then
-//! R2Ts of at most MaxBurstLength, at most MaxOutstandingR2T at a time,
-//! DataSN checked in each sequence.
+//! immediate data, the unsolicited burst up to FirstBurstLength (only
+//! when InitialR2T is No), then R2Ts of at most MaxBurstLength, at most
+//! MaxOutstandingR2T at a time. DataPDUInOrder and DataSequenceInOrder are
+//! Yes: in each sequence the DataSN counts from 0 and each PDU starts where
+//! the one before ended, so the ranges never overlap and every byte is
+//! counted once.
 
 /// One R2T asked for a range of the write's data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,11 +31,24 @@ pub(crate) struct Transfer {
     received: usize,
     /// Where the next R2T starts.
     next_offset: usize,
-    /// R2Ts in flight: TTT, end of what each asked for, next DataSN.
-    outstanding: Vec<(u32, usize, u32)>,
-    /// The DataSN expected in the unsolicited burst.
-    unsolicited_data_sn: u32,
+    /// R2Ts in flight.
+    outstanding: Vec<Sequence>,
+    /// The unsolicited burst.
+    unsolicited: Sequence,
     r2t_sn: u32,
+}
+
+/// One sequence of Data-Out: what it may carry and where it stands.
+#[derive(Debug, Clone, Copy)]
+struct Sequence {
+    /// The R2T's TTT (the reserved tag for the unsolicited burst).
+    ttt: u32,
+    /// Where the next PDU starts.
+    next: usize,
+    /// The end of the range.
+    end: usize,
+    /// The next DataSN.
+    data_sn: u32,
 }
 
 impl Transfer {
@@ -53,7 +69,12 @@ impl Transfer {
             received: immediate.len(),
             next_offset,
             outstanding: Vec::new(),
-            unsolicited_data_sn: 0,
+            unsolicited: Sequence {
+                ttt: super::NO_TAG,
+                next: immediate.len(),
+                end: next_offset,
+                data_sn: 0,
+            },
             r2t_sn: 0,
         }
     }
@@ -73,7 +94,12 @@ impl Transfer {
         let offset = self.next_offset;
         let len = max_burst.max(1).min(self.buffer.len() - offset);
         self.next_offset += len;
-        self.outstanding.push((ttt, offset + len, 0));
+        self.outstanding.push(Sequence {
+            ttt,
+            next: offset,
+            end: offset + len,
+            data_sn: 0,
+        });
         let r2t = R2t {
             ttt,
             r2t_sn: self.r2t_sn,
@@ -85,7 +111,8 @@ impl Transfer {
     }
 
     /// Takes one Data-Out (`ttt` [`NO_TAG`](super::NO_TAG) for unsolicited
-    /// data); `final_pdu`: its F bit, which ends its R2T's sequence.
+    /// data); `final_pdu`: its F bit, which must be on the PDU that ends
+    /// its sequence.
     pub fn accept(
         &mut self,
         ttt: u32,
@@ -94,27 +121,26 @@ impl Transfer {
         data: &[u8],
         final_pdu: bool,
     ) -> Result<(), OutOfSequence> {
-        let in_sequence = if ttt == super::NO_TAG {
-            let ok = data_sn == self.unsolicited_data_sn;
-            self.unsolicited_data_sn = self.unsolicited_data_sn.wrapping_add(1);
-            ok
-        } else {
-            match self.outstanding.iter_mut().find(|(t, ..)| *t == ttt) {
-                Some((_, _, next)) if *next == data_sn => {
-                    *next = next.wrapping_add(1);
-                    true
-                }
-                _ => false,
-            }
+        let index = self.outstanding.iter().position(|s| s.ttt == ttt);
+        let sequence = match index {
+            _ if ttt == super::NO_TAG => &mut self.unsolicited,
+            Some(i) => &mut self.outstanding[i],
+            None => return Err(OutOfSequence),
         };
-        let end = offset
-            .checked_add(data.len())
-            .filter(|end| *end <= self.buffer.len() && in_sequence)
-            .ok_or(OutOfSequence)?;
+        let end = offset.checked_add(data.len()).ok_or(OutOfSequence)?;
+        let fits = data_sn == sequence.data_sn
+            && offset == sequence.next
+            && end <= sequence.end
+            && (!final_pdu || end == sequence.end);
+        if !fits {
+            return Err(OutOfSequence);
+        }
+        sequence.next = end;
+        sequence.data_sn = sequence.data_sn.wrapping_add(1);
         self.buffer[offset..end].copy_from_slice(data);
         self.received += data.len();
-        if final_pdu && ttt != super::NO_TAG {
-            self.outstanding.retain(|(t, ..)| *t != ttt);
+        if final_pdu && let Some(i) = index.filter(|_| ttt != super::NO_TAG) {
+            self.outstanding.remove(i);
         }
         Ok(())
     }
@@ -127,6 +153,7 @@ impl Transfer {
 
 #[cfg(test)]
 mod tests {
+    use super::super::NO_TAG;
     use super::*;
 
     #[test]
@@ -141,5 +168,41 @@ mod tests {
         assert_eq!((c.offset, c.len, c.r2t_sn), (9192, 808, 2));
         assert_eq!(t.accept(2, 1, 5096, &[0; 10], false), Err(OutOfSequence));
         assert!(!t.complete());
+    }
+
+    #[test]
+    fn data_must_come_in_order_once() {
+        let mut t = Transfer::new(4096, &[], true, 0);
+        t.next_r2t(1, 4096, 1).unwrap();
+        t.accept(1, 0, 0, &[1; 1024], false).unwrap();
+        assert_eq!(
+            t.accept(1, 1, 0, &[1; 1024], false),
+            Err(OutOfSequence),
+            "the same range again"
+        );
+        assert_eq!(
+            t.accept(1, 1, 1024, &[1; 1024], true),
+            Err(OutOfSequence),
+            "F before the end of the sequence"
+        );
+        assert_eq!(
+            t.accept(NO_TAG, 0, 1024, &[1; 1024], false),
+            Err(OutOfSequence),
+            "unsolicited data with InitialR2T"
+        );
+        t.accept(1, 1, 1024, &[1; 3072], true).unwrap();
+        assert!(t.complete());
+    }
+
+    #[test]
+    fn the_unsolicited_burst_reaches_first_burst_length() {
+        let mut t = Transfer::new(8192, &[1; 512], false, 2048);
+        t.accept(NO_TAG, 0, 512, &[1; 1536], true).unwrap();
+        let r2t = t.next_r2t(1, 65536, 1).unwrap();
+        assert_eq!((r2t.offset, r2t.len), (2048, 6144));
+        assert_eq!(
+            t.accept(NO_TAG, 1, 2048, &[1; 512], false),
+            Err(OutOfSequence)
+        );
     }
 }
