@@ -16,10 +16,10 @@
 //! [`Session`](initiator::Session), the backstores ([`backstore`]: memory,
 //! file, block device, or your own [`BlockTarget`](backstore::BlockTarget)).
 //! [`config`] holds what a target serves, imported from targetcli's
-//! saveconfig.json, and [`launch`] builds the portals from it. libiscsi's
-//! `iscsi-test-cu -t ALL`
-//! passes against the target; `docs/architecture.md` says how the crate
-//! fits with the others.
+//! saveconfig.json, and [`launch`] builds the portals from it. The drivers
+//! come with the default `tokio` feature; without it the crate is its pure
+//! core. libiscsi's `iscsi-test-cu -t ALL` passes against the target;
+//! `docs/architecture.md` says how the crate fits with the others.
 //!
 //! ```
 //! use bytes::BytesMut;
@@ -51,16 +51,16 @@ pub mod discovery;
 pub mod error;
 #[cfg(unix)]
 pub mod initiator;
-#[cfg(unix)]
+#[cfg(all(unix, feature = "tokio"))]
 pub mod launch;
 pub mod login;
 pub mod negotiation;
-#[cfg(target_os = "linux")]
+#[cfg(all(target_os = "linux", feature = "tokio"))]
 mod nowait;
 pub mod pdu;
 pub mod scsi;
 pub mod session;
-#[cfg(unix)]
+#[cfg(all(unix, feature = "tokio"))]
 pub mod target;
 pub mod text;
 
@@ -71,6 +71,7 @@ pub use ha_core::async_trait;
 
 /// `N` random bytes from the operating system (CHAP challenges, ISIDs,
 /// initial sequence numbers).
+#[cfg(feature = "tokio")]
 pub(crate) fn random<const N: usize>() -> Result<[u8; N]> {
     ha_core::random::bytes().map_err(|e| Error::Entropy(e.to_string()))
 }

@@ -430,7 +430,7 @@ pub fn lun_number(field: u64) -> u64 {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "tokio"))]
 mod tests {
     use super::*;
     use crate::backstore::{BlockTarget, MemoryBackstore};

@@ -17,10 +17,10 @@
 //! The full feature phase: Text (`SendTargets`, continued over several
 //! PDUs), NOP-Out answered and NOP-In keep-alive pings sent by the target
 //! (a connection that stops answering them is closed), SCSI commands
-//! through [`scsi`] one at a time in CmdSN order ([`window`]), Data-In split
+//! through [`scsi`] one at a time in CmdSN order (`window.rs`), Data-In split
 //! to the initiator's MaxRecvDataSegmentLength and MaxBurstLength with the
-//! status in the last PDU, Data-Out ([`transfer`]), task management
-//! ([`task_mgmt`]), Logout, Reject for what is malformed, and an Async
+//! status in the last PDU, Data-Out (`transfer.rs`), task management
+//! (`task_mgmt.rs`), Logout, Reject for what is malformed, and an Async
 //! Message asking the initiator to log out when the portal stops.
 //!
 //! While a command waits for its storage operation, the PDUs that arrive
