@@ -73,7 +73,7 @@ pub enum Error {
     Protocol(String),
     /// The connection closed or failed.
     #[error("connection: {0}")]
-    Connection(String),
+    Connection(ConnectionError),
     /// The operating system gave no random bytes (for CHAP challenges,
     /// ISIDs, initial sequence numbers).
     #[error("no randomness from the operating system: {0}")]
@@ -93,6 +93,26 @@ impl From<std::io::Error> for Error {
     fn from(e: std::io::Error) -> Self {
         Self::Io {
             op: "I/O".into(),
+            message: e.to_string(),
+        }
+    }
+}
+
+/// How a connection failed: the operating system's kind of error (an
+/// unexpected end of stream when the peer closed it) and its message.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+#[error("{message}")]
+pub struct ConnectionError {
+    /// What happened (refused, reset, timed out, closed by the peer...).
+    pub kind: std::io::ErrorKind,
+    /// The message.
+    pub message: String,
+}
+
+impl From<&std::io::Error> for ConnectionError {
+    fn from(e: &std::io::Error) -> Self {
+        Self {
+            kind: e.kind(),
             message: e.to_string(),
         }
     }

@@ -64,7 +64,7 @@ pub mod session;
 pub mod target;
 pub mod text;
 
-pub use error::{Error, Result};
+pub use error::{ConnectionError, Error, Result};
 /// The attribute a [`BlockTarget`](backstore::BlockTarget) implementation
 /// carries, so implementing one needs no dependency of its own.
 pub use ha_core::async_trait;

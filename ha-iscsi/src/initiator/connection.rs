@@ -10,6 +10,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use super::{Command, DiscoveredTarget, InitiatorConfig, Outcome, login, lun_field, task};
+use crate::error::ConnectionError;
 use crate::negotiation::Params;
 use crate::pdu::{Bhs, Decoder, Digests, Opcode, Pdu};
 use crate::scsi::Sense;
@@ -22,7 +23,7 @@ fn entropy() -> Result<[u8; 24]> {
 }
 
 fn io(e: std::io::Error) -> Error {
-    Error::Connection(e.to_string())
+    Error::Connection((&e).into())
 }
 
 /// A logged-in session on one connection.
@@ -169,7 +170,10 @@ impl Session {
             }
             let n = self.stream.read(&mut self.buf).await.map_err(io)?;
             if n == 0 {
-                return Err(Error::Connection("closed by the target".into()));
+                return Err(Error::Connection(ConnectionError {
+                    kind: std::io::ErrorKind::UnexpectedEof,
+                    message: "closed by the target".into(),
+                }));
             }
             self.decoder.handle_bytes(&self.buf[..n]);
         }
