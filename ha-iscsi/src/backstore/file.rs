@@ -6,7 +6,7 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use async_trait::async_trait;
+use crate::async_trait;
 
 use super::{BlockTarget, valid_block_size};
 use crate::error::{Error, Result};

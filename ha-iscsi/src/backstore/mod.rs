@@ -35,7 +35,7 @@
 
 use std::sync::RwLock;
 
-use async_trait::async_trait;
+use crate::async_trait;
 
 use crate::error::{Error, Result};
 
