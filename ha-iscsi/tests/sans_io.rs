@@ -72,7 +72,7 @@ impl Target {
             while let Some(io) = self.session.poll_io() {
                 let (_, unit) = &self.session.units()[io.unit];
                 let done = ready(perform(&*unit.storage, io.op));
-                self.session.handle_io_done(io.tag, done);
+                self.session.handle_io_done(self.now, io.tag, done);
             }
             while let Some(transmit) = self.session.poll_transmit() {
                 self.r2ts += usize::from(transmit.pdu.bhs.opcode() == Ok(Opcode::R2t));

@@ -47,7 +47,7 @@ mod perform;
 #[cfg(feature = "tokio")]
 pub use file::{FileBackstore, FileOptions};
 #[cfg(feature = "tokio")]
-pub use perform::perform;
+pub use perform::{execute, perform};
 
 /// A LUN's storage.
 #[async_trait]

@@ -1,28 +1,69 @@
 //! The driver's side of the SCSI emulation's storage operations: each
-//! [`IoOp`] performed on a unit's [`BlockTarget`], under the unit's lock,
-//! and the reservation file read and written.
+//! [`IoOp`] performed on a unit's [`BlockTarget`](super::BlockTarget), and
+//! the reservation file read and written.
 
 use std::fs::File;
 use std::path::PathBuf;
 
 use crate::error::{Error, Result};
-use crate::scsi::{IoDone, IoOp, LogicalUnit};
+use crate::scsi::unit::Hold;
+use crate::scsi::{self, Completion, IoDone, IoOp, LogicalUnit, Request, Sense, Step};
 
-/// Performs a storage operation the SCSI emulation asked for on `unit`:
-/// writes hold the unit's lock shared, COMPARE AND WRITE and ORWRITE
-/// exclusively, so nothing lands between their read and their write.
+/// Runs a command to its end, performing its storage operations on the
+/// unit's [`BlockTarget`](super::BlockTarget) (the driver's
+/// loop for one command: [`start`](scsi::start), then [`resume`](scsi::resume) after each operation,
+/// each started when the unit's other operations allow).
+pub async fn execute(unit: Option<&LogicalUnit>, luns: &[u64], req: Request<'_>) -> Completion {
+    let mut step = scsi::start(unit, luns, req);
+    loop {
+        match (step, unit) {
+            (Step::Done(completion), _) => return completion,
+            (Step::Io(op, pending), Some(unit)) => {
+                let mut turn = Turn {
+                    unit,
+                    hold: None,
+                    waiting: false,
+                };
+                while turn.hold.is_none() {
+                    turn.hold = unit.lock().gate.try_begin(&op, &mut turn.waiting);
+                    if turn.hold.is_none() {
+                        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+                    }
+                }
+                let result = perform(unit, op).await;
+                drop(turn);
+                step = scsi::resume(unit, pending, result);
+            }
+            (Step::Io(..), None) => return Completion::check(Sense::NO_SUCH_LUN),
+        }
+    }
+}
+
+/// A storage operation's place at its unit's gate, given back however the
+/// operation ends (done, or its future dropped).
+struct Turn<'a> {
+    unit: &'a LogicalUnit,
+    hold: Option<Hold>,
+    waiting: bool,
+}
+
+impl Drop for Turn<'_> {
+    fn drop(&mut self) {
+        let mut state = self.unit.lock();
+        match self.hold {
+            Some(hold) => state.gate.end(hold),
+            None if self.waiting => state.gate.give_up(),
+            None => {}
+        }
+    }
+}
+
+/// Performs a storage operation the SCSI emulation asked for on `unit`
+/// (the [`Session`](crate::session::Session) let it start only when the
+/// unit's other operations allow: COMPARE AND WRITE and ORWRITE alone, so
+/// nothing lands between their read and their write).
 pub async fn perform(unit: &LogicalUnit, op: IoOp) -> Result<IoDone> {
     let storage = &*unit.storage;
-    let _exclusive = if op.exclusive() {
-        Some(unit.io_lock.write().await)
-    } else {
-        None
-    };
-    let _shared = if op.writes() {
-        Some(unit.io_lock.read().await)
-    } else {
-        None
-    };
     match op {
         IoOp::Read { lba, len } => {
             let mut data = vec![0u8; len];

@@ -28,6 +28,8 @@ pub mod reservation;
 pub mod sense;
 pub mod unit;
 
+#[cfg(feature = "tokio")]
+pub use crate::backstore::execute;
 pub use block::data_out_length;
 pub use io::{IoDone, IoOp, Pending, Step};
 pub use reservation::{Access, RESERVATION_CONFLICT};
@@ -157,25 +159,6 @@ fn truncated(mut completion: Completion, allocation: Option<usize>) -> Completio
         completion.data.truncate(max);
     }
     completion
-}
-
-/// Runs a command to its end, performing its storage operations on the
-/// unit's [`BlockTarget`](crate::backstore::BlockTarget) (the driver's
-/// loop for one command: [`start`], then [`resume`] after each
-/// operation).
-#[cfg(feature = "tokio")]
-pub async fn execute(unit: Option<&LogicalUnit>, luns: &[u64], req: Request<'_>) -> Completion {
-    let mut step = start(unit, luns, req);
-    loop {
-        match (step, unit) {
-            (Step::Done(completion), _) => return completion,
-            (Step::Io(op, pending), Some(unit)) => {
-                let result = crate::backstore::perform(unit, op).await;
-                step = resume(unit, pending, result);
-            }
-            (Step::Io(..), None) => return Completion::check(Sense::NO_SUCH_LUN),
-        }
-    }
 }
 
 /// What can be answered from the CDB alone, before a command's Data-Out

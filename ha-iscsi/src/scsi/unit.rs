@@ -4,7 +4,8 @@
 //! State lives behind a mutex that is never held across an await: commands
 //! from many sessions run at once and only take it for bookkeeping, and
 //! none of it waits for storage (the driver performs the storage
-//! operations the emulation asks for).
+//! operations the emulation asks for; the gate here says which may
+//! start).
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::PathBuf;
@@ -13,6 +14,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use crate::backstore::BlockTarget;
 use crate::error::{Error, Result};
 
+use super::IoOp;
 use super::reservation::Reservations;
 use super::sense::Sense;
 
@@ -72,6 +74,80 @@ pub(crate) struct UnitState {
     pub reserve6: Option<Nexus>,
     /// Persistent reservations.
     pub pr: Reservations,
+    /// Storage operations in flight.
+    pub gate: IoGate,
+}
+
+/// Which storage operations of a unit are in flight, so that COMPARE AND
+/// WRITE and ORWRITE ([`IoOp::exclusive`]) see no other write between
+/// their read and their write: writes share the unit, those have it alone.
+/// An exclusive operation that waits holds off new writes, so a stream of
+/// writes cannot starve it.
+#[derive(Debug, Default)]
+pub(crate) struct IoGate {
+    /// Writes in flight.
+    shared: u32,
+    /// An exclusive operation in flight.
+    exclusive: bool,
+    /// Exclusive operations waiting for the writes in flight to end.
+    waiting: u32,
+}
+
+/// What a session holds of a unit's [`IoGate`] for its operation in
+/// flight.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Hold {
+    /// Nothing: a read, a flush, a status query.
+    Free,
+    /// A share, with the other writes.
+    Shared,
+    /// The unit alone.
+    Exclusive,
+}
+
+impl IoGate {
+    /// Lets `op` start, or not yet; `waiting` notes (and is cleared) that
+    /// this exclusive operation counts among those waiting.
+    pub fn try_begin(&mut self, op: &IoOp, waiting: &mut bool) -> Option<Hold> {
+        if op.exclusive() {
+            if self.exclusive || self.shared > 0 {
+                if !*waiting {
+                    self.waiting += 1;
+                    *waiting = true;
+                }
+                return None;
+            }
+            if *waiting {
+                self.waiting -= 1;
+                *waiting = false;
+            }
+            self.exclusive = true;
+            return Some(Hold::Exclusive);
+        }
+        if !op.writes() {
+            return Some(Hold::Free);
+        }
+        if self.exclusive || self.waiting > 0 {
+            return None;
+        }
+        self.shared += 1;
+        Some(Hold::Shared)
+    }
+
+    /// The operation begun with `hold` ended.
+    pub fn end(&mut self, hold: Hold) {
+        match hold {
+            Hold::Free => {}
+            Hold::Shared => self.shared = self.shared.saturating_sub(1),
+            Hold::Exclusive => self.exclusive = false,
+        }
+    }
+
+    /// An exclusive operation stopped waiting without starting (its
+    /// session ended).
+    pub fn give_up(&mut self) {
+        self.waiting = self.waiting.saturating_sub(1);
+    }
 }
 
 impl UnitState {
@@ -111,12 +187,6 @@ pub struct LogicalUnit {
     /// Refuse writes (DATA PROTECT), as targetcli's `write_protect`.
     pub read_only: bool,
     pub(crate) state: Arc<Mutex<UnitState>>,
-    /// The driver's lock over the storage: taken shared by writes and
-    /// exclusive by COMPARE AND WRITE and ORWRITE (an
-    /// [`IoOp::exclusive`](super::IoOp::exclusive) operation), so that
-    /// their read and write are one atomic step.
-    #[cfg(feature = "tokio")]
-    pub(crate) io_lock: Arc<tokio::sync::RwLock<()>>,
     /// Where persistent reservations are kept across restarts (APTPL).
     pub(crate) pr_file: Option<Arc<PathBuf>>,
 }
@@ -157,9 +227,8 @@ impl LogicalUnit {
                 known: HashSet::new(),
                 reserve6: None,
                 pr: Reservations::default(),
+                gate: IoGate::default(),
             })),
-            #[cfg(feature = "tokio")]
-            io_lock: Arc::new(tokio::sync::RwLock::new(())),
             pr_file: None,
         }
     }
@@ -171,7 +240,7 @@ impl LogicalUnit {
     }
 
     /// Keeps persistent reservations in `path` (the driver writes them
-    /// there when [`IoOp::SaveReservations`](super::IoOp::SaveReservations)
+    /// there when [`IoOp::SaveReservations`]
     /// asks), starting from `saved`, what the file held (`None`: no file
     /// yet).
     pub fn with_reservations(

@@ -6,7 +6,9 @@
 use bytes::Bytes;
 
 use super::transfer::{OutOfSequence, Transfer};
-use super::{Command, Executing, IoRequest, NO_TAG, REJECT_PROTOCOL, Session, Task};
+use super::{
+    Command, Executing, Flight, GATE_RETRY, IoRequest, NO_TAG, REJECT_PROTOCOL, Session, Task,
+};
 use crate::pdu::{Bhs, Opcode, Pdu};
 use crate::scsi::{self, Completion, Request, Sense, Step};
 
@@ -152,22 +154,57 @@ impl Session {
     pub(super) fn advance(&mut self, command: Command, wanted: usize, step: Step) {
         match (step, command.unit) {
             (Step::Done(completion), _) => self.complete(&command, wanted, completion),
-            (Step::Io(op, pending), Some(unit)) => {
-                let tag = self.next_tag;
-                self.next_tag = self.next_tag.wrapping_add(1);
-                self.io.push_back(IoRequest { tag, unit, op });
-                self.executing = Some(Executing {
-                    command,
-                    wanted,
-                    tag,
-                    pending,
-                });
-            }
+            (Step::Io(op, pending), Some(_)) => self.begin_io(Executing {
+                command,
+                wanted,
+                pending,
+                flight: Flight::Held {
+                    op,
+                    waiting: false,
+                    retry: self.now,
+                },
+            }),
             // Only a unit asks for storage.
             (Step::Io(..), None) => {
                 self.complete(&command, wanted, Completion::check(Sense::NO_SUCH_LUN));
             }
         }
+    }
+
+    /// Hands a command's storage operation to the driver if the unit's gate
+    /// lets it start; otherwise it waits for [`GATE_RETRY`].
+    pub(super) fn begin_io(&mut self, mut executing: Executing) {
+        let Flight::Held { op, waiting, .. } = executing.flight else {
+            self.executing = Some(executing);
+            return;
+        };
+        let Some(unit) = executing.command.unit else {
+            let wanted = executing.wanted;
+            return self.complete(
+                &executing.command,
+                wanted,
+                Completion::check(Sense::NO_SUCH_LUN),
+            );
+        };
+        let mut waiting = waiting;
+        let hold = self
+            .units()
+            .get(unit)
+            .and_then(|(_, u)| u.lock().gate.try_begin(&op, &mut waiting));
+        executing.flight = match hold {
+            Some(hold) => {
+                let tag = self.next_tag;
+                self.next_tag = self.next_tag.wrapping_add(1);
+                self.io.push_back(IoRequest { tag, unit, op });
+                Flight::Out { tag, hold }
+            }
+            None => Flight::Held {
+                op,
+                waiting,
+                retry: self.now + GATE_RETRY,
+            },
+        };
+        self.executing = Some(executing);
     }
 
     /// Sends a command's Data-In and status, with residuals: against the

@@ -8,7 +8,7 @@
 //! while let Some(t) = session.poll_transmit() { t.encode(&mut out)? }
 //! while let Some(io) = session.poll_io() {       // a read, a write, a flush...
 //!     let done = perform(&session.units()[io.unit].1, io.op).await;
-//!     session.handle_io_done(io.tag, done);
+//!     session.handle_io_done(now, io.tag, done);
 //! }
 //! session.handle_timeout(now);                   // at poll_timeout()
 //! while let Some(event) = session.poll_event() { /* LoggedIn, Close... */ }
@@ -47,6 +47,7 @@ use crate::discovery;
 use crate::error::{Error, Result};
 use crate::login::{Login, LoginConfig, Outcome, SessionType, Step as LoginStep};
 use crate::pdu::{Bhs, Digests, Opcode, Pdu};
+use crate::scsi::unit::Hold;
 use crate::scsi::{self, Completion, IoDone, IoOp, LogicalUnit, Nexus, Pending, Sense, Step};
 use crate::text;
 use transfer::Transfer;
@@ -187,15 +188,34 @@ struct Task {
     transfer: Transfer,
 }
 
-/// The command whose storage operation is out.
+/// The command whose storage operation is out, or waits to start.
 #[derive(Debug)]
 struct Executing {
     command: Command,
     /// The Data-Out the command takes.
     wanted: usize,
-    tag: u64,
     pending: Pending,
+    flight: Flight,
 }
+
+/// Where a command's storage operation stands.
+#[derive(Debug)]
+enum Flight {
+    /// With the driver, as `tag`, holding the unit's gate so.
+    Out { tag: u64, hold: Hold },
+    /// Waiting for the unit's gate (other sessions' writes, or a COMPARE
+    /// AND WRITE) until `retry`; `waiting`: counted among the exclusive
+    /// operations waiting.
+    Held {
+        op: IoOp,
+        waiting: bool,
+        retry: Instant,
+    },
+}
+
+/// How long an operation the unit's gate held back waits before it tries
+/// again (the operations in the way are single storage calls).
+const GATE_RETRY: Duration = Duration::from_millis(1);
 
 /// The full feature phase's state.
 #[derive(Debug)]
@@ -229,6 +249,8 @@ pub struct Session {
     /// The TTT of the NOP-In ping waiting for its answer, and since when.
     ping: Option<(u32, Instant)>,
     last_heard: Instant,
+    /// The latest time an input brought.
+    now: Instant,
     logout_deadline: Option<Instant>,
     closed: bool,
     transmit: VecDeque<Transmit>,
@@ -258,6 +280,7 @@ impl Session {
             next_tag: 0,
             ping: None,
             last_heard: now,
+            now,
             logout_deadline: None,
             closed: false,
             transmit: VecDeque::new(),
@@ -311,17 +334,32 @@ impl Session {
             (None, Some(interval)) => Some(self.last_heard + interval),
             (None, None) => None,
         };
-        [keepalive, self.logout_deadline]
+        let retry = match &self.executing {
+            Some(Executing {
+                flight: Flight::Held { retry, .. },
+                ..
+            }) => Some(*retry),
+            _ => None,
+        };
+        [keepalive, self.logout_deadline, retry]
             .into_iter()
             .flatten()
             .min()
     }
 
     /// Time passed: pings the initiator after a quiet interval, closes when
-    /// a ping went unanswered or a requested logout did not come.
+    /// a ping went unanswered or a requested logout did not come, retries
+    /// a storage operation the unit's gate held back.
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.now = now;
         if self.closed || self.phase.is_none() {
             return;
+        }
+        let due =
+            |e: &mut Executing| matches!(e.flight, Flight::Held { retry, .. } if now >= retry);
+        if let Some(executing) = self.executing.take_if(due) {
+            self.begin_io(executing);
+            self.pump();
         }
         if self.logout_deadline.is_some_and(|d| now >= d) {
             tracing::info!("initiator did not log out in time");
@@ -369,9 +407,13 @@ impl Session {
     }
 
     /// The connection is gone (closed, failed, or dropped): what the nexus
-    /// held that does not outlive it is released.
+    /// held that does not outlive it is released, and the unit's gate if a
+    /// storage operation held it.
     pub fn handle_disconnect(&mut self) {
         self.closed = true;
+        if let Some(executing) = self.executing.take() {
+            self.release(&executing);
+        }
         if let Some(phase) = self.phase.take() {
             for (_, unit) in &phase.visible {
                 unit.handle_nexus_loss(&phase.nexus);
@@ -407,6 +449,7 @@ impl Session {
 
     /// A PDU from the initiator.
     pub fn handle_pdu(&mut self, now: Instant, pdu: Pdu) {
+        self.now = now;
         if self.closed {
             return;
         }
@@ -422,18 +465,34 @@ impl Session {
         self.pump();
     }
 
-    /// The storage operation `tag` completed.
-    pub fn handle_io_done(&mut self, tag: u64, result: Result<IoDone>) {
-        let Some(executing) = self.executing.take_if(|e| e.tag == tag) else {
+    /// The storage operation `tag` completed at `now`.
+    pub fn handle_io_done(&mut self, now: Instant, tag: u64, result: Result<IoDone>) {
+        self.now = now;
+        let out = |e: &mut Executing| matches!(e.flight, Flight::Out { tag: t, .. } if t == tag);
+        let Some(executing) = self.executing.take_if(out) else {
             tracing::debug!(tag, "completion of no operation in flight: ignored");
             return;
         };
+        self.release(&executing);
         let step = match executing.command.unit.and_then(|i| self.units().get(i)) {
             Some((_, unit)) => scsi::resume(unit, executing.pending, result),
             None => Step::Done(Completion::check(Sense::NO_SUCH_LUN)),
         };
         self.advance(executing.command, executing.wanted, step);
         self.pump();
+    }
+
+    /// Gives back what a command's storage operation held of its unit's
+    /// gate.
+    fn release(&self, executing: &Executing) {
+        let Some((_, unit)) = executing.command.unit.and_then(|i| self.units().get(i)) else {
+            return;
+        };
+        match executing.flight {
+            Flight::Out { hold, .. } => unit.lock().gate.end(hold),
+            Flight::Held { waiting: true, .. } => unit.lock().gate.give_up(),
+            Flight::Held { .. } => {}
+        }
     }
 
     fn close(&mut self, reason: CloseReason) {
@@ -668,5 +727,13 @@ impl Session {
         let mut response = Pdu::new(r);
         response.data = Bytes::copy_from_slice(&bhs.0);
         self.send(response);
+    }
+}
+
+impl Drop for Session {
+    /// A session dropped without [`Session::handle_disconnect`] (its task
+    /// aborted) still gives back what it held.
+    fn drop(&mut self) {
+        self.handle_disconnect();
     }
 }

@@ -28,8 +28,17 @@ fn pattern(itt: u32, offset: usize) -> u8 {
 
 fn session(params: Params, exp_cmd_sn: u32) -> Session {
     let store = MemoryBackstore::new(BLOCK as u32, 4096).unwrap();
+    session_on(
+        LogicalUnit::new(Arc::new(store), "disk1"),
+        params,
+        exp_cmd_sn,
+    )
+}
+
+/// A logged-in session seeing `unit` as LUN 0.
+fn session_on(unit: LogicalUnit, params: Params, exp_cmd_sn: u32) -> Session {
     let mut luns = LunMap::default();
-    luns.map_lun(0, 0, LogicalUnit::new(Arc::new(store), "disk1"));
+    luns.map_lun(0, 0, unit);
     let config = SessionConfig {
         config: Arc::new(LoginConfig::single("iqn.2025-09.com.example:t", Auth::None)),
         luns: Arc::new(luns),
@@ -436,7 +445,7 @@ impl Harness {
                     IoOp::Read { len, .. } => IoDone::Read(vec![0; len]),
                     _ => IoDone::Done,
                 };
-                self.session.handle_io_done(io.tag, Ok(done));
+                self.session.handle_io_done(self.now, io.tag, Ok(done));
             }
         }
     }
@@ -594,9 +603,9 @@ proptest! {
                         IoOp::CompareAndWrite { .. } => IoDone::Compared(None),
                         _ => IoDone::Done,
                     };
-                    s.handle_io_done(io.tag, Ok(done));
+                    s.handle_io_done(now, io.tag, Ok(done));
                 } else {
-                    s.handle_io_done(io.tag, Err(Error::Io { op: "write".into(), message: "failed".into() }));
+                    s.handle_io_done(now, io.tag, Err(Error::Io { op: "write".into(), message: "failed".into() }));
                 }
             }
             s.handle_timeout(now + Duration::from_secs(1));
@@ -639,4 +648,61 @@ fn a_stopping_portal_asks_for_a_logout_and_closes_when_none_comes() {
         s.poll_event(),
         Some(Event::Close(CloseReason::LogoutTimeout))
     );
+}
+
+/// A SCSI command with its data, immediate, at CmdSN `cmd_sn`.
+fn scsi(itt: u32, cmd_sn: u32, cdb: &[u8], data: &[u8]) -> Pdu {
+    let mut b = Bhs::new(Opcode::ScsiCommand);
+    b.set_final(true);
+    b.set_itt(itt);
+    b.0[1] |= if data.is_empty() { 0x40 } else { 0x20 };
+    b.set_u32_at(20, data.len() as u32);
+    b.set_u32_at(24, cmd_sn);
+    b.0[32..32 + cdb.len()].copy_from_slice(cdb);
+    let mut pdu = Pdu::new(b);
+    pdu.data = Bytes::copy_from_slice(data);
+    pdu
+}
+
+#[test]
+fn a_compare_and_write_has_the_unit_alone() {
+    let store = MemoryBackstore::new(BLOCK as u32, 64).unwrap();
+    let unit = LogicalUnit::new(Arc::new(store), "disk1");
+    let mut a = session_on(unit.clone(), Params::default(), 0);
+    let mut b = session_on(unit, Params::default(), 0);
+    let now = Instant::now();
+    let mut caw = [0u8; 16];
+    caw[0] = 0x89;
+    caw[13] = 1;
+    a.handle_pdu(now, scsi(1, 0, &caw, &[0; 2 * BLOCK]));
+    let compare = a.poll_io().unwrap();
+    assert!(compare.op.exclusive());
+    let write = [0x2a, 0, 0, 0, 0, 0, 0, 0, 1, 0];
+    b.handle_pdu(now, scsi(1, 0, &write, &[1; BLOCK]));
+    assert_eq!(b.poll_io(), None, "held off while the compare runs");
+    let retry = b.poll_timeout().unwrap();
+    assert_eq!(retry, now + GATE_RETRY);
+    b.handle_timeout(retry);
+    assert_eq!(b.poll_io(), None, "still held off");
+    a.handle_io_done(now, compare.tag, Ok(IoDone::Compared(None)));
+    let retry = b.poll_timeout().unwrap();
+    b.handle_timeout(retry);
+    let write = b.poll_io().expect("goes once the compare is done");
+    // A compare now waits for the write, and holds off the writes after it.
+    a.handle_pdu(now, scsi(2, 1, &caw, &[0; 2 * BLOCK]));
+    assert_eq!(a.poll_io(), None);
+    let mut c = session_on(b.units()[0].1.clone(), Params::default(), 0);
+    c.handle_pdu(
+        now,
+        scsi(1, 0, &[0x2a, 0, 0, 0, 0, 2, 0, 0, 1, 0], &[2; BLOCK]),
+    );
+    assert_eq!(c.poll_io(), None, "a waiting compare goes first");
+    b.handle_io_done(now, write.tag, Ok(IoDone::Done));
+    a.handle_timeout(a.poll_timeout().unwrap());
+    let second = a.poll_io().expect("the compare's turn");
+    // A session that ends gives its turn back.
+    drop(a);
+    let _ = second;
+    c.handle_timeout(c.poll_timeout().unwrap());
+    assert!(c.poll_io().is_some(), "the unit is free again");
 }

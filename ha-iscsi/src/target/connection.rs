@@ -82,6 +82,8 @@ async fn drive(
                 }
             }
         }
+        // A retried storage operation (the unit's gate let it start).
+        perform_io(session).await;
         closing = closing.or(drain(session, &mut decoder, &mut out, signals)?);
         if !out.is_empty() {
             stream.write_all(&out).await?;
@@ -113,7 +115,7 @@ async fn perform_io(session: &mut Session) {
                 message: format!("no unit #{}", io.unit),
             }),
         };
-        session.handle_io_done(io.tag, result);
+        session.handle_io_done(Instant::now().into_std(), io.tag, result);
     }
 }
 
