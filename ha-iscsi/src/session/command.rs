@@ -10,6 +10,7 @@ use super::{
     Command, Executing, Flight, GATE_RETRY, IoRequest, NO_TAG, REJECT_PROTOCOL, Session, Task,
 };
 use crate::pdu::{Bhs, Opcode, Pdu};
+use crate::scsi::unit::Hold;
 use crate::scsi::{self, Completion, Request, Sense, Step};
 
 impl Session {
@@ -187,10 +188,14 @@ impl Session {
             );
         };
         let mut waiting = waiting;
-        let hold = self
-            .units()
-            .get(unit)
-            .and_then(|(_, u)| u.lock().gate.try_begin(&op, &mut waiting));
+        // Reads need no turn: the unit's state is not locked for them.
+        let hold = if op.writes() || op.exclusive() {
+            self.units()
+                .get(unit)
+                .and_then(|(_, u)| u.lock().gate.try_begin(&op, &mut waiting))
+        } else {
+            Some(Hold::Free)
+        };
         executing.flight = match hold {
             Some(hold) => {
                 let tag = self.next_tag;

@@ -489,6 +489,9 @@ impl Session {
             return;
         };
         match executing.flight {
+            Flight::Out {
+                hold: Hold::Free, ..
+            } => {}
             Flight::Out { hold, .. } => unit.lock().gate.end(hold),
             Flight::Held { waiting: true, .. } => unit.lock().gate.give_up(),
             Flight::Held { .. } => {}
