@@ -22,7 +22,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let disk = FileBackstore::open(&path, Some(64 << 20), 512)?;
     let config = LoginConfig::single(IQN, Auth::None);
     let mut portal = Portal::bind("127.0.0.1:0".parse()?, config).await?;
-    portal.map_lun(0, 0, LogicalUnit::new(Arc::new(disk), "disk1"));
+    portal.map_lun(IQN, 0, LogicalUnit::new(Arc::new(disk), "disk1"))?;
     let addr = portal.local_addr()?;
     tokio::spawn(portal.serve());
 

@@ -1,7 +1,7 @@
 //! The crate's error type.
 
 /// What can go wrong in ha-iscsi.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum Error {
     /// The header digest (CRC32C) did not match: the PDU must not be used.
     #[error("header digest mismatch: received {received:#010x}, computed {computed:#010x}")]
@@ -73,11 +73,49 @@ pub enum Error {
     Protocol(String),
     /// The connection closed or failed.
     #[error("connection: {0}")]
-    Connection(String),
+    Connection(ConnectionError),
+    /// The operating system gave no random bytes (for CHAP challenges,
+    /// ISIDs, initial sequence numbers).
+    #[error("no randomness from the operating system: {0}")]
+    Entropy(String),
+    /// A target name the portal's configuration does not have.
+    #[error("no target {0} in the portal's configuration")]
+    UnknownTarget(String),
     /// A PDU that cannot be encoded (an AHS not a multiple of 4 bytes or
     /// over 1020, a data segment of 16 MiB or more).
     #[error("cannot encode the PDU: {0}")]
     Unencodable(&'static str),
+}
+
+impl From<std::io::Error> for Error {
+    /// An operating system error outside a backstore or a connection (a
+    /// socket that cannot listen, a file that cannot be opened).
+    fn from(e: std::io::Error) -> Self {
+        Self::Io {
+            op: "I/O".into(),
+            message: e.to_string(),
+        }
+    }
+}
+
+/// How a connection failed: the operating system's kind of error (an
+/// unexpected end of stream when the peer closed it) and its message.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+#[error("{message}")]
+pub struct ConnectionError {
+    /// What happened (refused, reset, timed out, closed by the peer...).
+    pub kind: std::io::ErrorKind,
+    /// The message.
+    pub message: String,
+}
+
+impl From<&std::io::Error> for ConnectionError {
+    fn from(e: &std::io::Error) -> Self {
+        Self {
+            kind: e.kind(),
+            message: e.to_string(),
+        }
+    }
 }
 
 /// Results in ha-iscsi.

@@ -138,21 +138,19 @@ pub async fn launch(config: &Config, state_dir: Option<&Path>) -> Result<Launche
             portal_group_tag: tag,
             limits: TargetLimits::default(),
         };
-        let mut portal = Portal::bind(addr, login).await.map_err(|e| Error::Io {
-            op: format!("listen on {addr}"),
-            message: e.to_string(),
-        })?;
-        for (index, (_, g)) in groups.iter().enumerate() {
+        let mut portal = Portal::bind(addr, login).await?;
+        for (iqn, g) in &groups {
             for (lun, name) in &g.luns {
                 // Config validation guarantees the name exists.
                 if let Some(unit) = units.get(name) {
-                    portal.map_lun(index, *lun, unit.clone());
+                    portal.map_lun(*iqn, *lun, unit.clone())?;
                 }
             }
-            portal.set_demo_write_protect(index, g.generate_node_acls && g.demo_mode_write_protect);
+            portal
+                .set_demo_write_protect(*iqn, g.generate_node_acls && g.demo_mode_write_protect)?;
             for acl in &g.acls {
                 for m in &acl.mapped_luns {
-                    portal.map_acl_lun(index, &acl.initiator, m.lun, m.tpg_lun, m.write_protect);
+                    portal.map_acl_lun(*iqn, &acl.initiator, m.lun, m.tpg_lun, m.write_protect)?;
                 }
             }
         }

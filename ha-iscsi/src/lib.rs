@@ -5,17 +5,21 @@
 //! The protocol is sans IO: the PDU codec ([`pdu`]) with CRC32C digests
 //! ([`digest`]), login text ([`text`]) and the negotiation of RFC 7143's
 //! keys ([`negotiation`]), CHAP ([`chap`]), the target's login
-//! ([`login`]), SendTargets ([`discovery`]), SCSI emulation ([`scsi`]:
-//! SPC-4/SBC-3, unit attentions, RESERVE(6) and persistent reservations),
-//! and the initiator's login and commands ([`initiator`]). The tokio
-//! drivers own the sockets and files: the target portal ([`target`]), the
-//! initiator [`Session`](initiator::Session), the backstores
-//! ([`backstore`]: memory, file, block device, or your own
-//! [`BlockTarget`](backstore::BlockTarget)). [`config`] holds what a
-//! target serves, imported from targetcli's saveconfig.json, and
-//! [`launch`] builds the portals from it. libiscsi's `iscsi-test-cu -t ALL`
-//! passes against the target; `docs/architecture.md` says how the crate
-//! fits with the others.
+//! ([`login`]), SendTargets ([`discovery`]), the target's side of a
+//! connection from login through the full feature phase ([`session`]:
+//! PDUs, storage completions and the time in; PDUs, storage operations,
+//! deadlines and events out), SCSI emulation ([`scsi`]: SPC-4/SBC-3, unit
+//! attentions, RESERVE(6) and persistent reservations, asking for the
+//! storage operations it needs), and the initiator's login and commands
+//! ([`initiator`]). The tokio drivers own the sockets and files: the
+//! target portal ([`target`]), the initiator
+//! [`Session`](initiator::Session), the backstores ([`backstore`]: memory,
+//! file, block device, or your own [`BlockTarget`](backstore::BlockTarget)).
+//! [`config`] holds what a target serves, imported from targetcli's
+//! saveconfig.json, and [`launch`] builds the portals from it. The drivers
+//! come with the default `tokio` feature; without it the crate is its pure
+//! core. libiscsi's `iscsi-test-cu -t ALL` passes against the target;
+//! `docs/architecture.md` says how the crate fits with the others.
 //!
 //! ```
 //! use bytes::BytesMut;
@@ -47,16 +51,27 @@ pub mod discovery;
 pub mod error;
 #[cfg(unix)]
 pub mod initiator;
-#[cfg(unix)]
+#[cfg(all(unix, feature = "tokio"))]
 pub mod launch;
 pub mod login;
 pub mod negotiation;
-#[cfg(target_os = "linux")]
+#[cfg(all(target_os = "linux", feature = "tokio"))]
 mod nowait;
 pub mod pdu;
 pub mod scsi;
-#[cfg(unix)]
+pub mod session;
+#[cfg(all(unix, feature = "tokio"))]
 pub mod target;
 pub mod text;
 
-pub use error::{Error, Result};
+pub use error::{ConnectionError, Error, Result};
+/// The attribute a [`BlockTarget`](backstore::BlockTarget) implementation
+/// carries, so implementing one needs no dependency of its own.
+pub use ha_core::async_trait;
+
+/// `N` random bytes from the operating system (CHAP challenges, ISIDs,
+/// initial sequence numbers).
+#[cfg(feature = "tokio")]
+pub(crate) fn random<const N: usize>() -> Result<[u8; N]> {
+    ha_core::random::bytes().map_err(|e| Error::Entropy(e.to_string()))
+}

@@ -106,10 +106,12 @@ async fn a_node_acl_shows_an_initiator_only_its_mapped_luns() {
     let mut portal = support::bind(support::chapter_config(Auth::None, None)).await;
     for (lun, blocks) in [(0, 2048), (1, 4096)] {
         let store = Arc::new(MemoryBackstore::new(512, blocks).unwrap());
-        portal.map_lun(0, lun, LogicalUnit::new(store, &format!("disk{lun}")));
+        portal
+            .map_lun(IQN, lun, LogicalUnit::new(store, &format!("disk{lun}")))
+            .unwrap();
     }
     // node1 sees the target's LUN 1 as its LUN 0; node2 has no ACL.
-    portal.map_acl_lun(0, NODE1, 0, 1, true);
+    portal.map_acl_lun(IQN, NODE1, 0, 1, true).unwrap();
     let addr = portal.local_addr().unwrap();
     tokio::spawn(portal.serve());
     let luns = |node: &'static str| async move {
@@ -153,7 +155,9 @@ async fn an_initiator_outside_the_acl_is_refused() {
     let config = support::chapter_config(Auth::None, Some(vec![NODE1.into()]));
     let mut portal = support::bind(config).await;
     let store = Arc::new(MemoryBackstore::new(512, 2048).unwrap());
-    portal.map_lun(0, 0, LogicalUnit::new(store, "disk1"));
+    portal
+        .map_lun(IQN, 0, LogicalUnit::new(store, "disk1"))
+        .unwrap();
     let addr = portal.local_addr().unwrap();
     tokio::spawn(portal.serve());
     let url = format!("iscsi://{addr}/{IQN}/0");

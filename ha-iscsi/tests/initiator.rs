@@ -174,7 +174,9 @@ async fn chap_portal() -> SocketAddr {
     };
     let mut portal = support::bind(support::chapter_config(auth, None)).await;
     let store = Arc::new(MemoryBackstore::new(512, 64).unwrap());
-    portal.map_lun(0, 0, LogicalUnit::new(store, "disk1"));
+    portal
+        .map_lun(IQN, 0, LogicalUnit::new(store, "disk1"))
+        .unwrap();
     let addr = portal.local_addr().unwrap();
     tokio::spawn(portal.serve());
     addr

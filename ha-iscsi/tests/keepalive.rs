@@ -26,7 +26,9 @@ async fn portal(
     let mut portal = support::bind(support::chapter_config(Auth::None, None)).await;
     portal.set_options(options);
     let store = Arc::new(MemoryBackstore::new(512, 64).unwrap());
-    portal.map_lun(0, 0, LogicalUnit::new(store, "disk1"));
+    portal
+        .map_lun(IQN, 0, LogicalUnit::new(store, "disk1"))
+        .unwrap();
     let addr = portal.local_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let serving = tokio::spawn(portal.serve_until(async move {

@@ -3,10 +3,15 @@
 //! PRE-FETCH, SYNCHRONIZE CACHE and READ CAPACITY, over the unit's
 //! [`BlockTarget`](crate::backstore::BlockTarget).
 //!
-//! Writes take the unit's atomic lock shared; COMPARE AND WRITE and
-//! ORWRITE take it exclusively, so nothing lands between their read and
-//! their write.
+//! Each command is a [`Step`]: answered from the CDB, or an
+//! [`IoOp`] for the driver and a continuation that takes the result. COMPARE
+//! AND WRITE and ORWRITE are single [`IoOp::exclusive`] operations, so the
+//! driver can keep every other write out between their read and their
+//! write.
 
+use bytes::Bytes;
+
+use super::io::{IoDone, IoOp, Step, Then};
 use super::sense::Sense;
 use super::unit::LogicalUnit;
 use super::{
@@ -111,34 +116,33 @@ fn fua(unit: &LogicalUnit, cdb: &[u8]) -> bool {
     forced || !unit.lock().wce
 }
 
-fn write_failed(e: crate::Error, lba: u64) -> Completion {
+fn write_failed(e: &crate::Error, lba: u64) -> Step {
     tracing::warn!(lba, error = %e, "write failed");
-    Completion::check(Sense::WRITE_ERROR)
+    Step::check(Sense::WRITE_ERROR)
 }
 
-async fn read_blocks(unit: &LogicalUnit, e: Extent) -> Result<Vec<u8>, Sense> {
-    check_range(unit, e)?;
-    let len = check_length(unit, e.blocks)?;
-    let mut data = vec![0u8; len];
-    if let Err(err) = unit.storage.read(e.lba, &mut data).await {
-        tracing::warn!(lba = e.lba, blocks = e.blocks, error = %err, "read failed");
-        return Err(Sense::READ_ERROR);
+fn read_failed(e: &crate::Error) -> Step {
+    tracing::warn!(error = %e, "read failed");
+    Step::check(Sense::READ_ERROR)
+}
+
+/// Asks for the blocks of `e`, checked, to go on with `then`.
+fn read_blocks(unit: &LogicalUnit, e: Extent, then: Then) -> Step {
+    match check_range(unit, e).and_then(|()| check_length(unit, e.blocks)) {
+        Ok(len) => Step::io(IoOp::Read { lba: e.lba, len }, then),
+        Err(s) => Step::check(s),
     }
-    Ok(data)
 }
 
 /// READ (6/10/12/16).
-pub async fn read(unit: &LogicalUnit, cdb: &[u8]) -> Completion {
+pub(super) fn read(unit: &LogicalUnit, cdb: &[u8]) -> Step {
     let Some(e) = extent(cdb) else {
-        return Completion::check(Sense::INVALID_OPCODE);
+        return Step::check(Sense::INVALID_OPCODE);
     };
     if let Err(s) = check_protect(cdb) {
-        return Completion::check(s);
+        return Step::check(s);
     }
-    match read_blocks(unit, e).await {
-        Ok(data) => Completion::good(data),
-        Err(s) => Completion::check(s),
-    }
+    read_blocks(unit, e, Then::Read)
 }
 
 /// How many whole blocks of `data` to write for a command whose CDB asks
@@ -171,35 +175,27 @@ fn write_extent(unit: &LogicalUnit, cdb: &[u8], data: &[u8]) -> Result<Extent, C
 }
 
 /// WRITE (6/10/12/16) and WRITE AND VERIFY (10/12/16) with their data.
-pub async fn write(unit: &LogicalUnit, cdb: &[u8], data: &[u8]) -> Completion {
+pub(super) fn write(unit: &LogicalUnit, cdb: &[u8], data: &Bytes) -> Step {
     let e = match write_extent(unit, cdb, data) {
         Ok(e) => e,
-        Err(answer) => return answer,
+        Err(answer) => return Step::Done(answer),
     };
     let len = (e.blocks * u64::from(unit.storage.block_size())) as usize;
     let verify = matches!(cdb[0], 0x2e | 0xae | 0x8e);
-    let _shared = unit.atomic.read().await;
-    if let Err(err) = unit
-        .storage
-        .write(e.lba, &data[..len], fua(unit, cdb) || verify)
-        .await
-    {
-        return write_failed(err, e.lba);
-    }
-    if verify && cdb[1] & 0x02 != 0 {
-        // BYTCHK: read back what was written and compare.
-        return compare(unit, e, &data[..len], false).await;
-    }
-    Completion::good(Vec::new())
+    let data = data.slice(..len);
+    // BYTCHK: what was written is read back and compared.
+    let compare = (verify && cdb[1] & 0x02 != 0).then(|| (e, data.clone()));
+    let op = IoOp::Write {
+        lba: e.lba,
+        data,
+        fua: fua(unit, cdb) || verify,
+    };
+    Step::io(op, Then::Written(compare))
 }
 
-/// Compares the extent with `expected` (`repeat`: one block, compared
+/// Compares blocks read with `expected` (`repeat`: one block, compared
 /// with every block); MISCOMPARE names the first differing byte.
-async fn compare(unit: &LogicalUnit, e: Extent, expected: &[u8], repeat: bool) -> Completion {
-    let actual = match read_blocks(unit, e).await {
-        Ok(d) => d,
-        Err(s) => return Completion::check(s),
-    };
+fn compare(unit: &LogicalUnit, actual: &[u8], expected: &[u8], repeat: bool) -> Step {
     let bs = unit.storage.block_size() as usize;
     let differs = actual.iter().enumerate().position(|(i, b)| {
         let want = if repeat {
@@ -210,118 +206,111 @@ async fn compare(unit: &LogicalUnit, e: Extent, expected: &[u8], repeat: bool) -
         *b != want
     });
     match differs {
-        Some(offset) => Completion::check(Sense::miscompare(offset as u32)),
-        None => Completion::good(Vec::new()),
+        Some(offset) => Step::check(Sense::miscompare(offset as u32)),
+        None => Step::good(),
     }
 }
 
 /// VERIFY (10/12/16): the medium (BYTCHK 00b) or a comparison with the
 /// data sent (01b: the whole extent, 11b: one block for every block).
-pub async fn verify(unit: &LogicalUnit, cdb: &[u8], data: &[u8]) -> Completion {
+pub(super) fn verify(unit: &LogicalUnit, cdb: &[u8], data: &Bytes) -> Step {
     let Some(e) = extent(cdb) else {
-        return Completion::check(Sense::INVALID_OPCODE);
+        return Step::check(Sense::INVALID_OPCODE);
     };
     if let Err(s) = check_protect(cdb).and_then(|()| check_range(unit, e)) {
-        return Completion::check(s);
+        return Step::check(s);
     }
     if e.blocks == 0 {
-        return Completion::good(Vec::new());
+        return Step::good();
     }
     let bs = unit.storage.block_size() as u64;
-    match (cdb[1] >> 1) & 0x03 {
-        0 => match check_length(unit, e.blocks) {
-            Ok(_) => Completion::good(Vec::new()),
-            Err(s) => Completion::check(s),
-        },
-        1 => {
-            if data.len() as u64 != e.blocks.saturating_mul(bs) {
-                return Completion::check(Sense::INVALID_INFORMATION_UNIT);
-            }
-            compare(unit, e, data, false).await
+    let (expected_len, repeat) = match (cdb[1] >> 1) & 0x03 {
+        0 => {
+            return match check_length(unit, e.blocks) {
+                Ok(_) => Step::good(),
+                Err(s) => Step::check(s),
+            };
         }
-        3 => {
-            if data.len() as u64 != bs {
-                return Completion::check(Sense::INVALID_INFORMATION_UNIT);
-            }
-            compare(unit, e, data, true).await
-        }
-        _ => Completion::check(Sense::INVALID_FIELD),
+        1 => (e.blocks.saturating_mul(bs), false),
+        3 => (bs, true),
+        _ => return Step::check(Sense::INVALID_FIELD),
+    };
+    if data.len() as u64 != expected_len {
+        return Step::check(Sense::INVALID_INFORMATION_UNIT);
     }
+    let then = Then::Compare {
+        expected: data.clone(),
+        repeat,
+    };
+    read_blocks(unit, e, then)
 }
 
 /// ORWRITE (16): each block becomes itself OR the data sent.
-pub async fn or_write(unit: &LogicalUnit, cdb: &[u8], data: &[u8]) -> Completion {
+pub(super) fn or_write(unit: &LogicalUnit, cdb: &[u8], data: &Bytes) -> Step {
     let e = match write_extent(unit, cdb, data) {
         Ok(e) => e,
-        Err(answer) => return answer,
+        Err(answer) => return Step::Done(answer),
     };
-    let _exclusive = unit.atomic.write().await;
-    let mut current = match read_blocks(unit, e).await {
-        Ok(d) => d,
-        Err(s) => return Completion::check(s),
+    if let Err(s) = check_length(unit, e.blocks) {
+        return Step::check(s);
+    }
+    let len = (e.blocks * u64::from(unit.storage.block_size())) as usize;
+    let op = IoOp::OrWrite {
+        lba: e.lba,
+        data: data.slice(..len),
+        fua: fua(unit, cdb),
     };
-    for (c, d) in current.iter_mut().zip(data) {
-        *c |= d;
-    }
-    match unit.storage.write(e.lba, &current, fua(unit, cdb)).await {
-        Ok(()) => Completion::good(Vec::new()),
-        Err(err) => write_failed(err, e.lba),
-    }
+    Step::io(op, Then::Written(None))
 }
 
 /// COMPARE AND WRITE: the first half of the data is compared with the
 /// blocks; only if all match is the second half written. Atomic with
 /// respect to every other write of the unit. `announced`: the Data-Out
 /// length the initiator announced.
-pub async fn compare_and_write(
+pub(super) fn compare_and_write(
     unit: &LogicalUnit,
     cdb: &[u8],
-    data: &[u8],
+    data: &Bytes,
     announced: usize,
-) -> Completion {
+) -> Step {
     let Some(e) = extent(cdb) else {
-        return Completion::check(Sense::INVALID_OPCODE);
+        return Step::check(Sense::INVALID_OPCODE);
     };
     if let Err(s) = check_protect(cdb).and_then(|()| check_range(unit, e)) {
-        return Completion::check(s);
+        return Step::check(s);
     }
     if e.blocks > u64::from(MAX_COMPARE_AND_WRITE) {
-        return Completion::check(Sense::INVALID_FIELD);
+        return Step::check(Sense::INVALID_FIELD);
     }
     if e.blocks == 0 {
         // Nothing to compare, but data offered for it: the count wrapped
         // (256 blocks do not fit the one-byte field) or is wrong.
         if announced > 0 {
-            return Completion::check(Sense::INVALID_FIELD);
+            return Step::check(Sense::INVALID_FIELD);
         }
-        return Completion::good(Vec::new());
+        return Step::good();
     }
     if unit.read_only {
-        return Completion::check(Sense::WRITE_PROTECTED);
+        return Step::check(Sense::WRITE_PROTECTED);
     }
     let half = (e.blocks * u64::from(unit.storage.block_size())) as usize;
     if data.len() != 2 * half {
-        return Completion::check(Sense::INVALID_INFORMATION_UNIT);
+        return Step::check(Sense::INVALID_INFORMATION_UNIT);
     }
-    let (expected, new) = data.split_at(half);
-    let _exclusive = unit.atomic.write().await;
-    match unit
-        .storage
-        .compare_and_write(e.lba, expected, new, fua(unit, cdb))
-        .await
-    {
-        Ok(None) => Completion::good(Vec::new()),
-        Ok(Some(offset)) => Completion::check(Sense::miscompare(offset as u32)),
-        Err(err) => write_failed(err, e.lba),
-    }
+    let op = IoOp::CompareAndWrite {
+        lba: e.lba,
+        data: data.clone(),
+        fua: fua(unit, cdb),
+    };
+    Step::io(op, Then::Compared { lba: e.lba })
 }
 
 /// WRITE SAME (10/16): one block written over the extent (all of the rest
 /// of the unit when the count is 0), or, with the UNMAP bit on a thin
 /// unit, the extent unmapped (it then reads as zeroes: LBPRZ).
-pub async fn write_same(unit: &LogicalUnit, cdb: &[u8], data: &[u8]) -> Completion {
+pub(super) fn write_same(unit: &LogicalUnit, cdb: &[u8], data: &[u8]) -> Step {
     let Some(mut e) = extent(cdb) else {
-        return Completion::check(Sense::INVALID_OPCODE);
+        return Step::check(Sense::INVALID_OPCODE);
     };
     let sixteen = cdb[0] == 0x93;
     let (anchor, unmap, ndob) = (
@@ -330,23 +319,23 @@ pub async fn write_same(unit: &LogicalUnit, cdb: &[u8], data: &[u8]) -> Completi
         sixteen && cdb[1] & 0x01 != 0,
     );
     if let Err(s) = check_protect(cdb) {
-        return Completion::check(s);
+        return Step::check(s);
     }
     if anchor || (ndob && !unmap) {
-        return Completion::check(Sense::INVALID_FIELD);
+        return Step::check(Sense::INVALID_FIELD);
     }
     let count = unit.storage.block_count();
     if e.blocks == 0 {
         if e.lba > count {
-            return Completion::check(Sense::LBA_OUT_OF_RANGE);
+            return Step::check(Sense::LBA_OUT_OF_RANGE);
         }
         e.blocks = count - e.lba;
     }
     if let Err(s) = check_range(unit, e) {
-        return Completion::check(s);
+        return Step::check(s);
     }
     if unit.read_only {
-        return Completion::check(Sense::WRITE_PROTECTED);
+        return Step::check(Sense::WRITE_PROTECTED);
     }
     let bs = unit.storage.block_size() as usize;
     let block: Vec<u8> = if ndob {
@@ -354,64 +343,74 @@ pub async fn write_same(unit: &LogicalUnit, cdb: &[u8], data: &[u8]) -> Completi
     } else if data.len() == bs {
         data.to_vec()
     } else {
-        return Completion::check(Sense::INVALID_INFORMATION_UNIT);
+        return Step::check(Sense::INVALID_INFORMATION_UNIT);
     };
     if unmap && !unit.storage.thin() {
-        return Completion::check(Sense::INVALID_FIELD);
+        return Step::check(Sense::INVALID_FIELD);
     }
-    let _shared = unit.atomic.read().await;
-    let zeroes = block.iter().all(|b| *b == 0);
-    let result = if unmap {
-        unit.storage.unmap(e.lba, e.blocks).await
-    } else if zeroes {
-        unit.storage.write_zeroes(e.lba, e.blocks).await
-    } else {
-        // The block repeated, a megabyte at a time.
-        let per = ((1usize << 20) / bs).max(1) as u64;
-        let chunk: Vec<u8> = block.repeat(per.min(e.blocks) as usize);
-        let mut at = e.lba;
-        let end = e.lba + e.blocks;
-        let mut result = Ok(());
-        while at < end && result.is_ok() {
-            let n = per.min(end - at);
-            result = unit
-                .storage
-                .write(at, &chunk[..n as usize * bs], false)
-                .await;
-            at += n;
-        }
-        result
-    };
-    let result = match result {
-        Ok(()) if !unit.lock().wce => unit.storage.flush().await,
-        other => other,
-    };
-    match result {
-        Ok(()) => Completion::good(Vec::new()),
-        Err(err) => write_failed(err, e.lba),
+    let (lba, blocks) = (e.lba, e.blocks);
+    if unmap {
+        return Step::io(IoOp::Unmap { lba, blocks }, Then::FlushAfterWrite { lba });
     }
+    if block.iter().all(|b| *b == 0) {
+        let op = IoOp::WriteZeroes { lba, blocks };
+        return Step::io(op, Then::FlushAfterWrite { lba });
+    }
+    // The block repeated, a megabyte at a time.
+    let per = ((1usize << 20) / bs).max(1) as u64;
+    let chunk = Bytes::from(block.repeat(per.min(blocks) as usize));
+    write_same_next(unit, lba, lba, lba + blocks, chunk)
+}
+
+/// The next piece of a WRITE SAME, or the flush after the last.
+fn write_same_next(unit: &LogicalUnit, lba: u64, at: u64, end: u64, chunk: Bytes) -> Step {
+    if at >= end {
+        return flush_after_write(unit, lba);
+    }
+    let bs = unit.storage.block_size() as usize;
+    let n = ((chunk.len() / bs) as u64).min(end - at);
+    let op = IoOp::Write {
+        lba: at,
+        data: chunk.slice(..n as usize * bs),
+        fua: false,
+    };
+    let then = Then::WriteSame {
+        lba,
+        at: at + n,
+        end,
+        chunk,
+    };
+    Step::io(op, then)
+}
+
+/// Without the write cache, what was just written is made stable.
+fn flush_after_write(unit: &LogicalUnit, lba: u64) -> Step {
+    if unit.lock().wce {
+        return Step::good();
+    }
+    Step::io(IoOp::Flush, Then::FlushedAfter { lba })
 }
 
 /// UNMAP with its parameter list of block descriptors.
-pub async fn unmap(unit: &LogicalUnit, cdb: &[u8], data: &[u8]) -> Completion {
+pub(super) fn unmap(unit: &LogicalUnit, cdb: &[u8], data: &[u8]) -> Step {
     if cdb[1] & 0x01 != 0 {
         // ANCHOR: anchored blocks are not supported.
-        return Completion::check(Sense::INVALID_FIELD);
+        return Step::check(Sense::INVALID_FIELD);
     }
     if data.is_empty() {
-        return Completion::good(Vec::new());
+        return Step::good();
     }
     if data.len() < 8 {
-        return Completion::check(Sense::PARAMETER_LENGTH);
+        return Step::check(Sense::PARAMETER_LENGTH);
     }
     let declared = u16::from_be_bytes([data[2], data[3]]) as usize;
     let list = &data[8..];
     let usable = declared.min(list.len()) / 16;
     if usable as u32 > MAX_UNMAP_DESCRIPTORS {
-        return Completion::check(Sense::INVALID_FIELD);
+        return Step::check(Sense::INVALID_FIELD);
     }
     if unit.read_only {
-        return Completion::check(Sense::WRITE_PROTECTED);
+        return Step::check(Sense::WRITE_PROTECTED);
     }
     let mut extents = Vec::with_capacity(usable);
     for d in list.chunks_exact(16).take(usable) {
@@ -420,50 +419,138 @@ pub async fn unmap(unit: &LogicalUnit, cdb: &[u8], data: &[u8]) -> Completion {
             blocks: u64::from(be_u32(&d[8..12])),
         };
         if let Err(s) = check_range(unit, e) {
-            return Completion::check(s);
+            return Step::check(s);
         }
-        extents.push(e);
-    }
-    let _shared = unit.atomic.read().await;
-    for e in extents.into_iter().filter(|e| e.blocks > 0) {
-        if let Err(err) = unit.storage.unmap(e.lba, e.blocks).await {
-            return write_failed(err, e.lba);
+        if e.blocks > 0 {
+            extents.push(e);
         }
     }
-    Completion::good(Vec::new())
+    unmap_next(extents, 0)
+}
+
+fn unmap_next(extents: Vec<Extent>, next: usize) -> Step {
+    let Some(e) = extents.get(next).copied() else {
+        return Step::good();
+    };
+    let op = IoOp::Unmap {
+        lba: e.lba,
+        blocks: e.blocks,
+    };
+    Step::io(
+        op,
+        Then::Unmap {
+            extents,
+            next: next + 1,
+        },
+    )
 }
 
 /// GET LBA STATUS: mapped and deallocated runs from the given block on.
-pub async fn lba_status(unit: &LogicalUnit, cdb: &[u8]) -> Completion {
+pub(super) fn lba_status(unit: &LogicalUnit, cdb: &[u8]) -> Step {
     let lba = be_u64(&cdb[2..10]);
     let alloc = be_u32(&cdb[10..14]) as usize;
     let count = unit.storage.block_count();
     if lba >= count {
-        return Completion::check(Sense::LBA_OUT_OF_RANGE);
+        return Step::check(Sense::LBA_OUT_OF_RANGE);
     }
     // As many descriptors as the allocation length holds, at least one.
     let room = (alloc.saturating_sub(8) / 16).clamp(1, 64);
-    let mut body = Vec::new();
-    let mut at = lba;
-    while at < count && body.len() / 16 < room {
+    lba_status_next(lba, count, room, Vec::new())
+}
+
+fn lba_status_next(at: u64, count: u64, room: usize, body: Vec<u8>) -> Step {
+    if at < count && body.len() / 16 < room {
         let max = (count - at).min(u64::from(u32::MAX));
-        let (mapped, run) = match unit.storage.provisioning(at, max).await {
-            Ok(r) => r,
-            Err(err) => {
-                tracing::warn!(lba = at, error = %err, "provisioning status failed");
-                return Completion::check(Sense::READ_ERROR);
-            }
-        };
-        let run = run.clamp(1, max);
-        body.extend_from_slice(&at.to_be_bytes());
-        body.extend_from_slice(&(run as u32).to_be_bytes());
-        body.extend_from_slice(&[u8::from(!mapped), 0, 0, 0]);
-        at += run;
+        let op = IoOp::Provisioning { lba: at, max };
+        return Step::io(
+            op,
+            Then::LbaStatus {
+                at,
+                count,
+                room,
+                body,
+            },
+        );
     }
     let mut d = ((body.len() + 4) as u32).to_be_bytes().to_vec();
     d.extend_from_slice(&[0; 4]);
     d.extend_from_slice(&body);
-    Completion::good(d)
+    Step::Done(Completion::good(d))
+}
+
+/// Goes on with a block command after its storage operation.
+pub(super) fn resume(unit: &LogicalUnit, then: Then, result: crate::Result<IoDone>) -> Step {
+    match (then, result) {
+        (Then::Read, Ok(IoDone::Read(data))) => Step::Done(Completion::good(data)),
+        (Then::Read | Then::Compare { .. }, Err(e)) => read_failed(&e),
+        (Then::Written(Some((e, expected))), Ok(_)) => read_blocks(
+            unit,
+            e,
+            Then::Compare {
+                expected,
+                repeat: false,
+            },
+        ),
+        (Then::Written(None) | Then::FlushedAfter { .. }, Ok(_)) => Step::good(),
+        (Then::FlushedAfter { lba } | Then::Compared { lba }, Err(e)) => write_failed(&e, lba),
+        (Then::Compare { expected, repeat }, Ok(IoDone::Read(actual))) => {
+            compare(unit, &actual, &expected, repeat)
+        }
+        (Then::Compared { .. }, Ok(IoDone::Compared(None))) => Step::good(),
+        (Then::Compared { .. }, Ok(IoDone::Compared(Some(offset)))) => {
+            Step::check(Sense::miscompare(offset as u32))
+        }
+        (
+            Then::WriteSame {
+                lba,
+                at,
+                end,
+                chunk,
+            },
+            Ok(_),
+        ) => write_same_next(unit, lba, at, end, chunk),
+        (Then::WriteSame { lba, .. } | Then::FlushAfterWrite { lba }, Err(e)) => {
+            write_failed(&e, lba)
+        }
+        (Then::FlushAfterWrite { lba }, Ok(_)) => flush_after_write(unit, lba),
+        (Then::Unmap { extents, next }, Ok(_)) => unmap_next(extents, next),
+        (
+            Then::LbaStatus {
+                at,
+                count,
+                room,
+                mut body,
+            },
+            Ok(IoDone::Provisioning { mapped, run }),
+        ) => {
+            let max = (count - at).min(u64::from(u32::MAX));
+            let run = run.clamp(1, max);
+            body.extend_from_slice(&at.to_be_bytes());
+            body.extend_from_slice(&(run as u32).to_be_bytes());
+            body.extend_from_slice(&[u8::from(!mapped), 0, 0, 0]);
+            lba_status_next(at + run, count, room, body)
+        }
+        (Then::LbaStatus { at, .. }, Err(e)) => {
+            tracing::warn!(lba = at, error = %e, "provisioning status failed");
+            Step::check(Sense::READ_ERROR)
+        }
+        (Then::Synchronize, Ok(_)) => Step::good(),
+        (Then::Synchronize, Err(e)) => {
+            tracing::warn!(error = %e, "flush failed");
+            Step::check(Sense::WRITE_ERROR)
+        }
+        (Then::Saved, Ok(_)) => Step::good(),
+        (Then::Saved, Err(e)) => {
+            tracing::error!(error = %e, "persistent reservations not saved");
+            Step::check(Sense::WRITE_ERROR)
+        }
+        (Then::Written(_) | Then::Unmap { .. }, Err(e)) => write_failed(&e, 0),
+        (then, Ok(done)) => {
+            // The driver answered another operation than the one asked.
+            tracing::error!(?then, ?done, "storage answered the wrong operation");
+            Step::check(Sense::INTERNAL_TARGET_FAILURE)
+        }
+    }
 }
 
 /// PRE-FETCH (10/16): the extent is checked; nothing is cached ahead (the
@@ -478,17 +565,11 @@ pub fn prefetch(unit: &LogicalUnit, cdb: &[u8]) -> Completion {
 }
 
 /// SYNCHRONIZE CACHE (10/16): every completed write made stable.
-pub async fn synchronize(unit: &LogicalUnit, cdb: &[u8]) -> Completion {
+pub(super) fn synchronize(unit: &LogicalUnit, cdb: &[u8]) -> Step {
     if let Some(Err(s)) = extent(cdb).map(|e| check_range(unit, e)) {
-        return Completion::check(s);
+        return Step::check(s);
     }
-    match unit.storage.flush().await {
-        Ok(()) => Completion::good(Vec::new()),
-        Err(e) => {
-            tracing::warn!(error = %e, "flush failed");
-            Completion::check(Sense::WRITE_ERROR)
-        }
-    }
+    Step::io(IoOp::Flush, Then::Synchronize)
 }
 
 /// READ CAPACITY (10) or, with `sixteen`, (16) with thin provisioning

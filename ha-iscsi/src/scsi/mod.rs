@@ -21,13 +21,17 @@
 
 pub mod block;
 pub mod inquiry;
+pub mod io;
 pub mod mode;
 pub mod opcodes;
 pub mod reservation;
 pub mod sense;
 pub mod unit;
 
+#[cfg(feature = "tokio")]
+pub use crate::backstore::execute;
 pub use block::data_out_length;
+pub use io::{IoDone, IoOp, Pending, Step};
 pub use reservation::{Access, RESERVATION_CONFLICT};
 pub use sense::Sense;
 pub use unit::{LogicalUnit, Nexus};
@@ -93,14 +97,14 @@ impl Completion {
 }
 
 /// One command as the transport delivers it.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Request<'a> {
     /// Who sends it.
     pub nexus: &'a Nexus,
     /// The CDB.
     pub cdb: &'a [u8],
     /// Its Data-Out (at most [`data_out_length`] bytes).
-    pub data: &'a [u8],
+    pub data: bytes::Bytes,
     /// The length of Data-Out the initiator announced (iSCSI's Expected
     /// Data Transfer Length), which may differ from what the CDB asks for.
     pub announced: usize,
@@ -121,13 +125,37 @@ fn exempt(opcode: u8) -> bool {
     matches!(opcode, 0x12 | 0xa0 | 0x03)
 }
 
-/// Executes a command on `unit` (`None`: a LUN that does not exist, which
+/// Starts a command on `unit` (`None`: a LUN that does not exist, which
 /// answers only INQUIRY, REPORT LUNS and REQUEST SENSE). `luns` lists the
-/// target's LUNs for REPORT LUNS. Data-In is cut to the command's
-/// allocation length.
-pub async fn execute(unit: Option<&LogicalUnit>, luns: &[u64], req: Request<'_>) -> Completion {
-    let mut completion = run(unit, luns, req).await;
-    if let Some(max) = opcodes::allocation_length(req.cdb) {
+/// target's LUNs for REPORT LUNS. Either it is answered at once, or it
+/// asks for a storage operation and goes on in [`resume`] with its
+/// result. Data-In is cut to the command's allocation length.
+pub fn start(unit: Option<&LogicalUnit>, luns: &[u64], req: Request<'_>) -> Step {
+    let allocation = opcodes::allocation_length(req.cdb);
+    match run(unit, luns, req) {
+        Step::Done(completion) => Step::Done(truncated(completion, allocation)),
+        Step::Io(op, mut pending) => {
+            pending.allocation = allocation;
+            Step::Io(op, pending)
+        }
+    }
+}
+
+/// Goes on with a command of `unit` after the storage operation it asked
+/// for completed with `result`.
+pub fn resume(unit: &LogicalUnit, pending: Pending, result: crate::Result<IoDone>) -> Step {
+    let allocation = pending.allocation;
+    match block::resume(unit, pending.then, result) {
+        Step::Done(completion) => Step::Done(truncated(completion, allocation)),
+        Step::Io(op, mut pending) => {
+            pending.allocation = allocation;
+            Step::Io(op, pending)
+        }
+    }
+}
+
+fn truncated(mut completion: Completion, allocation: Option<usize>) -> Completion {
+    if let Some(max) = allocation {
         completion.data.truncate(max);
     }
     completion
@@ -198,42 +226,47 @@ fn gate(unit: &LogicalUnit, nexus: &Nexus, cdb: &[u8]) -> Option<Completion> {
     None
 }
 
-async fn run(unit: Option<&LogicalUnit>, luns: &[u64], req: Request<'_>) -> Completion {
+/// A command answered at once, or its first storage operation.
+fn run(unit: Option<&LogicalUnit>, luns: &[u64], req: Request<'_>) -> Step {
     let cdb = req.cdb;
     let Some(&opcode) = cdb.first() else {
-        return Completion::check(Sense::INVALID_OPCODE);
+        return Step::Done(Completion::check(Sense::INVALID_OPCODE));
     };
     let Some(unit) = unit else {
-        return match opcode {
+        return Step::Done(match opcode {
             0x12 if cdb.len() >= 6 => Completion::from_result(inquiry::inquiry(None, cdb)),
             0xa0 if cdb.len() >= 12 => report_luns(luns),
             0x03 if cdb.len() >= 6 => Completion::good(Sense::NO_SUCH_LUN.fixed().to_vec()),
             _ => Completion::check(Sense::NO_SUCH_LUN),
-        };
+        });
     };
     let thin = unit.storage.thin();
     if let Some(refused) = gate(unit, req.nexus, cdb) {
-        return refused;
+        return Step::Done(refused);
     }
-    match opcode {
+    Step::Done(match opcode {
         0x00 => Completion::good(Vec::new()),
         0x03 => request_sense(unit, req.nexus, cdb),
         0x12 => Completion::from_result(inquiry::inquiry(Some(unit), cdb)),
         0xa0 => report_luns(luns),
-        0x08 | 0x28 | 0xa8 | 0x88 => block::read(unit, cdb).await,
-        0x0a | 0x2a | 0xaa | 0x8a | 0x2e | 0xae | 0x8e => block::write(unit, cdb, req.data).await,
-        0x2f | 0xaf | 0x8f => block::verify(unit, cdb, req.data).await,
-        0x8b => block::or_write(unit, cdb, req.data).await,
-        0x89 => block::compare_and_write(unit, cdb, req.data, req.announced).await,
-        0x41 | 0x93 => block::write_same(unit, cdb, req.data).await,
-        0x42 => block::unmap(unit, cdb, req.data).await,
+        0x08 | 0x28 | 0xa8 | 0x88 => return block::read(unit, cdb),
+        0x0a | 0x2a | 0xaa | 0x8a | 0x2e | 0xae | 0x8e => {
+            return block::write(unit, cdb, &req.data);
+        }
+        0x2f | 0xaf | 0x8f => return block::verify(unit, cdb, &req.data),
+        0x8b => return block::or_write(unit, cdb, &req.data),
+        0x89 => {
+            return block::compare_and_write(unit, cdb, &req.data, req.announced);
+        }
+        0x41 | 0x93 => return block::write_same(unit, cdb, &req.data),
+        0x42 => return block::unmap(unit, cdb, &req.data),
         0x34 | 0x90 => block::prefetch(unit, cdb),
-        0x35 | 0x91 => block::synchronize(unit, cdb).await,
+        0x35 | 0x91 => return block::synchronize(unit, cdb),
         0x25 => block::capacity(unit, false),
         0x9e if cdb[1] & 0x1f == 0x10 => block::capacity(unit, true),
-        0x9e => block::lba_status(unit, cdb).await,
+        0x9e => return block::lba_status(unit, cdb),
         0x1a | 0x5a => Completion::from_result(mode::sense(unit, cdb, opcode == 0x5a)),
-        0x15 | 0x55 => match mode::select(unit, cdb, opcode == 0x55, req.data) {
+        0x15 | 0x55 => match mode::select(unit, cdb, opcode == 0x55, &req.data) {
             Ok(changed) => {
                 if changed {
                     unit.lock()
@@ -253,16 +286,16 @@ async fn run(unit: Option<&LogicalUnit>, luns: &[u64], req: Request<'_>) -> Comp
                 1 => {
                     state.prevent.insert(req.nexus.clone());
                 }
-                _ => return Completion::check(Sense::INVALID_FIELD),
+                _ => return Step::Done(Completion::check(Sense::INVALID_FIELD)),
             }
             Completion::good(Vec::new())
         }
         0x16 | 0x17 => reserve6(unit, req.nexus, opcode == 0x16),
         0x5e => persistent_in(unit, cdb),
-        0x5f => persistent_out(unit, req).await,
+        0x5f => return persistent_out(unit, &req),
         0xa3 => Completion::from_result(opcodes::report(cdb, thin)),
         _ => Completion::check(Sense::INVALID_OPCODE),
-    }
+    })
 }
 
 /// REQUEST SENSE: the oldest pending unit attention (now cleared) or NO
@@ -321,22 +354,22 @@ fn persistent_in(unit: &LogicalUnit, cdb: &[u8]) -> Completion {
     }
 }
 
-async fn persistent_out(unit: &LogicalUnit, req: Request<'_>) -> Completion {
+fn persistent_out(unit: &LogicalUnit, req: &Request<'_>) -> Step {
     let cdb = req.cdb;
     let declared = be_u32(&cdb[5..9]) as usize;
     if req.data.len() != declared {
-        return Completion::check(Sense::PARAMETER_LENGTH);
+        return Step::check(Sense::PARAMETER_LENGTH);
     }
     let can_persist = unit.persists();
     let (result, text) = {
         let mut state = unit.lock();
         if state.reserve6.is_some() {
-            return Completion::conflict();
+            return Step::Done(Completion::conflict());
         }
         let known: Vec<Nexus> = state.known.iter().cloned().collect();
         let result = state
             .pr
-            .handle_out(req.nexus, cdb[1], cdb[2], req.data, can_persist, &known);
+            .handle_out(req.nexus, cdb[1], cdb[2], &req.data, can_persist, &known);
         if let Ok(attentions) = &result {
             for (nexus, sense) in attentions {
                 state.attention(nexus, *sense);
@@ -345,15 +378,12 @@ async fn persistent_out(unit: &LogicalUnit, req: Request<'_>) -> Completion {
         (result, state.pr.to_text())
     };
     match result {
-        Ok(_) => {
-            if let Err(e) = unit.save_reservations(text).await {
-                tracing::error!(error = %e, "persistent reservations not saved");
-                return Completion::check(Sense::WRITE_ERROR);
-            }
-            Completion::good(Vec::new())
-        }
-        Err(reservation::Refusal::Conflict) => Completion::conflict(),
-        Err(reservation::Refusal::Check(s)) => Completion::check(s),
+        // Kept in the reservation file (an empty one when APTPL is off:
+        // nothing persists).
+        Ok(_) if can_persist => Step::io(IoOp::SaveReservations { text }, io::Then::Saved),
+        Ok(_) => Step::good(),
+        Err(reservation::Refusal::Conflict) => Step::Done(Completion::conflict()),
+        Err(reservation::Refusal::Check(s)) => Step::check(s),
     }
 }
 
@@ -383,7 +413,7 @@ pub fn lun_number(field: u64) -> u64 {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "tokio"))]
 mod tests {
     use super::*;
     use crate::backstore::{BlockTarget, MemoryBackstore};
@@ -407,7 +437,7 @@ mod tests {
         let request = Request {
             nexus: &nexus,
             cdb,
-            data,
+            data: bytes::Bytes::copy_from_slice(data),
             announced: data.len(),
         };
         execute(u, &[0, 1], request).await

@@ -64,6 +64,8 @@ impl Sense {
     pub const REMOVAL_PREVENTED: Sense = Sense::new(ILLEGAL_REQUEST, 0x53, 0x02);
     /// NOT READY, INITIALIZING COMMAND REQUIRED (stopped by START STOP UNIT).
     pub const STOPPED: Sense = Sense::new(NOT_READY, 0x04, 0x02);
+    /// HARDWARE ERROR, INTERNAL TARGET FAILURE.
+    pub const INTERNAL_TARGET_FAILURE: Sense = Sense::new(0x04, 0x44, 0x00);
     /// MEDIUM ERROR, WRITE ERROR.
     pub const WRITE_ERROR: Sense = Sense::new(MEDIUM_ERROR, 0x0c, 0x00);
     /// MEDIUM ERROR, UNRECOVERED READ ERROR.

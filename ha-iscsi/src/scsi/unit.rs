@@ -2,7 +2,10 @@
 //! every I_T nexus shares (mode parameters, unit attentions, reservations).
 //!
 //! State lives behind a mutex that is never held across an await: commands
-//! from many sessions run at once and only take it for bookkeeping.
+//! from many sessions run at once and only take it for bookkeeping, and
+//! none of it waits for storage (the driver performs the storage
+//! operations the emulation asks for; the gate here says which may
+//! start).
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::PathBuf;
@@ -11,6 +14,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use crate::backstore::BlockTarget;
 use crate::error::{Error, Result};
 
+use super::IoOp;
 use super::reservation::Reservations;
 use super::sense::Sense;
 
@@ -70,6 +74,80 @@ pub(crate) struct UnitState {
     pub reserve6: Option<Nexus>,
     /// Persistent reservations.
     pub pr: Reservations,
+    /// Storage operations in flight.
+    pub gate: IoGate,
+}
+
+/// Which storage operations of a unit are in flight, so that COMPARE AND
+/// WRITE and ORWRITE ([`IoOp::exclusive`]) see no other write between
+/// their read and their write: writes share the unit, those have it alone.
+/// An exclusive operation that waits holds off new writes, so a stream of
+/// writes cannot starve it.
+#[derive(Debug, Default)]
+pub(crate) struct IoGate {
+    /// Writes in flight.
+    shared: u32,
+    /// An exclusive operation in flight.
+    exclusive: bool,
+    /// Exclusive operations waiting for the writes in flight to end.
+    waiting: u32,
+}
+
+/// What a session holds of a unit's [`IoGate`] for its operation in
+/// flight.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Hold {
+    /// Nothing: a read, a flush, a status query.
+    Free,
+    /// A share, with the other writes.
+    Shared,
+    /// The unit alone.
+    Exclusive,
+}
+
+impl IoGate {
+    /// Lets `op` start, or not yet; `waiting` notes (and is cleared) that
+    /// this exclusive operation counts among those waiting.
+    pub fn try_begin(&mut self, op: &IoOp, waiting: &mut bool) -> Option<Hold> {
+        if op.exclusive() {
+            if self.exclusive || self.shared > 0 {
+                if !*waiting {
+                    self.waiting += 1;
+                    *waiting = true;
+                }
+                return None;
+            }
+            if *waiting {
+                self.waiting -= 1;
+                *waiting = false;
+            }
+            self.exclusive = true;
+            return Some(Hold::Exclusive);
+        }
+        if !op.writes() {
+            return Some(Hold::Free);
+        }
+        if self.exclusive || self.waiting > 0 {
+            return None;
+        }
+        self.shared += 1;
+        Some(Hold::Shared)
+    }
+
+    /// The operation begun with `hold` ended.
+    pub fn end(&mut self, hold: Hold) {
+        match hold {
+            Hold::Free => {}
+            Hold::Shared => self.shared = self.shared.saturating_sub(1),
+            Hold::Exclusive => self.exclusive = false,
+        }
+    }
+
+    /// An exclusive operation stopped waiting without starting (its
+    /// session ended).
+    pub fn give_up(&mut self) {
+        self.waiting = self.waiting.saturating_sub(1);
+    }
 }
 
 impl UnitState {
@@ -109,11 +187,8 @@ pub struct LogicalUnit {
     /// Refuse writes (DATA PROTECT), as targetcli's `write_protect`.
     pub read_only: bool,
     pub(crate) state: Arc<Mutex<UnitState>>,
-    /// Taken shared by writes, exclusive by COMPARE AND WRITE, so that the
-    /// compare and the write are one atomic step.
-    pub(crate) atomic: Arc<tokio::sync::RwLock<()>>,
     /// Where persistent reservations are kept across restarts (APTPL).
-    pr_file: Option<Arc<PathBuf>>,
+    pub(crate) pr_file: Option<Arc<PathBuf>>,
 }
 
 impl std::fmt::Debug for LogicalUnit {
@@ -152,8 +227,8 @@ impl LogicalUnit {
                 known: HashSet::new(),
                 reserve6: None,
                 pr: Reservations::default(),
+                gate: IoGate::default(),
             })),
-            atomic: Arc::new(tokio::sync::RwLock::new(())),
             pr_file: None,
         }
     }
@@ -164,26 +239,22 @@ impl LogicalUnit {
         self
     }
 
-    /// Keeps persistent reservations in `path`: registrations made with
-    /// APTPL (Activate Persist Through Power Loss) are written there and
-    /// read back now, so they survive a restart of the target.
-    pub fn with_reservation_file(mut self, path: impl Into<PathBuf>) -> Result<Self> {
+    /// Keeps persistent reservations in `path` (the driver writes them
+    /// there when [`IoOp::SaveReservations`]
+    /// asks), starting from `saved`, what the file held (`None`: no file
+    /// yet).
+    pub fn with_reservations(
+        mut self,
+        path: impl Into<PathBuf>,
+        saved: Option<&str>,
+    ) -> Result<Self> {
         let path = path.into();
-        match std::fs::read_to_string(&path) {
-            Ok(text) => {
-                let pr = Reservations::parse(&text).map_err(|(line, message)| Error::Io {
-                    op: format!("read {}:{line}", path.display()),
-                    message,
-                })?;
-                self.lock().pr = pr;
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => {
-                return Err(Error::Io {
-                    op: format!("read {}", path.display()),
-                    message: e.to_string(),
-                });
-            }
+        if let Some(text) = saved {
+            let pr = Reservations::parse(text).map_err(|(line, message)| Error::Io {
+                op: format!("read {}:{line}", path.display()),
+                message,
+            })?;
+            self.lock().pr = pr;
         }
         self.pr_file = Some(Arc::new(path));
         Ok(self)
@@ -193,35 +264,6 @@ impl LogicalUnit {
         // A panic while holding the lock leaves bookkeeping that is still
         // consistent field by field: keep serving.
         self.state.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Writes the persistent reservations to the reservation file, if the
-    /// unit has one (an empty file when APTPL is off: nothing persists).
-    pub(crate) async fn save_reservations(&self, text: String) -> Result<()> {
-        let Some(path) = self.pr_file.clone() else {
-            return Ok(());
-        };
-        tokio::task::spawn_blocking(move || {
-            use std::io::Write;
-            let tmp = path.with_extension("tmp");
-            let mut f = std::fs::File::create(&tmp)?;
-            f.write_all(text.as_bytes())?;
-            f.sync_all()?;
-            std::fs::rename(&tmp, &*path)?;
-            if let Some(dir) = path.parent() {
-                std::fs::File::open(dir)?.sync_all()?;
-            }
-            Ok::<(), std::io::Error>(())
-        })
-        .await
-        .map_err(|e| Error::Io {
-            op: "save reservations".into(),
-            message: e.to_string(),
-        })?
-        .map_err(|e| Error::Io {
-            op: "save reservations".into(),
-            message: e.to_string(),
-        })
     }
 
     /// Whether a reservation file is configured.

@@ -30,7 +30,7 @@ pub async fn portal_with(discovery_auth: Auth, unit: Option<LogicalUnit>) -> Soc
     config.discovery_auth = discovery_auth;
     let mut portal = bind(config).await;
     if let Some(unit) = unit {
-        portal.map_lun(0, 0, unit);
+        portal.map_lun(IQN, 0, unit).unwrap();
     }
     let addr = portal.local_addr().unwrap();
     tokio::spawn(portal.serve());

@@ -1,0 +1,310 @@
+//! Where a LUN's blocks live: the [`BlockTarget`] trait and the backstores
+//! targetcli offers, memory ([`MemoryBackstore`], its `ramdisk`) and file
+//! ([`FileBackstore`], its `fileio`).
+//!
+//! The SCSI layer calls a `BlockTarget` with whole blocks, already checked
+//! against the capacity; backstores check again (a user's own
+//! implementation might be called directly). A write with `fua` (Force
+//! Unit Access) returns only once the data is on stable storage; `flush`
+//! (SYNCHRONIZE CACHE) makes every earlier write stable.
+//!
+//! Your own storage is a `BlockTarget` too:
+//!
+//! ```
+//! use ha_iscsi::async_trait;
+//! use ha_iscsi::backstore::BlockTarget;
+//!
+//! /// A read-only LUN whose every block reads as 0xEE.
+//! struct Pattern;
+//!
+//! #[async_trait]
+//! impl BlockTarget for Pattern {
+//!     fn block_size(&self) -> u32 { 512 }
+//!     fn block_count(&self) -> u64 { 2048 }
+//!     async fn read(&self, lba: u64, buf: &mut [u8]) -> ha_iscsi::Result<()> {
+//!         self.check(lba, buf.len())?;
+//!         buf.fill(0xEE);
+//!         Ok(())
+//!     }
+//!     async fn write(&self, _lba: u64, _data: &[u8], _fua: bool) -> ha_iscsi::Result<()> {
+//!         Err(ha_iscsi::Error::Io { op: "write".into(), message: "read-only".into() })
+//!     }
+//!     async fn flush(&self) -> ha_iscsi::Result<()> { Ok(()) }
+//! }
+//! ```
+
+use std::sync::RwLock;
+
+use crate::async_trait;
+
+use crate::error::{Error, Result};
+
+#[cfg(feature = "tokio")]
+mod file;
+#[cfg(feature = "tokio")]
+mod perform;
+
+#[cfg(feature = "tokio")]
+pub use file::{FileBackstore, FileOptions};
+#[cfg(feature = "tokio")]
+pub use perform::{execute, perform};
+
+/// A LUN's storage.
+#[async_trait]
+pub trait BlockTarget: Send + Sync + 'static {
+    /// Bytes per block (512 or 4096).
+    fn block_size(&self) -> u32;
+
+    /// Number of blocks.
+    fn block_count(&self) -> u64;
+
+    /// Reads whole blocks from `lba` into `buf`.
+    async fn read(&self, lba: u64, buf: &mut [u8]) -> Result<()>;
+
+    /// Writes whole blocks from `lba`; with `fua`, returns once they are on
+    /// stable storage.
+    async fn write(&self, lba: u64, data: &[u8], fua: bool) -> Result<()>;
+
+    /// Makes every completed write stable (SYNCHRONIZE CACHE).
+    async fn flush(&self) -> Result<()>;
+
+    /// Whether [`BlockTarget::unmap`] frees space (advertised to initiators
+    /// as thin provisioning, so they send UNMAP).
+    fn thin(&self) -> bool {
+        false
+    }
+
+    /// Discards `blocks` blocks from `lba`: they read as zeroes afterwards.
+    /// The default writes zeroes.
+    async fn unmap(&self, lba: u64, blocks: u64) -> Result<()> {
+        self.write_zeroes(lba, blocks).await
+    }
+
+    /// Whether block `lba` is mapped (holds data; otherwise it is
+    /// deallocated and reads as zeroes), and how many blocks from it, at
+    /// most `max`, are in the same state (GET LBA STATUS). The default:
+    /// everything is mapped.
+    async fn provisioning(&self, lba: u64, max: u64) -> Result<(bool, u64)> {
+        self.check(lba, self.block_size() as usize)?;
+        Ok((true, max))
+    }
+
+    /// COMPARE AND WRITE: if the blocks from `lba` equal `expected`, writes
+    /// `new` over them (same length) and returns `None`; otherwise writes
+    /// nothing and returns the offset of the first differing byte.
+    ///
+    /// The SCSI layer calls this with every other write of the unit held
+    /// off, so the default (read, compare, write) is atomic as far as
+    /// initiators can tell. Storage shared beyond this process, or with a
+    /// compare-and-swap of its own, overrides it.
+    async fn compare_and_write(
+        &self,
+        lba: u64,
+        expected: &[u8],
+        new: &[u8],
+        fua: bool,
+    ) -> Result<Option<usize>> {
+        if expected.len() != new.len() {
+            return Err(Error::PartialBlock {
+                len: new.len(),
+                block_size: self.block_size(),
+            });
+        }
+        let mut current = vec![0u8; expected.len()];
+        self.read(lba, &mut current).await?;
+        if let Some(offset) = current.iter().zip(expected).position(|(a, b)| a != b) {
+            return Ok(Some(offset));
+        }
+        self.write(lba, new, fua).await?;
+        Ok(None)
+    }
+
+    /// Writes zeroes to `blocks` blocks from `lba`, in pieces of at most
+    /// 1 MiB.
+    async fn write_zeroes(&self, lba: u64, blocks: u64) -> Result<()> {
+        let size = u64::from(self.block_size());
+        self.check(lba, usize::try_from(blocks * size).unwrap_or(usize::MAX))?;
+        let per = (1 << 20) / size;
+        let zeroes = vec![0u8; (per * size) as usize];
+        let mut at = lba;
+        while at < lba + blocks {
+            let n = per.min(lba + blocks - at);
+            self.write(at, &zeroes[..(n * size) as usize], false)
+                .await?;
+            at += n;
+        }
+        Ok(())
+    }
+
+    /// Checks that `len` bytes from `lba` are whole blocks inside the LUN.
+    fn check(&self, lba: u64, len: usize) -> Result<()> {
+        let size = self.block_size();
+        if size == 0 || !len.is_multiple_of(size as usize) {
+            return Err(Error::PartialBlock {
+                len,
+                block_size: size,
+            });
+        }
+        let blocks = (len / size as usize) as u64;
+        let capacity = self.block_count();
+        if lba.checked_add(blocks).is_none_or(|end| end > capacity) {
+            return Err(Error::OutOfRange {
+                lba,
+                blocks,
+                capacity,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Blocks in memory (targetcli's `ramdisk`): gone when the process ends.
+#[derive(Debug)]
+pub struct MemoryBackstore {
+    block_size: u32,
+    blocks: RwLock<Vec<u8>>,
+}
+
+/// Block sizes a backstore may have (as targetcli allows).
+pub const BLOCK_SIZES: [u32; 4] = [512, 1024, 2048, 4096];
+
+fn valid_block_size(block_size: u32) -> Result<()> {
+    if BLOCK_SIZES.contains(&block_size) {
+        Ok(())
+    } else {
+        Err(Error::Io {
+            op: "configure the backstore".into(),
+            message: format!("block size {block_size} is not one of 512, 1024, 2048, 4096"),
+        })
+    }
+}
+
+impl MemoryBackstore {
+    /// `block_count` zeroed blocks of `block_size` bytes.
+    pub fn new(block_size: u32, block_count: u64) -> Result<Self> {
+        valid_block_size(block_size)?;
+        let len = block_count
+            .checked_mul(u64::from(block_size))
+            .and_then(|len| usize::try_from(len).ok())
+            .ok_or_else(|| Error::Io {
+                op: "allocate the memory backstore".into(),
+                message: format!("{block_count} blocks do not fit in memory"),
+            })?;
+        Ok(Self {
+            block_size,
+            blocks: RwLock::new(vec![0; len]),
+        })
+    }
+
+    fn range(&self, lba: u64, len: usize) -> std::ops::Range<usize> {
+        let start = lba as usize * self.block_size as usize;
+        start..start + len
+    }
+}
+
+#[async_trait]
+impl BlockTarget for MemoryBackstore {
+    fn block_size(&self) -> u32 {
+        self.block_size
+    }
+
+    fn block_count(&self) -> u64 {
+        let len = self.blocks.read().expect("not poisoned").len();
+        len as u64 / u64::from(self.block_size)
+    }
+
+    async fn read(&self, lba: u64, buf: &mut [u8]) -> Result<()> {
+        self.check(lba, buf.len())?;
+        let blocks = self.blocks.read().expect("not poisoned");
+        buf.copy_from_slice(&blocks[self.range(lba, buf.len())]);
+        Ok(())
+    }
+
+    async fn write(&self, lba: u64, data: &[u8], _fua: bool) -> Result<()> {
+        self.check(lba, data.len())?;
+        let range = self.range(lba, data.len());
+        self.blocks.write().expect("not poisoned")[range].copy_from_slice(data);
+        Ok(())
+    }
+
+    async fn flush(&self) -> Result<()> {
+        Ok(())
+    }
+
+    fn thin(&self) -> bool {
+        true
+    }
+
+    async fn unmap(&self, lba: u64, blocks: u64) -> Result<()> {
+        let len = usize::try_from(blocks * u64::from(self.block_size)).unwrap_or(usize::MAX);
+        self.check(lba, len)?;
+        let range = self.range(lba, len);
+        self.blocks.write().expect("not poisoned")[range].fill(0);
+        Ok(())
+    }
+
+    /// A block of zeroes counts as deallocated: memory keeps no map, and
+    /// an unmapped block is exactly one that reads as zeroes.
+    async fn provisioning(&self, lba: u64, max: u64) -> Result<(bool, u64)> {
+        let size = self.block_size as usize;
+        self.check(lba, size)?;
+        let blocks = self.blocks.read().expect("not poisoned");
+        let start = lba as usize * size;
+        let zero = |i: usize| blocks[i..i + size].iter().all(|b| *b == 0);
+        let mapped = !zero(start);
+        let mut run = 1u64;
+        let mut at = start + size;
+        while run < max && at < blocks.len() && zero(at) != mapped {
+            run += 1;
+            at += size;
+        }
+        Ok((mapped, run))
+    }
+}
+
+#[cfg(all(test, feature = "tokio"))]
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    pub(crate) async fn round_trip(store: &dyn BlockTarget) {
+        let size = store.block_size() as usize;
+        let data: Vec<u8> = (0..size * 3).map(|i| (i % 251) as u8).collect();
+        store.write(5, &data, false).await.unwrap();
+        let mut back = vec![0; size * 3];
+        store.read(5, &mut back).await.unwrap();
+        assert_eq!(back, data);
+        let last = store.block_count() - 1;
+        let mut one = vec![0; size];
+        store.read(last, &mut one).await.unwrap();
+        assert_eq!(
+            store.read(last, &mut vec![0; size * 2]).await,
+            Err(Error::OutOfRange {
+                lba: last,
+                blocks: 2,
+                capacity: store.block_count()
+            })
+        );
+        assert!(matches!(
+            store.write(0, &[0; 100], false).await,
+            Err(Error::PartialBlock { len: 100, .. })
+        ));
+        assert!(store.read(u64::MAX, &mut one).await.is_err(), "no overflow");
+        store.unmap(6, 1).await.unwrap();
+        store.read(5, &mut back).await.unwrap();
+        assert_eq!(&back[..size], &data[..size]);
+        assert!(
+            back[size..size * 2].iter().all(|b| *b == 0),
+            "unmapped reads zero"
+        );
+        assert_eq!(&back[size * 2..], &data[size * 2..]);
+    }
+
+    #[tokio::test]
+    async fn memory_blocks_round_trip() {
+        round_trip(&MemoryBackstore::new(512, 2048).unwrap()).await;
+        round_trip(&MemoryBackstore::new(4096, 64).unwrap()).await;
+        assert!(MemoryBackstore::new(0, 1).is_err());
+        assert!(MemoryBackstore::new(1000, 1).is_err());
+    }
+}

@@ -1,0 +1,153 @@
+//! The driver's side of the SCSI emulation's storage operations: each
+//! [`IoOp`] performed on a unit's [`BlockTarget`](super::BlockTarget), and
+//! the reservation file read and written.
+
+use std::fs::File;
+use std::path::PathBuf;
+
+use crate::error::{Error, Result};
+use crate::scsi::unit::Hold;
+use crate::scsi::{self, Completion, IoDone, IoOp, LogicalUnit, Request, Sense, Step};
+
+/// Runs a command to its end, performing its storage operations on the
+/// unit's [`BlockTarget`](super::BlockTarget) (the driver's
+/// loop for one command: [`start`](scsi::start), then [`resume`](scsi::resume) after each operation,
+/// each started when the unit's other operations allow).
+pub async fn execute(unit: Option<&LogicalUnit>, luns: &[u64], req: Request<'_>) -> Completion {
+    let mut step = scsi::start(unit, luns, req);
+    loop {
+        match (step, unit) {
+            (Step::Done(completion), _) => return completion,
+            (Step::Io(op, pending), Some(unit)) => {
+                let mut turn = Turn {
+                    unit,
+                    hold: None,
+                    waiting: false,
+                };
+                while turn.hold.is_none() {
+                    turn.hold = unit.lock().gate.try_begin(&op, &mut turn.waiting);
+                    if turn.hold.is_none() {
+                        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+                    }
+                }
+                let result = perform(unit, op).await;
+                drop(turn);
+                step = scsi::resume(unit, pending, result);
+            }
+            (Step::Io(..), None) => return Completion::check(Sense::NO_SUCH_LUN),
+        }
+    }
+}
+
+/// A storage operation's place at its unit's gate, given back however the
+/// operation ends (done, or its future dropped).
+struct Turn<'a> {
+    unit: &'a LogicalUnit,
+    hold: Option<Hold>,
+    waiting: bool,
+}
+
+impl Drop for Turn<'_> {
+    fn drop(&mut self) {
+        let mut state = self.unit.lock();
+        match self.hold {
+            Some(hold) => state.gate.end(hold),
+            None if self.waiting => state.gate.give_up(),
+            None => {}
+        }
+    }
+}
+
+/// Performs a storage operation the SCSI emulation asked for on `unit`
+/// (the [`Session`](crate::session::Session) let it start only when the
+/// unit's other operations allow: COMPARE AND WRITE and ORWRITE alone, so
+/// nothing lands between their read and their write).
+pub async fn perform(unit: &LogicalUnit, op: IoOp) -> Result<IoDone> {
+    let storage = &*unit.storage;
+    match op {
+        IoOp::Read { lba, len } => {
+            let mut data = vec![0u8; len];
+            storage.read(lba, &mut data).await?;
+            Ok(IoDone::Read(data))
+        }
+        IoOp::Write { lba, data, fua } => {
+            storage.write(lba, &data, fua).await.map(|()| IoDone::Done)
+        }
+        IoOp::Flush => storage.flush().await.map(|()| IoDone::Done),
+        IoOp::Unmap { lba, blocks } => storage.unmap(lba, blocks).await.map(|()| IoDone::Done),
+        IoOp::WriteZeroes { lba, blocks } => storage
+            .write_zeroes(lba, blocks)
+            .await
+            .map(|()| IoDone::Done),
+        IoOp::Provisioning { lba, max } => {
+            let (mapped, run) = storage.provisioning(lba, max).await?;
+            Ok(IoDone::Provisioning { mapped, run })
+        }
+        IoOp::CompareAndWrite { lba, data, fua } => {
+            let (expected, new) = data.split_at(data.len() / 2);
+            let differs = storage.compare_and_write(lba, expected, new, fua).await?;
+            Ok(IoDone::Compared(differs))
+        }
+        IoOp::OrWrite { lba, data, fua } => {
+            let mut current = vec![0u8; data.len()];
+            storage.read(lba, &mut current).await?;
+            for (c, d) in current.iter_mut().zip(&data[..]) {
+                *c |= d;
+            }
+            storage
+                .write(lba, &current, fua)
+                .await
+                .map(|()| IoDone::Done)
+        }
+        IoOp::SaveReservations { text } => save_reservations(unit, text).await,
+    }
+}
+
+/// Writes the persistent reservations to the unit's reservation file
+/// (through a temporary file renamed over it, synced), off the runtime's
+/// threads: PERSISTENT RESERVE OUT is rare, the sync slow.
+async fn save_reservations(unit: &LogicalUnit, text: String) -> Result<IoDone> {
+    let Some(path) = unit.pr_file.clone() else {
+        return Ok(IoDone::Done);
+    };
+    let failed = |message: String| Error::Io {
+        op: "save reservations".into(),
+        message,
+    };
+    tokio::task::spawn_blocking(move || {
+        use std::io::Write;
+        let tmp = path.with_extension("tmp");
+        let mut f = File::create(&tmp)?;
+        f.write_all(text.as_bytes())?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, &*path)?;
+        if let Some(dir) = path.parent() {
+            File::open(dir)?.sync_all()?;
+        }
+        Ok::<(), std::io::Error>(())
+    })
+    .await
+    .map_err(|e| failed(e.to_string()))?
+    .map_err(|e| failed(e.to_string()))?;
+    Ok(IoDone::Done)
+}
+
+impl LogicalUnit {
+    /// Keeps persistent reservations in `path`: registrations made with
+    /// APTPL (Activate Persist Through Power Loss) are written there and
+    /// read back now, so they survive a restart of the target.
+    pub fn with_reservation_file(self, path: impl Into<PathBuf>) -> Result<Self> {
+        let path = path.into();
+        let saved = match std::fs::read_to_string(&path) {
+            Ok(text) => Some(text),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => {
+                return Err(Error::Io {
+                    op: format!("read {}", path.display()),
+                    message: e.to_string(),
+                });
+            }
+        };
+        self.with_reservations(path, saved.as_deref())
+    }
+}

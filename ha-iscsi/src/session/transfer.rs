@@ -1,0 +1,208 @@
+//! R2T and Data-Out bookkeeping of one write (RFC 7143 10.7, 10.8):
+//! immediate data, the unsolicited burst up to FirstBurstLength (only
+//! when InitialR2T is No), then R2Ts of at most MaxBurstLength, at most
+//! MaxOutstandingR2T at a time. DataPDUInOrder and DataSequenceInOrder are
+//! Yes: in each sequence the DataSN counts from 0 and each PDU starts where
+//! the one before ended, so the ranges never overlap and every byte is
+//! counted once.
+
+/// One R2T asked for a range of the write's data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct R2t {
+    /// Its Target Transfer Tag.
+    pub ttt: u32,
+    /// R2TSN.
+    pub r2t_sn: u32,
+    /// First byte asked for.
+    pub offset: usize,
+    /// Bytes asked for.
+    pub len: usize,
+}
+
+/// Data-Out that cannot be taken: its command ends without running.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct OutOfSequence;
+
+/// A write collecting its Data-Out.
+#[derive(Debug)]
+pub(crate) struct Transfer {
+    /// The data so far, as long as the Expected Data Transfer Length.
+    buffer: Vec<u8>,
+    received: usize,
+    /// Where the next R2T starts.
+    next_offset: usize,
+    /// R2Ts in flight.
+    outstanding: Vec<Sequence>,
+    /// The unsolicited burst.
+    unsolicited: Sequence,
+    r2t_sn: u32,
+}
+
+/// One sequence of Data-Out: what it may carry and where it stands.
+#[derive(Debug, Clone, Copy)]
+struct Sequence {
+    /// The R2T's TTT (the reserved tag for the unsolicited burst).
+    ttt: u32,
+    /// Where the next PDU starts.
+    next: usize,
+    /// The end of the range.
+    end: usize,
+    /// The next DataSN.
+    data_sn: u32,
+}
+
+impl Transfer {
+    /// A write of `expected` bytes that came with `immediate` data; what
+    /// the initiator sends unsolicited reaches `unsolicited_end` (the
+    /// immediate data with InitialR2T, FirstBurstLength otherwise).
+    pub fn new(expected: usize, immediate: &[u8], initial_r2t: bool, first_burst: usize) -> Self {
+        let immediate = &immediate[..immediate.len().min(expected)];
+        let mut buffer = vec![0u8; expected];
+        buffer[..immediate.len()].copy_from_slice(immediate);
+        let next_offset = if initial_r2t {
+            immediate.len()
+        } else {
+            first_burst.min(expected).max(immediate.len())
+        };
+        Self {
+            buffer,
+            received: immediate.len(),
+            next_offset,
+            outstanding: Vec::new(),
+            unsolicited: Sequence {
+                ttt: super::NO_TAG,
+                next: immediate.len(),
+                end: next_offset,
+                data_sn: 0,
+            },
+            r2t_sn: 0,
+        }
+    }
+
+    /// Whether every byte came.
+    pub fn complete(&self) -> bool {
+        self.received >= self.buffer.len()
+    }
+
+    /// The next R2T, with `ttt`, if the write still needs data nobody
+    /// asked for and fewer than `max_outstanding` are in flight.
+    pub fn next_r2t(&mut self, ttt: u32, max_burst: usize, max_outstanding: usize) -> Option<R2t> {
+        if self.outstanding.len() >= max_outstanding.max(1) || self.next_offset >= self.buffer.len()
+        {
+            return None;
+        }
+        let offset = self.next_offset;
+        let len = max_burst.max(1).min(self.buffer.len() - offset);
+        self.next_offset += len;
+        self.outstanding.push(Sequence {
+            ttt,
+            next: offset,
+            end: offset + len,
+            data_sn: 0,
+        });
+        let r2t = R2t {
+            ttt,
+            r2t_sn: self.r2t_sn,
+            offset,
+            len,
+        };
+        self.r2t_sn = self.r2t_sn.wrapping_add(1);
+        Some(r2t)
+    }
+
+    /// Takes one Data-Out (`ttt` [`NO_TAG`](super::NO_TAG) for unsolicited
+    /// data); `final_pdu`: its F bit, which must be on the PDU that ends
+    /// its sequence.
+    pub fn accept(
+        &mut self,
+        ttt: u32,
+        data_sn: u32,
+        offset: usize,
+        data: &[u8],
+        final_pdu: bool,
+    ) -> Result<(), OutOfSequence> {
+        let index = self.outstanding.iter().position(|s| s.ttt == ttt);
+        let sequence = match index {
+            _ if ttt == super::NO_TAG => &mut self.unsolicited,
+            Some(i) => &mut self.outstanding[i],
+            None => return Err(OutOfSequence),
+        };
+        let end = offset.checked_add(data.len()).ok_or(OutOfSequence)?;
+        let fits = data_sn == sequence.data_sn
+            && offset == sequence.next
+            && end <= sequence.end
+            && (!final_pdu || end == sequence.end);
+        if !fits {
+            return Err(OutOfSequence);
+        }
+        sequence.next = end;
+        sequence.data_sn = sequence.data_sn.wrapping_add(1);
+        self.buffer[offset..end].copy_from_slice(data);
+        self.received += data.len();
+        if final_pdu && let Some(i) = index.filter(|_| ttt != super::NO_TAG) {
+            self.outstanding.remove(i);
+        }
+        Ok(())
+    }
+
+    /// The data, once complete.
+    pub fn into_data(self) -> Vec<u8> {
+        self.buffer
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::NO_TAG;
+    use super::*;
+
+    #[test]
+    fn r2ts_cover_the_rest_in_bursts() {
+        let mut t = Transfer::new(10_000, &[1; 1000], true, 0);
+        let a = t.next_r2t(1, 4096, 2).unwrap();
+        let b = t.next_r2t(2, 4096, 2).unwrap();
+        assert_eq!((a.offset, a.len, b.offset, b.len), (1000, 4096, 5096, 4096));
+        assert_eq!(t.next_r2t(3, 4096, 2), None, "MaxOutstandingR2T");
+        t.accept(1, 0, 1000, &[2; 4096], true).unwrap();
+        let c = t.next_r2t(3, 4096, 2).unwrap();
+        assert_eq!((c.offset, c.len, c.r2t_sn), (9192, 808, 2));
+        assert_eq!(t.accept(2, 1, 5096, &[0; 10], false), Err(OutOfSequence));
+        assert!(!t.complete());
+    }
+
+    #[test]
+    fn data_must_come_in_order_once() {
+        let mut t = Transfer::new(4096, &[], true, 0);
+        t.next_r2t(1, 4096, 1).unwrap();
+        t.accept(1, 0, 0, &[1; 1024], false).unwrap();
+        assert_eq!(
+            t.accept(1, 1, 0, &[1; 1024], false),
+            Err(OutOfSequence),
+            "the same range again"
+        );
+        assert_eq!(
+            t.accept(1, 1, 1024, &[1; 1024], true),
+            Err(OutOfSequence),
+            "F before the end of the sequence"
+        );
+        assert_eq!(
+            t.accept(NO_TAG, 0, 1024, &[1; 1024], false),
+            Err(OutOfSequence),
+            "unsolicited data with InitialR2T"
+        );
+        t.accept(1, 1, 1024, &[1; 3072], true).unwrap();
+        assert!(t.complete());
+    }
+
+    #[test]
+    fn the_unsolicited_burst_reaches_first_burst_length() {
+        let mut t = Transfer::new(8192, &[1; 512], false, 2048);
+        t.accept(NO_TAG, 0, 512, &[1; 1536], true).unwrap();
+        let r2t = t.next_r2t(1, 65536, 1).unwrap();
+        assert_eq!((r2t.offset, r2t.len), (2048, 6144));
+        assert_eq!(
+            t.accept(NO_TAG, 1, 2048, &[1; 512], false),
+            Err(OutOfSequence)
+        );
+    }
+}

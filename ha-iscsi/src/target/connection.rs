@@ -1,0 +1,156 @@
+//! One connection of a portal: socket bytes through the [`Decoder`] into
+//! its [`Session`], the session's PDUs out, its storage operations
+//! performed on the backstores, its deadlines slept on, and the portal's
+//! signals (a stop, a target cold reset) passed in.
+
+use bytes::BytesMut;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::time::Instant;
+
+use super::Signals;
+use crate::backstore;
+use crate::error::Error;
+use crate::pdu::Decoder;
+use crate::session::{CloseReason, Event, Session, SessionConfig};
+
+/// Serves one connection: reads PDUs into its [`Session`], writes what it
+/// sends, performs its storage operations, and wakes it at its deadlines,
+/// until it closes.
+pub(super) async fn serve_connection(
+    mut stream: TcpStream,
+    config: SessionConfig,
+    tsih: u16,
+    signals: &Signals,
+) -> std::io::Result<()> {
+    let seed: [u8; 17] = crate::random().map_err(|e| std::io::Error::other(e.to_string()))?;
+    let mut session = Session::new(config, tsih, seed, Instant::now().into_std());
+    let result = drive(&mut stream, &mut session, signals).await;
+    // Whatever ended the connection, the nexus is gone.
+    session.handle_disconnect();
+    result
+}
+
+async fn drive(
+    stream: &mut TcpStream,
+    session: &mut Session,
+    signals: &Signals,
+) -> std::io::Result<()> {
+    let mut decoder = Decoder::new(8192);
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut out = BytesMut::new();
+    let mut cold_reset = signals.cold_reset.subscribe();
+    let mut stopping = signals.stopping.subscribe();
+    loop {
+        let mut closing = None;
+        let wake = session.poll_timeout().map(Instant::from_std);
+        tokio::select! {
+            read = stream.read(&mut buf) => {
+                let n = read?;
+                if n == 0 {
+                    return Ok(());
+                }
+                decoder.handle_bytes(&buf[..n]);
+                loop {
+                    let now = Instant::now().into_std();
+                    match decoder.poll_pdu() {
+                        Ok(Some(pdu)) => session.handle_pdu(now, pdu),
+                        Ok(None) => break,
+                        Err(e) => session.handle_decode_error(now, e, decoder.last_header()),
+                    }
+                    perform_io(session).await;
+                    closing = drain(session, &mut decoder, &mut out, signals)?;
+                    if closing.is_some() {
+                        break;
+                    }
+                    if out.len() >= 64 * 1024 {
+                        stream.write_all(&out).await?;
+                        out.clear();
+                    }
+                }
+            }
+            () = async { tokio::time::sleep_until(wake.unwrap_or_else(Instant::now)).await }, if wake.is_some() => {
+                session.handle_timeout(Instant::now().into_std());
+            }
+            Ok(()) = cold_reset.changed() => {
+                let (target, _) = *cold_reset.borrow_and_update();
+                session.handle_cold_reset(target);
+            }
+            Ok(()) = stopping.changed() => {
+                if *stopping.borrow_and_update() {
+                    session.handle_stop(Instant::now().into_std());
+                }
+            }
+        }
+        // A retried storage operation (the unit's gate let it start).
+        perform_io(session).await;
+        closing = closing.or(drain(session, &mut decoder, &mut out, signals)?);
+        if !out.is_empty() {
+            stream.write_all(&out).await?;
+            out.clear();
+        }
+        match closing {
+            None => {}
+            // What was queued went out; the connection ends in error.
+            Some(CloseReason::Malformed(e)) => {
+                return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, e));
+            }
+            Some(reason) => {
+                tracing::debug!(?reason, "closing the connection");
+                return Ok(());
+            }
+        }
+    }
+}
+
+/// Performs the session's storage operations, one at a time, handing
+/// each result back before the next (reads of a file in memory and
+/// non-blocking reads complete on this task, without a hand-off).
+async fn perform_io(session: &mut Session) {
+    while let Some(io) = session.poll_io() {
+        let result = match session.units().get(io.unit) {
+            Some((_, unit)) => backstore::perform(unit, io.op).await,
+            None => Err(Error::Io {
+                op: "perform".into(),
+                message: format!("no unit #{}", io.unit),
+            }),
+        };
+        session.handle_io_done(Instant::now().into_std(), io.tag, result);
+    }
+}
+
+/// Encodes what the session sends into `out` and applies its events; why
+/// it closed, once it did.
+fn drain(
+    session: &mut Session,
+    decoder: &mut Decoder,
+    out: &mut BytesMut,
+    signals: &Signals,
+) -> std::io::Result<Option<CloseReason>> {
+    while let Some(transmit) = session.poll_transmit() {
+        transmit
+            .encode(out)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
+    }
+    let mut close = None;
+    while let Some(event) = session.poll_event() {
+        match event {
+            Event::LoggedIn {
+                digests,
+                max_data_segment,
+                ..
+            } => {
+                decoder.set_digests(digests);
+                decoder.set_max_data_len(max_data_segment);
+            }
+            Event::ColdReset(target) => {
+                signals.cold_reset.send_modify(|(t, n)| {
+                    *t = target;
+                    *n += 1;
+                });
+            }
+            Event::Close(reason) => close = Some(reason),
+        }
+    }
+    Ok(close)
+}
