@@ -139,7 +139,9 @@ async fn fencing_through_ha_target() {
         .await
         .unwrap();
     let store = Arc::new(MemoryBackstore::new(512, 2048).unwrap());
-    portal.map_lun(0, 0, LogicalUnit::new(store, "disk1"));
+    portal
+        .map_lun(IQN, 0, LogicalUnit::new(store, "disk1"))
+        .unwrap();
     let addr = portal.local_addr().unwrap();
     tokio::spawn(portal.serve());
     let lun = Lun {
