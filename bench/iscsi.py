@@ -7,6 +7,10 @@ SECONDS long), qemu-img bench 4k reads and writes at depth 32 with a
 1 MiB + 4 KiB stride (scattered over the LUN; qemu-img bench has no random
 mode), and 1 MiB sequential reads and writes at depth 4. The order of the
 targets alternates between rounds; medians of ROUNDS rounds.
+
+BEFORE=PATH adds another ha-target binary (an earlier build, e.g. of the
+previous commit) to the same rounds, so a change is measured against what
+it changed, in the same run, next to tgtd.
 """
 
 import json
@@ -30,10 +34,13 @@ LUN = WORK / "lun.img"
 LUN_SIZE = 1 << 30
 HA_TARGET = ROOT / "target" / "release" / "ha-target"
 QEMU = Path(os.environ.get("HA_QEMU_ISCSI", "/opt/ha-rs/qemu-iscsi"))
-IQN = {"ha-target": "iqn.2025-09.com.example:storage", "tgtd": "iqn.2025-09.com.example:tgt"}
-LUN_NUMBER = {"ha-target": 0, "tgtd": 1}
-PORT = {"ha-target": 3290, "tgtd": 3291}
-IMPLS = ["ha-target", "tgtd"]
+BEFORE = os.environ.get("BEFORE")
+IQN = {"ha-target": "iqn.2025-09.com.example:storage", "tgtd": "iqn.2025-09.com.example:tgt",
+       "before": "iqn.2025-09.com.example:storage"}
+LUN_NUMBER = {"ha-target": 0, "tgtd": 1, "before": 0}
+PORT = {"ha-target": 3290, "tgtd": 3291, "before": 3292}
+BINARY = {"ha-target": HA_TARGET, "before": Path(BEFORE) if BEFORE else None}
+IMPLS = ["ha-target", "tgtd"] + (["before"] if BEFORE else [])
 CONTROL = "917"
 STRIDE = 1052672
 
@@ -56,9 +63,9 @@ def wait_port(port):
 
 
 def start(impl):
-    if impl == "ha-target":
+    if impl in BINARY:
         proc = subprocess.Popen(
-            ["taskset", "-c", "0", str(HA_TARGET), "--iqn", IQN[impl], "--lun", f"disk1={LUN}",
+            ["taskset", "-c", "0", str(BINARY[impl]), "--iqn", IQN[impl], "--lun", f"disk1={LUN}",
              "--portal", f"127.0.0.1:{PORT[impl]}"],
             stderr=subprocess.DEVNULL,
         )
@@ -161,7 +168,7 @@ def main():
     results = {impl: [] for impl in IMPLS}
     try:
         for r in range(ROUNDS):
-            for impl in IMPLS if r % 2 == 0 else IMPLS[::-1]:
+            for impl in IMPLS[r % len(IMPLS):] + IMPLS[:r % len(IMPLS)]:
                 results[impl].append(round_for(impl))
                 print(f"round {r + 1} {impl:9} {results[impl][-1]}", flush=True)
     finally:
@@ -196,7 +203,7 @@ def main():
         f"- `iscsi-perf -m 32 -b 8 -r` for {SECONDS:g} s; `qemu-img bench -d 32 -s 4k -S {STRIDE} -c 100000 [-w]`"
         " (a stride of 1 MiB + 4 KiB scatters the I/O over the LUN); `qemu-img bench -d 4 -s 1M -c 3000 [-w]`.",
         "- RSS: VmRSS idle after start, VmHWM (peak) after the round's single session.",
-        f"- Medians of {ROUNDS} rounds, target order alternating. Ratios are ha-target / tgtd from the same run.",
+        f"- Medians of {ROUNDS} rounds, target order rotated each round. Ratios are ha-target / tgtd from the same run.",
         "",
         "| | " + " | ".join(c[1] for c in cols) + " | RSS idle KiB | peak RSS KiB |",
         "|---|" + "---|" * (len(cols) + 2),
@@ -210,6 +217,14 @@ def main():
     for key, name, target in cols:
         ratio = med("ha-target", key) / med("tgtd", key)
         lines.append(f"| {name} | {ratio:.2f}x | >= {target:.1f}x | {'met' if ratio >= target else 'MISSED'} |")
+    if BEFORE:
+        lines += ["", "### This build against the earlier one (`before`: BEFORE=" + Path(BEFORE).name + ")", "",
+                  "| measure | this / before | before / tgtd | this / tgtd |", "|---|---|---|---|"]
+        for key, name, _ in cols:
+            lines.append(
+                f"| {name} | {med('ha-target', key) / med('before', key):.2f}x"
+                f" | {med('before', key) / med('tgtd', key):.2f}x | {med('ha-target', key) / med('tgtd', key):.2f}x |"
+            )
     peak = med("ha-target", "rss_peak_kib") - med("ha-target", "rss_idle_kib")
     lines += [
         "",

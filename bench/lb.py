@@ -4,6 +4,10 @@
 Every proxy gets one worker pinned to core 0; the backend (nginx), wrk and
 iperf3 run on core 1. Each figure is the median of ROUNDS rounds; the order
 of the proxies rotates between rounds. Results go to docs/benchmarks.md.
+
+BEFORE=PATH adds another ha-lb binary (an earlier build, e.g. of the
+previous commit) to the same rounds as "before", so a change is measured
+against what it changed, in the same run, next to HAProxy.
 """
 
 import json
@@ -32,6 +36,7 @@ CONNS = int(os.environ.get("CONNECTIONS", "50"))
 IDLE = int(os.environ.get("IDLE_CONNECTIONS", "9900"))
 MAXCONN = IDLE + 90
 HA_LB = ROOT / "target" / "release" / "ha-lb"
+BEFORE = os.environ.get("BEFORE")
 CLK = os.sysconf("SC_CLK_TCK")
 
 BACKEND, IPERF = 18080, 5201
@@ -39,6 +44,7 @@ PORTS = {  # name: (http port, tcp port)
     "ha-lb": (18082, 18092),
     "haproxy": (18081, 18091),
     "nginx": (18083, 18093),
+    "before": (18084, 18094),
 }
 
 
@@ -141,7 +147,7 @@ listen tcp
     bind 127.0.0.1:{{tcp}}
     server i1 127.0.0.1:{IPERF}
 """
-    for name in ("haproxy", "ha-lb"):
+    for name in ("haproxy", "ha-lb", "before"):
         http, tcp = PORTS[name]
         (d / f"{name}.cfg").write_text(
             f"global\n    nbthread 1\n    maxconn {MAXCONN}\n" + common.format(http=http, tcp=tcp)
@@ -151,6 +157,8 @@ listen tcp
 def proxy_cmd(name, d):
     if name == "ha-lb":
         return [str(HA_LB), "-db", "-f", str(d / "ha-lb.cfg")]
+    if name == "before":
+        return [BEFORE, "-db", "-f", str(d / "before.cfg")]
     if name == "haproxy":
         return ["haproxy", "-db", "-f", str(d / "haproxy.cfg")]
     return ["nginx", "-c", str(d / "nginx.conf"), "-g", "daemon off;"]
@@ -233,11 +241,11 @@ def main():
     iperf_srv = start(["iperf3", "-s", "-p", str(IPERF)], 1)
     wait_port(BACKEND)
     wait_port(IPERF)
-    names = ["ha-lb", "haproxy", "nginx"]
+    names = ["ha-lb", "haproxy", "nginx"] + (["before"] if BEFORE else [])
     results = {n: [] for n in names + ["backend"]}
     try:
         for r in range(ROUNDS):
-            order = names[r % 3:] + names[: r % 3]
+            order = names[r % len(names):] + names[: r % len(names)]
             print(f"round {r + 1}/{ROUNDS}: {' '.join(order)}", flush=True)
             results["backend"].append({
                 "ka": wrk(BACKEND, False, backend.pid),
@@ -324,7 +332,7 @@ def write_report(results):
         "| | keep-alive req/s | p50 ms | p99 ms | req per CPU-s | close req/s | close p99 ms | close req per CPU-s | TCP MB/s | RSS idle KiB | RSS 10k conns KiB |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for name in ["ha-lb", "haproxy", "nginx", "backend"]:
+    for name in ["ha-lb", "haproxy", "nginx", "backend"] + (["before"] if BEFORE else []):
         r = rows[name]
         lines.append(
             f"| {name} | {fmt(r['ka_rps'])} | {fmt(r['ka_p50'], 2)} | {fmt(r['ka_p99'], 2)} | "
@@ -347,6 +355,22 @@ def write_report(results):
         f"| TCP MB/s | {ratio(a['tcp'], h['tcp'])} | >= 0.9x |",
         f"| RSS with {IDLE:,} idle connections | {ratio(a['rss'], h['rss'])} | <= 1.5x |",
         "",
+    ]
+    if BEFORE:
+        b = rows["before"]
+        lines += [
+            f"### This build against the earlier one (`before`: BEFORE={Path(BEFORE).name})",
+            "",
+            "| measure | this / before | before / HAProxy | this / HAProxy |",
+            "|---|---|---|---|",
+        ]
+        for key, label in [("ka_rps", "keep-alive req/s"), ("ka_cpu", "keep-alive req per CPU-second"),
+                           ("ka_p99", "keep-alive p99"), ("cl_rps", "close req/s"),
+                           ("cl_cpu", "close req per CPU-second"), ("cl_p99", "close p99"),
+                           ("tcp", "TCP MB/s"), ("rss", f"RSS with {IDLE:,} idle connections")]:
+            lines.append(f"| {label} | {ratio(a[key], b[key])} | {ratio(b[key], h[key])} | {ratio(a[key], h[key])} |")
+        lines.append("")
+    lines += [
         "Raw per-round figures:",
         "",
         "```json",
