@@ -175,7 +175,7 @@ fn bad_input_is_an_error_naming_the_file_never_a_panic() {
     std::fs::write(&bad, "<cib><configuration><resources><primitive id=").unwrap();
     let (code, _, err) = simulate(&["-x", bad.to_str().unwrap()]);
     assert_eq!(code, 1);
-    assert!(err.contains("bad.xml"), "{err}");
+    assert!(err.contains("bad.xml:1: malformed XML"), "{err}");
     let (code, _, err) = simulate(&["-x", dir.join("missing.xml").to_str().unwrap()]);
     assert_eq!(code, 1);
     assert!(err.contains("missing.xml"), "{err}");

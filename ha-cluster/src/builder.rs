@@ -47,6 +47,7 @@ use crate::score::Score;
 
 fn invalid(id: &str, message: String) -> Error {
     Error::Element {
+        location: Default::default(),
         element: "primitive".into(),
         id: id.to_owned(),
         message,
@@ -233,6 +234,7 @@ impl CibBuilder {
             };
             if let Some(r) = refs.iter().find(|r| !ids.contains(r.as_str())) {
                 return Err(Error::UnknownResource {
+                    location: Default::default(),
                     element: "constraint".into(),
                     id: id.clone(),
                     resource: (*r).clone(),

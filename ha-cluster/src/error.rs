@@ -1,22 +1,29 @@
 //! The crate's error type.
 
+use std::path::Path;
+
+use ha_core::Location;
+
 use crate::scheduler::Unsupported;
 
 /// What can go wrong reading or building a CIB, or scheduling it.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// The XML is not well formed.
-    #[error("malformed XML at byte {position}: {message}")]
+    #[error("{}malformed XML: {message}", place(location))]
     Xml {
-        /// Where the reader stopped.
-        position: u64,
+        /// Where the reader stopped (the file is empty for text that was
+        /// not read from a file).
+        location: Location,
         /// What it found.
         message: String,
     },
     /// An element is missing something or holds a bad value.
-    #[error("<{element} id=\"{id}\">: {message}")]
+    #[error("{}<{element} id=\"{id}\">: {message}", place(location))]
     Element {
+        /// Where the element starts (line 0 for a CIB built in code).
+        location: Location,
         /// The element's name.
         element: String,
         /// Its id (empty when it has none).
@@ -36,8 +43,13 @@ pub enum Error {
         expected: &'static str,
     },
     /// A constraint names a resource that is not configured.
-    #[error("<{element} id=\"{id}\">: names an unknown resource '{resource}'")]
+    #[error(
+        "{}<{element} id=\"{id}\">: names an unknown resource '{resource}'",
+        place(location)
+    )]
     UnknownResource {
+        /// Where the constraint starts (line 0 for one built in code).
+        location: Location,
         /// The constraint's element (`rsc_colocation`...; `constraint`
         /// for one built in code).
         element: String,
@@ -55,6 +67,44 @@ pub enum Error {
     /// The CIB uses something the scheduler does not handle.
     #[error(transparent)]
     Unsupported(#[from] Unsupported),
+    /// A CIB file could not be read, or is not UTF-8 (the error names the
+    /// file, and the line of a bad byte).
+    #[error(transparent)]
+    Read(#[from] ha_core::Error),
+}
+
+impl Error {
+    /// The same error, saying that the text it is about was read from
+    /// `file`.
+    pub(crate) fn in_file(mut self, file: &Path) -> Self {
+        if let Error::Xml { location, .. }
+        | Error::Element { location, .. }
+        | Error::UnknownResource { location, .. } = &mut self
+        {
+            location.file = file.to_path_buf();
+        }
+        self
+    }
+
+    /// Where in the CIB's text the error is, when it is about the text.
+    pub fn location(&self) -> Option<&Location> {
+        match self {
+            Error::Xml { location, .. }
+            | Error::Element { location, .. }
+            | Error::UnknownResource { location, .. } => Some(location),
+            _ => None,
+        }
+    }
+}
+
+/// `file:line: `, `line N: ` for text not read from a file, or nothing for
+/// a CIB built in code.
+fn place(location: &Location) -> String {
+    match (location.file.as_os_str().is_empty(), location.line) {
+        (_, 0) => String::new(),
+        (true, line) => format!("line {line}: "),
+        (false, _) => format!("{location}: "),
+    }
 }
 
 /// Results in ha-cluster.

@@ -1,5 +1,6 @@
 //! A small element tree read with quick-xml: what the CIB import walks.
 
+use ha_core::Location;
 use quick_xml::events::Event;
 
 use crate::error::{Error, Result};
@@ -14,6 +15,9 @@ pub struct Element {
     pub attributes: Vec<(String, String)>,
     /// Child elements in document order.
     pub children: Vec<Element>,
+    /// The line its start tag is on, counted from 1 (0 when it was not
+    /// read from text).
+    pub line: u32,
 }
 
 impl Element {
@@ -40,9 +44,18 @@ impl Element {
         self.children.iter().find(|c| c.name == name)
     }
 
+    /// Where the element starts, for errors.
+    pub fn location(&self) -> Location {
+        Location {
+            file: Default::default(),
+            line: self.line,
+        }
+    }
+
     /// An error about this element.
     pub fn error(&self, message: impl Into<String>) -> Error {
         Error::Element {
+            location: self.location(),
             element: self.name.clone(),
             id: self.id().to_owned(),
             message: message.into(),
@@ -55,25 +68,31 @@ pub fn parse(text: &str) -> Result<Element> {
     let mut reader = quick_xml::Reader::from_str(text);
     let mut stack: Vec<Element> = Vec::new();
     let mut root = None;
-    let bad = |reader: &quick_xml::Reader<&[u8]>, message: String| Error::Xml {
-        position: reader.buffer_position(),
+    let mut lines = Lines::new(text);
+    let bad = |reader: &quick_xml::Reader<&[u8]>, lines: &mut Lines, message: String| Error::Xml {
+        location: Location {
+            file: Default::default(),
+            line: lines.at(reader.buffer_position()),
+        },
         message,
     };
     loop {
+        let start = reader.buffer_position();
         let event = reader
             .read_event()
-            .map_err(|e| bad(&reader, e.to_string()))?;
+            .map_err(|e| bad(&reader, &mut lines, e.to_string()))?;
         match event {
             Event::Start(ref e) | Event::Empty(ref e) => {
                 let mut element = Element {
                     name: String::from_utf8_lossy(e.name().as_ref()).into_owned(),
+                    line: lines.at(start),
                     ..Element::default()
                 };
                 for a in e.attributes() {
-                    let a = a.map_err(|err| bad(&reader, err.to_string()))?;
+                    let a = a.map_err(|err| bad(&reader, &mut lines, err.to_string()))?;
                     let value = a
                         .decode_and_unescape_value(reader.decoder())
-                        .map_err(|err| bad(&reader, err.to_string()))?;
+                        .map_err(|err| bad(&reader, &mut lines, err.to_string()))?;
                     element.attributes.push((
                         String::from_utf8_lossy(a.key.as_ref()).into_owned(),
                         value.into_owned(),
@@ -90,7 +109,7 @@ pub fn parse(text: &str) -> Result<Element> {
             Event::End(_) => {
                 let done = stack
                     .pop()
-                    .ok_or_else(|| bad(&reader, "unbalanced end tag".into()))?;
+                    .ok_or_else(|| bad(&reader, &mut lines, "unbalanced end tag".into()))?;
                 match stack.last_mut() {
                     Some(parent) => parent.children.push(done),
                     None => root = Some(done),
@@ -103,10 +122,47 @@ pub fn parse(text: &str) -> Result<Element> {
     if !stack.is_empty() {
         return Err(bad(
             &reader,
+            &mut lines,
             format!("<{}> is not closed", stack[stack.len() - 1].name),
         ));
     }
-    root.ok_or_else(|| bad(&reader, "no root element".into()))
+    root.ok_or_else(|| bad(&reader, &mut lines, "no root element".into()))
+}
+
+/// Byte offsets to line numbers, for offsets that only grow (a reader's
+/// position): each newline is counted once.
+struct Lines<'a> {
+    text: &'a [u8],
+    offset: usize,
+    line: u32,
+}
+
+impl<'a> Lines<'a> {
+    fn new(text: &'a str) -> Self {
+        Self {
+            text: text.as_bytes(),
+            offset: 0,
+            line: 1,
+        }
+    }
+
+    /// The line the byte at `position` is on.
+    fn at(&mut self, position: u64) -> u32 {
+        let end = usize::try_from(position)
+            .unwrap_or(usize::MAX)
+            .min(self.text.len());
+        if end > self.offset {
+            let newlines = self.text[self.offset..end]
+                .iter()
+                .filter(|&&b| b == b'\n')
+                .count();
+            self.line = self
+                .line
+                .saturating_add(u32::try_from(newlines).unwrap_or(u32::MAX));
+            self.offset = end;
+        }
+        self.line
+    }
 }
 
 #[cfg(test)]
@@ -123,6 +179,15 @@ mod tests {
             Some("<")
         );
         assert!(parse("<a><b></a>").is_err());
+        let root = parse("<cib>\n  <x id=\"one\"/>\n\n  <y/></cib>").unwrap();
+        assert_eq!(root.line, 1);
+        assert_eq!(root.child("x").unwrap().line, 2);
+        assert_eq!(root.child("y").unwrap().line, 4);
+        let err = parse("<cib>\n<a>\n</b></cib>").unwrap_err();
+        assert!(
+            matches!(&err, Error::Xml { location, .. } if location.line == 3),
+            "{err}"
+        );
         assert!(parse("<a>").is_err());
         assert!(parse("").is_err());
     }

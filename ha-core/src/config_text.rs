@@ -1,7 +1,8 @@
-//! Configuration files read as text: every classic-format importer
-//! (haproxy.cfg, keepalived.conf, corosync.conf, ...) reads its files
-//! through here, so a byte that is not UTF-8 is reported the same way,
-//! as `file:line`.
+//! Configuration files read as text.
+//!
+//! Every classic-format importer (haproxy.cfg, keepalived.conf, ...) reads
+//! its files through here, so a byte that is not UTF-8 is reported the
+//! same way, as `file:line`.
 
 use std::path::Path;
 

@@ -1,6 +1,7 @@
-//! Randomness from the operating system: one place for the session ids,
-//! nonces, initiator ISIDs and jitter the crates need, so none of them opens
-//! `/dev/urandom` on its own.
+//! Randomness from the operating system.
+//!
+//! One place for the session ids, nonces, initiator ISIDs and jitter the
+//! crates need, so none of them opens `/dev/urandom` on its own.
 //!
 //! Pure cores never call this: they take their random values (or a seed) as
 //! inputs, and their drivers draw them here.

@@ -1,6 +1,7 @@
-//! When health probes run: HAProxy's `inter`, `fastinter`, `downinter` and
-//! `timeout check`, as a plain value the [`Checker`](crate::Checker) driver
-//! (or any other driver) follows.
+//! When health probes run.
+//!
+//! HAProxy's `inter`, `fastinter`, `downinter` and `timeout check`, as a
+//! plain value the `Checker` driver (or any other driver) follows.
 
 use std::time::Duration;
 

@@ -105,3 +105,8 @@ pub use fencer::{Action, Fencer, PowerState};
 /// writing a device needs no extra dependency.
 pub use ha_core::async_trait;
 pub use metadata::{Metadata, Parameter, ParameterType};
+
+// The README's example is compiled too (it needs the drivers).
+#[cfg(all(doctest, feature = "tokio"))]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -75,3 +75,8 @@ pub use ha_core::async_trait;
 pub(crate) fn random<const N: usize>() -> Result<[u8; N]> {
     ha_core::random::bytes().map_err(|e| Error::Entropy(e.to_string()))
 }
+
+// The README's example is compiled too (it needs the drivers).
+#[cfg(all(doctest, feature = "tokio"))]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

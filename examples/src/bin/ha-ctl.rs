@@ -16,6 +16,7 @@
 
 use std::fmt::Write as _;
 use std::io::Write as _;
+use std::path::Path;
 use std::process::ExitCode;
 
 use ha_cluster::{Cib, Graph, Task, allocation, schedule, simulate, status, summary};
@@ -54,22 +55,16 @@ fn main() -> ExitCode {
         eprintln!("ha-ctl: {USAGE}");
         return ExitCode::from(2);
     };
-    let text = match std::fs::read_to_string(&file) {
-        Ok(t) => t,
-        Err(e) => {
-            eprintln!("ha-ctl: {file}: {e}");
-            return ExitCode::from(1);
-        }
-    };
     // Failures expire and date rules are judged at the CIB's
     // execution-date, else now (as crm_simulate).
     let clock = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64);
-    let cib = match Cib::from_xml_at(&text, Some(clock)) {
+    // Errors name the file (and the line, for its text).
+    let cib = match Cib::load(Path::new(&file), Some(clock)) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("ha-ctl: {file}: {e}");
+            eprintln!("ha-ctl: {e}");
             return ExitCode::from(1);
         }
     };

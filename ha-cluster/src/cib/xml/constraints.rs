@@ -36,6 +36,7 @@ pub(super) fn read(config: &Element) -> Result<Vec<Constraint>> {
                 };
                 if let Some(r) = refs.iter().find(|r| !known.contains(r.as_str())) {
                     return Err(Error::UnknownResource {
+                        location: e.location(),
                         element: e.name.clone(),
                         id: e.id().to_owned(),
                         resource: (*r).clone(),

@@ -30,6 +30,14 @@ impl Cib {
         Self::from_xml_at(text, None)
     }
 
+    /// Reads a CIB file (as `crm_simulate -x FILE` does at time `clock`,
+    /// see [`Cib::from_xml_at`]); errors about its text name the file and
+    /// line.
+    pub fn load(path: &std::path::Path, clock: Option<i64>) -> Result<Self> {
+        let text = ha_core::config_text::read(path)?;
+        Self::from_xml_at(&text, clock).map_err(|e| e.in_file(path))
+    }
+
     /// Reads Pacemaker's CIB XML as crm_simulate does at time `clock`
     /// (seconds since the epoch): the CIB's `execution-date` if it has
     /// one, else `clock`, is when date rules are judged and failures
@@ -173,6 +181,42 @@ mod tests {
             Err(crate::Error::Xml { .. })
         ));
         assert!(Cib::from_xml("<nodes/>").is_err());
+    }
+
+    #[test]
+    fn errors_name_the_line_and_a_loaded_file() {
+        let text = chapter().replace("class=\"systemd\"", "class=\"bogus\"");
+        let line = text
+            .lines()
+            .position(|l| l.contains("bogus"))
+            .expect("the changed line") as u32
+            + 1;
+        let e = Cib::from_xml(&text).unwrap_err();
+        assert_eq!(e.location().map(|l| l.line), Some(line), "{e}");
+        assert!(e.to_string().starts_with(&format!("line {line}: ")), "{e}");
+
+        let dir = std::env::temp_dir().join(format!("ha-cluster-load-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("cib.xml");
+        std::fs::write(&file, &text).unwrap();
+        let e = Cib::load(&file, None).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with(&format!("{}:{line}: <primitive", file.display())),
+            "{e}"
+        );
+        std::fs::write(&file, b"<cib>\n<configuration \xff/>\n</cib>").unwrap();
+        let e = Cib::load(&file, None).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("cib.xml:2: this line is not valid UTF-8"),
+            "{e}"
+        );
+        assert!(matches!(
+            Cib::load(&dir.join("missing.xml"), None),
+            Err(crate::Error::Read(ha_core::Error::ReadConfig { .. }))
+        ));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
