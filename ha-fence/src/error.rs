@@ -2,23 +2,34 @@
 //!
 //! The kinds are the ones a fencing decision needs apart: a parameter is
 //! wrong (fix the configuration), the device refused the login, it cannot
-//! be reached, it did not answer in time, it broke its protocol, or it
-//! answered but the fence was not confirmed.
+//! be reached, it did not answer in time, it broke its protocol, it
+//! answered but the fence was not confirmed, or it failed otherwise; and,
+//! for a whole topology, no device can fence the host or every level
+//! failed ([`Error::Exhausted`], with each [`Attempt`]).
+//!
+//! The kind a [`Fencer`](crate::Fencer) returns decides what a
+//! [`Topology`](crate::topology::Topology) does next:
+//! [`Error::is_transient`] ones are tried again, the others go straight
+//! to the next device or level.
 
 use std::fmt;
 use std::io;
 
+use crate::fencer::Action;
+
 /// What can go wrong while fencing.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// A parameter is missing or invalid.
+    /// A parameter is missing or invalid. Not tried again.
     #[error("bad parameter: {0}")]
     BadParameter(String),
-    /// The device refused the credentials (or the cipher suite).
+    /// The device refused the credentials (or the cipher suite). Not
+    /// tried again.
     #[error("login refused: {0}")]
     LoginRefused(String),
     /// An I/O operation on the device failed: it cannot be reached (no
     /// route, nothing listens, a disk or watchdog that does not answer).
+    /// Not tried again.
     #[error("cannot {operation} {device}: {source}")]
     Io {
         /// What was being done.
@@ -31,28 +42,45 @@ pub enum Error {
     },
     /// The device's agent reports that it cannot reach the device
     /// (fence-agents' exit code 4, an iSCSI connection that failed); its
-    /// words.
+    /// words. Not tried again: the next device or level is.
     #[error("unreachable: {0}")]
     Unreachable(String),
-    /// The device did not answer in time.
+    /// The device did not answer in time. Not tried again: the next
+    /// device or level is.
     #[error("timed out: {0}")]
     Timeout(String),
     /// The device answered, but the action was not confirmed (say, the
-    /// power still reads on after `power_timeout`).
+    /// power still reads on after `power_timeout`). Tried again.
     #[error("not confirmed: {0}")]
     NotConfirmed(String),
-    /// The device broke its protocol.
+    /// The device failed in a way no other kind says (a device of your
+    /// own reporting its own error); its words. Tried again, as Pacemaker
+    /// tries any failure again.
+    #[error("device failed: {0}")]
+    Device(String),
+    /// The device broke its protocol. Tried again.
     #[error("protocol error: {0}")]
     Protocol(#[from] ProtocolError),
-    /// The iSCSI initiator under SCSI-PR fencing failed.
+    /// The iSCSI initiator under SCSI-PR fencing failed. Tried again,
+    /// unless the login was refused or the connection lost.
     #[cfg(feature = "scsi")]
     #[error("iSCSI: {0}")]
     Iscsi(#[source] ha_iscsi::Error),
-    /// No device of the topology can fence the host.
+    /// No device of the topology can fence the host (none is listed for
+    /// it, or none said it can): nothing was tried.
     #[error("no device can fence {host}")]
     NoDevice {
         /// The host.
         host: String,
+    },
+    /// Devices were tried, and no level (or, without levels, no device)
+    /// fenced the host: every failure, in the order they happened.
+    #[error("all fencing options targeting {host} failed: {}", Attempts(attempts))]
+    Exhausted {
+        /// The host.
+        host: String,
+        /// The failed attempts, one per device and action that failed.
+        attempts: Vec<Attempt>,
     },
     /// The device does not offer this operation (a [`Fencer`](crate::Fencer)
     /// that keeps a default).
@@ -165,14 +193,15 @@ pub enum ProtocolError {
 
 impl Error {
     /// Whether trying the same action again may succeed: a fence not yet
-    /// confirmed (a busy device, a power still changing), a garbled
-    /// exchange, an iSCSI error other than a refused login or a lost
-    /// connection. A wrong parameter or a refused login stays so; a device
-    /// that cannot be reached or did not answer within the timeout is
-    /// better left for the next device or level.
+    /// confirmed (a busy device, a power still changing), a device's own
+    /// failure ([`Error::Device`]), a garbled exchange, an iSCSI error
+    /// other than a refused login or a lost connection. A wrong parameter
+    /// or a refused login stays so; a device that cannot be reached or did
+    /// not answer within the timeout is better left for the next device or
+    /// level.
     pub fn is_transient(&self) -> bool {
         match self {
-            Self::NotConfirmed(_) | Self::Protocol(_) => true,
+            Self::NotConfirmed(_) | Self::Device(_) | Self::Protocol(_) => true,
             #[cfg(feature = "scsi")]
             Self::Iscsi(_) => true,
             _ => false,
@@ -189,5 +218,99 @@ impl Error {
     }
 }
 
+/// One device's failed action while fencing a host through a
+/// [`Topology`](crate::topology::Topology), after all its tries.
+///
+/// Its `Display` reads like Pacemaker's fencer log:
+/// `level 1: 'off' using ipmi failed after 2 tries: not confirmed: still on`.
+#[derive(Debug)]
+pub struct Attempt {
+    /// The level (0: the topology has no levels for the host).
+    pub level: u32,
+    /// The device's name.
+    pub device: String,
+    /// The action (for a reboot through several devices, `off` or `on`).
+    pub action: Action,
+    /// How many times it was tried.
+    pub tries: u32,
+    /// Its last failure.
+    pub error: Error,
+}
+
+impl fmt::Display for Attempt {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.level > 0 {
+            write!(f, "level {}: ", self.level)?;
+        }
+        write!(f, "'{}' using {} failed", self.action.name(), self.device)?;
+        if self.tries > 1 {
+            write!(f, " after {} tries", self.tries)?;
+        }
+        write!(f, ": {}", self.error)
+    }
+}
+
+/// The attempts of an [`Error::Exhausted`], `; `-separated.
+struct Attempts<'a>(&'a [Attempt]);
+
+impl fmt::Display for Attempts<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, attempt) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str("; ")?;
+            }
+            write!(f, "{attempt}")?;
+        }
+        Ok(())
+    }
+}
+
 /// Results in ha-fence.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_exhausted_fence_names_the_host_and_every_failure_per_level() {
+        let e = Error::Exhausted {
+            host: "node2".into(),
+            attempts: vec![
+                Attempt {
+                    level: 1,
+                    device: "ipmi".into(),
+                    action: Action::Off,
+                    tries: 1,
+                    error: Error::Unreachable("no route to host".into()),
+                },
+                Attempt {
+                    level: 2,
+                    device: "pdu".into(),
+                    action: Action::Off,
+                    tries: 2,
+                    error: Error::NotConfirmed("pdu still reads on".into()),
+                },
+            ],
+        };
+        assert_eq!(
+            e.to_string(),
+            "all fencing options targeting node2 failed: \
+             level 1: 'off' using ipmi failed: unreachable: no route to host; \
+             level 2: 'off' using pdu failed after 2 tries: not confirmed: pdu still reads on"
+        );
+        assert!(!e.is_transient());
+        let without_levels = Attempt {
+            level: 0,
+            device: "agent".into(),
+            action: Action::Reboot,
+            tries: 1,
+            error: Error::Device("relay stuck".into()),
+        };
+        assert_eq!(
+            without_levels.to_string(),
+            "'reboot' using agent failed: device failed: relay stuck"
+        );
+        assert!(without_levels.error.is_transient());
+    }
+}

@@ -87,6 +87,23 @@ pub trait Fencer: Send + Sync {
     /// Does `action` to `target` and returns once it is **confirmed** (off
     /// verified by status, or whatever confirmation the device has).
     /// Devices with one target (a BMC) ignore `target`'s value.
+    ///
+    /// The [`Error`] kind returned decides what a
+    /// [`Topology`](crate::topology::Topology) does next
+    /// ([`Error::is_transient`]):
+    ///
+    /// | the device...                              | return                     | then                                  |
+    /// | ------------------------------------------ | -------------------------- | ------------------------------------- |
+    /// | answered, but the state is not confirmed   | [`Error::NotConfirmed`]    | tried again (`pcmk_<action>_retries`) |
+    /// | failed some other way of its own           | [`Error::Device`]          | tried again                           |
+    /// | garbled its answer                         | [`Error::Protocol`]        | tried again                           |
+    /// | did not answer (in time)                   | [`Error::Timeout`]         | next device or level                  |
+    /// | cannot be reached                          | [`Error::Unreachable`] or [`Error::Io`] | next device or level     |
+    /// | refused the credentials                    | [`Error::LoginRefused`]    | next device or level                  |
+    /// | was given a wrong parameter (a bad plug)   | [`Error::BadParameter`]    | next device or level                  |
+    ///
+    /// A `fence` that runs past the device's `pcmk_<action>_timeout` is
+    /// abandoned as a timeout.
     async fn fence(&self, target: &str, action: Action) -> Result<()>;
 
     /// The power state of `target`.

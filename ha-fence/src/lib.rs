@@ -99,7 +99,7 @@ pub mod topology;
 #[cfg(feature = "tokio")]
 pub mod watchdog;
 
-pub use error::{Error, Operation, ProtocolError, Result};
+pub use error::{Attempt, Error, Operation, ProtocolError, Result};
 pub use fencer::{Action, Fencer, PowerState};
 /// The attribute [`Fencer`] is implemented with, re-exported so that
 /// writing a device needs no extra dependency.

@@ -15,6 +15,10 @@ impl Topology {
     /// counting only if every device in it succeeds; without levels, each
     /// device that can fence the host in turn), with the delays, timeouts
     /// and tries of the devices' options.
+    ///
+    /// Fails with [`Error::NoDevice`] when no device can fence `host`, and
+    /// with [`Error::Exhausted`] (every device's failure, level by level)
+    /// when devices were tried and none fenced it.
     pub async fn fence(&self, host: &str, action: Action) -> Result<Fenced> {
         let seed = match self.seed {
             Some(seed) => seed,
@@ -188,7 +192,13 @@ mod tests {
         );
         // Every level failing fails the fence.
         *pdu2.failures.lock().unwrap() = 99;
-        assert!(t.fence("node2", Action::Off).await.is_err());
+        let e = t.fence("node2", Action::Off).await.unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "all fencing options targeting node2 failed: \
+             level 1: 'off' using ipmi failed after 2 tries: not confirmed: told to fail; \
+             level 2: 'off' using pdu2 failed after 2 tries: not confirmed: told to fail"
+        );
     }
 
     #[tokio::test(start_paused = true)]

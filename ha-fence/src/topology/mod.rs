@@ -57,6 +57,11 @@ pub struct Topology {
 }
 
 /// What a successful fence went through.
+///
+/// The levels that failed before it are not kept here (their errors carry
+/// I/O errors, which compare and clone poorly); each failed attempt is
+/// logged as it happens, and when no level succeeds they are all in
+/// [`Error::Exhausted`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Fenced {
     /// The level that did it (0: no levels, one device).

@@ -24,11 +24,15 @@
 //! ([`Error::is_transient`]): a wrong parameter, a refused login, a device
 //! that cannot be reached or did not answer in time goes straight to the
 //! next device or level. Every retry and every failure is logged.
+//!
+//! When no level (or, without levels, no device) fences the host, the
+//! outcome is [`Error::Exhausted`] with every device's failure
+//! ([`Attempt`]); [`Error::NoDevice`] when no device could even be tried.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use crate::error::{Error, Result};
+use crate::error::{Attempt, Error, Result};
 use crate::fencer::{Action, PowerState};
 
 use super::options::{DeviceOptions, HostCheck};
@@ -130,7 +134,8 @@ pub struct Plan {
     step: usize,
     phase: Phase,
     random: u64,
-    last_error: Option<Error>,
+    /// The failed actions so far.
+    failures: Vec<Attempt>,
     requests: VecDeque<Request>,
     outcome: Option<Result<Fenced>>,
 }
@@ -216,7 +221,7 @@ impl Plan {
             step: 0,
             phase: Phase::Done,
             random: seed,
-            last_error: None,
+            failures: Vec::new(),
             requests: VecDeque::new(),
             outcome: None,
         };
@@ -239,8 +244,9 @@ impl Plan {
         }
     }
 
-    /// The result, once: which level and devices fenced the host, or the
-    /// last failure.
+    /// The result, once: which level and devices fenced the host, or
+    /// [`Error::Exhausted`] with every failure ([`Error::NoDevice`] if no
+    /// device could be tried).
     pub fn poll_outcome(&mut self) -> Option<Result<Fenced>> {
         self.outcome.take()
     }
@@ -354,9 +360,15 @@ impl Plan {
     fn start_stage(&mut self, now: Instant) {
         loop {
             let Some(stage) = self.stages.get(self.stage) else {
-                let error = self.last_error.take().unwrap_or_else(|| Error::NoDevice {
-                    host: self.host.clone(),
-                });
+                let host = self.host.clone();
+                let error = if self.failures.is_empty() {
+                    Error::NoDevice { host }
+                } else {
+                    Error::Exhausted {
+                        host,
+                        attempts: std::mem::take(&mut self.failures),
+                    }
+                };
                 self.finish(Err(error));
                 return;
             };
@@ -485,7 +497,13 @@ impl Plan {
         if level > 0 {
             tracing::warn!(%host, level, "fencing level failed; trying the next");
         }
-        self.last_error = Some(error);
+        self.failures.push(Attempt {
+            level,
+            device: entry.name.clone(),
+            action: step.action,
+            tries: attempt,
+            error,
+        });
         self.next_stage(now);
     }
 }
@@ -672,7 +690,7 @@ mod tests {
     }
 
     #[test]
-    fn every_level_failing_fails_the_fence_with_the_last_error() {
+    fn every_level_failing_fails_the_fence_with_every_levels_failure() {
         let mut t = topology(&[("a", ""), ("b", "")]);
         t.add_level("node1", 1, &["a"]).unwrap();
         t.add_level("node1", 2, &["b"]).unwrap();
@@ -681,9 +699,26 @@ mod tests {
         let (outcome, _) = run(plan, start, Duration::ZERO, &[], |device, _, _| {
             Some(Err(Error::NotConfirmed(format!("{device} still on"))))
         });
+        let Err(Error::Exhausted { host, attempts }) = &outcome else {
+            panic!("{outcome:?}");
+        };
+        assert_eq!(host, "node1");
+        let failed: Vec<(u32, &str, Action, u32)> = attempts
+            .iter()
+            .map(|a| (a.level, a.device.as_str(), a.action, a.tries))
+            .collect();
+        assert_eq!(
+            failed,
+            [(1, "a", Action::Off, 2), (2, "b", Action::Off, 2)],
+            "both levels, each after its two tries"
+        );
+        assert!(matches!(&attempts[0].error, Error::NotConfirmed(m) if m == "a still on"));
+        assert!(matches!(&attempts[1].error, Error::NotConfirmed(m) if m == "b still on"));
         assert!(
-            matches!(&outcome, Err(Error::NotConfirmed(m)) if m == "b still on"),
-            "{outcome:?}"
+            outcome
+                .unwrap_err()
+                .to_string()
+                .starts_with("all fencing options targeting node1 failed: level 1: 'off' using a")
         );
     }
 
@@ -702,6 +737,22 @@ mod tests {
         assert!(outcome.is_ok());
         let times: Vec<Duration> = trace.requests.iter().map(|(t, _)| *t).collect();
         assert_eq!(times, [0, 1, 2].map(Duration::from_secs));
+    }
+
+    #[test]
+    fn a_devices_own_failure_is_tried_again() {
+        let t = topology(&[("relay", "pcmk_host_check=none")]);
+        let start = Instant::now();
+        let plan = Plan::new(&t, "node1", Action::Off, SEED, start);
+        let (outcome, trace) = run(plan, start, Duration::ZERO, &[], |_, _, attempt| {
+            Some(if attempt < 2 {
+                Err(Error::Device("relay stuck".into()))
+            } else {
+                Ok(())
+            })
+        });
+        assert_eq!(outcome.unwrap().devices, ["relay"]);
+        assert_eq!(trace.fences().len(), 2);
     }
 
     #[test]
@@ -745,8 +796,12 @@ mod tests {
             let (outcome, trace) = run(plan, start, Duration::ZERO, &[], |_, _, _| {
                 Some(Err(error()))
             });
+            let Err(Error::Exhausted { attempts, .. }) = outcome else {
+                panic!("{outcome:?}");
+            };
+            assert_eq!(attempts.len(), 1);
             assert_eq!(
-                outcome.unwrap_err().to_string(),
+                attempts[0].error.to_string(),
                 error().to_string(),
                 "the device's own error"
             );
@@ -798,7 +853,11 @@ mod tests {
         let (outcome, trace) = run(plan, start, Duration::from_millis(600), &[], |_, _, _| {
             Some(Err(Error::NotConfirmed("still on".into())))
         });
-        assert!(matches!(outcome, Err(Error::NotConfirmed(_))));
+        assert!(
+            matches!(&outcome, Err(Error::Exhausted { attempts, .. })
+                if matches!(attempts[..], [Attempt { tries: 1, error: Error::NotConfirmed(_), .. }])),
+            "{outcome:?}"
+        );
         assert_eq!(trace.fences().len(), 1);
     }
 
