@@ -89,19 +89,42 @@ impl ServerSpec {
     }
 }
 
-/// Traffic counters of one server.
-#[derive(Debug, Default)]
+/// Traffic counters of one server at one moment, from
+/// [`Server::counters`]: plain numbers to print, compare or export.
+///
+/// Its `Display` reads `sessions 12, connect errors 0, response errors 1`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct ServerCounters {
     /// Connections (TCP) or requests (HTTP) sent to it.
-    pub sessions: AtomicU64,
+    pub sessions: u64,
     /// Connection attempts that failed.
-    pub connect_errors: AtomicU64,
+    pub connect_errors: u64,
     /// Responses it failed to give (reset, timeout, invalid).
-    pub response_errors: AtomicU64,
+    pub response_errors: u64,
+}
+
+impl fmt::Display for ServerCounters {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "sessions {}, connect errors {}, response errors {}",
+            self.sessions, self.connect_errors, self.response_errors
+        )
+    }
+}
+
+/// The live counters behind [`ServerCounters`], bumped by the proxy.
+#[derive(Debug, Default)]
+struct Counters {
+    sessions: AtomicU64,
+    connect_errors: AtomicU64,
+    response_errors: AtomicU64,
 }
 
 /// A server in a pool.
-#[derive(Debug)]
+///
+/// Its `Debug` shows what an operator reads in HAProxy's stats: name,
+/// backend, state, health, weight, load and counters.
 pub struct Server {
     name: String,
     backend: Arc<dyn Backend>,
@@ -113,7 +136,7 @@ pub struct Server {
     state: AtomicU8,
     up: AtomicU8,
     load: Arc<AtomicU32>,
-    counters: ServerCounters,
+    counters: Counters,
     keepalive: KeepAlive,
     slot_freed: Arc<Notify>,
 }
@@ -130,7 +153,7 @@ impl Server {
             state: AtomicU8::new(spec.state.to_u8()),
             up: AtomicU8::new(u8::from(spec.health == State::Up)),
             load: Arc::new(AtomicU32::new(0)),
-            counters: ServerCounters::default(),
+            counters: Counters::default(),
             keepalive: KeepAlive::default(),
             slot_freed,
         }
@@ -229,14 +252,51 @@ impl Server {
         Some(InFlight(Arc::clone(self)))
     }
 
-    /// Its traffic counters.
-    pub fn counters(&self) -> &ServerCounters {
-        &self.counters
+    /// Its traffic counters as they are now (a copy: read it again for
+    /// newer numbers).
+    pub fn counters(&self) -> ServerCounters {
+        ServerCounters {
+            sessions: self.counters.sessions.load(Ordering::Relaxed),
+            connect_errors: self.counters.connect_errors.load(Ordering::Relaxed),
+            response_errors: self.counters.response_errors.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Counts a connection attempt to it that failed.
+    pub(crate) fn count_connect_error(&self) {
+        self.counters.connect_errors.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts a response it failed to give.
+    pub(crate) fn count_response_error(&self) {
+        self.counters
+            .response_errors
+            .fetch_add(1, Ordering::Relaxed);
     }
 
     /// Its idle keep-alive connections (HTTP mode).
     pub(crate) fn keepalive(&self) -> &KeepAlive {
         &self.keepalive
+    }
+}
+
+impl fmt::Debug for Server {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("Server");
+        d.field("name", &self.name)
+            .field("backend", &format_args!("{}", self.backend.describe()))
+            .field("state", &self.state())
+            .field("health", &self.health())
+            .field("weight", &self.weight());
+        if self.backup {
+            d.field("backup", &true);
+        }
+        if let Some(maxconn) = self.maxconn {
+            d.field("maxconn", &maxconn);
+        }
+        d.field("load", &self.load())
+            .field("counters", &self.counters())
+            .finish()
     }
 }
 
@@ -257,5 +317,45 @@ impl Drop for InFlight {
         if self.0.maxconn.is_some() {
             self.0.slot_freed.notify_waiters();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::TcpBackend;
+
+    #[test]
+    fn debug_shows_what_an_operator_reads_and_counters_are_plain_numbers() {
+        let mut spec = ServerSpec::new(
+            "web1",
+            Arc::new(TcpBackend::new(([127, 0, 0, 1], 8080).into())),
+        );
+        spec.weight = 3;
+        spec.state = ServerState::Drain;
+        let server = Arc::new(Server::new(spec, 0, Arc::new(Notify::new())));
+        let slot = server.try_begin().expect("no maxconn");
+        server.count_connect_error();
+        let counters = server.counters();
+        assert_eq!(
+            counters,
+            ServerCounters {
+                sessions: 1,
+                connect_errors: 1,
+                response_errors: 0
+            }
+        );
+        assert_eq!(
+            counters.to_string(),
+            "sessions 1, connect errors 1, response errors 0"
+        );
+        assert_eq!(
+            format!("{server:?}"),
+            "Server { name: \"web1\", backend: 127.0.0.1:8080, state: Drain, health: Up, \
+             weight: 3, load: 1, counters: ServerCounters { sessions: 1, connect_errors: 1, \
+             response_errors: 0 } }"
+        );
+        drop(slot);
+        assert_eq!(server.load(), 0);
     }
 }

@@ -129,10 +129,7 @@ impl Dispatch {
                 Err(error) => error,
             };
             drop(slot);
-            server
-                .counters()
-                .connect_errors
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            server.count_connect_error();
             tracing::debug!(backend = %self.pool.name(), server = %server.name(), %error, "connect failed");
             attempts_left -= 1;
             if attempts_left == 0 {

@@ -362,10 +362,7 @@ fn head_copy(request: &Request<TimedBody>) -> Parts {
 }
 
 fn count_response_error(server: &Server) {
-    server
-        .counters()
-        .response_errors
-        .fetch_add(1, Ordering::Relaxed);
+    server.count_response_error();
 }
 
 /// Connects to a server (retrying and redispatching as configured) and
