@@ -5,7 +5,7 @@ use std::convert::Infallible;
 use std::time::Duration;
 
 use bytes::Bytes;
-use ha_lb::config::{Balance, Config, Frontend, Mode, Pool, Server, Timeouts};
+use ha_lb::config::{Balance, Config, Defaults, Mode, Server, Timeouts};
 use ha_lb::{InProcessBackend, LoadBalancer, ServerState};
 use http_body_util::Full;
 use hyper::service::service_fn;
@@ -27,23 +27,24 @@ async fn main() -> Result<(), ha_lb::Error> {
         });
     });
 
+    // haproxy.cfg's `defaults` section: what every frontend and pool
+    // below starts from.
     let timeouts = Timeouts::new()
         .connect(Duration::from_secs(5))
         .client(Duration::from_secs(30))
         .server(Duration::from_secs(30));
+    let defaults = Defaults::new(Mode::Http, timeouts);
     let config = Config::builder()
         .frontend(
-            Frontend::new("web")
-                .mode(Mode::Http)
+            defaults
+                .frontend("web")
                 .bind("127.0.0.1:8080".parse().unwrap())
-                .timeouts(timeouts)
                 .default_pool("webs"),
         )
         .pool(
-            Pool::new("webs")
-                .mode(Mode::Http)
+            defaults
+                .pool("webs")
                 .balance(Balance::RoundRobin)
-                .timeouts(timeouts)
                 .server(Server::at("web1", "127.0.0.1:8081".parse().unwrap()).check())
                 .server(Server::with_backend("local", local).check()),
         )

@@ -6,7 +6,14 @@ use std::path::PathBuf;
 use crate::config::Location;
 
 /// Errors returned by ha-lb's API.
-#[derive(Debug, thiserror::Error)]
+///
+/// Its `Debug` is its message (which already names the cause), so that
+/// `?` out of `main` and `unwrap` print
+/// `frontend 'web' is in http mode and cannot use pool 'webs', which is in
+/// tcp mode` rather than the fields; a location shows only for a
+/// configuration read from a file (`haproxy.cfg:12: ...`). Match on the
+/// variants for the fields.
+#[derive(thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// A configuration file could not be read.
@@ -49,6 +56,8 @@ pub enum Error {
         location: Location,
     },
     /// An HTTP frontend routes to a TCP pool, which HAProxy refuses too.
+    /// The message names both; it starts with `file:line: ` only for a
+    /// configuration read from a file.
     #[error(
         "{}frontend '{frontend}' is in http mode and cannot use pool '{pool}', which is in tcp mode",
         at(location)
@@ -151,6 +160,12 @@ pub enum Error {
     /// Any other I/O error.
     #[error(transparent)]
     Io(#[from] io::Error),
+}
+
+impl std::fmt::Debug for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
 }
 
 /// `file:line: ` for a location read from a file; nothing for a

@@ -6,6 +6,11 @@
 //! [`LoadBalancer::bind`]): unknown pools, unresolvable server names,
 //! invalid check settings. A daemon that binds, drops privileges and forks
 //! therefore reports errors while it can still print them.
+//!
+//! A frontend or pool built in code without the timeouts HAProxy insists
+//! on (`client`; `connect` and `server`) is logged at `bind` with
+//! HAProxy's warning; the haproxy.cfg importer already returns that
+//! warning for sections read from a file.
 
 use std::collections::HashMap;
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -63,8 +68,14 @@ impl LoadBalancer {
     /// Checks `config` and binds its listening sockets, without starting
     /// anything: the caller may then drop privileges or daemonize before
     /// [`LoadBalancer::start`].
+    ///
+    /// Logs a warning (with `tracing`) for each frontend or pool built in
+    /// code without its timeouts, as HAProxy warns at start.
     pub fn bind(config: Config) -> Result<Self> {
         let plan = Plan::new(&config)?;
+        for warning in missing_timeouts(&config) {
+            tracing::warn!("{warning}");
+        }
         let mut listeners = Vec::new();
         for (index, frontend) in plan.frontends.iter().enumerate() {
             for &addr in &frontend.binds {
@@ -342,4 +353,87 @@ fn resolve(host: &str, port: u16, location: &config::Location) -> Result<SocketA
             host: host.to_owned(),
             location: location.clone(),
         })
+}
+
+/// HAProxy's start-up warning for each frontend (without `timeout client`)
+/// and pool (without `timeout connect` or `timeout server`) built in code;
+/// sections read from haproxy.cfg were warned about by the importer.
+fn missing_timeouts(config: &Config) -> Vec<String> {
+    let frontends = config.frontends.iter().filter_map(|f| {
+        let missing = [("client", f.timeouts.client)];
+        warning("frontend", &f.name, &f.location, &missing)
+    });
+    let pools = config.pools.iter().filter_map(|p| {
+        let missing = [
+            ("connect", p.timeouts.connect),
+            ("server", p.timeouts.server),
+        ];
+        warning("backend", &p.name, &p.location, &missing)
+    });
+    frontends.chain(pools).collect()
+}
+
+fn warning(
+    kind: &str,
+    name: &str,
+    location: &config::Location,
+    timeouts: &[(&str, Option<Duration>)],
+) -> Option<String> {
+    let read_from_file = location.line != 0;
+    let missing: Vec<String> = timeouts
+        .iter()
+        .filter(|(_, set)| set.is_none_or(|t| t.is_zero()))
+        .map(|(name, _)| format!("'{name}'"))
+        .collect();
+    if read_from_file || missing.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "missing timeouts for {kind} '{name}'. While not properly invalid, you will certainly \
+         encounter various problems with such a configuration. To fix this, please ensure that \
+         all following timeouts are set to a non-zero value: {}.",
+        missing.join(", ")
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Defaults, Frontend, Pool, Timeouts};
+
+    #[test]
+    fn sections_built_without_timeouts_get_haproxys_warning() {
+        let config = Config::builder()
+            .frontend(Frontend::new("web").default_pool("webs"))
+            .pool(Pool::new("webs").timeouts(Timeouts::new().connect(Duration::from_secs(5))))
+            .build();
+        assert_eq!(
+            missing_timeouts(&config),
+            [
+                "missing timeouts for frontend 'web'. While not properly invalid, you will \
+                 certainly encounter various problems with such a configuration. To fix this, \
+                 please ensure that all following timeouts are set to a non-zero value: 'client'.",
+                "missing timeouts for backend 'webs'. While not properly invalid, you will \
+                 certainly encounter various problems with such a configuration. To fix this, \
+                 please ensure that all following timeouts are set to a non-zero value: 'server'.",
+            ]
+        );
+        let timeouts = Timeouts::new()
+            .connect(Duration::from_secs(5))
+            .client(Duration::from_secs(30))
+            .server(Duration::from_secs(30));
+        let defaults = Defaults::new(Mode::Http, timeouts);
+        let config = Config::builder()
+            .frontend(defaults.frontend("web").default_pool("webs"))
+            .pool(defaults.pool("webs"))
+            .build();
+        assert!(missing_timeouts(&config).is_empty());
+        let mut read = config.clone();
+        read.frontends[0].timeouts = Timeouts::new();
+        read.frontends[0].location.line = 3;
+        assert!(
+            missing_timeouts(&read).is_empty(),
+            "the importer warns for a file"
+        );
+    }
 }

@@ -221,6 +221,13 @@ fn an_http_frontend_cannot_use_a_tcp_pool() {
         matches!(&error, ha_lb::Error::ModeMismatch { frontend, pool, .. } if frontend == "web" && pool == "webs"),
         "{error:?}"
     );
+    let message = "frontend 'web' is in http mode and cannot use pool 'webs', which is in tcp mode";
+    assert_eq!(error.to_string(), message);
+    assert_eq!(
+        format!("{error:?}"),
+        message,
+        "no empty location for a configuration built in code"
+    );
 }
 
 #[test]

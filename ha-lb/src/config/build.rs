@@ -1,7 +1,8 @@
 //! Building a [`Config`] in code, without haproxy.cfg: [`Config::builder`]
 //! and chainable setters on [`Frontend`], [`Pool`], [`Server`],
 //! [`Timeouts`], [`Acl`] and [`Condition`], named after the haproxy.cfg
-//! keywords they stand for.
+//! keywords they stand for, and [`Defaults`] for what a `defaults` section
+//! gives every frontend and pool.
 //!
 //! ```
 //! use std::time::Duration;
@@ -49,6 +50,55 @@ use super::{
 };
 use crate::backend::Backend;
 
+/// haproxy.cfg's `defaults` section for a configuration built in code: the
+/// mode and timeouts that frontends and pools made with
+/// [`Defaults::frontend`] and [`Defaults::pool`] start from, so they are
+/// written once. A section's own [`mode`](Frontend::mode) or
+/// [`timeouts`](Frontend::timeouts) set afterwards replace them.
+///
+/// ```
+/// use std::time::Duration;
+/// use ha_lb::config::{Config, Defaults, Mode, Server, Timeouts};
+///
+/// let timeouts = Timeouts::new()
+///     .connect(Duration::from_secs(5))
+///     .client(Duration::from_secs(30))
+///     .server(Duration::from_secs(30));
+/// let defaults = Defaults::new(Mode::Http, timeouts);
+/// let config = Config::builder()
+///     .frontend(defaults.frontend("web").default_pool("webs"))
+///     .pool(defaults.pool("webs").server(Server::at("web1", "127.0.0.1:8081".parse().unwrap())))
+///     .build();
+/// assert_eq!(config.pool("webs").unwrap().mode, Mode::Http);
+/// assert_eq!(config.frontends[0].timeouts, timeouts);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Defaults {
+    /// `mode`.
+    pub mode: Mode,
+    /// The `timeout` settings (each section uses those that apply to it).
+    pub timeouts: Timeouts,
+}
+
+impl Defaults {
+    /// `defaults` with `mode` and `timeouts`.
+    pub fn new(mode: Mode, timeouts: Timeouts) -> Self {
+        Self { mode, timeouts }
+    }
+
+    /// A frontend called `name` with this mode and these timeouts, else
+    /// as [`Frontend::new`].
+    pub fn frontend(&self, name: impl Into<String>) -> Frontend {
+        Frontend::new(name).mode(self.mode).timeouts(self.timeouts)
+    }
+
+    /// A pool called `name` with this mode and these timeouts, else as
+    /// [`Pool::new`].
+    pub fn pool(&self, name: impl Into<String>) -> Pool {
+        Pool::new(name).mode(self.mode).timeouts(self.timeouts)
+    }
+}
+
 /// Builds a [`Config`] from frontends and pools; see [`Config::builder`].
 #[derive(Debug, Clone, Default)]
 #[must_use]
@@ -92,7 +142,8 @@ impl ConfigBuilder {
 
 impl Frontend {
     /// A frontend called `name` with HAProxy's defaults: `mode tcp`, no
-    /// address, no timeouts, no limit, no pool.
+    /// address, no timeouts, no limit, no pool. [`Defaults::frontend`]
+    /// starts from a mode and timeouts of your own.
     pub fn new(name: impl Into<String>) -> Self {
         Self {
             name: name.into(),
@@ -177,7 +228,8 @@ impl Frontend {
 impl Pool {
     /// A pool called `name` with HAProxy's defaults: `mode tcp`,
     /// `balance roundrobin`, `retries 3`, no timeouts, no servers, options
-    /// off (`option redispatch` included).
+    /// off (`option redispatch` included). [`Defaults::pool`] starts from
+    /// a mode and timeouts of your own.
     pub fn new(name: impl Into<String>) -> Self {
         Self {
             name: name.into(),
@@ -265,7 +317,17 @@ impl Server {
         Self::new(name, ServerAddress::Backend(Shared(Arc::new(backend))))
     }
 
-    /// `check`: probe the server (the `check` field says how).
+    /// `check` on a `server` line: turns health checks on for this server
+    /// (it is probed every [`inter`](Self::inter) and taken out of
+    /// rotation after [`fall`](Self::fall) failed probes). The probe is the
+    /// [`health_check`](Self::health_check) if one is given, else the
+    /// pool's [`http_check`](Pool::http_check) request, else a TCP connect
+    /// to the server's address (or, for a [`Backend`] without one, opening
+    /// a connection through it). Without `check` the server is always
+    /// considered up.
+    ///
+    /// Not to be confused with [`Timeouts::check`], the pool's `timeout
+    /// check`: how long one probe may take.
     #[must_use]
     pub fn check(mut self) -> Self {
         self.check = true;
@@ -434,7 +496,11 @@ impl Timeouts {
         self
     }
 
-    /// `timeout check`.
+    /// `timeout check`: how long one health probe may take before it
+    /// counts as failed (unset: the server's `inter`). Set on a pool, it
+    /// applies to the probes of its servers that have checks on.
+    ///
+    /// It does not turn checks on: [`Server::check`] does.
     #[must_use]
     pub fn check(mut self, limit: Duration) -> Self {
         self.check = Some(limit);

@@ -97,7 +97,9 @@ pub struct Timeouts {
     pub server: Option<Duration>,
     /// `timeout queue`: waiting for a free server slot.
     pub queue: Option<Duration>,
-    /// `timeout check`: one health probe (falls back to `inter`).
+    /// `timeout check`: how long one health probe may take (unset: the
+    /// server's `inter`). It does not turn checks on: a server's
+    /// [`check`](Server::check) does.
     pub check: Option<Duration>,
     /// `timeout http-request`: to receive a complete request head.
     pub http_request: Option<Duration>,
@@ -280,7 +282,9 @@ pub struct Server {
     pub name: String,
     /// Where it is.
     pub address: ServerAddress,
-    /// `check`: probe it: with [`health_check`](Self::health_check) if set,
+    /// `check`: health checks on (the server is probed, and taken out of
+    /// rotation when probes fail; see [`Timeouts::check`] for one probe's
+    /// time limit). Probed with [`health_check`](Self::health_check) if set,
     /// else with a TCP connect (or the pool's [`HttpCheck`]) to its network
     /// address, else, for a [`Backend`] without one, by opening a connection
     /// through the backend.
