@@ -114,6 +114,7 @@ pub struct CibBuilder {
     options: BTreeMap<String, String>,
     nodes: Vec<String>,
     online: Vec<String>,
+    attributes: Vec<(String, String, String)>,
     resources: Vec<Resource>,
     constraints: Vec<Constraint>,
 }
@@ -132,16 +133,43 @@ impl CibBuilder {
         self
     }
 
-    /// Adds a node.
+    /// Adds a node the cluster has not seen: configured (in the nodes
+    /// section) but with no state in the status section, as a node that
+    /// has not joined since the cluster started. It runs nothing; with
+    /// fencing enabled (`stonith-enabled`, the default) the scheduler
+    /// fences it first (Pacemaker's `startup-fencing`). It counts towards
+    /// quorum: more than half the nodes must be online.
     pub fn node(mut self, name: &str) -> Self {
         self.nodes.push(name.to_owned());
         self
     }
 
-    /// Adds a node that is up and a full member now.
+    /// Adds a node that is up and a full member now (crm_mon's `Online`):
+    /// it may run resources.
     pub fn online_node(mut self, name: &str) -> Self {
         self.nodes.push(name.to_owned());
         self.online.push(name.to_owned());
+        self
+    }
+
+    /// Adds an online node in standby (`pcs node standby NODE`: the
+    /// permanent attribute `standby=on`): it runs nothing. On a built
+    /// [`Cib`], [`Cib::set_standby`] puts a node in standby or takes it
+    /// out.
+    pub fn standby_node(self, name: &str) -> Self {
+        self.online_node(name).node_attribute(name, "standby", "on")
+    }
+
+    /// Sets a permanent node attribute, as `crm_attribute --node NODE
+    /// --name NAME --update VALUE` and `pcs node attribute NODE
+    /// NAME=VALUE` do (rules and `#health-*` read them, as do `standby`
+    /// and `maintenance`). The node is added with [`node`](Self::node),
+    /// [`online_node`](Self::online_node) or
+    /// [`standby_node`](Self::standby_node), before or after; naming
+    /// none is an error of [`build`](Self::build).
+    pub fn node_attribute(mut self, node: &str, name: &str, value: &str) -> Self {
+        self.attributes
+            .push((node.to_owned(), name.to_owned(), value.to_owned()));
         self
     }
 
@@ -202,9 +230,16 @@ impl CibBuilder {
     }
 
     /// The CIB, with its options read as Pacemaker reads them; an option
-    /// with a bad value, a duplicate id or a constraint naming an unknown
-    /// resource is an error naming it.
+    /// with a bad value, a duplicate id, a constraint naming an unknown
+    /// resource or an attribute of an unknown node is an error naming it.
     pub fn build(self) -> Result<Cib> {
+        if let Some((node, ..)) = self
+            .attributes
+            .iter()
+            .find(|(n, ..)| !self.nodes.contains(n))
+        {
+            return Err(Error::UnknownNode { node: node.clone() });
+        }
         // Quorum: more than half the nodes are up.
         let quorate = self.online.len() * 2 > self.nodes.len();
         let options = ClusterOptions::from_pairs(&self.options, quorate)?;
@@ -270,7 +305,12 @@ impl CibBuilder {
                 .map(|name| Node {
                     id: name.clone(),
                     name: name.clone(),
-                    attributes: BTreeMap::new(),
+                    attributes: self
+                        .attributes
+                        .iter()
+                        .filter(|(n, ..)| n == name)
+                        .map(|(_, k, v)| (k.clone(), v.clone()))
+                        .collect(),
                     utilization: BTreeMap::new(),
                     remote: false,
                 })
@@ -310,5 +350,55 @@ mod tests {
             .build()
             .unwrap_err();
         assert!(e.to_string().contains("no-quorum-policy"), "{e}");
+        let e = Cib::builder()
+            .online_node("node1")
+            .node_attribute("node2", "rack", "a")
+            .build()
+            .unwrap_err();
+        assert!(
+            matches!(&e, Error::UnknownNode { node } if node == "node2"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn standby_nodes_and_node_attributes_are_permanent_attributes() {
+        let cib = Cib::builder()
+            .option("stonith-enabled", "false")
+            .node_attribute("node1", "rack", "a")
+            .online_node("node1")
+            .standby_node("node2")
+            .node_attribute("node2", "rack", "b")
+            .build()
+            .unwrap();
+        assert_eq!(
+            cib.nodes[0].attributes,
+            BTreeMap::from([("rack".to_owned(), "a".to_owned())])
+        );
+        assert_eq!(
+            cib.nodes[1].attributes,
+            BTreeMap::from([
+                ("rack".to_owned(), "b".to_owned()),
+                ("standby".to_owned(), "on".to_owned())
+            ])
+        );
+        assert!(cib.status.contains_key("node2"), "online");
+        assert!(cib.status["node2"].attributes.is_empty(), "not transient");
+    }
+
+    #[test]
+    fn a_standby_node_takes_nothing() {
+        let cib = Cib::builder()
+            .option("stonith-enabled", "false")
+            .standby_node("node1")
+            .online_node("node2")
+            .primitive(Primitive::new("vip", "ocf:heartbeat:IPaddr2").unwrap())
+            .build()
+            .unwrap();
+        let t = crate::schedule(&cib).unwrap();
+        assert_eq!(
+            crate::summary::lines(&t),
+            ["  * Start      vip     ( node2 )"]
+        );
     }
 }

@@ -58,6 +58,12 @@ pub enum Error {
         /// The resource it names.
         resource: String,
     },
+    /// A node attribute is set on a node the CIB does not list.
+    #[error("no node named '{node}'")]
+    UnknownNode {
+        /// The name it was asked for.
+        node: String,
+    },
     /// Two resources (or a resource and a group member) share an id.
     #[error("resource id '{id}' is defined twice")]
     DuplicateId {

@@ -1,10 +1,11 @@
 //! A Pacemaker-class cluster planner: the CIB as our own types, and a
 //! scheduler that decides what must start, stop, move or recover.
 //!
-//! A cluster built in code, planned, and its transition printed:
+//! A cluster built in code, planned, its transition run, then a node put
+//! in standby and the cluster planned again:
 //!
 //! ```
-//! use ha_cluster::{Cib, Primitive, Score};
+//! use ha_cluster::{Cib, Primitive, Score, simulate, summary};
 //!
 //! fn main() -> Result<(), ha_cluster::Error> {
 //!     // Two nodes; a virtual IP and the HAProxy that serves on it.
@@ -26,14 +27,32 @@
 //!
 //!     let transition = ha_cluster::schedule(&cib)?;
 //!     // What changes, as crm_simulate's Transition Summary says it...
-//!     println!("Transition Summary:\n{transition}");
+//!     println!("{transition}");
 //!     assert_eq!(
-//!         transition.to_string(),
-//!         "  * Start      vip         ( node1 )\n  * Start      haproxy     ( node1 )"
+//!         summary::lines(&transition),
+//!         ["  * Start      vip         ( node1 )", "  * Start      haproxy     ( node1 )"]
 //!     );
 //!     // ...and the actions that carry it out, each after those it waits for:
 //!     // probes first, then `vip_start_0 node1`, its monitor, haproxy's start...
 //!     println!("{}", transition.graph);
+//!
+//!     // The actions ran (here simulated: each succeeds and is recorded in the
+//!     // status section, as the cluster records it): both run on node1, and
+//!     // nothing is left to do.
+//!     let mut cib = simulate::apply(&cib, &transition);
+//!     assert_eq!(ha_cluster::schedule(&cib)?.to_string(), "Transition Summary:");
+//!
+//!     // pcs node standby node1: what runs there moves.
+//!     cib.set_standby("node1", true)?;
+//!     let moves = ha_cluster::schedule(&cib)?;
+//!     println!("{moves}");
+//!     assert_eq!(
+//!         summary::lines(&moves),
+//!         [
+//!             "  * Move       vip         ( node1 -> node2 )",
+//!             "  * Move       haproxy     ( node1 -> node2 )",
+//!         ]
+//!     );
 //!     Ok(())
 //! }
 //! ```

@@ -9,12 +9,17 @@ use std::fmt;
 use crate::cib::Role;
 use crate::scheduler::{Change, Transition};
 
-/// The Transition Summary, as crm_simulate prints it under its
-/// `Transition Summary:` heading: one line per change (see [`lines`]),
-/// nothing when nothing changes.
+/// The Transition Summary as crm_simulate prints it: the heading
+/// `Transition Summary:`, then one line per change (see [`lines`]); when
+/// nothing changes, the heading alone, as crm_simulate leaves it. No
+/// newline after the last line.
 impl fmt::Display for Transition {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&lines(self).join("\n"))
+        f.write_str("Transition Summary:")?;
+        for line in lines(self) {
+            write!(f, "\n{line}")?;
+        }
+        Ok(())
     }
 }
 
@@ -185,5 +190,16 @@ mod tests {
                 "  * Move       rsc4    ( node1 -> node2 )",
             ]
         );
+        assert_eq!(
+            t.to_string(),
+            "Transition Summary:\n  * Start      rsc2    (          node1 )\n  * Move       rsc4    ( node1 -> node2 )"
+        );
+    }
+
+    #[test]
+    fn nothing_to_do_displays_the_heading_alone() {
+        let t = Transition::default();
+        assert!(lines(&t).is_empty());
+        assert_eq!(t.to_string(), "Transition Summary:");
     }
 }

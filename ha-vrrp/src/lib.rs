@@ -2,7 +2,9 @@
 //!
 //! The protocol sans IO, keepalived.conf import, and a Linux driver.
 //!
-//! Two routers on a simulated clock, one advert between them:
+//! Two routers on a simulated clock and a simulated network. After every
+//! `handle_*` call (startup included) the driver drains
+//! [`Router::poll_output`] and carries out each [`Output`] in order:
 //!
 //! ```
 //! use std::net::IpAddr;
@@ -10,42 +12,58 @@
 //!
 //! use ha_vrrp::{Output, Router, RouterConfig, State};
 //!
-//! fn main() -> Result<(), ha_vrrp::Error> {
+//! fn main() {
 //!     let vip: IpAddr = "192.168.122.100".parse().unwrap();
-//!     let first: IpAddr = "192.168.122.11".parse().unwrap();
-//!     let second: IpAddr = "192.168.122.12".parse().unwrap();
+//!     let host = |ip: &str| ip.parse::<IpAddr>().unwrap();
 //!     // Virtual router 51 on two hosts; the first has the higher priority.
-//!     let mut a = Router::new(RouterConfig::new(51, 150, first, vec![vip]));
-//!     let mut b = Router::new(RouterConfig::new(51, 100, second, vec![vip]));
-//!
+//!     let mut routers = [
+//!         Router::new(RouterConfig::new(51, 150, host("192.168.122.11"), vec![vip])),
+//!         Router::new(RouterConfig::new(51, 100, host("192.168.122.12"), vec![vip])),
+//!     ];
 //!     // The clock is whatever the caller says: here, a simulated one.
 //!     let start = Instant::now();
-//!     a.handle_startup(start);
-//!     b.handle_startup(start);
-//!     assert_eq!((a.state(), b.state()), (State::Backup, State::Backup));
-//!
-//!     // Nobody advertises: the higher priority's timer runs out first
-//!     // (Master_Down_Interval: 3 x advert_int + a skew that shrinks with
-//!     // priority), and it takes over.
-//!     let now = a.poll_timeout().unwrap();
-//!     assert_eq!(now - start, Duration::from_secs(3) + a.skew());
-//!     assert!(now < b.poll_timeout().unwrap());
-//!     a.handle_timeout(now);
-//!     assert_eq!(a.state(), State::Master);
-//!
-//!     // Carry out what it asks; its advert, delivered to the other router,
-//!     // keeps that one a backup for another Master_Down_Interval.
-//!     while let Some(output) = a.poll_output() {
-//!         match output {
-//!             Output::Transmit(advert) => b.handle_advert(now, first, &advert)?,
-//!             Output::AddAddresses(_) | Output::RemoveAddresses(_) => {} // rtnetlink
-//!             Output::Announce { .. } => {}     // gratuitous ARP / unsolicited NA
-//!             Output::StateChanged { .. } => {} // notify scripts
+//!     let mut now = start;
+//!     routers.iter_mut().for_each(|r| r.handle_startup(now));
+//!     let mut changes = Vec::new();
+//!     while now < start + Duration::from_secs(10) {
+//!         // After every input, carry out all the routers ask for.
+//!         for i in 0..2 {
+//!             while let Some(output) = routers[i].poll_output() {
+//!                 match output {
+//!                     // The network: the other router receives it.
+//!                     Output::Transmit { src, advert } => {
+//!                         if let Err(why) = routers[1 - i].handle_advert(now, src, &advert) {
+//!                             println!("router {} ignored an advert: {why}", 1 - i);
+//!                         }
+//!                     }
+//!                     Output::AddAddresses(_) | Output::RemoveAddresses(_) => {} // rtnetlink
+//!                     Output::Announce { .. } => {} // gratuitous ARP / unsolicited NA
+//!                     Output::StateChanged { to, .. } => changes.push((i, to, now - start)),
+//!                 }
+//!             }
 //!         }
+//!         // Sleep until the next timer, and fire it.
+//!         let (at, i) = (0..2)
+//!             .filter_map(|i| Some((routers[i].poll_timeout()?, i)))
+//!             .min()
+//!             .unwrap();
+//!         now = at;
+//!         routers[i].handle_timeout(now);
 //!     }
-//!     assert_eq!(b.state(), State::Backup);
-//!     assert_eq!(b.poll_timeout(), Some(now + b.master_down_interval()));
-//!     Ok(())
+//!     // Both start as backups; nobody advertises, so the higher priority's
+//!     // timer (Master_Down_Interval: 3 x advert_int + a skew that shrinks
+//!     // with priority) runs out first and it takes over. Its adverts keep the
+//!     // other a backup.
+//!     let master_down = Duration::from_secs(3) + routers[0].skew();
+//!     assert_eq!(
+//!         changes,
+//!         [
+//!             (0, State::Backup, Duration::ZERO),
+//!             (1, State::Backup, Duration::ZERO),
+//!             (0, State::Master, master_down),
+//!         ]
+//!     );
+//!     assert_eq!((routers[0].state(), routers[1].state()), (State::Master, State::Backup));
 //! }
 //! ```
 //!
@@ -88,6 +106,10 @@
 //!   scripts, on tokio and ha-core's script runner. Without it
 //!   (`default-features = false`) the crate is the codec, the [`Router`]
 //!   and the keepalived.conf importer, with no runtime and no OS calls.
+
+// The crate docs name the driver's modules, which exist only with the
+// `tokio` feature; without it those names stay plain text.
+#![cfg_attr(not(feature = "tokio"), allow(rustdoc::broken_intra_doc_links))]
 
 mod checksum;
 pub mod config;

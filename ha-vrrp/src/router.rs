@@ -6,7 +6,8 @@
 //! [`Router::handle_shutdown`]. Outputs are pulled: [`Router::poll_output`]
 //! (advertisements to send, virtual addresses to add or remove, gratuitous
 //! ARP / unsolicited NA bursts, state changes) and [`Router::poll_timeout`]
-//! (when to call `handle_timeout` next). No socket, clock or task in here,
+//! (when to call `handle_timeout` next); every input may queue outputs,
+//! and the driver drains them all after each. No socket, clock or task in here,
 //! so a test can run many routers on a simulated network.
 //!
 //! VRRPv2 and VRRPv3 share the machine; they differ in the skew time
@@ -141,10 +142,36 @@ pub enum State {
 }
 
 /// What the driver must do.
+///
+/// Every `handle_*` call may queue outputs, [`Router::handle_startup`]
+/// included; the driver carries them out in the order
+/// [`Router::poll_output`] hands them over, until it returns `None`, before
+/// the next input.
+///
+/// On becoming master the order is [`AddAddresses`](Output::AddAddresses),
+/// the first advertisement ([`Transmit`](Output::Transmit)),
+/// [`Announce`](Output::Announce), then
+/// [`StateChanged`](Output::StateChanged). The state change comes last
+/// because keepalived runs `notify_master` last (it sets the addresses,
+/// sends the gratuitous ARPs, then runs the notify scripts): a script that
+/// starts a service on the virtual address finds it in place. keepalived
+/// logs "Entering MASTER STATE" before all that; a driver that logs on
+/// `StateChanged` logs it after the addresses are set.
+/// Leaving master, the priority-0 advertisement and `RemoveAddresses` also
+/// come before `StateChanged`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Output {
-    /// Send this advertisement.
-    Transmit(Advert),
+    /// Send this advertisement from `src`.
+    Transmit {
+        /// The source address: the router's [`RouterConfig::primary`]. A
+        /// receiving router is given it with the advertisement
+        /// ([`Router::handle_advert`]: it breaks ties between equal
+        /// priorities), and VRRPv3's checksum covers it
+        /// ([`Path::src`](crate::packet::Path::src)).
+        src: IpAddr,
+        /// The advertisement.
+        advert: Advert,
+    },
     /// Add the virtual addresses to the interface.
     AddAddresses(Vec<IpAddr>),
     /// Remove them.
@@ -164,6 +191,10 @@ pub enum Output {
 }
 
 /// One virtual router.
+///
+/// Inputs are its `handle_*` methods, each given the current time; after
+/// each, the driver drains [`Router::poll_output`] and sleeps until
+/// [`Router::poll_timeout`] or the next input.
 #[derive(Debug)]
 pub struct Router {
     config: RouterConfig,
@@ -269,7 +300,13 @@ impl Router {
         self.master_interval.duration() * 3 + self.skew()
     }
 
-    /// Starts the router (RFC 9568 6.4.1).
+    /// Starts the router (RFC 9568 6.4.1): leaves [`State::Initialize`]
+    /// for [`State::Backup`] (the address owner, priority 255, for
+    /// [`State::Master`]; [`State::Fault`] while a weight-0 tracked object
+    /// is down). Like every `handle_*`, it queues outputs to carry out at
+    /// once ([`Router::poll_output`]): a router that is not the owner first
+    /// removes the virtual addresses (a crashed predecessor may have left
+    /// them), then reports its state change.
     pub fn handle_startup(&mut self, now: Instant) {
         if self.state != State::Initialize {
             return;
@@ -498,7 +535,7 @@ impl Router {
         if self.state == State::Master {
             let mut resign = self.advert();
             resign.priority = 0;
-            self.outputs.push_back(Output::Transmit(resign));
+            self.transmit(resign);
             self.outputs
                 .push_back(Output::RemoveAddresses(self.config.addresses.clone()));
         }
@@ -508,7 +545,8 @@ impl Router {
         self.refresh_at = None;
     }
 
-    /// The next thing for the driver to do.
+    /// The next thing for the driver to do, in order; call it until it
+    /// returns `None` after every `handle_*` call (see [`Output`]).
     pub fn poll_output(&mut self) -> Option<Output> {
         self.outputs.pop_front()
     }
@@ -543,8 +581,15 @@ impl Router {
     }
 
     fn advertise(&mut self, now: Instant) {
-        self.outputs.push_back(Output::Transmit(self.advert()));
+        self.transmit(self.advert());
         self.advert_at = Some(now + self.config.interval.duration());
+    }
+
+    fn transmit(&mut self, advert: Advert) {
+        self.outputs.push_back(Output::Transmit {
+            src: self.config.primary,
+            advert,
+        });
     }
 
     fn advert(&self) -> Advert {
@@ -600,7 +645,7 @@ mod tests {
         let out = outputs(&mut r);
         assert_eq!(r.state(), State::Master);
         assert!(matches!(out[0], Output::AddAddresses(_)));
-        assert!(matches!(&out[1], Output::Transmit(a) if a.priority == 255));
+        assert!(matches!(&out[1], Output::Transmit { advert: a, .. } if a.priority == 255));
         assert_eq!(out[2], Output::Announce { count: 5 });
         // The second burst after garp_master_delay, adverts every interval.
         assert_eq!(r.poll_timeout(), Some(now + Duration::from_secs(1)));
@@ -617,7 +662,7 @@ mod tests {
         outputs(&mut r);
         r.handle_shutdown(now);
         let out = outputs(&mut r);
-        assert!(matches!(&out[0], Output::Transmit(a) if a.priority == 0));
+        assert!(matches!(&out[0], Output::Transmit { advert: a, .. } if a.priority == 0));
         assert!(matches!(out[1], Output::RemoveAddresses(_)));
         assert_eq!(r.state(), State::Initialize);
         assert_eq!(r.poll_timeout(), None);
@@ -733,7 +778,7 @@ mod tests {
         r.handle_track(now, 0, false);
         let out = outputs(&mut r);
         assert_eq!(r.state(), State::Fault);
-        assert!(matches!(&out[0], Output::Transmit(a) if a.priority == 0));
+        assert!(matches!(&out[0], Output::Transmit { advert: a, .. } if a.priority == 0));
         assert!(matches!(out[1], Output::RemoveAddresses(_)));
         assert_eq!(r.poll_timeout(), None);
         let advert = r.advert();
@@ -805,6 +850,48 @@ mod tests {
     }
 
     #[test]
+    fn startup_queues_its_outputs_and_a_new_master_reports_its_state_last() {
+        let now = Instant::now();
+        let cfg = config(100);
+        let (primary, addresses) = (cfg.primary, cfg.addresses.clone());
+        let mut r = Router::new(cfg);
+        r.handle_startup(now);
+        assert_eq!(
+            outputs(&mut r),
+            [
+                Output::RemoveAddresses(addresses.clone()),
+                Output::StateChanged {
+                    from: State::Initialize,
+                    to: State::Backup
+                },
+            ]
+        );
+        // Nobody advertises: it takes over. The addresses are set and
+        // announced before the state change is reported (keepalived runs
+        // notify_master after its gratuitous ARPs).
+        r.handle_timeout(r.poll_timeout().unwrap());
+        let out = outputs(&mut r);
+        assert_eq!(out.len(), 4, "{out:?}");
+        assert_eq!(out[0], Output::AddAddresses(addresses));
+        assert!(
+            matches!(&out[1], Output::Transmit { src, advert } if *src == primary && advert.priority == 100)
+        );
+        assert_eq!(out[2], Output::Announce { count: 5 });
+        assert_eq!(
+            out[3],
+            Output::StateChanged {
+                from: State::Backup,
+                to: State::Master
+            }
+        );
+        // Its resignation leaves from the same address.
+        r.handle_shutdown(now);
+        assert!(
+            matches!(&outputs(&mut r)[0], Output::Transmit { src, advert } if *src == primary && advert.priority == 0)
+        );
+    }
+
+    #[test]
     fn a_backup_clears_addresses_a_predecessor_left_behind() {
         let mut r = Router::new(config(100));
         r.handle_startup(Instant::now());
@@ -851,7 +938,7 @@ mod tests {
         assert_eq!(r.state(), State::Backup, "pushed back");
         let out = outputs(&mut r);
         assert!(
-            matches!(&out[0], Output::Transmit(a) if a.priority == 0),
+            matches!(&out[0], Output::Transmit { advert: a, .. } if a.priority == 0),
             "{out:?}"
         );
         assert!(out.contains(&Output::RemoveAddresses(r.config.addresses.clone())));
@@ -898,7 +985,7 @@ mod tests {
         );
         let out = outputs(&mut r);
         assert!(
-            matches!(&out[0], Output::Transmit(a) if a.priority == 150),
+            matches!(&out[0], Output::Transmit { advert: a, .. } if a.priority == 150),
             "{out:?}"
         );
         assert_eq!(out[1], Output::Announce { count: 5 });

@@ -40,7 +40,7 @@ struct Lan {
     now: Instant,
     nodes: Vec<Node>,
     in_flight: BinaryHeap<Delivery>,
-    adverts: Vec<Advert>,
+    adverts: Vec<(IpAddr, Advert)>,
     seq: u64,
     rng: Rng,
     loss: f64,
@@ -99,9 +99,10 @@ impl Lan {
     fn drain(&mut self, i: usize) {
         while let Some(output) = self.nodes[i].router.poll_output() {
             match output {
-                Output::Transmit(advert) => {
+                Output::Transmit { src, advert } => {
+                    assert_eq!(src, ip(i), "sent from the router's primary address");
                     let key = self.adverts.len();
-                    self.adverts.push(advert);
+                    self.adverts.push((src, advert));
                     for to in 0..self.nodes.len() {
                         if to == i || self.nodes[to].island != self.nodes[i].island {
                             continue;
@@ -149,10 +150,8 @@ impl Lan {
             if next_packet == Some(next) {
                 let Reverse((_, _, to, from, key)) = self.in_flight.pop().unwrap();
                 if self.nodes[to].alive && self.nodes[to].island == self.nodes[from].island {
-                    let advert = self.adverts[key].clone();
-                    let _ = self.nodes[to]
-                        .router
-                        .handle_advert(self.now, ip(from), &advert);
+                    let (src, advert) = self.adverts[key].clone();
+                    let _ = self.nodes[to].router.handle_advert(self.now, src, &advert);
                     self.drain(to);
                 }
             } else if let Some((_, i)) = next_timer {

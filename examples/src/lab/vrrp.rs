@@ -82,7 +82,6 @@ impl VrrpDaemon {
             let outlets = Outlets {
                 name,
                 socket: &socket,
-                local: local.ip(),
                 peer,
                 vip: &vip,
                 status: &status_tx,
@@ -162,7 +161,6 @@ fn receive(router: &mut Router, bytes: &[u8], from: SocketAddr, local: IpAddr) {
 struct Outlets<'a> {
     name: &'a str,
     socket: &'a UdpSocket,
-    local: IpAddr,
     peer: SocketAddr,
     vip: &'a mpsc::UnboundedSender<VipChange>,
     status: &'a watch::Sender<Status>,
@@ -172,16 +170,15 @@ async fn apply(out: &Outlets<'_>, router: &mut Router, frozen: bool) {
     let Outlets {
         name,
         socket,
-        local,
         peer,
         vip,
         status,
     } = *out;
     while let Some(output) = router.poll_output() {
         match output {
-            Output::Transmit(advert) => {
+            Output::Transmit { src, advert } => {
                 let path = Path {
-                    src: local,
+                    src,
                     dst: peer.ip(),
                 };
                 match advert.encode(&path, V3Checksum::PseudoHeader) {

@@ -8,6 +8,7 @@
 //! [`CibBuilder`](crate::CibBuilder).
 
 mod model;
+mod node_attributes;
 mod values;
 mod xml;
 

@@ -123,7 +123,12 @@ pub struct Node {
     pub id: String,
     /// Its name (`uname`).
     pub name: String,
-    /// Permanent attributes.
+    /// Permanent attributes (the `nodes` section's `instance_attributes`):
+    /// kept until removed, across restarts, as `crm_attribute --node N
+    /// --name X --update V` (lifetime `forever`) and `pcs node attribute`
+    /// set them; `standby` and `maintenance` are among them (see
+    /// [`Cib::set_standby`]). A transient attribute of the same name
+    /// ([`NodeStatus::attributes`]) takes precedence.
     pub attributes: BTreeMap<String, String>,
     /// Capacities (`utilization`), by name.
     pub utilization: BTreeMap<String, i64>,
@@ -425,7 +430,11 @@ pub struct NodeStatus {
     pub join: Option<String>,
     /// `expected`: member or down.
     pub expected: Option<String>,
-    /// Transient attributes (fail counts...).
+    /// Transient attributes (the status section's
+    /// `transient_attributes`: fail counts, `shutdown`, what `attrd_updater`
+    /// and `crm_attribute --lifetime reboot` set): gone when the node
+    /// leaves the cluster or is fenced. They take precedence over the
+    /// permanent [`Node::attributes`] of the same name.
     pub attributes: BTreeMap<String, String>,
     /// Resource histories (resource id, operations) in the CIB's order.
     pub history: Vec<(String, Vec<Operation>)>,

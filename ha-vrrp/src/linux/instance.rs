@@ -50,7 +50,6 @@ pub struct InstanceDriver {
     links: Vec<Link>,
     /// The macvlan made for `use_vmac`, deleted on stop.
     vmac: Option<Vmac>,
-    primary: IpAddr,
     checksum: V3Checksum,
     tracking: Tracking,
     timer: Timer,
@@ -195,7 +194,6 @@ impl InstanceDriver {
             addresses,
             links,
             vmac,
-            primary,
             checksum,
             tracking,
             timer,
@@ -302,7 +300,7 @@ impl InstanceDriver {
     async fn apply(&mut self) {
         while let Some(output) = self.router.poll_output() {
             match output {
-                Output::Transmit(advert) => self.transmit(&advert),
+                Output::Transmit { src, advert } => self.transmit(src, &advert),
                 Output::AddAddresses(_) => {
                     for link in &self.links {
                         for vip in &link.vips {
@@ -365,17 +363,14 @@ impl InstanceDriver {
         });
     }
 
-    fn transmit(&self, advert: &Advert) {
-        let peers: Vec<IpAddr> = match (self.instance.unicast_peers.is_empty(), self.primary) {
+    fn transmit(&self, src: IpAddr, advert: &Advert) {
+        let peers: Vec<IpAddr> = match (self.instance.unicast_peers.is_empty(), src) {
             (true, IpAddr::V4(_)) => vec![IpAddr::V4(GROUP_V4)],
             (true, IpAddr::V6(_)) => vec![IpAddr::V6(GROUP_V6)],
             (false, _) => self.instance.unicast_peers.clone(),
         };
         for dst in peers {
-            let path = Path {
-                src: self.primary,
-                dst,
-            };
+            let path = Path { src, dst };
             match advert.encode(&path, self.checksum) {
                 Ok(bytes) => {
                     if let Err(e) = self.socket.send(&bytes, dst) {
