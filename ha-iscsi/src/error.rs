@@ -67,6 +67,18 @@ pub enum Error {
         /// Status detail.
         detail: u8,
     },
+    /// A SCSI command ended with a status other than GOOD (the protocol
+    /// worked; the logical unit refused or failed the command): CHECK
+    /// CONDITION with its sense (`sense.key == 5`: ILLEGAL REQUEST, say a
+    /// read past the last block), RESERVATION CONFLICT, BUSY...
+    #[error("{}{}", crate::scsi::status_name(*status), sense.map(|s| format!(", sense {s}")).unwrap_or_default())]
+    Scsi {
+        /// The SCSI status ([`scsi::CHECK_CONDITION`](crate::scsi::CHECK_CONDITION),
+        /// [`scsi::RESERVATION_CONFLICT`](crate::scsi::RESERVATION_CONFLICT)...).
+        status: u8,
+        /// The sense data that came with CHECK CONDITION.
+        sense: Option<crate::scsi::Sense>,
+    },
     /// The peer broke the protocol (an unexpected PDU, a bad answer, a
     /// mutual CHAP response that does not verify).
     #[error("protocol error: {0}")]

@@ -246,7 +246,8 @@ impl Session {
         .await
     }
 
-    /// Like [`Session::command`], but anything but GOOD is an error.
+    /// Like [`Session::command`], but anything but GOOD is an
+    /// [`Error::Scsi`].
     async fn good(
         &mut self,
         lun: u64,
@@ -255,15 +256,11 @@ impl Session {
         data_in_len: usize,
     ) -> Result<Vec<u8>> {
         let outcome = self.command(lun, cdb, data_out, data_in_len).await?;
-        if outcome.status != 0 {
-            return Err(Error::Protocol(format!(
-                "status {:#04x}{}",
-                outcome.status,
-                outcome
-                    .sense
-                    .map(|s| format!(", sense {:x}/{:02x}/{:02x}", s.key, s.asc, s.ascq))
-                    .unwrap_or_default()
-            )));
+        if outcome.status != crate::scsi::GOOD {
+            return Err(Error::Scsi {
+                status: outcome.status,
+                sense: outcome.sense,
+            });
         }
         Ok(outcome.data)
     }
