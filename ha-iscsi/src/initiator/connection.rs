@@ -26,21 +26,34 @@ fn io(e: std::io::Error) -> Error {
     Error::Connection((&e).into())
 }
 
-/// A logged-in session on one connection.
+/// A logged-in session on one connection (re-exported at the crate root
+/// as [`InitiatorSession`](crate::InitiatorSession)).
+///
+/// Every command takes the LUN first (the number the target maps it as),
+/// then, for READ and WRITE, the logical block address: `read(lun, lba,
+/// blocks)`, `write(lun, lba, data, fua)`. A status other than GOOD is an
+/// [`Error::Scsi`] (except from [`Session::command`],
+/// [`Session::test_unit_ready`] and [`Session::persistent_reserve_out`],
+/// which return it).
 ///
 /// ```no_run
-/// use ha_iscsi::initiator::{InitiatorConfig, Session};
+/// use ha_iscsi::{Error, InitiatorConfig, InitiatorSession};
 ///
 /// # async fn demo() -> ha_iscsi::Result<()> {
 /// let config = InitiatorConfig::new("iqn.2025-09.com.example:node1");
 /// let addr = "192.0.2.10:3260".parse().unwrap();
 /// let targets = ha_iscsi::initiator::discover(addr, &config).await?;
-/// let mut session = Session::login(addr, &targets[0].name, &config).await?;
-/// let (blocks, block_size) = session.read_capacity(0).await?;
-/// session.write(0, 0, &vec![0xab; block_size as usize], true).await?;
-/// let back = session.read(0, 0, 1).await?;
+/// let mut session = InitiatorSession::login(addr, &targets[0].name, &config).await?;
+/// let (lun, lba) = (0, 0);
+/// let (blocks, block_size) = session.read_capacity(lun).await?;
+/// session.write(lun, lba, &vec![0xab; block_size as usize], true).await?;
+/// let back = session.read(lun, lba, 1).await?;
+/// match session.read(lun, blocks, 1).await {
+///     Err(Error::Scsi { sense: Some(sense), .. }) if sense.key == 5 => {} // ILLEGAL REQUEST
+///     other => panic!("a read past the end: {other:?}"),
+/// }
 /// session.logout().await?;
-/// # let _ = (blocks, back);
+/// # let _ = back;
 /// # Ok(())
 /// # }
 /// ```
@@ -304,8 +317,10 @@ impl Session {
         }
     }
 
-    /// READ (16) of `blocks` blocks from `lba` (the block size, from READ
-    /// CAPACITY, is asked once and kept).
+    /// READ (16) on LUN `lun` of `blocks` blocks from logical block
+    /// address `lba` (the block size, from READ CAPACITY, is asked once
+    /// and kept). Past the last block: an [`Error::Scsi`] with ILLEGAL
+    /// REQUEST, LOGICAL BLOCK ADDRESS OUT OF RANGE.
     pub async fn read(&mut self, lun: u64, lba: u64, blocks: u32) -> Result<Vec<u8>> {
         let size = self.block_size(lun).await?;
         let mut cdb = [0u8; 16];
@@ -316,8 +331,10 @@ impl Session {
             .await
     }
 
-    /// WRITE (16) of whole blocks at `lba`; with `fua`, stable when
-    /// answered.
+    /// WRITE (16) on LUN `lun` of `data`, whole blocks, from logical block
+    /// address `lba`; with `fua` (Force Unit Access), stable when
+    /// answered. A write-protected LUN answers DATA PROTECT (an
+    /// [`Error::Scsi`]).
     pub async fn write(&mut self, lun: u64, lba: u64, data: &[u8], fua: bool) -> Result<()> {
         let size = self.block_size(lun).await?;
         if size == 0 || !data.len().is_multiple_of(size as usize) {
