@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use ha_iscsi::backstore::MemoryBackstore;
-use ha_iscsi::initiator::{InitiatorConfig, Session, discover};
+use ha_iscsi::initiator::{InitiatorConfig, Lun, Session, discover};
 use ha_iscsi::login::Auth;
 use ha_iscsi::scsi::LogicalUnit;
 use support::tgtd::{have_tgtd, tgtd};
@@ -183,7 +183,7 @@ async fn a_read_past_the_end_is_a_typed_scsi_error() {
             break;
         }
     }
-    let e = session.read(0, 64, 1).await.unwrap_err();
+    let e = session.read(Lun(0), 64, 1).await.unwrap_err();
     let ha_iscsi::Error::Scsi {
         status,
         sense: Some(sense),
