@@ -12,9 +12,9 @@
 //! attentions, RESERVE(6) and persistent reservations, asking for the
 //! storage operations it needs), and the initiator's login and commands
 //! ([`initiator`]). The tokio drivers own the sockets and files: the
-//! target portal ([`target`]), the initiator's
-//! [`InitiatorSession`], the backstores ([`backstore`]: memory,
-//! file, block device, or your own [`BlockTarget`]).
+//! target portal ([`target`]), the initiator's [`InitiatorSession`], the
+//! backstores ([`backstore`]: memory, file, block device, or your own
+//! [`BlockTarget`]).
 //! [`config`] holds what a target serves, imported from targetcli's
 //! saveconfig.json, and [`launch`] builds the portals from it. The drivers
 //! come with the default `tokio` feature; without it the crate is its pure
@@ -30,6 +30,11 @@
 //! client, `initiator::Session` in its module, is `InitiatorSession` here,
 //! while the target's sans-IO connection core keeps its name in its
 //! module only ([`session::Session`]).
+//!
+//! A SCSI status other than GOOD is an [`Error::Scsi`] with its sense; a
+//! failed I/O operation an [`Error::Io`] carrying the `io::Error` and the
+//! [`error::Operation`]; the initiator takes its LUN first, as an
+//! [`initiator::Lun`] or a number.
 //!
 //! ```
 //! use bytes::BytesMut;
