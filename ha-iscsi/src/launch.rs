@@ -124,13 +124,10 @@ pub async fn launch(config: &Config, state_dir: Option<&Path>) -> Result<Launche
     for (addr, groups) in by_address {
         let tag = groups[0].1.tag;
         if let Some((iqn, g)) = groups.iter().find(|(_, g)| g.tag != tag) {
-            return Err(Error::Io {
-                op: format!("listen on {addr}"),
-                message: format!(
-                    "{iqn} tpg{} and another group (tpg{tag}) share the portal",
-                    g.tag
-                ),
-            });
+            return Err(Error::Config(format!(
+                "{iqn} tpg{} and another group (tpg{tag}) share the portal {addr}",
+                g.tag
+            )));
         }
         let login = LoginConfig {
             targets: groups.iter().map(|(iqn, g)| entry(iqn, g)).collect(),

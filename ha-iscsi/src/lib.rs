@@ -12,14 +12,29 @@
 //! attentions, RESERVE(6) and persistent reservations, asking for the
 //! storage operations it needs), and the initiator's login and commands
 //! ([`initiator`]). The tokio drivers own the sockets and files: the
-//! target portal ([`target`]), the initiator
-//! [`Session`](initiator::Session), the backstores ([`backstore`]: memory,
-//! file, block device, or your own [`BlockTarget`](backstore::BlockTarget)).
+//! target portal ([`target`]), the initiator's [`InitiatorSession`], the
+//! backstores ([`backstore`]: memory, file, block device, or your own
+//! [`BlockTarget`]).
 //! [`config`] holds what a target serves, imported from targetcli's
 //! saveconfig.json, and [`launch`] builds the portals from it. The drivers
 //! come with the default `tokio` feature; without it the crate is its pure
 //! core. libiscsi's `iscsi-test-cu -t ALL` passes against the target;
 //! `docs/architecture.md` says how the crate fits with the others.
+//!
+//! The crate root re-exports what a first program uses: [`BlockTarget`],
+//! [`MemoryBackstore`] and [`FileBackstore`], [`LogicalUnit`] (with
+//! [`LogicalUnit::read_only`] for a write-protected LUN), [`Portal`],
+//! [`LoginConfig`] and [`Auth`], [`InitiatorConfig`] and
+//! [`InitiatorSession`], and [`Sense`] for matching an [`Error::Scsi`].
+//! A name re-exported at the root means one thing: the initiator's
+//! client, `initiator::Session` in its module, is `InitiatorSession` here,
+//! while the target's sans-IO connection core keeps its name in its
+//! module only ([`session::Session`]).
+//!
+//! A SCSI status other than GOOD is an [`Error::Scsi`] with its sense; a
+//! failed I/O operation an [`Error::Io`] carrying the `io::Error` and the
+//! [`error::Operation`]; the initiator takes its LUN first, as an
+//! [`initiator::Lun`] or a number.
 //!
 //! ```
 //! use bytes::BytesMut;
@@ -64,10 +79,21 @@ pub mod session;
 pub mod target;
 pub mod text;
 
+#[cfg(feature = "tokio")]
+pub use backstore::FileBackstore;
+pub use backstore::{BlockTarget, MemoryBackstore};
 pub use error::{ConnectionError, Error, Result};
-/// The attribute a [`BlockTarget`](backstore::BlockTarget) implementation
+/// The attribute a [`BlockTarget`] implementation
 /// carries, so implementing one needs no dependency of its own.
 pub use ha_core::async_trait;
+#[cfg(unix)]
+pub use initiator::InitiatorConfig;
+#[cfg(all(unix, feature = "tokio"))]
+pub use initiator::Session as InitiatorSession;
+pub use login::{Auth, LoginConfig};
+pub use scsi::{LogicalUnit, Sense};
+#[cfg(all(unix, feature = "tokio"))]
+pub use target::Portal;
 
 /// `N` random bytes from the operating system (CHAP challenges, ISIDs,
 /// initial sequence numbers).

@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use ha_iscsi::backstore::MemoryBackstore;
-use ha_iscsi::initiator::{InitiatorConfig, Session, discover};
+use ha_iscsi::initiator::{InitiatorConfig, Lun, Session, discover};
 use ha_iscsi::login::Auth;
 use ha_iscsi::scsi::LogicalUnit;
 use support::tgtd::{have_tgtd, tgtd};
@@ -164,6 +164,42 @@ async fn the_initiator_works_against_ha_target() {
         .unwrap();
     let (vendor, product, _) = session.inquiry(0).await.unwrap();
     assert_eq!((vendor.as_str(), product.as_str()), ("HA-RS", "ha-iscsi"));
+    session.logout().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_read_past_the_end_is_a_typed_scsi_error() {
+    let addr = portal(
+        Auth::None,
+        Some(Arc::new(MemoryBackstore::new(512, 64).unwrap())),
+    )
+    .await;
+    let mut session = Session::login(addr, IQN, &InitiatorConfig::new(NODE1))
+        .await
+        .unwrap();
+    // A new nexus starts with a unit attention (POWER ON OCCURRED).
+    for _ in 0..3 {
+        if session.test_unit_ready(0).await.unwrap().0 == 0 {
+            break;
+        }
+    }
+    let e = session.read(Lun(0), 64, 1).await.unwrap_err();
+    let ha_iscsi::Error::Scsi {
+        status,
+        sense: Some(sense),
+    } = e
+    else {
+        panic!("expected a SCSI status, got {e:?}");
+    };
+    assert_eq!(status, ha_iscsi::scsi::CHECK_CONDITION);
+    assert_eq!(sense.key, 5);
+    assert_eq!((sense.asc, sense.ascq), (0x21, 0x00));
+    assert_eq!(
+        e.to_string(),
+        "CHECK CONDITION, sense ILLEGAL REQUEST/LOGICAL BLOCK ADDRESS OUT OF RANGE (5/21/00)"
+    );
+    // The session goes on.
+    assert_eq!(session.read(0, 63, 1).await.unwrap(), vec![0; 512]);
     session.logout().await.unwrap();
 }
 

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use crate::async_trait;
 
 use super::{BlockTarget, valid_block_size};
-use crate::error::{Error, Result};
+use crate::error::{Error, Operation, Result};
 
 /// How a [`FileBackstore`] does its I/O.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -46,12 +46,8 @@ pub struct FileBackstore {
     in_memory: bool,
 }
 
-fn io(op: impl Into<String>) -> impl FnOnce(std::io::Error) -> Error {
-    let op = op.into();
-    move |e| Error::Io {
-        op,
-        message: e.to_string(),
-    }
+fn io(operation: Operation) -> impl FnOnce(std::io::Error) -> Error {
+    Error::io(operation)
 }
 
 impl FileBackstore {
@@ -70,7 +66,7 @@ impl FileBackstore {
         options: FileOptions,
     ) -> Result<Self> {
         valid_block_size(block_size)?;
-        let what = || format!("open {}", path.display());
+        let what = || Operation::Open(path.to_path_buf());
         let mut open = OpenOptions::new();
         open.read(true)
             .write(true)
@@ -81,11 +77,11 @@ impl FileBackstore {
             open.custom_flags(libc::O_DIRECT);
         }
         let file = open.open(path).map_err(|e| Error::Io {
-            op: what(),
-            message: if options.direct && e.raw_os_error() == Some(libc::EINVAL) {
-                "this file system does not do O_DIRECT".into()
+            operation: what(),
+            source: if options.direct && e.raw_os_error() == Some(libc::EINVAL) {
+                std::io::Error::new(e.kind(), "this file system does not do O_DIRECT")
             } else {
-                e.to_string()
+                e
             },
         })?;
         let meta = file.metadata().map_err(io(what()))?;
@@ -123,17 +119,14 @@ impl FileBackstore {
 
     async fn blocking<T: Send + 'static>(
         &self,
-        op: &'static str,
+        operation: Operation,
         work: impl FnOnce(&File) -> std::io::Result<T> + Send + 'static,
     ) -> Result<T> {
         let file = self.file.clone();
         tokio::task::spawn_blocking(move || work(&file))
             .await
-            .map_err(|e| Error::Io {
-                op: op.into(),
-                message: e.to_string(),
-            })?
-            .map_err(io(op))
+            .map_err(|e| Error::io(operation.clone())(e.into()))?
+            .map_err(io(operation))
     }
 }
 
@@ -151,12 +144,15 @@ impl BlockTarget for FileBackstore {
         self.check(lba, buf.len())?;
         let offset = lba * u64::from(self.block_size);
         if self.in_memory {
-            return self.file.read_exact_at(buf, offset).map_err(io("read"));
+            return self
+                .file
+                .read_exact_at(buf, offset)
+                .map_err(io(Operation::Read));
         }
         if self.options.direct {
             let len = buf.len();
             let data = self
-                .blocking("read", move |f| {
+                .blocking(Operation::Read, move |f| {
                     let mut bounce = vec![0u8; len + DIRECT_ALIGN];
                     let at = bounce.as_ptr().align_offset(DIRECT_ALIGN);
                     f.read_exact_at(&mut bounce[at..at + len], offset)?;
@@ -173,7 +169,7 @@ impl BlockTarget for FileBackstore {
         #[cfg(target_os = "linux")]
         while done < buf.len() {
             match crate::nowait::read_at(&self.file, &mut buf[done..], offset + done as u64)
-                .map_err(io("read"))?
+                .map_err(io(Operation::Read))?
             {
                 crate::nowait::Attempt::Done(0) | crate::nowait::Attempt::WouldBlock => break,
                 crate::nowait::Attempt::Done(n) => done += n,
@@ -184,7 +180,7 @@ impl BlockTarget for FileBackstore {
         }
         let (rest, at) = (buf.len() - done, offset + done as u64);
         let data = self
-            .blocking("read", move |f| {
+            .blocking(Operation::Read, move |f| {
                 let mut data = vec![0; rest];
                 f.read_exact_at(&mut data, at)?;
                 Ok(data)
@@ -200,7 +196,10 @@ impl BlockTarget for FileBackstore {
         let mut data = data;
         let fua = fua || self.options.write_through;
         if self.in_memory {
-            return self.file.write_all_at(data, offset).map_err(io("write"));
+            return self
+                .file
+                .write_all_at(data, offset)
+                .map_err(io(Operation::Write));
         }
         if self.options.direct {
             let len = data.len();
@@ -208,7 +207,7 @@ impl BlockTarget for FileBackstore {
             let at = bounce.as_ptr().align_offset(DIRECT_ALIGN);
             bounce[at..at + len].copy_from_slice(data);
             return self
-                .blocking("write", move |f| {
+                .blocking(Operation::Write, move |f| {
                     f.write_all_at(&bounce[at..at + len], offset)?;
                     // The device's own cache still needs flushing for FUA.
                     if fua {
@@ -222,7 +221,9 @@ impl BlockTarget for FileBackstore {
         #[cfg(target_os = "linux")]
         if !fua {
             while !data.is_empty() {
-                match crate::nowait::write_at(&self.file, data, offset).map_err(io("write"))? {
+                match crate::nowait::write_at(&self.file, data, offset)
+                    .map_err(io(Operation::Write))?
+                {
                     crate::nowait::Attempt::Done(0) | crate::nowait::Attempt::WouldBlock => break,
                     crate::nowait::Attempt::Done(n) => {
                         data = &data[n..];
@@ -235,7 +236,7 @@ impl BlockTarget for FileBackstore {
             }
         }
         let data = data.to_vec();
-        self.blocking("write", move |f| {
+        self.blocking(Operation::Write, move |f| {
             f.write_all_at(&data, offset)?;
             if fua {
                 f.sync_data()?;
@@ -246,7 +247,7 @@ impl BlockTarget for FileBackstore {
     }
 
     async fn flush(&self) -> Result<()> {
-        self.blocking("flush", File::sync_data).await
+        self.blocking(Operation::Flush, File::sync_data).await
     }
 
     fn thin(&self) -> bool {
@@ -259,7 +260,7 @@ impl BlockTarget for FileBackstore {
         let size = u64::from(self.block_size);
         self.check(lba, size as usize)?;
         let (start, end) = (lba * size, (lba + max) * size);
-        self.blocking("find holes", move |f| {
+        self.blocking(Operation::FindHoles, move |f| {
             use nix::unistd::{Whence, lseek};
             let seek = |offset: u64, whence| match lseek(f, offset as i64, whence) {
                 Ok(at) => Ok(at as u64),
@@ -283,7 +284,7 @@ impl BlockTarget for FileBackstore {
         let size = u64::from(self.block_size);
         self.check(lba, usize::try_from(blocks * size).unwrap_or(usize::MAX))?;
         let (offset, len) = ((lba * size) as i64, (blocks * size) as i64);
-        self.blocking("unmap", move |f| {
+        self.blocking(Operation::Unmap, move |f| {
             use nix::fcntl::{FallocateFlags, fallocate};
             fallocate(
                 f,

@@ -8,36 +8,64 @@
 //! Unit Access) returns only once the data is on stable storage; `flush`
 //! (SYNCHRONIZE CACHE) makes every earlier write stable.
 //!
-//! Your own storage is a `BlockTarget` too:
+//! Your own storage is a `BlockTarget` too. An error it returns reaches
+//! the initiator as MEDIUM ERROR (READ or WRITE ERROR), so return errors
+//! for storage that failed; an `io::Error` converts with `?` (an
+//! [`Error::Io`]). To refuse writes, do not fail them
+//! here: map the LUN with [`LogicalUnit::read_only`](crate::LogicalUnit::read_only),
+//! and initiators see it write-protected (DATA PROTECT).
 //!
 //! ```
-//! use ha_iscsi::async_trait;
-//! use ha_iscsi::backstore::BlockTarget;
+//! use std::fs::File;
+//! use std::os::unix::fs::FileExt;
+//! use std::sync::Arc;
+//! use ha_iscsi::{BlockTarget, LogicalUnit, async_trait};
 //!
-//! /// A read-only LUN whose every block reads as 0xEE.
-//! struct Pattern;
+//! /// 2048 blocks of 512 bytes in a file, read and written in place (the
+//! /// calls block; [`FileBackstore`](ha_iscsi::FileBackstore) moves slow
+//! /// ones off the runtime).
+//! struct InPlace(File);
 //!
 //! #[async_trait]
-//! impl BlockTarget for Pattern {
+//! impl BlockTarget for InPlace {
 //!     fn block_size(&self) -> u32 { 512 }
 //!     fn block_count(&self) -> u64 { 2048 }
 //!     async fn read(&self, lba: u64, buf: &mut [u8]) -> ha_iscsi::Result<()> {
 //!         self.check(lba, buf.len())?;
-//!         buf.fill(0xEE);
+//!         Ok(self.0.read_exact_at(buf, lba * 512)?)
+//!     }
+//!     async fn write(&self, lba: u64, data: &[u8], fua: bool) -> ha_iscsi::Result<()> {
+//!         self.check(lba, data.len())?;
+//!         self.0.write_all_at(data, lba * 512)?;
+//!         if fua {
+//!             self.0.sync_data()?;
+//!         }
 //!         Ok(())
 //!     }
-//!     async fn write(&self, _lba: u64, _data: &[u8], _fua: bool) -> ha_iscsi::Result<()> {
-//!         Err(ha_iscsi::Error::Io { op: "write".into(), message: "read-only".into() })
+//!     async fn flush(&self) -> ha_iscsi::Result<()> {
+//!         Ok(self.0.sync_data()?)
 //!     }
-//!     async fn flush(&self) -> ha_iscsi::Result<()> { Ok(()) }
 //! }
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let path = std::env::temp_dir().join(format!("ha-iscsi-doc-{}.img", std::process::id()));
+//! let file = File::options().read(true).write(true).create(true).truncate(false).open(&path)?;
+//! file.set_len(2048 * 512)?;
+//! let lun = LogicalUnit::new(Arc::new(InPlace(file)), "disk1");
+//! // The same kind of storage, offered write-protected.
+//! let archive = InPlace(File::open(&path)?);
+//! let archive = LogicalUnit::new(Arc::new(archive), "archive").read_only(true);
+//! # let _ = (lun, archive);
+//! # std::fs::remove_file(&path)?;
+//! # Ok(())
+//! # }
 //! ```
 
 use std::sync::RwLock;
 
 use crate::async_trait;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Operation, Result};
 
 #[cfg(feature = "tokio")]
 mod file;
@@ -172,10 +200,7 @@ fn valid_block_size(block_size: u32) -> Result<()> {
     if BLOCK_SIZES.contains(&block_size) {
         Ok(())
     } else {
-        Err(Error::Io {
-            op: "configure the backstore".into(),
-            message: format!("block size {block_size} is not one of 512, 1024, 2048, 4096"),
-        })
+        Err(Error::BlockSize(block_size))
     }
 }
 
@@ -187,8 +212,8 @@ impl MemoryBackstore {
             .checked_mul(u64::from(block_size))
             .and_then(|len| usize::try_from(len).ok())
             .ok_or_else(|| Error::Io {
-                op: "allocate the memory backstore".into(),
-                message: format!("{block_count} blocks do not fit in memory"),
+                operation: Operation::Allocate(block_count.saturating_mul(u64::from(block_size))),
+                source: std::io::ErrorKind::OutOfMemory.into(),
             })?;
         Ok(Self {
             block_size,
@@ -306,5 +331,9 @@ pub(crate) mod tests {
         round_trip(&MemoryBackstore::new(4096, 64).unwrap()).await;
         assert!(MemoryBackstore::new(0, 1).is_err());
         assert!(MemoryBackstore::new(1000, 1).is_err());
+        assert_eq!(
+            MemoryBackstore::new(1000, 1).err(),
+            Some(Error::BlockSize(1000))
+        );
     }
 }

@@ -5,7 +5,7 @@
 use std::fs::File;
 use std::path::PathBuf;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Operation, Result};
 use crate::scsi::unit::Hold;
 use crate::scsi::{self, Completion, IoDone, IoOp, LogicalUnit, Request, Sense, Step};
 
@@ -110,10 +110,7 @@ async fn save_reservations(unit: &LogicalUnit, text: String) -> Result<IoDone> {
     let Some(path) = unit.pr_file.clone() else {
         return Ok(IoDone::Done);
     };
-    let failed = |message: String| Error::Io {
-        op: "save reservations".into(),
-        message,
-    };
+    let operation = Operation::SaveReservations(path.to_path_buf());
     tokio::task::spawn_blocking(move || {
         use std::io::Write;
         let tmp = path.with_extension("tmp");
@@ -127,8 +124,8 @@ async fn save_reservations(unit: &LogicalUnit, text: String) -> Result<IoDone> {
         Ok::<(), std::io::Error>(())
     })
     .await
-    .map_err(|e| failed(e.to_string()))?
-    .map_err(|e| failed(e.to_string()))?;
+    .map_err(|e| Error::io(operation.clone())(e.into()))?
+    .map_err(Error::io(operation))?;
     Ok(IoDone::Done)
 }
 
@@ -142,10 +139,7 @@ impl LogicalUnit {
             Ok(text) => Some(text),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
             Err(e) => {
-                return Err(Error::Io {
-                    op: format!("read {}", path.display()),
-                    message: e.to_string(),
-                });
+                return Err(Error::io(Operation::ReadReservations(path))(e));
             }
         };
         self.with_reservations(path, saved.as_deref())

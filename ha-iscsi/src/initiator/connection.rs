@@ -9,7 +9,7 @@ use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use super::{Command, DiscoveredTarget, InitiatorConfig, Outcome, login, lun_field, task};
+use super::{Command, DiscoveredTarget, InitiatorConfig, Lun, Outcome, login, lun_field, task};
 use crate::error::ConnectionError;
 use crate::negotiation::Params;
 use crate::pdu::{Bhs, Decoder, Digests, Opcode, Pdu};
@@ -26,21 +26,36 @@ fn io(e: std::io::Error) -> Error {
     Error::Connection((&e).into())
 }
 
-/// A logged-in session on one connection.
+/// A logged-in session on one connection (re-exported at the crate root
+/// as [`InitiatorSession`](crate::InitiatorSession)).
+///
+/// Every command takes the LUN first (a [`Lun`], or the number the
+/// target maps it as), then, for READ and WRITE, the logical block
+/// address: `read(lun, lba, blocks)`, `write(lun, lba, data, fua)`;
+/// writing `Lun(0)` keeps the two apart at the call. A status other than GOOD is an
+/// [`Error::Scsi`] (except from [`Session::command`],
+/// [`Session::test_unit_ready`] and [`Session::persistent_reserve_out`],
+/// which return it).
 ///
 /// ```no_run
-/// use ha_iscsi::initiator::{InitiatorConfig, Session};
+/// use ha_iscsi::initiator::Lun;
+/// use ha_iscsi::{Error, InitiatorConfig, InitiatorSession};
 ///
 /// # async fn demo() -> ha_iscsi::Result<()> {
 /// let config = InitiatorConfig::new("iqn.2025-09.com.example:node1");
 /// let addr = "192.0.2.10:3260".parse().unwrap();
 /// let targets = ha_iscsi::initiator::discover(addr, &config).await?;
-/// let mut session = Session::login(addr, &targets[0].name, &config).await?;
-/// let (blocks, block_size) = session.read_capacity(0).await?;
-/// session.write(0, 0, &vec![0xab; block_size as usize], true).await?;
-/// let back = session.read(0, 0, 1).await?;
+/// let mut session = InitiatorSession::login(addr, &targets[0].name, &config).await?;
+/// let (lun, lba) = (Lun(0), 0);
+/// let (blocks, block_size) = session.read_capacity(lun).await?;
+/// session.write(lun, lba, &vec![0xab; block_size as usize], true).await?;
+/// let back = session.read(lun, lba, 1).await?;
+/// match session.read(lun, blocks, 1).await {
+///     Err(Error::Scsi { sense: Some(sense), .. }) if sense.key == 5 => {} // ILLEGAL REQUEST
+///     other => panic!("a read past the end: {other:?}"),
+/// }
 /// session.logout().await?;
-/// # let _ = (blocks, back);
+/// # let _ = back;
 /// # Ok(())
 /// # }
 /// ```
@@ -56,7 +71,7 @@ pub struct Session {
     /// The target asked for a logout (Async Message event 1).
     logout_requested: bool,
     /// Block sizes learnt from READ CAPACITY, by LUN.
-    block_sizes: HashMap<u64, u32>,
+    block_sizes: HashMap<Lun, u32>,
     buf: Vec<u8>,
 }
 
@@ -232,13 +247,14 @@ impl Session {
     /// are returned, not turned into errors.
     pub async fn command(
         &mut self,
-        lun: u64,
+        lun: impl Into<Lun>,
         cdb: &[u8],
         data_out: &[u8],
         data_in_len: usize,
     ) -> Result<Outcome> {
+        let lun = lun.into();
         self.execute(Command {
-            lun_field: lun_field(lun),
+            lun_field: lun_field(lun.0),
             cdb,
             data_out: Bytes::copy_from_slice(data_out),
             data_in_len,
@@ -246,36 +262,35 @@ impl Session {
         .await
     }
 
-    /// Like [`Session::command`], but anything but GOOD is an error.
+    /// Like [`Session::command`], but anything but GOOD is an
+    /// [`Error::Scsi`].
     async fn good(
         &mut self,
-        lun: u64,
+        lun: Lun,
         cdb: &[u8],
         data_out: &[u8],
         data_in_len: usize,
     ) -> Result<Vec<u8>> {
         let outcome = self.command(lun, cdb, data_out, data_in_len).await?;
-        if outcome.status != 0 {
-            return Err(Error::Protocol(format!(
-                "status {:#04x}{}",
-                outcome.status,
-                outcome
-                    .sense
-                    .map(|s| format!(", sense {:x}/{:02x}/{:02x}", s.key, s.asc, s.ascq))
-                    .unwrap_or_default()
-            )));
+        if outcome.status != crate::scsi::GOOD {
+            return Err(Error::Scsi {
+                status: outcome.status,
+                sense: outcome.sense,
+            });
         }
         Ok(outcome.data)
     }
 
     /// TEST UNIT READY: its status and sense.
-    pub async fn test_unit_ready(&mut self, lun: u64) -> Result<(u8, Option<Sense>)> {
+    pub async fn test_unit_ready(&mut self, lun: impl Into<Lun>) -> Result<(u8, Option<Sense>)> {
+        let lun = lun.into();
         let o = self.command(lun, &[0; 6], &[], 0).await?;
         Ok((o.status, o.sense))
     }
 
     /// Standard INQUIRY: vendor, product and revision.
-    pub async fn inquiry(&mut self, lun: u64) -> Result<(String, String, String)> {
+    pub async fn inquiry(&mut self, lun: impl Into<Lun>) -> Result<(String, String, String)> {
+        let lun = lun.into();
         let d = self.good(lun, &[0x12, 0, 0, 0, 96, 0], &[], 96).await?;
         if d.len() < 36 {
             return Err(Error::Protocol("short INQUIRY data".into()));
@@ -285,7 +300,8 @@ impl Session {
     }
 
     /// READ CAPACITY (16): number of blocks and block size.
-    pub async fn read_capacity(&mut self, lun: u64) -> Result<(u64, u32)> {
+    pub async fn read_capacity(&mut self, lun: impl Into<Lun>) -> Result<(u64, u32)> {
+        let lun = lun.into();
         let mut cdb = [0u8; 16];
         cdb[0] = 0x9e;
         cdb[1] = 0x10;
@@ -300,16 +316,19 @@ impl Session {
         Ok((last + 1, size))
     }
 
-    async fn block_size(&mut self, lun: u64) -> Result<u32> {
+    async fn block_size(&mut self, lun: Lun) -> Result<u32> {
         match self.block_sizes.get(&lun) {
             Some(size) => Ok(*size),
             None => Ok(self.read_capacity(lun).await?.1),
         }
     }
 
-    /// READ (16) of `blocks` blocks from `lba` (the block size, from READ
-    /// CAPACITY, is asked once and kept).
-    pub async fn read(&mut self, lun: u64, lba: u64, blocks: u32) -> Result<Vec<u8>> {
+    /// READ (16) on LUN `lun` of `blocks` blocks from logical block
+    /// address `lba` (the block size, from READ CAPACITY, is asked once
+    /// and kept). Past the last block: an [`Error::Scsi`] with ILLEGAL
+    /// REQUEST, LOGICAL BLOCK ADDRESS OUT OF RANGE.
+    pub async fn read(&mut self, lun: impl Into<Lun>, lba: u64, blocks: u32) -> Result<Vec<u8>> {
+        let lun = lun.into();
         let size = self.block_size(lun).await?;
         let mut cdb = [0u8; 16];
         cdb[0] = 0x88;
@@ -319,9 +338,18 @@ impl Session {
             .await
     }
 
-    /// WRITE (16) of whole blocks at `lba`; with `fua`, stable when
-    /// answered.
-    pub async fn write(&mut self, lun: u64, lba: u64, data: &[u8], fua: bool) -> Result<()> {
+    /// WRITE (16) on LUN `lun` of `data`, whole blocks, from logical block
+    /// address `lba`; with `fua` (Force Unit Access), stable when
+    /// answered. A write-protected LUN answers DATA PROTECT (an
+    /// [`Error::Scsi`]).
+    pub async fn write(
+        &mut self,
+        lun: impl Into<Lun>,
+        lba: u64,
+        data: &[u8],
+        fua: bool,
+    ) -> Result<()> {
+        let lun = lun.into();
         let size = self.block_size(lun).await?;
         if size == 0 || !data.len().is_multiple_of(size as usize) {
             return Err(Error::PartialBlock {
@@ -338,7 +366,8 @@ impl Session {
     }
 
     /// SYNCHRONIZE CACHE (10): every write so far made stable.
-    pub async fn synchronize_cache(&mut self, lun: u64) -> Result<()> {
+    pub async fn synchronize_cache(&mut self, lun: impl Into<Lun>) -> Result<()> {
+        let lun = lun.into();
         self.good(lun, &[0x35, 0, 0, 0, 0, 0, 0, 0, 0, 0], &[], 0)
             .await
             .map(drop)
@@ -347,13 +376,19 @@ impl Session {
     /// PERSISTENT RESERVE IN with `service` (0 READ KEYS, 1 READ
     /// RESERVATION, 2 REPORT CAPABILITIES, 3 READ FULL STATUS): the
     /// parameter data.
-    pub async fn persistent_reserve_in(&mut self, lun: u64, service: u8) -> Result<Vec<u8>> {
+    pub async fn persistent_reserve_in(
+        &mut self,
+        lun: impl Into<Lun>,
+        service: u8,
+    ) -> Result<Vec<u8>> {
+        let lun = lun.into();
         let cdb = [0x5e, service & 0x1f, 0, 0, 0, 0, 0, 0x20, 0, 0];
         self.good(lun, &cdb, &[], 0x2000).await
     }
 
     /// The registered keys (READ KEYS).
-    pub async fn read_keys(&mut self, lun: u64) -> Result<Vec<u64>> {
+    pub async fn read_keys(&mut self, lun: impl Into<Lun>) -> Result<Vec<u64>> {
+        let lun = lun.into();
         let d = self.persistent_reserve_in(lun, 0).await?;
         let len = d
             .get(4..8)
@@ -371,13 +406,14 @@ impl Session {
     /// APTPL. The status (GOOD, RESERVATION CONFLICT, CHECK CONDITION).
     pub async fn persistent_reserve_out(
         &mut self,
-        lun: u64,
+        lun: impl Into<Lun>,
         service: u8,
         kind: u8,
         key: u64,
         service_key: u64,
         aptpl: bool,
     ) -> Result<Outcome> {
+        let lun = lun.into();
         let mut params = key.to_be_bytes().to_vec();
         params.extend_from_slice(&service_key.to_be_bytes());
         params.extend_from_slice(&[0, 0, 0, 0, u8::from(aptpl), 0, 0, 0]);

@@ -82,6 +82,25 @@ pub struct DiscoveredTarget {
     pub addresses: Vec<String>,
 }
 
+/// A logical unit number, as the target maps it: the first argument of
+/// every [`Session`] command, a type of its own so that it cannot be
+/// swapped with the block address that follows it (`Lun(0)`); a plain
+/// `u64` converts too.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct Lun(pub u64);
+
+impl From<u64> for Lun {
+    fn from(lun: u64) -> Self {
+        Self(lun)
+    }
+}
+
+impl std::fmt::Display for Lun {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "LUN {}", self.0)
+    }
+}
+
 /// The SAM LUN field for LUN `lun` (peripheral addressing under 256, flat
 /// above), as targets expect it.
 pub fn lun_field(lun: u64) -> u64 {

@@ -41,6 +41,22 @@ pub const GOOD: u8 = 0x00;
 /// CHECK CONDITION status.
 pub const CHECK_CONDITION: u8 = 0x02;
 
+/// The name of SCSI status `status` (SAM-5 5.3): "GOOD", "CHECK
+/// CONDITION", "RESERVATION CONFLICT"...
+pub fn status_name(status: u8) -> &'static str {
+    match status {
+        GOOD => "GOOD",
+        CHECK_CONDITION => "CHECK CONDITION",
+        0x04 => "CONDITION MET",
+        0x08 => "BUSY",
+        RESERVATION_CONFLICT => "RESERVATION CONFLICT",
+        0x28 => "TASK SET FULL",
+        0x30 => "ACA ACTIVE",
+        0x40 => "TASK ABORTED",
+        _ => "RESERVED STATUS",
+    }
+}
+
 /// The most one command transfers (advertised in VPD B0).
 pub const MAX_TRANSFER: usize = 32 << 20;
 /// The most blocks one COMPARE AND WRITE compares (VPD B0).

@@ -1,6 +1,8 @@
 //! Sense data (SPC-4 4.5): what a CHECK CONDITION says went wrong, in the
 //! fixed format (the control mode page's D_SENSE is 0 and not changeable).
 
+use std::fmt;
+
 /// Sense key, additional sense code and qualifier, and the INFORMATION
 /// field where the standard wants one (the offset of a miscompare).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,6 +103,63 @@ impl Sense {
         }
     }
 
+    /// The sense key's name (SPC-4 4.5.6): "ILLEGAL REQUEST", "UNIT
+    /// ATTENTION"...
+    pub fn key_name(&self) -> &'static str {
+        match self.key {
+            0x00 => "NO SENSE",
+            0x01 => "RECOVERED ERROR",
+            NOT_READY => "NOT READY",
+            MEDIUM_ERROR => "MEDIUM ERROR",
+            0x04 => "HARDWARE ERROR",
+            ILLEGAL_REQUEST => "ILLEGAL REQUEST",
+            UNIT_ATTENTION => "UNIT ATTENTION",
+            DATA_PROTECT => "DATA PROTECT",
+            0x08 => "BLANK CHECK",
+            0x09 => "VENDOR SPECIFIC",
+            0x0a => "COPY ABORTED",
+            ABORTED_COMMAND => "ABORTED COMMAND",
+            0x0d => "VOLUME OVERFLOW",
+            MISCOMPARE => "MISCOMPARE",
+            0x0f => "COMPLETED",
+            _ => "RESERVED",
+        }
+    }
+
+    /// The name of the additional sense code and qualifier, for the ones
+    /// this crate's target reports (the constants above); `None` for
+    /// others.
+    pub fn code_name(&self) -> Option<&'static str> {
+        Some(match (self.asc, self.ascq) {
+            (0x04, 0x02) => "INITIALIZING COMMAND REQUIRED",
+            (0x0c, 0x00) => "WRITE ERROR",
+            (0x0e, 0x03) => "INVALID FIELD IN INFORMATION UNIT",
+            (0x11, 0x00) => "UNRECOVERED READ ERROR",
+            (0x1a, 0x00) => "PARAMETER LIST LENGTH ERROR",
+            (0x1d, 0x00) => "MISCOMPARE DURING VERIFY OPERATION",
+            (0x20, 0x00) => "INVALID COMMAND OPERATION CODE",
+            (0x21, 0x00) => "LOGICAL BLOCK ADDRESS OUT OF RANGE",
+            (0x24, 0x00) => "INVALID FIELD IN CDB",
+            (0x25, 0x00) => "LOGICAL UNIT NOT SUPPORTED",
+            (0x26, 0x00) => "INVALID FIELD IN PARAMETER LIST",
+            (0x26, 0x04) => "INVALID RELEASE OF PERSISTENT RESERVATION",
+            (0x27, 0x00) => "WRITE PROTECTED",
+            (0x29, 0x00) => "POWER ON, RESET, OR BUS DEVICE RESET OCCURRED",
+            (0x29, 0x03) => "BUS DEVICE RESET FUNCTION OCCURRED",
+            (0x29, 0x07) => "I_T NEXUS LOSS OCCURRED",
+            (0x2a, 0x01) => "MODE PARAMETERS CHANGED",
+            (0x2a, 0x03) => "RESERVATIONS PREEMPTED",
+            (0x2a, 0x04) => "RESERVATIONS RELEASED",
+            (0x2a, 0x05) => "REGISTRATIONS PREEMPTED",
+            (0x39, 0x00) => "SAVING PARAMETERS NOT SUPPORTED",
+            (0x44, 0x00) => "INTERNAL TARGET FAILURE",
+            (0x47, 0x05) => "PROTOCOL SERVICE CRC ERROR",
+            (0x4b, 0x00) => "DATA PHASE ERROR",
+            (0x53, 0x02) => "MEDIUM REMOVAL PREVENTED",
+            _ => return None,
+        })
+    }
+
     /// Whether this is a unit attention condition.
     pub fn is_unit_attention(&self) -> bool {
         self.key == UNIT_ATTENTION
@@ -119,5 +178,38 @@ impl Sense {
         s[12] = self.asc;
         s[13] = self.ascq;
         s
+    }
+}
+
+impl fmt::Display for Sense {
+    /// Names and numbers: "ILLEGAL REQUEST/LOGICAL BLOCK ADDRESS OUT OF
+    /// RANGE (5/21/00)"; the key's name alone when the code has none here.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.key_name())?;
+        if let Some(code) = self.code_name() {
+            write!(f, "/{code}")?;
+        }
+        write!(f, " ({:x}/{:02x}/{:02x})", self.key, self.asc, self.ascq)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Sense;
+
+    #[test]
+    fn display_names_key_and_code() {
+        assert_eq!(
+            Sense::LBA_OUT_OF_RANGE.to_string(),
+            "ILLEGAL REQUEST/LOGICAL BLOCK ADDRESS OUT OF RANGE (5/21/00)"
+        );
+        assert_eq!(
+            Sense::WRITE_PROTECTED.to_string(),
+            "DATA PROTECT/WRITE PROTECTED (7/27/00)"
+        );
+        assert_eq!(
+            Sense::new(0x03, 0x31, 0x00).to_string(),
+            "MEDIUM ERROR (3/31/00)"
+        );
     }
 }

@@ -250,10 +250,14 @@ impl LogicalUnit {
     ) -> Result<Self> {
         let path = path.into();
         if let Some(text) = saved {
-            let pr = Reservations::parse(text).map_err(|(line, message)| Error::Io {
-                op: format!("read {}:{line}", path.display()),
-                message,
-            })?;
+            let pr =
+                Reservations::parse(text).map_err(|(line, message)| Error::ReservationFile {
+                    location: ha_core::Location {
+                        file: path.clone(),
+                        line: u32::try_from(line).unwrap_or(u32::MAX),
+                    },
+                    message,
+                })?;
             self.lock().pr = pr;
         }
         self.pr_file = Some(Arc::new(path));

@@ -605,7 +605,7 @@ proptest! {
                     };
                     s.handle_io_done(now, io.tag, Ok(done));
                 } else {
-                    s.handle_io_done(now, io.tag, Err(Error::Io { op: "write".into(), message: "failed".into() }));
+                    s.handle_io_done(now, io.tag, Err(Error::Io { operation: crate::error::Operation::Write, source: std::io::Error::other("failed") }));
                 }
             }
             s.handle_timeout(now + Duration::from_secs(1));

@@ -10,7 +10,7 @@ use tokio::time::Instant;
 
 use super::Signals;
 use crate::backstore;
-use crate::error::Error;
+use crate::error::{Error, Operation};
 use crate::pdu::Decoder;
 use crate::session::{CloseReason, Event, Session, SessionConfig};
 
@@ -111,8 +111,11 @@ async fn perform_io(session: &mut Session) {
         let result = match session.units().get(io.unit) {
             Some((_, unit)) => backstore::perform(unit, io.op).await,
             None => Err(Error::Io {
-                op: "perform".into(),
-                message: format!("no unit #{}", io.unit),
+                operation: Operation::Other,
+                source: std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    format!("no logical unit #{}", io.unit),
+                ),
             }),
         };
         session.handle_io_done(Instant::now().into_std(), io.tag, result);

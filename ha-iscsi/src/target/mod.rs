@@ -12,7 +12,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Operation, Result};
 use crate::login::LoginConfig;
 use crate::scsi::LogicalUnit;
 use crate::session::{LunMap, SessionConfig};
@@ -75,12 +75,9 @@ pub struct Portal {
 impl Portal {
     /// Listens on `addr` for the targets in `config`.
     pub async fn bind(addr: SocketAddr, config: LoginConfig) -> Result<Self> {
-        let listen = |e: std::io::Error| Error::Io {
-            op: format!("listen on {addr}"),
-            message: e.to_string(),
-        };
-        let listener = TcpListener::bind(addr).await.map_err(listen)?;
-        let local = listener.local_addr().map_err(listen)?;
+        let listen = || Error::io(Operation::Listen(addr));
+        let listener = TcpListener::bind(addr).await.map_err(listen())?;
+        let local = listener.local_addr().map_err(listen())?;
         Ok(Self {
             listener,
             config: Arc::new(config),
