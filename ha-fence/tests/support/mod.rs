@@ -3,7 +3,7 @@
 //! the checks for peer programs.
 #![allow(dead_code)]
 
-use std::net::{SocketAddr, UdpSocket};
+use std::net::{SocketAddr, TcpListener, UdpSocket};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -36,6 +36,16 @@ fn free_udp_port() -> u16 {
         .port()
 }
 
+/// The serial console (`serial ... codec VM`) is a TCP listener: its port
+/// must be free for TCP, which a free UDP port says nothing about.
+fn free_tcp_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 /// A running `ipmi_sim`; killed on drop.
 pub struct Bmc {
     child: Child,
@@ -55,9 +65,25 @@ impl Drop for Bmc {
 
 impl Bmc {
     /// Starts the lab's simulated BMC (user admin/password) on free ports.
+    ///
+    /// A port found free can be taken by another process before ipmi_sim
+    /// binds it; ipmi_sim then exits, and is started again on other ports.
+    /// Ready means ipmitool got an answer; the deadline is generous because
+    /// a loaded machine (tests in parallel) slows ipmi_sim's start.
     pub fn start() -> Self {
+        let mut reasons = Vec::new();
+        for _ in 0..3 {
+            match Self::try_start() {
+                Ok(bmc) => return bmc,
+                Err(why) => reasons.push(why),
+            }
+        }
+        panic!("ipmi_sim did not start: {}", reasons.join("; "));
+    }
+
+    fn try_start() -> Result<Self, String> {
         let port = free_udp_port();
-        let serial = free_udp_port();
+        let serial = free_tcp_port();
         let dir = std::env::temp_dir().join(format!("ha-fence-bmc-{}-{port}", std::process::id()));
         std::fs::create_dir_all(dir.join("state")).unwrap();
         let lan = include_str!("../ipmi_sim/lan.conf")
@@ -69,25 +95,37 @@ impl Bmc {
             include_str!("../ipmi_sim/hasim1.emu"),
         )
         .unwrap();
+        let log = std::fs::File::create(dir.join("ipmi_sim.log")).unwrap();
         let child = Command::new("ipmi_sim")
             .current_dir(&dir)
             .args(["-c", "lan.conf", "-f", "hasim1.emu", "-s"])
             .arg(dir.join("state"))
             .arg("-n")
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
             .spawn()
             .unwrap();
         let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-        let bmc = Self { child, dir, addr };
-        // Ready when ipmitool gets an answer.
-        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut bmc = Self { child, dir, addr };
+        let deadline = Instant::now() + Duration::from_secs(30);
         while bmc.ipmitool_power().is_none() {
-            assert!(Instant::now() < deadline, "ipmi_sim did not start");
+            let log = || std::fs::read_to_string(bmc.dir.join("ipmi_sim.log")).unwrap_or_default();
+            if let Ok(Some(status)) = bmc.child.try_wait() {
+                return Err(format!(
+                    "exited ({status}) on ports {port}/{serial}: {}",
+                    log().trim()
+                ));
+            }
+            if Instant::now() > deadline {
+                return Err(format!(
+                    "no answer in 30 s on port {port}: {}",
+                    log().trim()
+                ));
+            }
             std::thread::sleep(Duration::from_millis(50));
         }
-        bmc
+        Ok(bmc)
     }
 
     /// `ipmitool ... chassis power status`: Some(true) on, Some(false) off.
