@@ -74,17 +74,26 @@ fn boolean(name: &str, value: &str) -> Result<bool> {
 }
 
 fn hex(name: &str, value: &str) -> Result<Vec<u8>> {
-    let digits = value.trim_start_matches("0x");
+    let digits = value.strip_prefix("0x").unwrap_or(value);
+    // Checked as ASCII first: the pairs below are byte ranges, which a
+    // multi-byte character would split. The value is a secret: never
+    // quoted back.
+    if !digits.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(Error::BadParameter(format!("{name}: not hexadecimal")));
+    }
     if !digits.len().is_multiple_of(2) {
         return Err(Error::BadParameter(format!(
             "{name}: an even number of hex digits"
         )));
     }
-    (0..digits.len())
-        .step_by(2)
-        .map(|i| {
-            u8::from_str_radix(&digits[i..i + 2], 16)
-                .map_err(|_| Error::BadParameter(format!("{name}: not hexadecimal")))
+    digits
+        .as_bytes()
+        .chunks(2)
+        .map(|pair| {
+            std::str::from_utf8(pair)
+                .ok()
+                .and_then(|p| u8::from_str_radix(p, 16).ok())
+                .ok_or_else(|| Error::BadParameter(format!("{name}: not hexadecimal")))
         })
         .collect()
 }
@@ -495,6 +504,68 @@ mod tests {
             let e = IpmiOptions::from_params(&params(text)).unwrap_err();
             assert!(matches!(e, Error::BadParameter(_)), "{text}: {e}");
             assert!(e.to_string().contains(needle), "{text}: {e}");
+        }
+    }
+
+    #[test]
+    fn a_kg_with_a_multibyte_character_is_a_bad_parameter() {
+        for kg in ["é0", "0é", "0x€1", "aé", "0xé"] {
+            let p = vec![
+                ("ip".to_owned(), "127.0.0.1".to_owned()),
+                ("lanplus".to_owned(), "1".to_owned()),
+                ("hexadecimal_kg".to_owned(), kg.to_owned()),
+            ];
+            let e = IpmiOptions::from_params(&p).unwrap_err();
+            assert!(matches!(e, Error::BadParameter(_)), "{kg}: {e}");
+            assert!(e.to_string().contains("hexadecimal_kg"), "{kg}: {e}");
+            assert!(!e.to_string().contains(kg), "the Kg is not quoted: {e}");
+        }
+        let p = params("ip=127.0.0.1 lanplus=1 hexadecimal_kg=0x00ff10");
+        let o = IpmiOptions::from_params(&p).unwrap();
+        assert_eq!(o.credentials.kg, Some(vec![0x00, 0xff, 0x10]));
+    }
+
+    /// Every parameter [`metadata`] lists, under each of its names.
+    fn names() -> Vec<String> {
+        metadata()
+            .parameters
+            .into_iter()
+            .flat_map(|p| std::iter::once(p.name).chain(p.aliases))
+            .chain(["target".to_owned(), "action".to_owned()])
+            .collect()
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn arbitrary_values_never_panic(
+            values in proptest::collection::vec(
+                (proptest::sample::select(names()), ".{0,40}"),
+                0..12,
+            ),
+            unknown in proptest::collection::vec((".{0,12}", ".{0,12}"), 0..3),
+        ) {
+            // A reachable BMC first, so every value after it is read; a
+            // later `ip` value is read (and resolved) like any other.
+            let mut p = vec![
+                ("ip".to_owned(), "127.0.0.1".to_owned()),
+                ("lanplus".to_owned(), "1".to_owned()),
+            ];
+            p.extend(values);
+            p.extend(unknown);
+            if let Err(e) = IpmiOptions::from_params(&p) {
+                proptest::prop_assert!(matches!(e, Error::BadParameter(_)), "{e:?}");
+                let message = e.to_string();
+                proptest::prop_assert!(!message.trim().is_empty());
+                // Which parameter is wrong, by one of its names.
+                proptest::prop_assert!(
+                    names().iter().any(|n| message.contains(n.as_str()))
+                        || message.contains("cipher suite")
+                        || message.contains("IPMI user names"),
+                    "{message}"
+                );
+            }
         }
     }
 }
