@@ -15,12 +15,13 @@ use ha_core::async_trait;
 use tokio::io::AsyncWriteExt;
 use tokio::process::Command;
 
+use crate::REDACTED;
 use crate::error::{Error, Operation, ProtocolError, Result};
 use crate::fencer::{Action, Fencer, PowerState};
 use crate::metadata::Metadata;
 
 /// A fence-agents program with its parameters.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ExternalAgent {
     program: PathBuf,
     params: Vec<(String, String)>,
@@ -39,6 +40,27 @@ struct Run {
 /// Whether a parameter's value is a secret (kept out of logs).
 fn secret(key: &str) -> bool {
     key.contains("passw") || key.contains("secret") || key.ends_with("_kg")
+}
+
+/// `key=value`, or `key=<redacted>` for a secret: what logs show.
+fn shown(key: &str, value: &str) -> String {
+    if secret(key) {
+        format!("{key}={REDACTED}")
+    } else {
+        format!("{key}={value}")
+    }
+}
+
+impl std::fmt::Debug for ExternalAgent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let params: Vec<String> = self.params.iter().map(|(k, v)| shown(k, v)).collect();
+        f.debug_struct("ExternalAgent")
+            .field("program", &self.program)
+            .field("params", &params)
+            .field("timeout", &self.timeout)
+            .field("metadata", &self.metadata)
+            .finish()
+    }
 }
 
 impl ExternalAgent {
@@ -71,16 +93,7 @@ impl ExternalAgent {
         if let Some(plug) = plug.filter(|p| !p.is_empty()) {
             lines.push(("plug".into(), plug.into()));
         }
-        let shown: Vec<String> = lines
-            .iter()
-            .map(|(k, v)| {
-                if secret(k) {
-                    format!("{k}=***")
-                } else {
-                    format!("{k}={v}")
-                }
-            })
-            .collect();
+        let shown: Vec<String> = lines.iter().map(|(k, v)| shown(k, v)).collect();
         tracing::debug!(program = %self.program.display(), params = ?shown, "running a fence agent");
         let stdin: String = lines.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
         run_program(&self.program, &[], Some(&stdin), self.timeout).await
@@ -96,6 +109,14 @@ impl ExternalAgent {
             .unwrap_or("")
             .trim()
             .to_owned();
+        // An agent may print what it was given (a debug line, an echo of
+        // its input): the error, logged by whoever gets it, never carries
+        // a secret.
+        let last = self
+            .params
+            .iter()
+            .filter(|(k, v)| secret(k) && !v.is_empty())
+            .fold(last, |line, (_, v)| line.replace(v.as_str(), REDACTED));
         let what = format!(
             "{} {action}: exit {}: {last}",
             self.program.display(),
@@ -218,5 +239,42 @@ mod tests {
     fn secrets_stay_out_of_logs() {
         assert!(secret("password") && secret("passwd") && secret("hexadecimal_kg"));
         assert!(!secret("ip") && !secret("username"));
+    }
+
+    fn agent() -> ExternalAgent {
+        ExternalAgent {
+            program: "/usr/sbin/fence_ipmilan".into(),
+            params: vec![
+                ("ip".into(), "192.0.2.11".into()),
+                ("password".into(), "hunter2pw".into()),
+                ("hexadecimal_kg".into(), "c0ffee".into()),
+            ],
+            timeout: Duration::from_secs(20),
+            metadata: Metadata::default(),
+        }
+    }
+
+    #[test]
+    fn debug_redacts_the_secrets() {
+        let shown = format!("{:?} {:#?}", agent(), agent());
+        assert!(
+            !shown.contains("hunter2pw") && !shown.contains("c0ffee"),
+            "{shown}"
+        );
+        assert!(shown.contains("password=<redacted>"), "{shown}");
+        assert!(shown.contains("ip=192.0.2.11"), "{shown}");
+    }
+
+    #[test]
+    fn an_agent_echoing_its_password_is_redacted_in_the_error() {
+        let run = Run {
+            code: 3,
+            stdout: String::new(),
+            stderr: "Failed: login with password hunter2pw refused\n".into(),
+        };
+        let e = agent().failure("off", &run);
+        assert!(matches!(e, Error::LoginRefused(_)), "{e}");
+        assert!(!e.to_string().contains("hunter2pw"), "{e}");
+        assert!(e.to_string().contains("password <redacted> refused"), "{e}");
     }
 }

@@ -86,6 +86,9 @@
 //!   [`Plan`](topology::Plan), metadata.
 //! - `scsi` (default): SCSI-PR fencing over ha-iscsi (needs `tokio`).
 
+/// What logs and `Debug` output show in place of a password or a key.
+pub(crate) const REDACTED: &str = "<redacted>";
+
 pub mod error;
 #[cfg(feature = "tokio")]
 pub mod external;

@@ -488,6 +488,31 @@ mod tests {
     }
 
     #[test]
+    fn debug_redacts_the_password_and_the_kg() {
+        let p = params("ip=127.0.0.1 lanplus=1 login=admin passwd=hunter2pw hexadecimal_kg=c0ffee");
+        let options = IpmiOptions::from_params(&p).unwrap();
+        let fencer = IpmiFencer::new(options.clone());
+        for shown in [
+            format!("{options:?}"),
+            format!("{options:#?}"),
+            format!("{fencer:?}"),
+            format!("{:?}", options.credentials),
+        ] {
+            assert!(!shown.contains("hunter2pw"), "{shown}");
+            assert!(
+                !shown.contains("c0ffee") && !shown.contains("192, 255, 238"),
+                "{shown}"
+            );
+            assert!(
+                !shown.contains("104, 117, 110"),
+                "no password bytes: {shown}"
+            );
+            assert!(shown.contains("<redacted>"), "{shown}");
+            assert!(shown.contains("admin"), "{shown}");
+        }
+    }
+
+    #[test]
     fn bad_parameters_are_named() {
         for (text, needle) in [
             ("ip=127.0.0.1", "lanplus"),

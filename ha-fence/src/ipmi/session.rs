@@ -50,12 +50,15 @@ pub struct Credentials {
 
 impl std::fmt::Debug for Credentials {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // Never the password.
+        // Never the password or the Kg: whether there is one is all a log
+        // needs.
         f.debug_struct("Credentials")
             .field("user", &String::from_utf8_lossy(&self.user))
+            .field("password", &crate::REDACTED)
             .field("privilege", &self.privilege)
             .field("cipher_suite", &self.cipher_suite)
-            .finish_non_exhaustive()
+            .field("kg", &self.kg.as_ref().map(|_| crate::REDACTED))
+            .finish()
     }
 }
 
@@ -699,6 +702,33 @@ mod tests {
             cipher_suite: 3,
             kg: None,
         }
+    }
+
+    #[test]
+    fn debug_redacts_the_password_and_the_kg() {
+        let mut c = credentials(b"hunter2pw");
+        c.kg = Some(b"kgsecret".to_vec());
+        let session = Session::new(c.clone(), Timing::default(), SEED, Instant::now()).unwrap();
+        for shown in [
+            format!("{c:?}"),
+            format!("{session:?}"),
+            format!("{session:#?}"),
+        ] {
+            assert!(
+                !shown.contains("hunter2pw") && !shown.contains("kgsecret"),
+                "{shown}"
+            );
+            // Nor their bytes, as a derived Debug of a Vec<u8> would show.
+            assert!(
+                !shown.contains("104, 117, 110") && !shown.contains("107, 103, 115"),
+                "{shown}"
+            );
+            assert!(shown.contains("<redacted>"), "{shown}");
+        }
+        let shown = format!("{c:?}");
+        assert!(shown.contains("password: \"<redacted>\""), "{shown}");
+        assert!(shown.contains("kg: Some(\"<redacted>\")"), "{shown}");
+        assert!(format!("{:?}", credentials(b"x")).contains("kg: None"));
     }
 
     const SEED: Seed = Seed {
