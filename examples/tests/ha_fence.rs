@@ -1,8 +1,10 @@
 //! `ha-fence` with fence_ipmilan's command line and stdin protocol against
 //! OpenIPMI's simulated BMC: status exit codes (0 on, 2 off), off and on
 //! confirmed, a wrong password exits 3, bad arguments 2, metadata as
-//! fence-agents print it. Skipped with a reason without openipmi and
-//! ipmitool; required under CI=true.
+//! fence-agents print it, the password from a command (`-S`,
+//! `passwd_script=`) and never echoed. Skipped with a reason without
+//! openipmi and ipmitool; required under CI=true. `--help`, `--version`
+//! and hostile arguments need no BMC.
 
 use std::io::Write;
 use std::net::UdpSocket;
@@ -84,6 +86,121 @@ fn the_fence_ipmilan_command_line_fences_the_simulated_node() {
         .success()
         .then_some(())
         .expect("monitor");
+}
+
+#[test]
+fn the_password_comes_from_a_command_and_is_never_echoed() {
+    let Some(bmc) = start_bmc() else {
+        return;
+    };
+    let port = bmc.addr.port().to_string();
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_ha-fence"))
+            .args(["-a", "127.0.0.1", "-u", &port, "-l", "admin", "-P"])
+            .args(["--login-timeout", "1"])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let status = run(&["-S", "echo password", "-o", "status"]);
+    assert_eq!(
+        status.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+    // The script wins over -p, as in fence-agents.
+    let status = run(&[
+        "-p",
+        "wrongpass",
+        "--password-script",
+        "printf 'password\n'",
+        "-o",
+        "status",
+    ]);
+    assert_eq!(status.status.code(), Some(0));
+    let denied = run(&["-S", "echo hunter2pw", "-o", "status"]);
+    assert_eq!(denied.status.code(), Some(3), "login denied");
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&denied.stdout),
+        String::from_utf8_lossy(&denied.stderr)
+    );
+    assert!(!said.contains("hunter2pw"), "{said}");
+    let failed = run(&["-S", "exit 7", "-o", "status"]);
+    assert_eq!(
+        failed.status.code(),
+        Some(2),
+        "a failed script: bad arguments"
+    );
+    // On stdin, as Pacemaker's fencer passes it.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ha-fence"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    write!(
+        child.stdin.take().unwrap(),
+        "ip=127.0.0.1\nipport={port}\nusername=admin\npasswd_script=echo password\nlanplus=1\naction=status\n",
+    )
+    .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+}
+
+#[test]
+fn help_and_version_answer_and_hostile_arguments_are_bad_arguments() {
+    let run = |args: &[&std::ffi::OsStr]| {
+        Command::new(env!("CARGO_BIN_EXE_ha-fence"))
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    for flag in ["-h", "--help"] {
+        let help = run(&[flag.as_ref()]);
+        assert_eq!(help.status.code(), Some(0), "{flag}");
+        let text = String::from_utf8_lossy(&help.stdout);
+        assert!(
+            text.contains("--password-script") && text.contains("passwd_script"),
+            "{text}"
+        );
+    }
+    for flag in ["-V", "--version"] {
+        let version = run(&[flag.as_ref()]);
+        assert_eq!(version.status.code(), Some(0), "{flag}");
+        assert_eq!(
+            String::from_utf8_lossy(&version.stdout).trim(),
+            concat!("ha-fence ", env!("CARGO_PKG_VERSION"))
+        );
+    }
+    let kg = run(&[
+        "-a",
+        "127.0.0.1",
+        "-P",
+        "--hexadecimal-kg",
+        "0x€1",
+        "-o",
+        "off",
+    ]
+    .map(std::ffi::OsStr::new));
+    assert_eq!(
+        kg.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&kg.stderr)
+    );
+    assert!(String::from_utf8_lossy(&kg.stderr).contains("hexadecimal_kg"));
+    {
+        use std::os::unix::ffi::OsStrExt;
+        let not_utf8 = run(&[
+            "-p".as_ref(),
+            std::ffi::OsStr::from_bytes(b"hunter2\xff"),
+            "-a".as_ref(),
+            "127.0.0.1".as_ref(),
+        ]);
+        assert_eq!(not_utf8.status.code(), Some(2));
+        assert!(!String::from_utf8_lossy(&not_utf8.stderr).contains("hunter2"));
+    }
 }
 
 #[test]

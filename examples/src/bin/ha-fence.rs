@@ -2,13 +2,21 @@
 //! protocol, on ha-fence's own IPMI client.
 //!
 //! ```text
-//! ha-fence -a 192.168.122.11 -l admin -p secret -P -o reboot
+//! ha-fence -a 192.168.122.11 -l admin -S 'cat /etc/ha/bmc-password' -P -o reboot
 //! ha-fence -a IP -u PORT -l USER -p PASS -P -C 3 -o off|on|reboot|status|monitor|list|metadata
 //! printf 'ip=...\nusername=...\npassword=...\nlanplus=1\naction=off\n' | ha-fence
+//! ha-fence -V | -h
 //! ```
 //! Exit codes are fence-agents': 0 success, 1 error, 2 bad arguments, 3
 //! login denied, 4 connection lost, 5 timeout; `status` exits 0 for on and
 //! 2 for off. Passwords never appear in logs or error messages.
+//!
+//! A password given with `-p` shows in `ps`; as with fence-agents, it may
+//! come instead from stdin (`password=`) or from a command
+//! (`-S`/`--password-script CMD`, `passwd_script=CMD` on stdin), run by
+//! `sh -c` with its standard output, trailing whitespace removed, as the
+//! password. fence-agents reads no password from the environment, and
+//! neither does this.
 //!
 //! SBD, like the `sbd` tool:
 //! ```text
@@ -27,20 +35,29 @@ use ha_fence::sbd::{Command as SbdCommand, SbdDisk, SbdWatcher, SelfFence, Timeo
 use ha_fence::watchdog::Watchdog;
 use ha_fence::{Action, Error, Fencer, Metadata, ParameterType, PowerState};
 
-const USAGE: &str = "usage: ha-fence -a IP [-u PORT] -l USER -p PASSWORD -P [-C CIPHER] [-L PRIVLVL] [-m onoff|cycle] -o ACTION
+const USAGE: &str = "usage: ha-fence -a IP [-u PORT] -l USER -p PASSWORD|-S CMD -P [-C CIPHER] [-L PRIVLVL] [-m onoff|cycle] -o ACTION
        ha-fence < key=value lines (fence-agents' stdin protocol)
        ha-fence sbd -d DEV [-1 WATCHDOG] [-4 MSGWAIT] create|list|dump|message NODE CMD|watch NODE
+       ha-fence -V|--version, -h|--help
   -a, --ip IP            the BMC's address
   -u, --ipport PORT      its UDP port (623)
   -l, --username USER    login name
-  -p, --password PASS    password
+  -p, --password PASS    password (visible in ps: prefer -S or stdin)
+  -S, --password-script CMD
+                         the password is what `sh -c CMD` prints, trailing
+                         whitespace removed (stdin: passwd_script=CMD)
   -P, --lanplus          IPMI 2.0 RMCP+ (required)
   -C, --cipher N         cipher suite 1, 2 or 3 (3)
   -L, --privlvl LEVEL    administrator, operator or user
   -m, --method METHOD    onoff or cycle
   -o, --action ACTION    off, on, reboot, status, monitor, list, metadata
       --power-wait S, --power-timeout S, --login-timeout S, --delay S,
-      --hexadecimal-kg HEX";
+      --hexadecimal-kg HEX
+  -V, --version          print the version
+  -h, --help             print this help
+On stdin, fence_ipmilan's parameters as key=value lines: ip, ipport,
+username, password, passwd_script, lanplus, cipher, privlvl, method, action,
+power_wait, power_timeout, login_timeout, delay, hexadecimal_kg.";
 
 /// fence-agents' exit codes.
 const EC_GENERIC: u8 = 1;
@@ -49,18 +66,33 @@ const EC_LOGIN_DENIED: u8 = 3;
 const EC_CONNECTION_LOST: u8 = 4;
 const EC_TIMED_OUT: u8 = 5;
 
+/// What the command line asks for.
+#[derive(Debug, PartialEq, Eq)]
+enum Invocation {
+    /// `-h`, `--help`.
+    Help,
+    /// `-V`, `--version`.
+    Version,
+    /// An action, with its `key=value` parameters.
+    Fence(Vec<(String, String)>),
+}
+
 /// Command line options to `key=value` parameters (fence-agents' long
-/// names with dashes become underscores).
-fn params_from_args(args: &[String]) -> Result<Vec<(String, String)>, String> {
+/// names with dashes become underscores; `--password-script` is stdin's
+/// `passwd_script`).
+fn params_from_args(args: &[String]) -> Result<Invocation, String> {
     let mut params = Vec::new();
     let mut i = 0;
     while i < args.len() {
         let arg = &args[i];
         let key = match arg.as_str() {
+            "-h" | "--help" => return Ok(Invocation::Help),
+            "-V" | "--version" => return Ok(Invocation::Version),
             "-a" | "--ip" => "ip",
             "-u" | "--ipport" => "ipport",
             "-l" | "--username" => "username",
             "-p" | "--password" => "password",
+            "-S" | "--password-script" => PASSWORD_SCRIPT,
             "-C" | "--cipher" => "cipher",
             "-L" | "--privlvl" => "privlvl",
             "-m" | "--method" => "method",
@@ -73,7 +105,11 @@ fn params_from_args(args: &[String]) -> Result<Vec<(String, String)>, String> {
             long if long.starts_with("--") => {
                 let name = long.trim_start_matches("--");
                 if let Some((k, v)) = name.split_once('=') {
-                    params.push((k.replace('-', "_"), v.to_owned()));
+                    let key = match k {
+                        "password-script" => PASSWORD_SCRIPT.to_owned(),
+                        k => k.replace('-', "_"),
+                    };
+                    params.push((key, v.to_owned()));
                     i += 1;
                     continue;
                 }
@@ -95,7 +131,13 @@ fn params_from_args(args: &[String]) -> Result<Vec<(String, String)>, String> {
                 i += 2;
                 continue;
             }
-            other => return Err(format!("unknown option '{other}'")),
+            other if other.starts_with('-') => return Err(format!("unknown option '{other}'")),
+            // Not quoted back: a misplaced argument may be a password.
+            _ => {
+                return Err(
+                    "an argument that is not an option (values follow their option)".into(),
+                );
+            }
         };
         let value = args
             .get(i + 1)
@@ -103,6 +145,45 @@ fn params_from_args(args: &[String]) -> Result<Vec<(String, String)>, String> {
         params.push((key.to_owned(), value.clone()));
         i += 2;
     }
+    Ok(Invocation::Fence(params))
+}
+
+/// fence-agents' name (stdin) for the command that prints the password.
+const PASSWORD_SCRIPT: &str = "passwd_script";
+
+/// fence-agents' `--password-script`: the last `passwd_script` is run by
+/// `sh -c` (as fence-agents' `os.popen`) and its standard output, trailing
+/// whitespace removed, becomes the password, over any `password` given.
+/// Unlike fence-agents, a command that fails is an error rather than an
+/// empty password. Neither the output nor the command is quoted in errors.
+fn password_from_script(
+    mut params: Vec<(String, String)>,
+) -> Result<Vec<(String, String)>, String> {
+    let Some(command) = params
+        .iter()
+        .rev()
+        .find(|(k, _)| k == PASSWORD_SCRIPT)
+        .map(|(_, v)| v.clone())
+    else {
+        return Ok(params);
+    };
+    params.retain(|(k, _)| k != PASSWORD_SCRIPT);
+    let out = std::process::Command::new("/bin/sh")
+        .arg("-c")
+        .arg(&command)
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .map_err(|e| format!("{PASSWORD_SCRIPT}: cannot run the command: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "{PASSWORD_SCRIPT}: the command failed ({})",
+            out.status
+        ));
+    }
+    let password = String::from_utf8(out.stdout)
+        .map_err(|_| format!("{PASSWORD_SCRIPT}: the command's output is not UTF-8"))?;
+    params.push(("password".to_owned(), password.trim_end().to_owned()));
     Ok(params)
 }
 
@@ -248,7 +329,15 @@ fn sbd(args: &[String]) -> Result<(), (u8, String)> {
 }
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    // Not quoted back: it may be a password.
+    let Ok(args) = std::env::args_os()
+        .skip(1)
+        .map(std::ffi::OsString::into_string)
+        .collect::<Result<Vec<String>, _>>()
+    else {
+        eprintln!("ha-fence: an argument is not valid UTF-8\n{USAGE}");
+        return ExitCode::from(EC_BAD_ARGS);
+    };
     if args.first().map(String::as_str) == Some("sbd") {
         ha_examples::logging::to_stderr("info");
         return match sbd(&args[1..]) {
@@ -259,10 +348,6 @@ fn main() -> ExitCode {
             }
         };
     }
-    if args.iter().any(|a| a == "-h" || a == "--help") {
-        println!("{USAGE}");
-        return ExitCode::SUCCESS;
-    }
     let params = if args.is_empty() {
         let mut text = String::new();
         if let Err(e) = std::io::stdin().read_to_string(&mut text) {
@@ -272,7 +357,15 @@ fn main() -> ExitCode {
         params_from_stdin(&text)
     } else {
         match params_from_args(&args) {
-            Ok(p) => p,
+            Ok(Invocation::Fence(p)) => p,
+            Ok(Invocation::Help) => {
+                println!("{USAGE}");
+                return ExitCode::SUCCESS;
+            }
+            Ok(Invocation::Version) => {
+                println!("ha-fence {}", env!("CARGO_PKG_VERSION"));
+                return ExitCode::SUCCESS;
+            }
             Err(e) => {
                 eprintln!("ha-fence: {e}\n{USAGE}");
                 return ExitCode::from(EC_BAD_ARGS);
@@ -290,6 +383,13 @@ fn main() -> ExitCode {
         print!("{}", metadata_xml(metadata()));
         return ExitCode::SUCCESS;
     }
+    let params = match password_from_script(params) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("ha-fence: {e}");
+            return ExitCode::from(EC_BAD_ARGS);
+        }
+    };
     let fencer = match IpmiFencer::from_params(&params) {
         Ok(f) => f,
         Err(e) => {
@@ -362,10 +462,11 @@ mod tests {
 
     #[test]
     fn fence_ipmilan_options_become_parameters() {
-        let p = params_from_args(&args(
+        let Ok(Invocation::Fence(p)) = params_from_args(&args(
             "-a 192.0.2.11 -u 9623 -l admin -p secret -P -C 3 -o off --power-timeout 10 --delay=2",
-        ))
-        .unwrap();
+        )) else {
+            panic!("not parameters");
+        };
         let get = |k: &str| p.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str());
         assert_eq!(get("ip"), Some("192.0.2.11"));
         assert_eq!(get("lanplus"), Some("1"));
@@ -375,6 +476,90 @@ mod tests {
         assert!(params_from_args(&args("-a")).is_err());
         assert!(params_from_args(&args("--bogus 1")).is_err());
         assert!(params_from_args(&args("-x")).is_err());
+    }
+
+    #[test]
+    fn help_and_version_answer_wherever_they_are() {
+        for line in ["-h", "--help", "-a 192.0.2.11 -h", "-P --help -o off"] {
+            assert_eq!(
+                params_from_args(&args(line)),
+                Ok(Invocation::Help),
+                "{line}"
+            );
+        }
+        for line in ["-V", "--version", "-P -V"] {
+            assert_eq!(
+                params_from_args(&args(line)),
+                Ok(Invocation::Version),
+                "{line}"
+            );
+        }
+        // A password that reads like an option is the password.
+        let Ok(Invocation::Fence(p)) = params_from_args(&args("-p -h -P")) else {
+            panic!("-p takes the next argument");
+        };
+        assert_eq!(p[0], ("password".to_owned(), "-h".to_owned()));
+    }
+
+    #[test]
+    fn a_stray_argument_is_not_quoted_back() {
+        let e = params_from_args(&args("-a 192.0.2.11 -l admin hunter2pw -P")).unwrap_err();
+        assert!(!e.contains("hunter2pw"), "{e}");
+    }
+
+    #[test]
+    fn multibyte_arguments_never_panic() {
+        for line in [
+            "-é",
+            "--é",
+            "--é=é",
+            "-a é -p ü€ --hexadecimal-kg 0x€1",
+            "é",
+        ] {
+            let _ = params_from_args(&args(line));
+        }
+        let Ok(Invocation::Fence(p)) = params_from_args(&args("--hexadecimal-kg 0x€1 -a ::1 -P"))
+        else {
+            panic!("parameters");
+        };
+        let e = IpmiFencer::from_params(&p).unwrap_err();
+        assert!(matches!(e, Error::BadParameter(_)), "{e}");
+    }
+
+    #[test]
+    fn the_password_script_gives_the_password() {
+        for line in ["-S", "--password-script"] {
+            let mut a = args(&format!("{line} X -p visible -a 192.0.2.11"));
+            a[1] = "printf 'hunter2pw \\n\\n'".to_owned();
+            let Ok(Invocation::Fence(p)) = params_from_args(&a) else {
+                panic!("parameters");
+            };
+            let p = password_from_script(p).unwrap();
+            let password: Vec<_> = p.iter().filter(|(k, _)| k == "password").collect();
+            assert_eq!(
+                password.last().unwrap().1,
+                "hunter2pw",
+                "the script wins, trimmed"
+            );
+            assert!(!p.iter().any(|(k, _)| k == PASSWORD_SCRIPT));
+        }
+        let Ok(Invocation::Fence(p)) =
+            params_from_args(&["--password-script=echo fromscript".to_owned()])
+        else {
+            panic!("parameters");
+        };
+        assert_eq!(p[0].0, PASSWORD_SCRIPT);
+        let from_stdin = params_from_stdin("passwd_script=echo pw1\nip=127.0.0.1\n");
+        let p = password_from_script(from_stdin).unwrap();
+        assert!(p.contains(&("password".to_owned(), "pw1".to_owned())));
+        let failed = params_from_stdin("passwd_script=echo hunter2pw; exit 3\n");
+        let e = password_from_script(failed).unwrap_err();
+        assert!(
+            e.contains("passwd_script") && !e.contains("hunter2pw"),
+            "{e}"
+        );
+        let none = params_from_stdin("password=plain\n");
+        assert_eq!(password_from_script(none.clone()).unwrap(), none);
     }
 
     #[test]
