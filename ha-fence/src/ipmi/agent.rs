@@ -583,9 +583,14 @@ mod tests {
                 proptest::prop_assert!(matches!(e, Error::BadParameter(_)), "{e:?}");
                 let message = e.to_string();
                 proptest::prop_assert!(!message.trim().is_empty());
-                // Which parameter is wrong, by one of its names.
+                // Which parameter is wrong: the message opens with one of
+                // its names (or says which rule of the login it breaks).
                 proptest::prop_assert!(
-                    names().iter().any(|n| message.contains(n.as_str()))
+                    names().iter().any(|n| message
+                        .strip_prefix("bad parameter: ")
+                        .unwrap_or(&message)
+                        .strip_prefix(n.as_str())
+                        .is_some_and(|rest| rest.starts_with(['=', ':', ' '])))
                         || message.contains("cipher suite")
                         || message.contains("IPMI user names"),
                     "{message}"
