@@ -142,6 +142,13 @@ fn config_files(path: &Path) -> Result<Vec<PathBuf>> {
             files.push(file);
         }
     }
+    if files.is_empty() {
+        // HAProxy refuses it too (it prints its usage): nothing would load.
+        return Err(read_error(std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            "the directory holds no *.cfg file",
+        )));
+    }
     files.sort();
     Ok(files)
 }
@@ -516,6 +523,23 @@ impl Importer {
             }
             Ok(())
         };
+        // HAProxy binds both (SO_REUSEPORT) and the kernel then splits the
+        // connections between the two frontends: almost surely a mistake.
+        let mut bound: HashMap<std::net::SocketAddr, (&str, &Location)> = HashMap::new();
+        for fe in &self.config.frontends {
+            for bind in &fe.binds {
+                if let Some((first, at)) = bound.insert(bind.addr, (&fe.name, &bind.location)) {
+                    self.warnings.push(Warning {
+                        location: bind.location.clone(),
+                        message: format!(
+                            "{} is bound twice: by '{}' here and by '{first}' at {at}; the kernel splits connections between them",
+                            bind.addr, fe.name
+                        ),
+                    });
+                    bound.insert(bind.addr, (first, at));
+                }
+            }
+        }
         for (fe, at) in self.config.frontends.iter().zip(&self.default_backend_at) {
             if let (Some(name), Some(location)) = (&fe.default_pool, at) {
                 check(fe, name, location)?;
@@ -641,6 +665,38 @@ frontend f from nowhere
         let connect = |n| imported.config.pool(n).unwrap().timeouts.connect;
         assert_eq!(connect("a"), Some(Duration::from_secs(9)));
         assert_eq!(connect("b"), Some(Duration::from_secs(1)));
+    }
+
+    #[test]
+    fn a_bind_address_used_twice_warns_at_the_second_bind() {
+        let cfg = "frontend a\n bind 127.0.0.1:80\n default_backend b\nfrontend c\n bind :81\n bind 127.0.0.1:80\n default_backend b\nbackend b\n";
+        let imported = parse(cfg).unwrap();
+        let twice: Vec<_> = imported
+            .warnings
+            .iter()
+            .filter(|w| w.message.contains("bound twice"))
+            .collect();
+        assert_eq!(twice.len(), 1);
+        assert_eq!(twice[0].location.line, 6);
+        assert!(
+            twice[0].message.contains("'a' at t.cfg:2"),
+            "{}",
+            twice[0].message
+        );
+    }
+
+    #[test]
+    fn a_directory_without_cfg_files_is_refused() {
+        let dir = std::env::temp_dir().join(format!("ha-lb-empty-dir-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("notes.txt"), "frontend x\n").unwrap();
+        let e = load(std::slice::from_ref(&dir)).unwrap_err();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(
+            matches!(e, Error::ReadConfig { ref path, .. } if *path == dir),
+            "{e}"
+        );
+        assert!(e.to_string().contains("no *.cfg file"), "{e}");
     }
 
     #[test]
