@@ -28,6 +28,18 @@ pub struct Config {
 }
 
 impl Config {
+    /// The checks start-up makes that need no interface: each instance's
+    /// `advert_int` against its VRRP version ([`Instance::interval`]).
+    /// A configuration check (`keepalived -t`) runs these; start-up runs
+    /// them again per instance when it opens it.
+    pub fn check(&self) -> crate::error::Result<()> {
+        let version = self.global.vrrp_version.unwrap_or(Version::V2);
+        for instance in &self.instances {
+            instance.interval(version)?;
+        }
+        Ok(())
+    }
+
     /// The instance called `name`.
     pub fn instance(&self, name: &str) -> Option<&Instance> {
         self.instances.iter().find(|i| i.name == name)
@@ -287,6 +299,28 @@ pub struct SyncGroup {
 }
 
 impl Instance {
+    /// `advert_int` as the packets carry it, for this instance's version
+    /// (`version` applies when the instance names none): whole seconds in
+    /// VRRPv2, at most 40.95 s in VRRPv3. [`Instance::router_config`] and
+    /// [`Config::check`] both refuse an interval here.
+    pub fn interval(&self, version: Version) -> crate::error::Result<crate::packet::Interval> {
+        let version = self.version.unwrap_or(version);
+        crate::packet::Interval::from_duration(self.advert_int)
+            .filter(|i| match version {
+                Version::V2 => i.centis() % 100 == 0,
+                Version::V3 => i.centis() <= crate::packet::Interval::MAX_V3_CENTIS,
+            })
+            .ok_or_else(|| crate::error::Error::Config {
+                location: self.location.clone(),
+                message: format!(
+                    "advert_int {:?} cannot be sent with VRRP version {}: expected whole seconds \
+                     (v2) or at most 40.95 s (v3)",
+                    self.advert_int,
+                    if version == Version::V2 { 2 } else { 3 }
+                ),
+            })
+    }
+
     /// The router settings this instance describes. `primary` is the
     /// advertisement source (`unicast_src_ip`, else the interface's primary
     /// address); `version` applies when the instance names none.
@@ -299,20 +333,8 @@ impl Instance {
             location: self.location.clone(),
             message,
         };
+        let interval = self.interval(version)?;
         let version = self.version.unwrap_or(version);
-        let interval = crate::packet::Interval::from_duration(self.advert_int)
-            .filter(|i| match version {
-                Version::V2 => i.centis() % 100 == 0,
-                Version::V3 => i.centis() <= crate::packet::Interval::MAX_V3_CENTIS,
-            })
-            .ok_or_else(|| {
-                fail(format!(
-                    "advert_int {:?} cannot be sent with VRRP version {}: expected whole seconds \
-                     (v2) or at most 40.95 s (v3)",
-                    self.advert_int,
-                    if version == Version::V2 { 2 } else { 3 }
-                ))
-            })?;
         if let Some(v) = self
             .virtual_addresses
             .iter()
