@@ -27,12 +27,15 @@
 //! Findings come in three kinds, as with HAProxy:
 //! - unknown keywords, and settings ha-lb does not implement but that do not
 //!   change where traffic goes (`option dontlognull`, `errorfile`, `chroot`,
-//!   bind options other than TLS...): a [`Warning`] with `file:line`, and
-//!   parsing goes on;
+//!   bind options other than TLS...), and an address bound by two
+//!   frontends (HAProxy starts, and the kernel splits the connections): a
+//!   [`Warning`] with `file:line`, and parsing goes on;
 //! - invalid values (bad numbers or durations, missing arguments, unknown
-//!   algorithms, duplicate names, references to backends or ACLs that do not
-//!   exist...): [`Error::Config`] naming the file and line and what was
-//!   expected;
+//!   algorithms, a server weight above 256, duplicate names, references to
+//!   backends or ACLs that do not exist, a frontend using a backend of the
+//!   other mode...): [`Error::Config`] naming the file and line and what was
+//!   expected (a tcp frontend may use an http backend in HAProxy, which
+//!   upgrades the connections to HTTP; ha-lb does not, so refuses it);
 //! - features that would change what happens to traffic and that ha-lb does
 //!   not have (TLS, cookies, stick tables, `http-request` rules, the
 //!   statistics page, anonymous ACLs, regex matches...):
@@ -521,6 +524,18 @@ impl Importer {
                     ),
                 });
             }
+            if fe.mode == Mode::Tcp && backend.mode == Mode::Http {
+                // HAProxy accepts it and upgrades the connections to HTTP;
+                // ha-lb would forward bytes and skip the backend's HTTP
+                // settings (its rules among them) without a word.
+                return Err(Error::Config {
+                    location: location.clone(),
+                    message: format!(
+                        "frontend '{}' is in tcp mode and cannot use backend '{name}' (declared at {}), which is in http mode: HAProxy would upgrade its connections to HTTP, which ha-lb does not; set 'mode http' in the frontend or 'mode tcp' in the backend",
+                        fe.name, backend.location
+                    ),
+                });
+            }
             Ok(())
         };
         // HAProxy binds both (SO_REUSEPORT) and the kernel then splits the
@@ -665,6 +680,19 @@ frontend f from nowhere
         let connect = |n| imported.config.pool(n).unwrap().timeouts.connect;
         assert_eq!(connect("a"), Some(Duration::from_secs(9)));
         assert_eq!(connect("b"), Some(Duration::from_secs(1)));
+    }
+
+    #[test]
+    fn a_tcp_frontend_cannot_use_an_http_backend() {
+        let cfg =
+            "frontend f\n mode tcp\n bind :80\n\n default_backend web\nbackend web\n mode http\n";
+        let e = parse(cfg).unwrap_err();
+        assert!(
+            matches!(e, Error::Config { ref location, ref message } if location.line == 5
+                && message.contains("tcp mode") && message.contains("t.cfg:6")),
+            "{e}"
+        );
+        parse(&cfg.replace(" mode http\n", " mode tcp\n")).unwrap();
     }
 
     #[test]
