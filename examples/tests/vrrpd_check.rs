@@ -55,6 +55,23 @@ fn check_mode_refuses_the_intervals_start_up_refuses_with_file_and_line() {
 }
 
 #[test]
+fn check_mode_refuses_an_instance_of_two_families() {
+    let path = config(
+        "mixed.conf",
+        "    version 3\n    unicast_peer {\n        2001:db8::2\n    }\n",
+    );
+    let out = check(&path);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(
+            "mixed.conf:1: unicast_peer 2001:db8::2 is not of the instance's family (IPv4)"
+        ),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn a_long_auth_pass_is_never_printed() {
     let path = config(
         "auth.conf",

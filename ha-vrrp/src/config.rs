@@ -28,14 +28,14 @@ pub struct Config {
 }
 
 impl Config {
-    /// The checks start-up makes that need no interface: each instance's
-    /// `advert_int` against its VRRP version ([`Instance::interval`]).
-    /// A configuration check (`keepalived -t`) runs these; start-up runs
-    /// them again per instance when it opens it.
+    /// The checks start-up makes that need no interface, for each instance
+    /// ([`Instance::check`]: its `advert_int` against its VRRP version, one
+    /// address family). A configuration check (`keepalived -t`) runs these;
+    /// start-up runs them again per instance when it opens it.
     pub fn check(&self) -> crate::error::Result<()> {
         let version = self.global.vrrp_version.unwrap_or(Version::V2);
         for instance in &self.instances {
-            instance.interval(version)?;
+            instance.check(version)?;
         }
         Ok(())
     }
@@ -321,6 +321,55 @@ impl Instance {
             })
     }
 
+    /// Whether the instance speaks IPv6: its source address's family with
+    /// unicast peers and `unicast_src_ip`, else its first virtual
+    /// address's (keepalived's rule: one instance carries one family).
+    pub fn ipv6(&self) -> bool {
+        match (self.unicast_src_ip, self.unicast_peers.is_empty()) {
+            (Some(ip), false) => ip.is_ipv6(),
+            _ => self
+                .virtual_addresses
+                .first()
+                .is_some_and(|v| v.addr.is_ipv6()),
+        }
+    }
+
+    /// Checks what needs no interface, as start-up does first: the
+    /// interval ([`Instance::interval`]), one family ([`Instance::ipv6`])
+    /// for every virtual address and peer, and IPv6 only with VRRPv3.
+    /// `version` applies when the instance names none.
+    pub fn check(&self, version: Version) -> crate::error::Result<crate::packet::Interval> {
+        let interval = self.interval(version)?;
+        let fail = |message: String| crate::error::Error::Config {
+            location: self.location.clone(),
+            message,
+        };
+        let ipv6 = self.ipv6();
+        let family = if ipv6 { "IPv6" } else { "IPv4" };
+        if let Some(v) = self
+            .virtual_addresses
+            .iter()
+            .find(|v| v.addr.is_ipv6() != ipv6)
+        {
+            return Err(fail(format!(
+                "virtual address {} is not of the instance's family ({family}): \
+                 one instance carries one family",
+                v.addr
+            )));
+        }
+        if let Some(peer) = self.unicast_peers.iter().find(|p| p.is_ipv6() != ipv6) {
+            return Err(fail(format!(
+                "unicast_peer {peer} is not of the instance's family ({family})"
+            )));
+        }
+        if ipv6 && self.version.unwrap_or(version) == Version::V2 {
+            return Err(fail(
+                "VRRPv2 carries IPv4 only: set `vrrp_version 3` (or `version 3`) for IPv6".into(),
+            ));
+        }
+        Ok(interval)
+    }
+
     /// The router settings this instance describes. `primary` is the
     /// advertisement source (`unicast_src_ip`, else the interface's primary
     /// address); `version` applies when the instance names none.
@@ -333,7 +382,7 @@ impl Instance {
             location: self.location.clone(),
             message,
         };
-        let interval = self.interval(version)?;
+        let interval = self.check(version)?;
         let version = self.version.unwrap_or(version);
         if let Some(v) = self
             .virtual_addresses

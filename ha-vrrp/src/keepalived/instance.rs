@@ -346,6 +346,30 @@ mod tests {
     }
 
     #[test]
+    fn config_check_refuses_mixed_families_and_ipv6_over_vrrpv2() {
+        let text = "vrrp_instance A {\ninterface eth0\nvirtual_router_id 7\nvirtual_ipaddress {\n192.0.2.10\n2001:db8::10\n}\n}";
+        let config = parse_str(text, Path::new("k.conf")).unwrap().config;
+        let e = config.check().unwrap_err();
+        assert!(
+            e.to_string().starts_with(
+                "k.conf:1: virtual address 2001:db8::10 is not of the instance's family (IPv4)"
+            ),
+            "{e}"
+        );
+        let v6 = text.replace("192.0.2.10\n", "");
+        let config = parse_str(&v6, Path::new("k.conf")).unwrap().config;
+        assert!(config.instances[0].ipv6());
+        let e = config.check().unwrap_err();
+        assert!(e.to_string().contains("VRRPv2 carries IPv4 only"), "{e}");
+        let v3 = format!("global_defs {{\nvrrp_version 3\n}}\n{v6}");
+        parse_str(&v3, Path::new("k.conf"))
+            .unwrap()
+            .config
+            .check()
+            .unwrap();
+    }
+
+    #[test]
     fn advert_int_below_a_centisecond_is_refused_at_its_line() {
         let text = "vrrp_instance A {\ninterface eth0\nvirtual_router_id 7\nadvert_int 0.001\n}";
         let e = parse_str(text, Path::new("k.conf")).unwrap_err();
