@@ -219,6 +219,101 @@ fn check_mode_accepts_the_chapter_config_and_rejects_a_broken_one() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("usage"));
 }
 
+#[test]
+fn check_mode_refuses_what_would_not_listen_and_says_what_is_twice_bound() {
+    let dir = std::env::temp_dir().join(format!("ha-lb-check-empty-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("conf.d")).unwrap();
+    let check = |path: &std::path::Path| {
+        Command::new(env!("CARGO_BIN_EXE_ha-lb"))
+            .args(["-c", "-f"])
+            .arg(path)
+            .output()
+            .unwrap()
+    };
+    // As haproxy -c: no error, but nothing would listen.
+    let empty = dir.join("empty.cfg");
+    std::fs::write(&empty, "").unwrap();
+    let out = check(&empty);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains(
+            "Configuration file has no error but will not start (no listener) => exit(2)."
+        ),
+        "{out:?}"
+    );
+    // A directory without a *.cfg file loads nothing.
+    let out = check(&dir.join("conf.d"));
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no *.cfg file"),
+        "{out:?}"
+    );
+    // Start-up refuses it too.
+    let out = Command::new(env!("CARGO_BIN_EXE_ha-lb"))
+        .args(["-db", "-f"])
+        .arg(&empty)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("No enabled listener"));
+
+    let twice = dir.join("twice.cfg");
+    std::fs::write(
+        &twice,
+        CHAPTER_CONFIG.to_owned() + "\nlisten again\n  bind *:80\n  server s 127.0.0.1:8080\n",
+    )
+    .unwrap();
+    let out = check(&twice);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("[WARNING]") && stderr.contains("bound twice"),
+        "{stderr}"
+    );
+    let line = CHAPTER_CONFIG.lines().count() + 3;
+    assert!(stderr.contains(&format!("twice.cfg:{line}")), "{stderr}");
+
+    let weight = dir.join("weight.cfg");
+    std::fs::write(
+        &weight,
+        CHAPTER_CONFIG.replace("192.168.122.102:80", "192.168.122.102:80 weight 257"),
+    )
+    .unwrap();
+    let out = check(&weight);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("weight.cfg:23") && stderr.contains("0 to 256"),
+        "{stderr}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn help_and_version_print_on_stdout_and_succeed() {
+    for flag in ["-h", "--help"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_ha-lb"))
+            .arg(flag)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stdout).starts_with("usage: ha-lb"),
+            "{out:?}"
+        );
+    }
+    for flag in ["-v", "-vv", "--version"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_ha-lb"))
+            .arg(flag)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stdout).starts_with("ha-lb version "),
+            "{out:?}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn daemon_mode_detaches_writes_its_pid_and_stops_on_sigterm() {
     let web = Web::start("Welcome to Web1").await;

@@ -28,6 +28,18 @@ pub struct Config {
 }
 
 impl Config {
+    /// The checks start-up makes that need no interface, for each instance
+    /// ([`Instance::check`]: its `advert_int` against its VRRP version, one
+    /// address family). A configuration check (`keepalived -t`) runs these;
+    /// start-up runs them again per instance when it opens it.
+    pub fn check(&self) -> crate::error::Result<()> {
+        let version = self.global.vrrp_version.unwrap_or(Version::V2);
+        for instance in &self.instances {
+            instance.check(version)?;
+        }
+        Ok(())
+    }
+
     /// The instance called `name`.
     pub fn instance(&self, name: &str) -> Option<&Instance> {
         self.instances.iter().find(|i| i.name == name)
@@ -287,6 +299,77 @@ pub struct SyncGroup {
 }
 
 impl Instance {
+    /// `advert_int` as the packets carry it, for this instance's version
+    /// (`version` applies when the instance names none): whole seconds in
+    /// VRRPv2, at most 40.95 s in VRRPv3. [`Instance::router_config`] and
+    /// [`Config::check`] both refuse an interval here.
+    pub fn interval(&self, version: Version) -> crate::error::Result<crate::packet::Interval> {
+        let version = self.version.unwrap_or(version);
+        crate::packet::Interval::from_duration(self.advert_int)
+            .filter(|i| match version {
+                Version::V2 => i.centis() % 100 == 0,
+                Version::V3 => i.centis() <= crate::packet::Interval::MAX_V3_CENTIS,
+            })
+            .ok_or_else(|| crate::error::Error::Config {
+                location: self.location.clone(),
+                message: format!(
+                    "advert_int {:?} cannot be sent with VRRP version {}: expected whole seconds \
+                     (v2) or at most 40.95 s (v3)",
+                    self.advert_int,
+                    if version == Version::V2 { 2 } else { 3 }
+                ),
+            })
+    }
+
+    /// Whether the instance speaks IPv6: its source address's family with
+    /// unicast peers and `unicast_src_ip`, else its first virtual
+    /// address's (keepalived's rule: one instance carries one family).
+    pub fn ipv6(&self) -> bool {
+        match (self.unicast_src_ip, self.unicast_peers.is_empty()) {
+            (Some(ip), false) => ip.is_ipv6(),
+            _ => self
+                .virtual_addresses
+                .first()
+                .is_some_and(|v| v.addr.is_ipv6()),
+        }
+    }
+
+    /// Checks what needs no interface, as start-up does first: the
+    /// interval ([`Instance::interval`]), one family ([`Instance::ipv6`])
+    /// for every virtual address and peer, and IPv6 only with VRRPv3.
+    /// `version` applies when the instance names none.
+    pub fn check(&self, version: Version) -> crate::error::Result<crate::packet::Interval> {
+        let interval = self.interval(version)?;
+        let fail = |message: String| crate::error::Error::Config {
+            location: self.location.clone(),
+            message,
+        };
+        let ipv6 = self.ipv6();
+        let family = if ipv6 { "IPv6" } else { "IPv4" };
+        if let Some(v) = self
+            .virtual_addresses
+            .iter()
+            .find(|v| v.addr.is_ipv6() != ipv6)
+        {
+            return Err(fail(format!(
+                "virtual address {} is not of the instance's family ({family}): \
+                 one instance carries one family",
+                v.addr
+            )));
+        }
+        if let Some(peer) = self.unicast_peers.iter().find(|p| p.is_ipv6() != ipv6) {
+            return Err(fail(format!(
+                "unicast_peer {peer} is not of the instance's family ({family})"
+            )));
+        }
+        if ipv6 && self.version.unwrap_or(version) == Version::V2 {
+            return Err(fail(
+                "VRRPv2 carries IPv4 only: set `vrrp_version 3` (or `version 3`) for IPv6".into(),
+            ));
+        }
+        Ok(interval)
+    }
+
     /// The router settings this instance describes. `primary` is the
     /// advertisement source (`unicast_src_ip`, else the interface's primary
     /// address); `version` applies when the instance names none.
@@ -299,20 +382,8 @@ impl Instance {
             location: self.location.clone(),
             message,
         };
+        let interval = self.check(version)?;
         let version = self.version.unwrap_or(version);
-        let interval = crate::packet::Interval::from_duration(self.advert_int)
-            .filter(|i| match version {
-                Version::V2 => i.centis() % 100 == 0,
-                Version::V3 => i.centis() <= crate::packet::Interval::MAX_V3_CENTIS,
-            })
-            .ok_or_else(|| {
-                fail(format!(
-                    "advert_int {:?} cannot be sent with VRRP version {}: expected whole seconds \
-                     (v2) or at most 40.95 s (v3)",
-                    self.advert_int,
-                    if version == Version::V2 { 2 } else { 3 }
-                ))
-            })?;
         if let Some(v) = self
             .virtual_addresses
             .iter()

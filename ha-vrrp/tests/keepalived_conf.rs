@@ -75,7 +75,7 @@ fn chapter_instance(state: InitialState, priority: u8) -> Instance {
 fn truncation_warning() -> keepalived::Warning {
     keepalived::Warning {
         location: loc(9),
-        message: "`auth_pass` longer than 8 characters: truncated to `secret12`".into(),
+        message: "`auth_pass` truncated to 8 characters".into(),
     }
 }
 

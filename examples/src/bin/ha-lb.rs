@@ -3,7 +3,9 @@
 //! ```text
 //! ha-lb -f /etc/haproxy/haproxy.cfg [-f more.cfg ...] [-c] [-d | -db] [-D] [-p PIDFILE]
 //! ```
-//! `-c` checks the configuration and exits 0 (valid) or 1, like `haproxy -c`.
+//! `-c` checks the configuration and exits 0 (valid), 1 (invalid) or 2
+//! (valid but nothing listens), like `haproxy -c`. `-h`/`--help` prints the
+//! usage, `-v`/`-vv`/`--version` the version.
 //! `-d` runs in the foreground with debug logs on standard error, `-db` in
 //! the foreground (ignoring `daemon`), `-D` in the background. SIGTERM,
 //! SIGINT and SIGUSR1 stop gracefully: no new connections, requests in
@@ -30,6 +32,8 @@ const GRACE: Duration = Duration::from_secs(30);
 struct Args {
     files: Vec<PathBuf>,
     check_only: bool,
+    help: bool,
+    version: bool,
     debug: bool,
     foreground: bool,
     background: bool,
@@ -37,12 +41,14 @@ struct Args {
 }
 
 const USAGE: &str = "usage: ha-lb -f CONFIG [-f CONFIG ...] [-c] [-d | -db] [-D] [-p PIDFILE]
-  -f FILE  configuration file (haproxy.cfg syntax); may be repeated
-  -c       check the configuration and exit (0 valid, 1 invalid)
+  -f FILE  configuration file (haproxy.cfg syntax) or directory of *.cfg; may be repeated
+  -c       check the configuration and exit (0 valid, 1 invalid, 2 nothing listens)
   -d       foreground, debug logs on stderr
   -db      foreground (ignore 'daemon')
   -D       run in the background (as 'daemon' does)
-  -p FILE  write the process id to FILE once running";
+  -p FILE  write the process id to FILE once running
+  -v       print the version and exit (also -vv, --version)
+  -h       print this help and exit (also --help)";
 
 fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
     let mut args = Args::default();
@@ -63,11 +69,12 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
                 Some(file) => args.pidfile = Some(file.into()),
                 None => return Err("-p needs a file name".into()),
             },
-            "-h" | "--help" => return Err(String::new()),
+            "-h" | "--help" => args.help = true,
+            "-v" | "-vv" | "--version" => args.version = true,
             other => return Err(format!("unknown option '{other}'")),
         }
     }
-    if args.files.is_empty() {
+    if args.files.is_empty() && !args.help && !args.version {
         return Err("no configuration file given (-f)".into());
     }
     Ok(args)
@@ -77,13 +84,19 @@ fn main() -> ExitCode {
     let args = match parse_args(std::env::args().skip(1)) {
         Ok(args) => args,
         Err(message) => {
-            if !message.is_empty() {
-                eprintln!("ha-lb: {message}");
-            }
+            eprintln!("ha-lb: {message}");
             eprintln!("{USAGE}");
             return ExitCode::from(1);
         }
     };
+    if args.help {
+        println!("{USAGE}");
+        return ExitCode::SUCCESS;
+    }
+    if args.version {
+        println!("ha-lb version {}", env!("CARGO_PKG_VERSION"));
+        return ExitCode::SUCCESS;
+    }
     let imported = match haproxy::load(&args.files) {
         Ok(imported) => imported,
         Err(e) => {
@@ -96,6 +109,7 @@ fn main() -> ExitCode {
         eprintln!("[WARNING] config : {warning}");
     }
     let config = imported.config;
+    let listens = config.frontends.iter().any(|f| !f.binds.is_empty());
     if args.check_only {
         // Everything start-up would check, short of binding.
         if let Err(e) = LoadBalancer::check(&config) {
@@ -103,8 +117,19 @@ fn main() -> ExitCode {
             eprintln!("[ALERT] config : Fatal errors found in configuration.");
             return ExitCode::from(1);
         }
+        if !listens {
+            // HAProxy's words and status for a configuration without a bind.
+            println!(
+                "Configuration file has no error but will not start (no listener) => exit(2)."
+            );
+            return ExitCode::from(2);
+        }
         println!("Configuration file is valid");
         return ExitCode::SUCCESS;
+    }
+    if !listens {
+        eprintln!("[ALERT] No enabled listener found (check for 'bind' directives) ! Exiting.");
+        return ExitCode::from(1);
     }
     match run(config, &args) {
         Ok(()) => ExitCode::SUCCESS,

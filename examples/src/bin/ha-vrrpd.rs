@@ -3,8 +3,10 @@
 //! ```text
 //! ha-vrrpd -f /etc/keepalived/keepalived.conf [-t] [-n]
 //! ```
-//! `-t` checks the configuration and exits 0 (valid) or 1. `-n` stays in the
-//! foreground (otherwise it forks, like keepalived). SIGTERM and SIGINT
+//! `-t` checks the configuration as start-up would (short of opening the
+//! interfaces) and exits 0 (valid) or 1. `-n` stays in the foreground
+//! (otherwise it forks, like keepalived). `-h`/`--help` prints the usage,
+//! `-v`/`--version` the version. SIGTERM and SIGINT
 //! stop: a master resigns with priority 0 so a backup takes over at once,
 //! and every virtual address is removed. SIGHUP re-reads the file: unchanged
 //! instances keep running (a master stays master), changed ones restart.
@@ -29,7 +31,9 @@ static CONFIG_FILE: OnceLock<PathBuf> = OnceLock::new();
 const USAGE: &str = "usage: ha-vrrpd -f CONFIG [-t] [-n]
   -f FILE  keepalived.conf to read
   -t       check the configuration and exit (0 valid, 1 invalid)
-  -n       stay in the foreground";
+  -n       stay in the foreground
+  -v       print the version and exit (also --version)
+  -h       print this help and exit (also --help)";
 
 fn main() -> ExitCode {
     let mut file = None;
@@ -40,6 +44,14 @@ fn main() -> ExitCode {
             "-f" => file = args.next().map(PathBuf::from),
             "-t" => check = true,
             "-n" => foreground = true,
+            "-h" | "--help" => {
+                println!("{USAGE}");
+                return ExitCode::SUCCESS;
+            }
+            "-v" | "--version" => {
+                println!("ha-vrrpd version {}", env!("CARGO_PKG_VERSION"));
+                return ExitCode::SUCCESS;
+            }
             other => {
                 eprintln!("ha-vrrpd: unknown option '{other}'\n{USAGE}");
                 return ExitCode::from(1);
@@ -62,8 +74,8 @@ fn main() -> ExitCode {
         eprintln!("ha-vrrpd: warning: {warning}");
     }
     if check {
-        if let Err(e) = ScriptPolicy::from_global(&imported.config.global) {
-            eprintln!("ha-vrrpd: {}: {e}", file.display());
+        if let Err(e) = validate(&imported.config) {
+            eprintln!("ha-vrrpd: {e}");
             return ExitCode::from(1);
         }
         println!("Configuration file is valid");
@@ -91,6 +103,15 @@ fn main() -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// What `-t`, start-up and reload all check before opening an interface:
+/// the instances' settings ([`Config::check`]) and the script policy.
+fn validate(config: &Config) -> Result<ScriptPolicy, String> {
+    config.check().map_err(|e| e.to_string())?;
+    let file = CONFIG_FILE.get().map(|f| f.display().to_string());
+    ScriptPolicy::from_global(&config.global)
+        .map_err(|e| format!("{}: {e}", file.as_deref().unwrap_or("configuration")))
 }
 
 /// One running instance and what it was started from.
@@ -156,7 +177,7 @@ async fn run(config: Config) -> Result<(), String> {
     // Signals first, so a stop during start-up is handled like any other.
     let mut term = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
     let mut hup = signal(SignalKind::hangup()).map_err(|e| e.to_string())?;
-    let policy = ScriptPolicy::from_global(&config.global)?;
+    let policy = validate(&config)?;
     warn_insecure(&config, &policy);
     let mut running = start(&config, &policy, plans(&config, &policy)).await?;
     loop {
@@ -236,7 +257,7 @@ async fn reload(mut running: HashMap<String, Running>) -> HashMap<String, Runnin
         tracing::warn!("{warning}");
     }
     let config = imported.config;
-    let policy = match ScriptPolicy::from_global(&config.global) {
+    let policy = match validate(&config) {
         Ok(policy) => policy,
         Err(e) => {
             tracing::error!("reload refused, still running the previous configuration: {e}");

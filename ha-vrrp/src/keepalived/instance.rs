@@ -164,13 +164,14 @@ impl Parser {
         }
     }
 
-    /// `advert_int`: above 0, and at most 255 s (VRRPv2's one-byte field).
+    /// `advert_int`: keepalived's range, 0.01 s (the packet's unit) to
+    /// 255 s (VRRPv2's one-byte field).
     fn advert_int(&mut self, item: &Node) -> Result<Duration> {
         let d = self.duration_arg(item)?;
-        if d.is_zero() || d > Duration::from_secs(255) {
+        if d < Duration::from_millis(10) || d > Duration::from_secs(255) {
             return Err(self.error(
                 item.head(),
-                "`advert_int` expects a duration above 0 and at most 255 s",
+                "`advert_int` expects a duration above 0: from 0.01 s to 255 s",
             ));
         }
         Ok(d)
@@ -231,12 +232,10 @@ impl Parser {
                 "`authentication` block has no `auth_pass` line",
             ));
         };
+        // The password itself stays out of the message: warnings go to
+        // logs other people read.
         if pass.text.len() > 8 {
-            let kept = String::from_utf8_lossy(&pass.text.as_bytes()[..8]).into_owned();
-            self.warn(
-                pass,
-                format!("`auth_pass` longer than 8 characters: truncated to `{kept}`"),
-            );
+            self.warn(pass, "`auth_pass` truncated to 8 characters");
         }
         Ok(Auth::password(&pass.text))
     }
@@ -314,7 +313,72 @@ mod tests {
         );
         assert_eq!(
             imported.warnings[0].to_string(),
-            "k.conf:6: `auth_pass` longer than 8 characters: truncated to `secret12`"
+            "k.conf:6: `auth_pass` truncated to 8 characters"
+        );
+        assert!(!imported.warnings[0].to_string().contains("secret"));
+    }
+
+    #[test]
+    fn config_check_refuses_an_interval_the_version_cannot_carry() {
+        let text = "vrrp_instance A {\ninterface eth0\nvirtual_router_id 7\nadvert_int 0.5\n}";
+        let config = parse_str(text, Path::new("k.conf")).unwrap().config;
+        let e = config.check().unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("k.conf:1: advert_int 500ms cannot be sent with VRRP version 2"),
+            "{e}"
+        );
+        let primary = "192.0.2.1".parse().unwrap();
+        let startup = config.instances[0]
+            .router_config(primary, crate::packet::Version::V2)
+            .unwrap_err();
+        assert_eq!(startup.to_string(), e.to_string());
+        let v3 = format!("global_defs {{\nvrrp_version 3\n}}\n{text}");
+        let config = parse_str(&v3, Path::new("k.conf")).unwrap().config;
+        config.check().unwrap();
+        assert_eq!(
+            config.instances[0]
+                .interval(crate::packet::Version::V3)
+                .unwrap()
+                .centis(),
+            50
+        );
+    }
+
+    #[test]
+    fn config_check_refuses_mixed_families_and_ipv6_over_vrrpv2() {
+        let text = "vrrp_instance A {\ninterface eth0\nvirtual_router_id 7\nvirtual_ipaddress {\n192.0.2.10\n2001:db8::10\n}\n}";
+        let config = parse_str(text, Path::new("k.conf")).unwrap().config;
+        let e = config.check().unwrap_err();
+        assert!(
+            e.to_string().starts_with(
+                "k.conf:1: virtual address 2001:db8::10 is not of the instance's family (IPv4)"
+            ),
+            "{e}"
+        );
+        let v6 = text.replace("192.0.2.10\n", "");
+        let config = parse_str(&v6, Path::new("k.conf")).unwrap().config;
+        assert!(config.instances[0].ipv6());
+        let e = config.check().unwrap_err();
+        assert!(e.to_string().contains("VRRPv2 carries IPv4 only"), "{e}");
+        let v3 = format!("global_defs {{\nvrrp_version 3\n}}\n{v6}");
+        parse_str(&v3, Path::new("k.conf"))
+            .unwrap()
+            .config
+            .check()
+            .unwrap();
+    }
+
+    #[test]
+    fn advert_int_below_a_centisecond_is_refused_at_its_line() {
+        let text = "vrrp_instance A {\ninterface eth0\nvirtual_router_id 7\nadvert_int 0.001\n}";
+        let e = parse_str(text, Path::new("k.conf")).unwrap_err();
+        assert!(e.to_string().starts_with("k.conf:4: `advert_int`"), "{e}");
+        let text = text.replace("0.001", "0.01");
+        let imported = parse_str(&text, Path::new("k.conf")).unwrap();
+        assert_eq!(
+            imported.config.instances[0].advert_int,
+            std::time::Duration::from_millis(10)
         );
     }
 }

@@ -99,11 +99,7 @@ impl InstanceDriver {
             .map_err(|e| os("no such interface", &instance.interface, e.into()))?;
         let addresses =
             Addresses::open().map_err(|e| os("cannot open rtnetlink", &instance.interface, e))?;
-        // One instance carries one family: its addresses' (keepalived's rule).
-        let ipv6 = instance
-            .virtual_addresses
-            .first()
-            .is_some_and(|v| v.addr.is_ipv6());
+        let ipv6 = instance.ipv6();
         // unicast_src_ip only means something with unicast peers: multicast
         // adverts leave from the interface's primary (IPv4) or link-local
         // (IPv6) address.

@@ -27,12 +27,15 @@
 //! Findings come in three kinds, as with HAProxy:
 //! - unknown keywords, and settings ha-lb does not implement but that do not
 //!   change where traffic goes (`option dontlognull`, `errorfile`, `chroot`,
-//!   bind options other than TLS...): a [`Warning`] with `file:line`, and
-//!   parsing goes on;
+//!   bind options other than TLS...), and an address bound by two
+//!   frontends (HAProxy starts, and the kernel splits the connections): a
+//!   [`Warning`] with `file:line`, and parsing goes on;
 //! - invalid values (bad numbers or durations, missing arguments, unknown
-//!   algorithms, duplicate names, references to backends or ACLs that do not
-//!   exist...): [`Error::Config`] naming the file and line and what was
-//!   expected;
+//!   algorithms, a server weight above 256, duplicate names, references to
+//!   backends or ACLs that do not exist, a frontend using a backend of the
+//!   other mode...): [`Error::Config`] naming the file and line and what was
+//!   expected (a tcp frontend may use an http backend in HAProxy, which
+//!   upgrades the connections to HTTP; ha-lb does not, so refuses it);
 //! - features that would change what happens to traffic and that ha-lb does
 //!   not have (TLS, cookies, stick tables, `http-request` rules, the
 //!   statistics page, anonymous ACLs, regex matches...):
@@ -141,6 +144,13 @@ fn config_files(path: &Path) -> Result<Vec<PathBuf>> {
         if file.extension().is_some_and(|e| e == "cfg") && file.is_file() {
             files.push(file);
         }
+    }
+    if files.is_empty() {
+        // HAProxy refuses it too (it prints its usage): nothing would load.
+        return Err(read_error(std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            "the directory holds no *.cfg file",
+        )));
     }
     files.sort();
     Ok(files)
@@ -514,8 +524,37 @@ impl Importer {
                     ),
                 });
             }
+            if fe.mode == Mode::Tcp && backend.mode == Mode::Http {
+                // HAProxy accepts it and upgrades the connections to HTTP;
+                // ha-lb would forward bytes and skip the backend's HTTP
+                // settings (its rules among them) without a word.
+                return Err(Error::Config {
+                    location: location.clone(),
+                    message: format!(
+                        "frontend '{}' is in tcp mode and cannot use backend '{name}' (declared at {}), which is in http mode: HAProxy would upgrade its connections to HTTP, which ha-lb does not; set 'mode http' in the frontend or 'mode tcp' in the backend",
+                        fe.name, backend.location
+                    ),
+                });
+            }
             Ok(())
         };
+        // HAProxy binds both (SO_REUSEPORT) and the kernel then splits the
+        // connections between the two frontends: almost surely a mistake.
+        let mut bound: HashMap<std::net::SocketAddr, (&str, &Location)> = HashMap::new();
+        for fe in &self.config.frontends {
+            for bind in &fe.binds {
+                if let Some((first, at)) = bound.insert(bind.addr, (&fe.name, &bind.location)) {
+                    self.warnings.push(Warning {
+                        location: bind.location.clone(),
+                        message: format!(
+                            "{} is bound twice: by '{}' here and by '{first}' at {at}; the kernel splits connections between them",
+                            bind.addr, fe.name
+                        ),
+                    });
+                    bound.insert(bind.addr, (first, at));
+                }
+            }
+        }
         for (fe, at) in self.config.frontends.iter().zip(&self.default_backend_at) {
             if let (Some(name), Some(location)) = (&fe.default_pool, at) {
                 check(fe, name, location)?;
@@ -641,6 +680,51 @@ frontend f from nowhere
         let connect = |n| imported.config.pool(n).unwrap().timeouts.connect;
         assert_eq!(connect("a"), Some(Duration::from_secs(9)));
         assert_eq!(connect("b"), Some(Duration::from_secs(1)));
+    }
+
+    #[test]
+    fn a_tcp_frontend_cannot_use_an_http_backend() {
+        let cfg =
+            "frontend f\n mode tcp\n bind :80\n\n default_backend web\nbackend web\n mode http\n";
+        let e = parse(cfg).unwrap_err();
+        assert!(
+            matches!(e, Error::Config { ref location, ref message } if location.line == 5
+                && message.contains("tcp mode") && message.contains("t.cfg:6")),
+            "{e}"
+        );
+        parse(&cfg.replace(" mode http\n", " mode tcp\n")).unwrap();
+    }
+
+    #[test]
+    fn a_bind_address_used_twice_warns_at_the_second_bind() {
+        let cfg = "frontend a\n bind 127.0.0.1:80\n default_backend b\nfrontend c\n bind :81\n bind 127.0.0.1:80\n default_backend b\nbackend b\n";
+        let imported = parse(cfg).unwrap();
+        let twice: Vec<_> = imported
+            .warnings
+            .iter()
+            .filter(|w| w.message.contains("bound twice"))
+            .collect();
+        assert_eq!(twice.len(), 1);
+        assert_eq!(twice[0].location.line, 6);
+        assert!(
+            twice[0].message.contains("'a' at t.cfg:2"),
+            "{}",
+            twice[0].message
+        );
+    }
+
+    #[test]
+    fn a_directory_without_cfg_files_is_refused() {
+        let dir = std::env::temp_dir().join(format!("ha-lb-empty-dir-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("notes.txt"), "frontend x\n").unwrap();
+        let e = load(std::slice::from_ref(&dir)).unwrap_err();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(
+            matches!(e, Error::ReadConfig { ref path, .. } if *path == dir),
+            "{e}"
+        );
+        assert!(e.to_string().contains("no *.cfg file"), "{e}");
     }
 
     #[test]
