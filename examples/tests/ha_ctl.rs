@@ -184,3 +184,75 @@ fn bad_input_is_an_error_naming_the_file_never_a_panic() {
     assert!(err.contains("usage"), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+fn ha_ctl(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_ha-ctl"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn answers_help_and_version() {
+    for help in [&["--help"][..], &["-h"], &["simulate", "--help"]] {
+        let (code, out, err) = ha_ctl(help);
+        assert_eq!(code, 0, "{help:?}: {err}");
+        assert!(out.starts_with("usage: ha-ctl simulate"), "{out}");
+    }
+    let (code, out, err) = ha_ctl(&["--version"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, format!("ha-ctl {}\n", env!("CARGO_PKG_VERSION")));
+}
+
+#[test]
+fn hostile_cibs_are_refused_or_bounded_never_a_crash() {
+    let dir = std::env::temp_dir().join(format!("ha-ctl-hostile-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // 200,000 nested elements: an error at their line, not a stack
+    // overflow.
+    let deep = dir.join("deep.xml");
+    let n = 200_000;
+    std::fs::write(
+        &deep,
+        format!("<cib>\n{}{}</cib>", "<a>".repeat(n), "</a>".repeat(n)),
+    )
+    .unwrap();
+    let (code, _, err) = simulate(&["-x", deep.to_str().unwrap()]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("deep.xml:2: malformed XML: elements nested more than 256 deep"),
+        "{err}"
+    );
+    // A clone-max of 4294967295 on two nodes: one instance on each.
+    let huge = dir.join("huge.xml");
+    std::fs::write(
+        &huge,
+        r#"<cib have-quorum="1"><configuration>
+<crm_config><cluster_property_set id="o">
+<nvpair id="o-s" name="stonith-enabled" value="false"/>
+</cluster_property_set></crm_config>
+<nodes><node id="1" uname="node1"/><node id="2" uname="node2"/></nodes>
+<resources><clone id="c"><meta_attributes id="c-m">
+<nvpair id="c-max" name="clone-max" value="4294967295"/>
+</meta_attributes>
+<primitive id="d" class="ocf" provider="pacemaker" type="Dummy"/></clone></resources>
+<constraints/></configuration><status>
+<node_state id="1" uname="node1" in_ccm="true" crmd="online" join="member" expected="member"/>
+<node_state id="2" uname="node2" in_ccm="true" crmd="online" join="member" expected="member"/>
+</status></cib>"#,
+    )
+    .unwrap();
+    let started = std::time::Instant::now();
+    let (code, out, err) = simulate(&["-x", huge.to_str().unwrap(), "-R"]);
+    assert_eq!(code, 0, "{err}");
+    let summary = section(&out, "Transition Summary:");
+    assert_eq!(summary.len(), 2, "{out}");
+    assert!(summary.iter().all(|l| l.contains("Start")), "{out}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(60));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

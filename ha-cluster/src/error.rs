@@ -10,7 +10,8 @@ use crate::scheduler::Unsupported;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// The XML is not well formed.
+    /// The XML is not well formed, or nests deeper or holds more elements
+    /// than [`crate::xml::MAX_DEPTH`] and [`crate::xml::MAX_ELEMENTS`] allow.
     #[error("{}malformed XML: {message}", place(location))]
     Xml {
         /// Where the reader stopped (the file is empty for text that was

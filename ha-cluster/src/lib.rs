@@ -58,7 +58,9 @@
 //! ```
 //!
 //! The CIB ([`cib`]) is built in code ([`CibBuilder`]) or read from
-//! Pacemaker's XML, status section included ([`Cib::from_xml`]); scores
+//! Pacemaker's XML, status section included ([`Cib::from_xml`]; a document
+//! nested deeper than [`xml::MAX_DEPTH`] or holding more than
+//! [`xml::MAX_ELEMENTS`] elements is refused); scores
 //! add up as Pacemaker's do ([`score`]). The [`scheduler`] is a pure
 //! function from a CIB to a [`Transition`]: the changes, printed as
 //! crm_simulate prints them ([`summary`], with the allocation scores in

@@ -63,12 +63,28 @@ impl Element {
     }
 }
 
-/// Parses a document into its root element.
+/// How deep elements may nest. A Pacemaker CIB is about ten levels deep
+/// (`cib/configuration/resources/clone/group/primitive/operations/op/
+/// instance_attributes/nvpair`, rules a few more); 256 leaves ample room
+/// for nested rules while keeping every walk of the tree (the import, rule
+/// evaluation, even dropping it) far from the end of a thread's stack.
+pub const MAX_DEPTH: usize = 256;
+
+/// How many elements a document may hold. The 10,000-primitive benchmark
+/// CIB (`bench/gen-cib.py 10000 16`) has about 58,000; a million leaves
+/// room for far larger clusters while refusing a document that would only
+/// exhaust memory.
+pub const MAX_ELEMENTS: usize = 1_000_000;
+
+/// Parses a document into its root element: at most [`MAX_DEPTH`] levels
+/// deep and [`MAX_ELEMENTS`] elements, or an [`Error::Xml`] at the line
+/// that goes beyond.
 pub fn parse(text: &str) -> Result<Element> {
     let mut reader = quick_xml::Reader::from_str(text);
     let mut stack: Vec<Element> = Vec::new();
     let mut root = None;
     let mut lines = Lines::new(text);
+    let mut elements = 0usize;
     let bad = |reader: &quick_xml::Reader<&[u8]>, lines: &mut Lines, message: String| Error::Xml {
         location: Location {
             file: Default::default(),
@@ -83,6 +99,21 @@ pub fn parse(text: &str) -> Result<Element> {
             .map_err(|e| bad(&reader, &mut lines, e.to_string()))?;
         match event {
             Event::Start(ref e) | Event::Empty(ref e) => {
+                elements += 1;
+                if elements > MAX_ELEMENTS {
+                    return Err(bad(
+                        &reader,
+                        &mut lines,
+                        format!("more than {MAX_ELEMENTS} elements"),
+                    ));
+                }
+                if stack.len() >= MAX_DEPTH {
+                    return Err(bad(
+                        &reader,
+                        &mut lines,
+                        format!("elements nested more than {MAX_DEPTH} deep"),
+                    ));
+                }
                 let mut element = Element {
                     name: String::from_utf8_lossy(e.name().as_ref()).into_owned(),
                     line: lines.at(start),
@@ -190,6 +221,43 @@ mod tests {
         );
         assert!(parse("<a>").is_err());
         assert!(parse("").is_err());
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_not_a_crash() {
+        // In the test's own thread: a stack overflow would abort the
+        // whole test binary.
+        let n = 200_000;
+        let text = format!("<cib>\n{}{}</cib>", "<a>".repeat(n), "</a>".repeat(n));
+        let err = parse(&text).unwrap_err();
+        assert!(
+            matches!(&err, Error::Xml { location, message }
+                if location.line == 2 && message.contains("nested more than 256")),
+            "{err}"
+        );
+        // As deep as allowed still reads.
+        let depth = MAX_DEPTH - 1;
+        let text = format!("<cib>{}{}</cib>", "<a>".repeat(depth), "</a>".repeat(depth));
+        let mut e = &parse(&text).unwrap();
+        let mut levels = 1;
+        while let Some(c) = e.children.first() {
+            e = c;
+            levels += 1;
+        }
+        assert_eq!(levels, MAX_DEPTH);
+    }
+
+    #[test]
+    fn too_many_elements_are_refused() {
+        let text = format!("<cib>\n{}</cib>", "<a/>".repeat(MAX_ELEMENTS));
+        let err = parse(&text).unwrap_err();
+        assert!(
+            matches!(&err, Error::Xml { location, message }
+                if location.line == 2 && message.contains("more than 1000000 elements")),
+            "{err}"
+        );
+        let text = format!("<cib>{}</cib>", "<a/>".repeat(MAX_ELEMENTS - 1));
+        assert_eq!(parse(&text).unwrap().children.len(), MAX_ELEMENTS - 1);
     }
 
     proptest::proptest! {

@@ -3,6 +3,7 @@
 //!
 //! ```text
 //! ha-ctl simulate -x cib.xml [-R | -S] [--scores] [--graph]
+//! ha-ctl --help | --version
 //! ```
 //! Prints what `crm_simulate -x cib.xml -S` prints, in its format, so the
 //! two can be diffed: the current cluster status, `Transition Summary:`,
@@ -21,7 +22,8 @@ use std::process::ExitCode;
 
 use ha_cluster::{Cib, Graph, Task, allocation, schedule, simulate, status, summary};
 
-const USAGE: &str = "usage: ha-ctl simulate -x CIB.xml [-R | -S] [--scores] [--graph]";
+const USAGE: &str = "usage: ha-ctl simulate -x CIB.xml [-R | -S] [--scores] [--graph]
+       ha-ctl --help | --version";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -31,6 +33,10 @@ fn main() -> ExitCode {
         Some("simulate") => {}
         Some("-h" | "--help") => {
             println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Some("-V" | "--version") => {
+            println!("ha-ctl {}", env!("CARGO_PKG_VERSION"));
             return ExitCode::SUCCESS;
         }
         _ => {
@@ -45,6 +51,10 @@ fn main() -> ExitCode {
             "-s" | "--scores" | "--show-scores" => scores = true,
             "-R" | "--run" => run_only = true,
             "-S" | "--simulate" => run_only = false,
+            "-h" | "--help" => {
+                println!("{USAGE}");
+                return ExitCode::SUCCESS;
+            }
             _ => {
                 eprintln!("ha-ctl: {USAGE}");
                 return ExitCode::from(2);

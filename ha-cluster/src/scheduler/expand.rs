@@ -98,6 +98,52 @@ fn count(meta: &BTreeMap<String, String>, key: &str, default: usize) -> usize {
         .map_or(default, |v| v.max(0) as usize)
 }
 
+/// How many instances of a clone of `members` to make. Pacemaker makes
+/// `max` (clone-max); so does this up to [`ALWAYS_MADE`]. Beyond that, no
+/// more than `placeable` (nodes × clone-node-max) can run, the others
+/// staying stopped: making only those, plus one for each history the
+/// status holds of the clone (each may take an instance of its own) and
+/// up to the highest instance number it names, gives every placement,
+/// history and orphan number Pacemaker gives (only a unique clone's
+/// never-run instances, each just "Stopped", are not listed), while a
+/// clone-max of 4294967295 costs no more than the cluster it runs on.
+/// Never more than [`MAX_CLONE_INSTANCES`].
+fn instances(cib: &Cib, members: &[Primitive], max: usize, placeable: usize) -> usize {
+    let mut histories = 0usize;
+    let mut named = 0usize;
+    for state in cib.status.values() {
+        for (id, _) in &state.history {
+            let base = crate::cib::base_id(id);
+            if members.iter().any(|m| m.id == base) {
+                histories += 1;
+                if let Some(n) = id
+                    .rsplit_once(':')
+                    .and_then(|(_, n)| n.parse::<usize>().ok())
+                {
+                    named = named.max(n.saturating_add(1));
+                }
+            }
+        }
+    }
+    let bound = placeable
+        .saturating_add(histories)
+        .max(named)
+        .clamp(ALWAYS_MADE, MAX_CLONE_INSTANCES);
+    max.min(bound)
+}
+
+/// Up to this clone-max every instance is made, as Pacemaker makes them:
+/// a unique clone's never-run instances each show in the status and the
+/// allocation scores.
+const ALWAYS_MADE: usize = 1_000;
+
+/// The most instances a clone is given, whatever clone-max and
+/// clone-node-max (both huge) or the status (an instance number near
+/// 2³²) say: as many as the 10,000-primitive benchmark cluster has
+/// primitives, beyond any cluster's nodes × a sane clone-node-max, and
+/// what the scheduler still handles in seconds.
+const MAX_CLONE_INSTANCES: usize = 10_000;
+
 /// Expands `cib`'s resources.
 pub(crate) fn flatten(cib: &Cib) -> Result<Flat, Unsupported> {
     let mut primitives = Vec::new();
@@ -183,12 +229,14 @@ pub(crate) fn flatten(cib: &Cib) -> Result<Flat, Unsupported> {
                     continue;
                 }
                 let max = count(meta, "clone-max", node_count);
+                let node_max = count(meta, "clone-node-max", 1);
+                let made = instances(cib, &members, max, node_count.saturating_mul(node_max));
                 let mut set = CloneSet {
                     id: id.clone(),
                     bases: members.iter().map(|m| m.id.clone()).collect(),
                     members: members.clone(),
                     instances: Vec::new(),
-                    node_max: count(meta, "clone-node-max", 1),
+                    node_max,
                     max,
                     universal: max >= node_count,
                     unique: flag(meta, "globally-unique", false),
@@ -211,7 +259,7 @@ pub(crate) fn flatten(cib: &Cib) -> Result<Flat, Unsupported> {
                 for base in set.bases.iter().chain([&child_id]) {
                     clone_of.insert(base.clone(), id.clone());
                 }
-                for i in 0..max {
+                for i in 0..made {
                     let names: Vec<String> =
                         members.iter().map(|m| format!("{}:{i}", m.id)).collect();
                     for (m, name) in members.iter().zip(&names) {
@@ -335,4 +383,66 @@ pub(crate) fn flatten(cib: &Cib) -> Result<Flat, Unsupported> {
         clones,
         groups: members_of,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A two-node cluster, both online, with a clone of `Dummy` whose meta attributes are
+    /// `meta`.
+    fn clone_cib(meta: &str) -> Cib {
+        Cib::from_xml(&format!(
+            r#"<cib have-quorum="1"><configuration>
+<crm_config><cluster_property_set id="o">
+<nvpair id="o-s" name="stonith-enabled" value="false"/>
+</cluster_property_set></crm_config>
+<nodes><node id="1" uname="node1"/><node id="2" uname="node2"/></nodes>
+<resources><clone id="c"><meta_attributes id="c-m">{meta}</meta_attributes>
+<primitive id="d" class="ocf" provider="pacemaker" type="Dummy"/></clone></resources>
+<constraints/></configuration><status>
+<node_state id="1" uname="node1" in_ccm="true" crmd="online" join="member" expected="member"/>
+<node_state id="2" uname="node2" in_ccm="true" crmd="online" join="member" expected="member"/>
+</status></cib>"#
+        ))
+        .unwrap()
+    }
+
+    fn nvpair(name: &str, value: &str) -> String {
+        format!(r#"<nvpair id="c-{name}" name="{name}" value="{value}"/>"#)
+    }
+
+    #[test]
+    fn a_huge_clone_max_makes_only_the_instances_that_can_run() {
+        let huge = "4294967295";
+        let c = clone_cib(&nvpair("clone-max", huge));
+        let started = std::time::Instant::now();
+        let flat = flatten(&c).unwrap();
+        assert_eq!(flat.clones[0].max, 4_294_967_295);
+        // Two nodes, one instance each, and the always-made ones.
+        assert_eq!(flat.clones[0].instances.len(), ALWAYS_MADE);
+        let t = crate::schedule(&c).unwrap();
+        // One start on each node, as with clone-max unset.
+        let starts: Vec<_> = t.changes.iter().map(|c| format!("{c:?}")).collect();
+        assert_eq!(starts.len(), 2, "{starts:?}");
+        // clone-node-max as huge: bounded all the same.
+        let c = clone_cib(&(nvpair("clone-max", huge) + &nvpair("clone-node-max", huge)));
+        let flat = flatten(&c).unwrap();
+        assert_eq!(flat.clones[0].instances.len(), MAX_CLONE_INSTANCES);
+        let t = crate::schedule(&c).unwrap();
+        assert_eq!(t.changes.len(), MAX_CLONE_INSTANCES);
+        assert!(started.elapsed() < std::time::Duration::from_secs(60));
+    }
+
+    #[test]
+    fn a_clone_max_within_reach_makes_every_instance() {
+        let c = clone_cib(&nvpair("clone-max", "5"));
+        assert_eq!(flatten(&c).unwrap().clones[0].instances.len(), 5);
+        let c = clone_cib(&nvpair("clone-max", "2000"));
+        // Beyond what always is made: no more than those, as two nodes
+        // with one instance each cannot run more.
+        assert_eq!(flatten(&c).unwrap().clones[0].instances.len(), ALWAYS_MADE);
+        assert_eq!(instances(&c, &[], 2000, 1500), 1500);
+        assert_eq!(instances(&c, &[], 2000, 5000), 2000);
+    }
 }

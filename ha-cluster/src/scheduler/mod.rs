@@ -1892,6 +1892,37 @@ mod tests {
     }
 
     #[test]
+    fn rules_nest_as_deep_as_the_reader_allows_and_no_deeper() {
+        // cib, configuration, constraints and rsc_location above the
+        // rules, the expression below them.
+        let nested = |rules: usize| {
+            let open: String = (0..rules)
+                .map(|i| format!(r#"<rule id="r{i}" score="INFINITY">"#))
+                .collect();
+            format!(
+                r##"<rsc_location id="l" rsc="vip">{open}<expression id="e" attribute="#uname" operation="eq" value="node2"/>{}</rsc_location>"##,
+                "</rule>".repeat(rules)
+            )
+        };
+        let deepest = crate::xml::MAX_DEPTH - 5;
+        let c = cib(&nested(deepest), "");
+        let t = schedule(&c).unwrap();
+        assert!(
+            t.changes.contains(&Change::Start {
+                rsc: "vip".into(),
+                node: "node2".into()
+            }),
+            "{t:?}"
+        );
+        let err =
+            Cib::from_xml(&crate::fixture::chapter_xml(&nested(deepest + 1), "")).unwrap_err();
+        assert!(
+            matches!(&err, crate::Error::Xml { message, .. } if message.contains("nested")),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn the_chapters_cluster_starts_together_and_deterministically() {
         let c = cib(CHAPTER, "");
         let t = schedule(&c).unwrap();
