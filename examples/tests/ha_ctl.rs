@@ -11,16 +11,7 @@ fn cases() -> std::path::PathBuf {
 }
 
 fn simulate(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_ha-ctl"))
-        .arg("simulate")
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    ha_ctl(&[&["simulate"], args].concat())
 }
 
 /// `ha-ctl simulate -x CASE.xml ARGS` on a regression case (it must
