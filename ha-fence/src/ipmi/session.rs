@@ -46,6 +46,10 @@ pub struct Credentials {
     pub cipher_suite: u8,
     /// The BMC key Kg, if the BMC has one (else the password serves).
     pub kg: Option<Vec<u8>>,
+    /// Whether suites 1 and 2 may be used: without this opt-in they are
+    /// refused, since inside the session they leave the commands readable
+    /// (and, with suite 1, forgeable).
+    pub weak_cipher: bool,
 }
 
 impl std::fmt::Debug for Credentials {
@@ -58,18 +62,28 @@ impl std::fmt::Debug for Credentials {
             .field("privilege", &self.privilege)
             .field("cipher_suite", &self.cipher_suite)
             .field("kg", &self.kg.as_ref().map(|_| crate::REDACTED))
+            .field("weak_cipher", &self.weak_cipher)
             .finish()
     }
 }
 
 impl Credentials {
     /// Checks the suite and the lengths: suite 0 (no authentication) and
-    /// the suites without HMAC-SHA1 are refused.
+    /// the suites without HMAC-SHA1 are refused, and suites 1 and 2 unless
+    /// `weak_cipher` opts in.
     pub fn validate(&self) -> Result<()> {
         if !(1..=3).contains(&self.cipher_suite) {
             return Err(Error::BadParameter(format!(
                 "cipher suite {} is not supported (1, 2 or 3; 0 has no authentication)",
                 self.cipher_suite
+            )));
+        }
+        if self.is_weak() && !self.weak_cipher {
+            return Err(Error::BadParameter(format!(
+                "cipher suite {} is weak ({}): set weak_cipher=1 \
+                 (--weak-cipher) to use it anyway, or use suite 3",
+                self.cipher_suite,
+                self.weakness()
             )));
         }
         if self.user.len() > 16
@@ -87,6 +101,20 @@ impl Credentials {
             )));
         }
         Ok(())
+    }
+
+    /// Whether the suite leaves the session's commands unprotected.
+    fn is_weak(&self) -> bool {
+        self.cipher_suite < 3
+    }
+
+    /// What a weak suite lacks inside the session.
+    fn weakness(&self) -> &'static str {
+        if self.cipher_suite == 1 {
+            "no integrity and no confidentiality inside the session"
+        } else {
+            "no confidentiality inside the session"
+        }
     }
 
     /// (integrity algorithm, confidentiality algorithm) of the suite.
@@ -206,6 +234,15 @@ impl Session {
     /// Starts a session at `now`: the Open Session Request is queued.
     pub fn new(credentials: Credentials, timing: Timing, seed: Seed, now: Instant) -> Result<Self> {
         credentials.validate()?;
+        if credentials.is_weak() {
+            // Opted in (validate refuses otherwise); said once per session
+            // so that a log shows which fencing ran unprotected.
+            tracing::warn!(
+                cipher_suite = credentials.cipher_suite,
+                "IPMI session with a weak cipher suite: {}",
+                credentials.weakness()
+            );
+        }
         let mut session = Self {
             credentials,
             timing,
@@ -701,6 +738,7 @@ mod tests {
             privilege: ADMINISTRATOR,
             cipher_suite: 3,
             kg: None,
+            weak_cipher: false,
         }
     }
 
