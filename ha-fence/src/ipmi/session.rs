@@ -10,7 +10,9 @@
 //! session fails with [`Error::Timeout`]. The BMC must agree to exactly
 //! the algorithms asked for: a BMC that answers with cipher suite 0 (no
 //! authentication) or anything weaker is refused, and so is any packet
-//! whose integrity code does not verify.
+//! whose integrity code does not verify or whose session sequence number
+//! the [`ReplayWindow`] does not take (counted in
+//! [`Session::replays_dropped`]).
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -19,6 +21,7 @@ use crate::error::{Error, ProtocolError, Result};
 
 use super::crypto::{SessionKeys, hmac_sha1};
 use super::packet::{self, Packet, Response, payload};
+use super::replay::ReplayWindow;
 
 /// Privilege levels (IPMI 2.0 table 22-23).
 pub const ADMINISTRATOR: u8 = 0x04;
@@ -202,6 +205,10 @@ pub struct Session {
     sequence: u32,
     /// The IPMI request sequence number.
     rq_seq: u8,
+    /// The BMC's session sequence numbers seen inside the session.
+    inbound: ReplayWindow,
+    /// Packets dropped by `inbound`.
+    replays_dropped: u64,
     /// IVs drawn so far (IVs come from a PRF under the session key).
     ivs: u64,
     /// The request in flight: its payload type and payload, deadline, sends.
@@ -256,6 +263,8 @@ impl Session {
             keys: None,
             sequence: 1,
             rq_seq: 0,
+            inbound: ReplayWindow::default(),
+            replays_dropped: 0,
             ivs: 0,
             pending: None,
             transmit: VecDeque::new(),
@@ -396,6 +405,12 @@ impl Session {
         tracing::debug!(sends, "IPMI retransmission");
         self.pending = Some((kind, body, now + self.timing.retransmit, sends + 1));
         self.emit();
+    }
+
+    /// How many packets from the BMC were dropped as replays or as outside
+    /// the sequence number window.
+    pub fn replays_dropped(&self) -> u64 {
+        self.replays_dropped
     }
 
     /// A datagram from the BMC.
@@ -560,6 +575,17 @@ impl Session {
             || packet.authenticated != (integrity != 0)
             || packet.encrypted != (confidentiality != 0)
         {
+            return Ok(());
+        }
+        // Only now, with the packet's integrity checked: a forged number
+        // must not move the window.
+        if let Err(why) = self.inbound.check(packet.sequence) {
+            self.replays_dropped += 1;
+            tracing::warn!(
+                sequence = packet.sequence,
+                reason = ?why,
+                "IPMI packet outside the replay window dropped"
+            );
             return Ok(());
         }
         let response = match packet::response(&packet.payload) {
@@ -810,6 +836,47 @@ mod tests {
             }
         }
         events
+    }
+
+    #[test]
+    fn a_replayed_answer_is_dropped_and_counted() {
+        let mut bmc = FakeBmc::new(b"password");
+        let now = Instant::now();
+        let mut s = Session::new(credentials(b"password"), Timing::default(), SEED, now).unwrap();
+        let mut answers = Vec::new();
+        let mut events = Vec::new();
+        for _ in 0..10 {
+            while let Some(datagram) = s.poll_transmit() {
+                if let Some(answer) = bmc.answer(&datagram) {
+                    s.handle_datagram(now, &answer);
+                    answers.push(answer);
+                }
+            }
+            while let Some(e) = s.poll_event() {
+                if matches!(e, Event::Established) {
+                    s.send_command(now, 0x00, 0x01, &[]).unwrap();
+                }
+                events.push(e);
+            }
+        }
+        assert!(
+            matches!(&events[..], [Event::Established, Event::Response(_)]),
+            "{events:?}"
+        );
+        assert_eq!(s.replays_dropped(), 0);
+        // A second command, answered first by a replay of the answer to
+        // the first one (authenticated and encrypted as it was): dropped
+        // and counted, not taken as the answer.
+        let old = answers.last().unwrap().clone();
+        s.send_command(now, 0x00, 0x01, &[]).unwrap();
+        let request = s.poll_transmit().unwrap();
+        s.handle_datagram(now, &old);
+        assert_eq!(s.replays_dropped(), 1);
+        assert!(s.poll_event().is_none());
+        let answer = bmc.answer(&request).unwrap();
+        s.handle_datagram(now, &answer);
+        assert!(matches!(s.poll_event(), Some(Event::Response(_))));
+        assert_eq!(s.replays_dropped(), 1);
     }
 
     #[test]
