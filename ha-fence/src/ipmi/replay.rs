@@ -4,12 +4,12 @@
 //! that the sender increments; a packet whose number was already seen, or
 //! that lies far from the highest seen, is a replay or a stray and is
 //! dropped before anything in it is believed. The IPMI v2.0 specification
-//! (section 6.12.13, session sequence number handling, and 6.12.14 for
-//! RMCP+) asks the receiver for such a sliding window. The widths here are
-//! those of the open implementations: a packet may be up to 15 ahead of
-//! the highest number seen (OpenIPMI's `check_session_seq_num`) and up to
-//! 8 behind it (FreeIPMI's `IPMIPOWER_SEQUENCE_NUMBER_WINDOW`), so a
-//! little reordering on the network passes while a duplicate never does.
+//! (section 6.12.13, session sequence number handling) asks the receiver
+//! for such a sliding window; 0 is not a session sequence number in RMCP+
+//! (the numbers wrap from 2^32 - 1 to 1). Behind, the window is 8 wide, as
+//! FreeIPMI's ipmipower takes it (`IPMIPOWER_SEQUENCE_NUMBER_WINDOW`);
+//! ahead, 15, so that a run of lost answers to retransmissions (each
+//! answered under a new number) does not stall the session.
 
 /// How far ahead of the highest number seen a packet may be.
 const AHEAD: u32 = 15;
@@ -36,20 +36,28 @@ pub struct ReplayWindow {
 
 impl ReplayWindow {
     /// Takes `sequence` if it is new and within the window, and remembers
-    /// it; numbers wrap around 2^32.
+    /// it; numbers wrap around 2^32, and 0 is never taken.
     pub fn check(&mut self, sequence: u32) -> Result<(), Rejection> {
+        if sequence == 0 {
+            return Err(Rejection::OutOfWindow);
+        }
         let Some(highest) = self.highest else {
             self.highest = Some(sequence);
             self.seen = 1;
             return Ok(());
         };
-        let ahead = sequence.wrapping_sub(highest);
+        // Distances skip 0, which no sender uses.
+        let distance = |from: u32, to: u32| {
+            let d = to.wrapping_sub(from);
+            if to < from { d.wrapping_sub(1) } else { d }
+        };
+        let ahead = distance(highest, sequence);
         if (1..=AHEAD).contains(&ahead) {
             self.seen = (self.seen << ahead) | 1;
             self.highest = Some(sequence);
             return Ok(());
         }
-        let behind = highest.wrapping_sub(sequence);
+        let behind = distance(sequence, highest);
         if behind > BEHIND {
             return Err(Rejection::OutOfWindow);
         }
@@ -86,10 +94,13 @@ mod tests {
     fn numbers_wrap_around() {
         let mut w = ReplayWindow::default();
         assert_eq!(w.check(u32::MAX - 1), Ok(()));
-        assert_eq!(w.check(1), Ok(()));
+        assert_eq!(w.check(2), Ok(()), "3 ahead: 0 is skipped");
         assert_eq!(w.check(u32::MAX), Ok(()));
         assert_eq!(w.check(u32::MAX), Err(Rejection::Duplicate));
-        assert_eq!(w.check(0), Ok(()));
+        assert_eq!(w.check(0), Err(Rejection::OutOfWindow));
+        assert_eq!(w.check(1), Ok(()));
+        assert_eq!(w.check(u32::MAX - 6), Ok(()), "8 behind, across 0");
+        assert_eq!(w.check(u32::MAX - 7), Err(Rejection::OutOfWindow));
     }
 
     proptest! {
@@ -101,9 +112,15 @@ mod tests {
             swaps in proptest::collection::vec(any::<bool>(), 1..64),
             replay in any::<prop::sample::Index>(),
         ) {
-            let mut order: Vec<u32> = (0..swaps.len() as u32 + 1)
-                .map(|i| start.wrapping_add(i))
-                .collect();
+            // Consecutive session sequence numbers, 0 skipped.
+            let mut order = Vec::new();
+            let mut n = start;
+            while order.len() <= swaps.len() {
+                if n != 0 {
+                    order.push(n);
+                }
+                n = n.wrapping_add(1);
+            }
             for (i, swap) in swaps.iter().enumerate() {
                 if *swap && i % 2 == 0 {
                     order.swap(i, i + 1);
