@@ -147,7 +147,9 @@ async fn cipher_suites_1_2_and_3_log_in_and_0_is_refused() {
     }
     let bmc = Bmc::start();
     for suite in ["1", "2", "3"] {
-        let fencer = IpmiFencer::from_params(&bmc.params(&[("cipher", suite)])).unwrap();
+        let fencer =
+            IpmiFencer::from_params(&bmc.params(&[("cipher", suite), ("weak_cipher", "1")]))
+                .unwrap();
         assert_eq!(
             fencer.status("node1").await.unwrap(),
             PowerState::On,
@@ -155,6 +157,15 @@ async fn cipher_suites_1_2_and_3_log_in_and_0_is_refused() {
         );
     }
     // ipmi_sim would accept suite 0 (no authentication): never offered.
-    let e = IpmiFencer::from_params(&bmc.params(&[("cipher", "0")])).unwrap_err();
+    let e =
+        IpmiFencer::from_params(&bmc.params(&[("cipher", "0"), ("weak_cipher", "1")])).unwrap_err();
     assert!(matches!(e, Error::BadParameter(_)), "{e}");
+    // Suites 1 and 2 only with the opt-in.
+    for suite in ["1", "2"] {
+        let e = IpmiFencer::from_params(&bmc.params(&[("cipher", suite)])).unwrap_err();
+        assert!(
+            matches!(&e, Error::BadParameter(m) if m.contains("weak_cipher=1")),
+            "{e}"
+        );
+    }
 }

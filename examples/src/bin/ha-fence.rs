@@ -48,6 +48,8 @@ const USAGE: &str = "usage: ha-fence -a IP [-u PORT] -l USER -p PASSWORD|-S CMD 
                          whitespace removed (stdin: passwd_script=CMD)
   -P, --lanplus          IPMI 2.0 RMCP+ (required)
   -C, --cipher N         cipher suite 1, 2 or 3 (3)
+      --weak-cipher      allow suites 1 and 2 (no confidentiality inside
+                         the session; 1 no integrity either)
   -L, --privlvl LEVEL    administrator, operator or user
   -m, --method METHOD    onoff or cycle
   -o, --action ACTION    off, on, reboot, status, monitor, list, metadata
@@ -56,8 +58,9 @@ const USAGE: &str = "usage: ha-fence -a IP [-u PORT] -l USER -p PASSWORD|-S CMD 
   -V, --version          print the version
   -h, --help             print this help
 On stdin, fence_ipmilan's parameters as key=value lines: ip, ipport,
-username, password, passwd_script, lanplus, cipher, privlvl, method, action,
-power_wait, power_timeout, login_timeout, delay, hexadecimal_kg.";
+username, password, passwd_script, lanplus, cipher, weak_cipher, privlvl,
+method, action, power_wait, power_timeout, login_timeout, delay,
+hexadecimal_kg.";
 
 /// fence-agents' exit codes.
 const EC_GENERIC: u8 = 1;
@@ -99,6 +102,11 @@ fn params_from_args(args: &[String]) -> Result<Invocation, String> {
             "-o" | "--action" => "action",
             "-P" | "--lanplus" => {
                 params.push(("lanplus".to_owned(), "1".to_owned()));
+                i += 1;
+                continue;
+            }
+            "--weak-cipher" => {
+                params.push(("weak_cipher".to_owned(), "1".to_owned()));
                 i += 1;
                 continue;
             }
@@ -463,13 +471,15 @@ mod tests {
     #[test]
     fn fence_ipmilan_options_become_parameters() {
         let Ok(Invocation::Fence(p)) = params_from_args(&args(
-            "-a 192.0.2.11 -u 9623 -l admin -p secret -P -C 3 -o off --power-timeout 10 --delay=2",
+            "-a 192.0.2.11 -u 9623 -l admin -p secret -P -C 1 --weak-cipher -o off --power-timeout 10 --delay=2",
         )) else {
             panic!("not parameters");
         };
         let get = |k: &str| p.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str());
         assert_eq!(get("ip"), Some("192.0.2.11"));
         assert_eq!(get("lanplus"), Some("1"));
+        assert_eq!(get("cipher"), Some("1"));
+        assert_eq!(get("weak_cipher"), Some("1"));
         assert_eq!(get("action"), Some("off"));
         assert_eq!(get("power_timeout"), Some("10"));
         assert_eq!(get("delay"), Some("2"));

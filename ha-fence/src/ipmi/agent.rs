@@ -162,6 +162,7 @@ impl IpmiOptions {
             privilege,
             cipher_suite,
             kg,
+            weak_cipher: boolean("weak_cipher", get(&["weak_cipher"]).unwrap_or("0"))?,
         };
         credentials.validate()?;
         let method = match get(&["method"]).unwrap_or("onoff") {
@@ -389,6 +390,13 @@ pub fn metadata() -> Metadata {
                 "Cipher suite (1, 2 or 3)",
             ),
             p(
+                "weak_cipher",
+                &[],
+                ParameterType::Boolean,
+                Some("0"),
+                "Allow cipher suites 1 and 2 (no confidentiality inside the session)",
+            ),
+            p(
                 "privlvl",
                 &[],
                 select(&["administrator", "operator", "user"]),
@@ -513,11 +521,35 @@ mod tests {
     }
 
     #[test]
+    fn weak_suites_are_taken_with_the_opt_in() {
+        for suite in [1, 2] {
+            let text = format!("ip=127.0.0.1 lanplus=1 cipher={suite} weak_cipher=1");
+            let o = IpmiOptions::from_params(&params(&text)).unwrap();
+            assert_eq!(o.credentials.cipher_suite, suite);
+            assert!(o.credentials.weak_cipher);
+        }
+    }
+
+    #[test]
     fn bad_parameters_are_named() {
         for (text, needle) in [
             ("ip=127.0.0.1", "lanplus"),
             ("ip=127.0.0.1 lanplus=1 cipher=0", "cipher suite 0"),
             ("ip=127.0.0.1 lanplus=1 cipher=17", "cipher suite 17"),
+            ("ip=127.0.0.1 lanplus=1 cipher=1", "weak_cipher=1"),
+            ("ip=127.0.0.1 lanplus=1 cipher=2", "weak_cipher=1"),
+            (
+                "ip=127.0.0.1 lanplus=1 cipher=2 weak_cipher=0",
+                "weak_cipher=1",
+            ),
+            (
+                "ip=127.0.0.1 lanplus=1 cipher=0 weak_cipher=1",
+                "cipher suite 0",
+            ),
+            (
+                "ip=127.0.0.1 lanplus=1 cipher=1 weak_cipher=maybe",
+                "weak_cipher",
+            ),
             ("lanplus=1", "ip"),
             ("ip=127.0.0.1 lanplus=1 ipport=x", "ipport"),
             ("ip=127.0.0.1 lanplus=1 method=bounce", "method"),

@@ -10,7 +10,9 @@
 //! session fails with [`Error::Timeout`]. The BMC must agree to exactly
 //! the algorithms asked for: a BMC that answers with cipher suite 0 (no
 //! authentication) or anything weaker is refused, and so is any packet
-//! whose integrity code does not verify.
+//! whose integrity code does not verify or whose session sequence number
+//! the [`ReplayWindow`] does not take (counted in
+//! [`Session::replays_dropped`]).
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -19,6 +21,7 @@ use crate::error::{Error, ProtocolError, Result};
 
 use super::crypto::{SessionKeys, hmac_sha1};
 use super::packet::{self, Packet, Response, payload};
+use super::replay::ReplayWindow;
 
 /// Privilege levels (IPMI 2.0 table 22-23).
 pub const ADMINISTRATOR: u8 = 0x04;
@@ -46,6 +49,10 @@ pub struct Credentials {
     pub cipher_suite: u8,
     /// The BMC key Kg, if the BMC has one (else the password serves).
     pub kg: Option<Vec<u8>>,
+    /// Whether suites 1 and 2 may be used: without this opt-in they are
+    /// refused, since inside the session they leave the commands readable
+    /// (and, with suite 1, forgeable).
+    pub weak_cipher: bool,
 }
 
 impl std::fmt::Debug for Credentials {
@@ -58,18 +65,28 @@ impl std::fmt::Debug for Credentials {
             .field("privilege", &self.privilege)
             .field("cipher_suite", &self.cipher_suite)
             .field("kg", &self.kg.as_ref().map(|_| crate::REDACTED))
+            .field("weak_cipher", &self.weak_cipher)
             .finish()
     }
 }
 
 impl Credentials {
     /// Checks the suite and the lengths: suite 0 (no authentication) and
-    /// the suites without HMAC-SHA1 are refused.
+    /// the suites without HMAC-SHA1 are refused, and suites 1 and 2 unless
+    /// `weak_cipher` opts in.
     pub fn validate(&self) -> Result<()> {
         if !(1..=3).contains(&self.cipher_suite) {
             return Err(Error::BadParameter(format!(
                 "cipher suite {} is not supported (1, 2 or 3; 0 has no authentication)",
                 self.cipher_suite
+            )));
+        }
+        if self.is_weak() && !self.weak_cipher {
+            return Err(Error::BadParameter(format!(
+                "cipher suite {} is weak ({}): set weak_cipher=1 \
+                 (--weak-cipher) to use it anyway, or use suite 3",
+                self.cipher_suite,
+                self.weakness()
             )));
         }
         if self.user.len() > 16
@@ -87,6 +104,20 @@ impl Credentials {
             )));
         }
         Ok(())
+    }
+
+    /// Whether the suite leaves the session's commands unprotected.
+    fn is_weak(&self) -> bool {
+        self.cipher_suite < 3
+    }
+
+    /// What a weak suite lacks inside the session.
+    fn weakness(&self) -> &'static str {
+        if self.cipher_suite == 1 {
+            "no integrity and no confidentiality inside the session"
+        } else {
+            "no confidentiality inside the session"
+        }
     }
 
     /// (integrity algorithm, confidentiality algorithm) of the suite.
@@ -174,6 +205,10 @@ pub struct Session {
     sequence: u32,
     /// The IPMI request sequence number.
     rq_seq: u8,
+    /// The BMC's session sequence numbers seen inside the session.
+    inbound: ReplayWindow,
+    /// Packets dropped by `inbound`.
+    replays_dropped: u64,
     /// IVs drawn so far (IVs come from a PRF under the session key).
     ivs: u64,
     /// The request in flight: its payload type and payload, deadline, sends.
@@ -206,6 +241,15 @@ impl Session {
     /// Starts a session at `now`: the Open Session Request is queued.
     pub fn new(credentials: Credentials, timing: Timing, seed: Seed, now: Instant) -> Result<Self> {
         credentials.validate()?;
+        if credentials.is_weak() {
+            // Opted in (validate refuses otherwise); said once per session
+            // so that a log shows which fencing ran unprotected.
+            tracing::warn!(
+                cipher_suite = credentials.cipher_suite,
+                "IPMI session with a weak cipher suite: {}",
+                credentials.weakness()
+            );
+        }
         let mut session = Self {
             credentials,
             timing,
@@ -219,6 +263,8 @@ impl Session {
             keys: None,
             sequence: 1,
             rq_seq: 0,
+            inbound: ReplayWindow::default(),
+            replays_dropped: 0,
             ivs: 0,
             pending: None,
             transmit: VecDeque::new(),
@@ -359,6 +405,12 @@ impl Session {
         tracing::debug!(sends, "IPMI retransmission");
         self.pending = Some((kind, body, now + self.timing.retransmit, sends + 1));
         self.emit();
+    }
+
+    /// How many packets from the BMC were dropped as replays or as outside
+    /// the sequence number window.
+    pub fn replays_dropped(&self) -> u64 {
+        self.replays_dropped
     }
 
     /// A datagram from the BMC.
@@ -523,6 +575,17 @@ impl Session {
             || packet.authenticated != (integrity != 0)
             || packet.encrypted != (confidentiality != 0)
         {
+            return Ok(());
+        }
+        // Only now, with the packet's integrity checked: a forged number
+        // must not move the window.
+        if let Err(why) = self.inbound.check(packet.sequence) {
+            self.replays_dropped += 1;
+            tracing::warn!(
+                sequence = packet.sequence,
+                reason = ?why,
+                "IPMI packet outside the replay window dropped"
+            );
             return Ok(());
         }
         let response = match packet::response(&packet.payload) {
@@ -701,6 +764,7 @@ mod tests {
             privilege: ADMINISTRATOR,
             cipher_suite: 3,
             kg: None,
+            weak_cipher: false,
         }
     }
 
@@ -772,6 +836,47 @@ mod tests {
             }
         }
         events
+    }
+
+    #[test]
+    fn a_replayed_answer_is_dropped_and_counted() {
+        let mut bmc = FakeBmc::new(b"password");
+        let now = Instant::now();
+        let mut s = Session::new(credentials(b"password"), Timing::default(), SEED, now).unwrap();
+        let mut answers = Vec::new();
+        let mut events = Vec::new();
+        for _ in 0..10 {
+            while let Some(datagram) = s.poll_transmit() {
+                if let Some(answer) = bmc.answer(&datagram) {
+                    s.handle_datagram(now, &answer);
+                    answers.push(answer);
+                }
+            }
+            while let Some(e) = s.poll_event() {
+                if matches!(e, Event::Established) {
+                    s.send_command(now, 0x00, 0x01, &[]).unwrap();
+                }
+                events.push(e);
+            }
+        }
+        assert!(
+            matches!(&events[..], [Event::Established, Event::Response(_)]),
+            "{events:?}"
+        );
+        assert_eq!(s.replays_dropped(), 0);
+        // A second command, answered first by a replay of the answer to
+        // the first one (authenticated and encrypted as it was): dropped
+        // and counted, not taken as the answer.
+        let old = answers.last().unwrap().clone();
+        s.send_command(now, 0x00, 0x01, &[]).unwrap();
+        let request = s.poll_transmit().unwrap();
+        s.handle_datagram(now, &old);
+        assert_eq!(s.replays_dropped(), 1);
+        assert!(s.poll_event().is_none());
+        let answer = bmc.answer(&request).unwrap();
+        s.handle_datagram(now, &answer);
+        assert!(matches!(s.poll_event(), Some(Event::Response(_))));
+        assert_eq!(s.replays_dropped(), 1);
     }
 
     #[test]
