@@ -71,15 +71,20 @@ pub struct PortalOptions {
     /// On stop, how long initiators get to log out after the Async Message
     /// asking them to.
     pub logout_wait: Duration,
+    /// A connection not logged in this long after it was accepted closes:
+    /// an unauthenticated peer must not hold a connection open forever.
+    pub login_timeout: Duration,
 }
 
 impl Default for PortalOptions {
     fn default() -> Self {
-        // LIO's defaults: nopin_timeout 15 s, nopin_response_timeout 30 s.
+        // LIO's defaults: nopin_timeout 15 s, nopin_response_timeout 30 s,
+        // login_timeout 15 s.
         Self {
             nop_interval: Some(Duration::from_secs(15)),
             nop_timeout: Duration::from_secs(30),
             logout_wait: Duration::from_secs(2),
+            login_timeout: Duration::from_secs(15),
         }
     }
 }
@@ -141,6 +146,8 @@ pub enum CloseReason {
     ColdReset,
     /// The portal stops before the initiator logged in.
     Stopped,
+    /// The login did not complete within the options' `login_timeout`.
+    LoginTimeout,
     /// What the initiator sent cannot be read on.
     Malformed(Error),
 }
@@ -252,6 +259,8 @@ pub struct Session {
     /// The latest time an input brought.
     now: Instant,
     logout_deadline: Option<Instant>,
+    /// When a connection still logging in closes.
+    login_deadline: Instant,
     closed: bool,
     transmit: VecDeque<Transmit>,
     io: VecDeque<IoRequest>,
@@ -267,6 +276,7 @@ impl Session {
         challenge.copy_from_slice(&seed[..16]);
         let stat_sn = u32::from_be_bytes([seed[0], seed[1], seed[2], seed[3]]);
         let login = Login::new(portal.config.clone(), tsih, stat_sn, challenge, seed[16]);
+        let login_deadline = now + portal.options.login_timeout;
         Self {
             portal,
             login,
@@ -282,6 +292,7 @@ impl Session {
             last_heard: now,
             now,
             logout_deadline: None,
+            login_deadline,
             closed: false,
             transmit: VecDeque::new(),
             io: VecDeque::new(),
@@ -323,11 +334,15 @@ impl Session {
         self.events.pop_front()
     }
 
-    /// When [`Session::handle_timeout`] is due: the keep-alive ping, its
-    /// answer's deadline, the logout deadline.
+    /// When [`Session::handle_timeout`] is due: the login's deadline
+    /// (before the full feature phase), the keep-alive ping, its answer's
+    /// deadline, the logout deadline.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        if self.closed || self.phase.is_none() {
+        if self.closed {
             return None;
+        }
+        if self.phase.is_none() {
+            return Some(self.login_deadline);
         }
         let keepalive = match (self.ping, self.portal.options.nop_interval) {
             (Some((_, sent)), _) => Some(sent + self.portal.options.nop_timeout),
@@ -347,12 +362,23 @@ impl Session {
             .min()
     }
 
-    /// Time passed: pings the initiator after a quiet interval, closes when
-    /// a ping went unanswered or a requested logout did not come, retries
-    /// a storage operation the unit's gate held back.
+    /// Time passed: closes a connection whose login took too long, pings
+    /// the initiator after a quiet interval, closes when a ping went
+    /// unanswered or a requested logout did not come, retries a storage
+    /// operation the unit's gate held back.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.now = now;
-        if self.closed || self.phase.is_none() {
+        if self.closed {
+            return;
+        }
+        if self.phase.is_none() {
+            if now >= self.login_deadline {
+                tracing::warn!(
+                    timeout = ?self.portal.options.login_timeout,
+                    "login not completed in time: closing the connection"
+                );
+                self.close(CloseReason::LoginTimeout);
+            }
             return;
         }
         let due =

@@ -650,6 +650,41 @@ fn a_stopping_portal_asks_for_a_logout_and_closes_when_none_comes() {
     );
 }
 
+#[test]
+fn a_connection_not_logged_in_in_time_closes() {
+    let config = SessionConfig {
+        config: Arc::new(LoginConfig::single("iqn.2025-09.com.example:t", Auth::None)),
+        luns: Arc::new(LunMap::default()),
+        advertised: Arc::new(vec!["127.0.0.1:3260".into()]),
+        options: PortalOptions::default(),
+    };
+    let accepted = Instant::now();
+    let mut s = Session::new(config, 1, [7; 17], accepted);
+    let deadline = accepted + PortalOptions::default().login_timeout;
+    assert_eq!(s.poll_timeout(), Some(deadline));
+    s.handle_timeout(deadline - Duration::from_millis(1));
+    assert_eq!(s.poll_event(), None, "still in time");
+    assert!(!s.is_closed());
+    s.handle_timeout(deadline);
+    assert_eq!(
+        s.poll_event(),
+        Some(Event::Close(CloseReason::LoginTimeout))
+    );
+    assert!(s.is_closed());
+    assert_eq!(s.poll_timeout(), None);
+}
+
+#[test]
+fn a_logged_in_connection_has_no_login_deadline() {
+    let mut s = session(Params::default(), 0);
+    s.handle_timeout(Instant::now() + PortalOptions::default().login_timeout);
+    assert_ne!(
+        s.poll_event(),
+        Some(Event::Close(CloseReason::LoginTimeout))
+    );
+    assert!(!s.is_closed());
+}
+
 /// A SCSI command with its data, immediate, at CmdSN `cmd_sn`.
 fn scsi(itt: u32, cmd_sn: u32, cdb: &[u8], data: &[u8]) -> Pdu {
     let mut b = Bhs::new(Opcode::ScsiCommand);
