@@ -6,6 +6,7 @@
 use bytes::Bytes;
 
 use super::transfer::{OutOfSequence, Transfer};
+use super::window::COMMAND_WINDOW;
 use super::{
     Command, Executing, Flight, GATE_RETRY, IoRequest, NO_TAG, REJECT_PROTOCOL, Session, Task,
 };
@@ -59,6 +60,25 @@ impl Session {
         if pdu.data.len() >= expected {
             // Everything came as immediate data.
             return self.execute(command, pdu.data.slice(..expected));
+        }
+        // Immediate commands skip the CmdSN window, so the window alone
+        // does not bound the writes waiting for data: at most a window's
+        // worth, the rest answered TASK SET FULL (SAM-5 5.3.1) for the
+        // initiator to retry.
+        if self.tasks.len() >= COMMAND_WINDOW as usize {
+            if !self.task_set_full_logged {
+                self.task_set_full_logged = true;
+                tracing::warn!(
+                    tasks = self.tasks.len(),
+                    "writes waiting for data at the limit: answering TASK SET FULL"
+                );
+            }
+            let full = Completion {
+                status: scsi::TASK_SET_FULL,
+                data: Vec::new(),
+                sense: None,
+            };
+            return self.respond(command.itt, &full, 0, 0);
         }
         let transfer = Transfer::new(expected, &pdu.data, initial_r2t, first_burst);
         self.tasks.insert(command.itt, Task { command, transfer });

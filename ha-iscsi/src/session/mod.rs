@@ -261,6 +261,8 @@ pub struct Session {
     logout_deadline: Option<Instant>,
     /// When a connection still logging in closes.
     login_deadline: Instant,
+    /// Whether TASK SET FULL was logged (once per connection).
+    task_set_full_logged: bool,
     closed: bool,
     transmit: VecDeque<Transmit>,
     io: VecDeque<IoRequest>,
@@ -293,6 +295,7 @@ impl Session {
             now,
             logout_deadline: None,
             login_deadline,
+            task_set_full_logged: false,
             closed: false,
             transmit: VecDeque::new(),
             io: VecDeque::new(),
@@ -332,6 +335,21 @@ impl Session {
     /// The next event.
     pub fn poll_event(&mut self) -> Option<Event> {
         self.events.pop_front()
+    }
+
+    /// Bytes the session holds from the initiator: continued login text
+    /// and the data of writes still collecting it. Bounded: at most
+    /// [`TargetLimits::max_login_text`](crate::negotiation::TargetLimits::max_login_text)
+    /// while logging in, and at most [`COMMAND_WINDOW`](crate::login::COMMAND_WINDOW) writes, each
+    /// holding only the bytes it was sent (never more than its transfer,
+    /// which the SCSI layer caps).
+    pub fn buffered(&self) -> usize {
+        self.login.buffered()
+            + self
+                .tasks
+                .values()
+                .map(|t| t.transfer.buffered())
+                .sum::<usize>()
     }
 
     /// When [`Session::handle_timeout`] is due: the login's deadline

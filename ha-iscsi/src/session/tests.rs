@@ -573,6 +573,7 @@ proptest! {
         for op in ops {
             h.run(op);
             h.check_order();
+            prop_assert!(h.session.tasks.len() <= COMMAND_WINDOW as usize);
         }
         h.run(Op::HoldIo(false));
         h.check_order();
@@ -588,7 +589,9 @@ proptest! {
     ) {
         let mut s = session(params, 0);
         let now = Instant::now();
+        let mut fed = 0;
         for (header, data, complete) in pdus {
+            fed += data.len();
             let mut bhs = Bhs::new(Opcode::NopOut);
             bhs.0.copy_from_slice(&header);
             let mut pdu = Pdu::new(bhs);
@@ -610,6 +613,8 @@ proptest! {
             }
             s.handle_timeout(now + Duration::from_secs(1));
             while s.poll_event().is_some() {}
+            prop_assert!(s.buffered() <= fed, "{} bytes held of {fed} sent", s.buffered());
+            prop_assert!(s.tasks.len() <= COMMAND_WINDOW as usize);
         }
         s.handle_disconnect();
     }
@@ -683,6 +688,34 @@ fn a_logged_in_connection_has_no_login_deadline() {
         Some(Event::Close(CloseReason::LoginTimeout))
     );
     assert!(!s.is_closed());
+}
+
+#[test]
+fn writes_announcing_data_they_never_send_hold_nothing_and_are_capped() {
+    let mut s = session(Params::default(), 0);
+    let now = Instant::now();
+    let blocks = 4096u16;
+    let mut full = 0;
+    for itt in 0..COMMAND_WINDOW + 8 {
+        let mut b = Bhs::new(Opcode::ScsiCommand);
+        b.set_final(true);
+        b.set_immediate(true);
+        b.set_itt(itt);
+        b.0[1] |= 0x20;
+        b.set_u32_at(20, u32::from(blocks) * BLOCK as u32);
+        b.0[32] = 0x2a;
+        b.0[39..41].copy_from_slice(&blocks.to_be_bytes());
+        s.handle_pdu(now, Pdu::new(b));
+        while let Some(t) = s.poll_transmit() {
+            if t.pdu.bhs.opcode() == Ok(Opcode::ScsiResponse) {
+                assert_eq!(t.pdu.bhs.0[3], scsi::TASK_SET_FULL);
+                full += 1;
+            }
+        }
+        assert_eq!(s.buffered(), 0, "nothing was sent, nothing is held");
+    }
+    assert_eq!(full, 8, "the writes beyond a window's worth");
+    assert_eq!(s.tasks.len(), COMMAND_WINDOW as usize);
 }
 
 /// A SCSI command with its data, immediate, at CmdSN `cmd_sn`.
