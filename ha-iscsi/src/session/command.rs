@@ -81,7 +81,15 @@ impl Session {
             return self.respond(command.itt, &full, 0, 0);
         }
         let transfer = Transfer::new(expected, &pdu.data, initial_r2t, first_burst);
-        self.tasks.insert(command.itt, Task { command, transfer });
+        let heard = self.now;
+        self.tasks.insert(
+            command.itt,
+            Task {
+                command,
+                transfer,
+                heard,
+            },
+        );
         self.request_data(command.itt);
     }
 
@@ -125,6 +133,7 @@ impl Session {
             // For a command already answered (refused, aborted): dropped.
             return;
         };
+        task.heard = self.now;
         let (ttt, data_sn, offset) = (b.u32_at(20), b.u32_at(36), b.u32_at(40) as usize);
         if let Err(OutOfSequence) =
             task.transfer

@@ -74,17 +74,24 @@ pub struct PortalOptions {
     /// A connection not logged in this long after it was accepted closes:
     /// an unauthenticated peer must not hold a connection open forever.
     pub login_timeout: Duration,
+    /// A write that gets none of the data it waits for this long closes
+    /// the connection, as LIO does at ErrorRecoveryLevel 0 (the only
+    /// level this target offers): its data can no longer be recovered.
+    pub data_out_timeout: Duration,
 }
 
 impl Default for PortalOptions {
     fn default() -> Self {
         // LIO's defaults: nopin_timeout 15 s, nopin_response_timeout 30 s,
-        // login_timeout 15 s.
+        // login_timeout 15 s. LIO's Data-Out timeout is 3 s; 30 s spares a
+        // slow or congested link a session reinstatement, while a write
+        // that never gets its data is still let go.
         Self {
             nop_interval: Some(Duration::from_secs(15)),
             nop_timeout: Duration::from_secs(30),
             logout_wait: Duration::from_secs(2),
             login_timeout: Duration::from_secs(15),
+            data_out_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -148,6 +155,9 @@ pub enum CloseReason {
     Stopped,
     /// The login did not complete within the options' `login_timeout`.
     LoginTimeout,
+    /// A write got none of its data within the options'
+    /// `data_out_timeout`.
+    DataOutTimeout,
     /// What the initiator sent cannot be read on.
     Malformed(Error),
 }
@@ -193,6 +203,8 @@ struct Command {
 struct Task {
     command: Command,
     transfer: Transfer,
+    /// When its command or its latest Data-Out came.
+    heard: Instant,
 }
 
 /// The command whose storage operation is out, or waits to start.
@@ -374,13 +386,21 @@ impl Session {
             }) => Some(*retry),
             _ => None,
         };
-        [keepalive, self.logout_deadline, retry]
+        let data_out = self.data_out_deadline();
+        [keepalive, self.logout_deadline, retry, data_out]
             .into_iter()
             .flatten()
             .min()
     }
 
-    /// Time passed: closes a connection whose login took too long, pings
+    /// When the write waiting longest for data times out.
+    fn data_out_deadline(&self) -> Option<Instant> {
+        let oldest = self.tasks.values().map(|t| t.heard).min()?;
+        Some(oldest + self.portal.options.data_out_timeout)
+    }
+
+    /// Time passed: closes a connection whose login took too long or a
+    /// write of which waited too long for its data, pings
     /// the initiator after a quiet interval, closes when a ping went
     /// unanswered or a requested logout did not come, retries a storage
     /// operation the unit's gate held back.
@@ -404,6 +424,13 @@ impl Session {
         if let Some(executing) = self.executing.take_if(due) {
             self.begin_io(executing);
             self.pump();
+        }
+        if self.data_out_deadline().is_some_and(|d| now >= d) {
+            tracing::warn!(
+                timeout = ?self.portal.options.data_out_timeout,
+                "a write waited too long for its data: closing the connection"
+            );
+            return self.close(CloseReason::DataOutTimeout);
         }
         if self.logout_deadline.is_some_and(|d| now >= d) {
             tracing::info!("initiator did not log out in time");

@@ -718,6 +718,43 @@ fn writes_announcing_data_they_never_send_hold_nothing_and_are_capped() {
     assert_eq!(s.tasks.len(), COMMAND_WINDOW as usize);
 }
 
+#[test]
+fn a_write_waiting_too_long_for_its_data_closes_the_connection() {
+    let mut s = session(Params::default(), 0);
+    let start = Instant::now();
+    let mut b = Bhs::new(Opcode::ScsiCommand);
+    b.set_final(true);
+    b.set_immediate(true);
+    b.set_itt(1);
+    b.0[1] |= 0x20;
+    b.set_u32_at(20, 8 * BLOCK as u32);
+    b.0[32] = 0x2a;
+    b.0[40] = 8;
+    s.handle_pdu(start, Pdu::new(b));
+    let r2t = s.poll_transmit().unwrap().pdu;
+    assert_eq!(r2t.bhs.opcode(), Ok(Opcode::R2t));
+    let timeout = PortalOptions::default().data_out_timeout;
+    // Half the data, later: the wait starts again.
+    let later = start + timeout / 2;
+    let mut d = Bhs::new(Opcode::DataOut);
+    d.set_itt(1);
+    d.set_u32_at(20, r2t.bhs.u32_at(20));
+    let mut data_out = Pdu::new(d);
+    data_out.data = Bytes::from(vec![1; 4 * BLOCK]);
+    s.handle_pdu(later, data_out);
+    assert_eq!(s.buffered(), 4 * BLOCK);
+    let deadline = later + timeout;
+    assert!(s.poll_timeout().unwrap() <= deadline);
+    s.handle_timeout(deadline - Duration::from_millis(1));
+    assert!(!s.is_closed());
+    while s.poll_event().is_some() {}
+    s.handle_timeout(deadline);
+    assert_eq!(
+        s.poll_event(),
+        Some(Event::Close(CloseReason::DataOutTimeout))
+    );
+}
+
 /// A SCSI command with its data, immediate, at CmdSN `cmd_sn`.
 fn scsi(itt: u32, cmd_sn: u32, cdb: &[u8], data: &[u8]) -> Pdu {
     let mut b = Bhs::new(Opcode::ScsiCommand);
