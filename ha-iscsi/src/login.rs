@@ -13,7 +13,8 @@
 //! answer with RFC 7143's status and end the login: 0x0201 authentication
 //! failed, 0x0202 not authorized (ACL), 0x0203 target not found, 0x0205
 //! unsupported version, 0x0207 missing parameter, 0x0200 any other
-//! initiator error.
+//! initiator error (an InitiatorName not of RFC 3720's forms, see
+//! [`name`](crate::name), among them).
 
 use std::sync::Arc;
 
@@ -251,6 +252,12 @@ impl Login {
             let Some(name) = get("InitiatorName") else {
                 return self.fail(request, status(2, 7));
             };
+            // Present but not a name: an initiator error (0x0207 is for a
+            // missing one).
+            if !crate::name::is_valid(&name) {
+                tracing::warn!(initiator = %name.escape_debug(), "InitiatorName is not an iSCSI name");
+                return self.fail(request, status(2, 0));
+            }
             let session_type = match get("SessionType").as_deref() {
                 None | Some("Normal") => {
                     let Some(target) = get("TargetName") else {
@@ -728,6 +735,23 @@ mod tests {
             } else {
                 assert!(matches!(step, Step::Continue(_)), "{step:?}");
             }
+        }
+    }
+
+    #[test]
+    fn an_initiator_name_not_of_the_iscsi_forms_is_refused() {
+        for bad in ["node1", "iqn.2025-09.com.example:a b", "eui.123"] {
+            let mut l = login(Auth::None);
+            let step = l.handle_request(&request(
+                true,
+                1,
+                3,
+                &[("InitiatorName", bad), ("TargetName", IQN)],
+            ));
+            let Step::Fail(r) = step else {
+                panic!("{bad:?} logged in: {step:?}")
+            };
+            assert_eq!(status_of(&r), 0x0200, "{bad:?}");
         }
     }
 }
