@@ -393,8 +393,13 @@ impl Session {
             .min()
     }
 
-    /// When the write waiting longest for data times out.
+    /// When the write waiting longest for data times out. None while a
+    /// storage operation is out: the session reads no Data-Out then, so
+    /// the wait is the target's, not the initiator's.
     fn data_out_deadline(&self) -> Option<Instant> {
+        if self.executing.is_some() {
+            return None;
+        }
         let oldest = self.tasks.values().map(|t| t.heard).min()?;
         Some(oldest + self.portal.options.data_out_timeout)
     }
@@ -550,6 +555,10 @@ impl Session {
             None => Step::Done(Completion::check(Sense::NO_SUCH_LUN)),
         };
         self.advance(executing.command, executing.wanted, step);
+        // The session reads again: the writes' wait for data restarts.
+        for task in self.tasks.values_mut() {
+            task.heard = now;
+        }
         self.pump();
     }
 

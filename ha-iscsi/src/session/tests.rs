@@ -755,6 +755,38 @@ fn a_write_waiting_too_long_for_its_data_closes_the_connection() {
     );
 }
 
+#[test]
+fn a_slow_storage_operation_does_not_time_writes_out() {
+    let mut s = session(Params::default(), 0);
+    let start = Instant::now();
+    let mut b = Bhs::new(Opcode::ScsiCommand);
+    b.set_final(true);
+    b.set_immediate(true);
+    b.set_itt(1);
+    b.0[1] |= 0x20;
+    b.set_u32_at(20, 8 * BLOCK as u32);
+    b.0[32] = 0x2a;
+    b.0[40] = 8;
+    s.handle_pdu(start, Pdu::new(b));
+    while s.poll_transmit().is_some() {}
+    s.handle_pdu(start, scsi(2, 0, &[0x28, 0, 0, 0, 0, 0, 0, 0, 1, 0], &[]));
+    let io = s.poll_io().expect("the READ goes to storage");
+    let timeout = PortalOptions::default().data_out_timeout;
+    let late = start + timeout * 2;
+    s.handle_timeout(late);
+    assert!(!s.is_closed(), "the write waited on the target's storage");
+    s.handle_io_done(late, io.tag, Ok(IoDone::Read(vec![0; BLOCK])));
+    while s.poll_event().is_some() {}
+    s.handle_timeout(late + timeout - Duration::from_millis(1));
+    assert!(!s.is_closed());
+    while s.poll_event().is_some() {}
+    s.handle_timeout(late + timeout);
+    assert_eq!(
+        s.poll_event(),
+        Some(Event::Close(CloseReason::DataOutTimeout))
+    );
+}
+
 /// A SCSI command with its data, immediate, at CmdSN `cmd_sn`.
 fn scsi(itt: u32, cmd_sn: u32, cdb: &[u8], data: &[u8]) -> Pdu {
     let mut b = Bhs::new(Opcode::ScsiCommand);
