@@ -233,10 +233,7 @@ impl Config {
             }
         }
         for t in &self.targets {
-            if !t.iqn.starts_with("iqn.")
-                && !t.iqn.starts_with("eui.")
-                && !t.iqn.starts_with("naa.")
-            {
+            if !crate::name::is_valid(&t.iqn) {
                 return Err(err(
                     &t.iqn,
                     format!("'{}' is not an iSCSI name (iqn., eui., naa.)", t.iqn),
@@ -252,6 +249,15 @@ impl Config {
                     }
                 }
                 for acl in &g.acls {
+                    if !crate::name::is_valid(&acl.initiator) {
+                        return Err(err(
+                            &acl.initiator,
+                            format!(
+                                "ACL '{}' is not an iSCSI name (iqn., eui., naa.)",
+                                acl.initiator
+                            ),
+                        ));
+                    }
                     for m in &acl.mapped_luns {
                         if !g.luns.contains_key(&m.tpg_lun) {
                             return Err(err(
@@ -595,6 +601,18 @@ mod tests {
             (
                 CHAPTER.replace("iqn.2025-09.com.example:storage", "storage"),
                 "not an iSCSI name",
+            ),
+            (
+                CHAPTER.replace("iqn.2025-09.com.example:storage", "iqn.2025-13.com.example"),
+                "not an iSCSI name",
+            ),
+            (
+                CHAPTER.replace(
+                    "\"node_acls\": []",
+                    r#""node_acls": [{"node_wwn": "iqn.2025-09.com.example:no de",
+                        "mapped_luns": []}]"#,
+                ),
+                "ACL 'iqn.2025-09.com.example:no de' is not an iSCSI name",
             ),
             (
                 CHAPTER.replace("\"block_size\": 512", "\"block_size\": 1000"),

@@ -69,6 +69,7 @@ pub mod initiator;
 #[cfg(all(unix, feature = "tokio"))]
 pub mod launch;
 pub mod login;
+pub mod name;
 pub mod negotiation;
 #[cfg(all(target_os = "linux", feature = "tokio"))]
 mod nowait;

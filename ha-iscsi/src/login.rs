@@ -6,11 +6,15 @@
 //! mutual CHAP if the initiator challenges back), operational (the keys of
 //! [`negotiation`](crate::negotiation)), full feature. An initiator may
 //! skip the security stage only where the target needs no authentication.
-//! Text continued over several PDUs (the C bit) is joined first. Failures
+//! Text continued over several PDUs (the C bit) is joined first, up to
+//! [`TargetLimits::max_login_text`] bytes and
+//! [`TargetLimits::max_login_pdus`] PDUs: an unauthenticated peer must not
+//! make the target hold unbounded text. Failures
 //! answer with RFC 7143's status and end the login: 0x0201 authentication
 //! failed, 0x0202 not authorized (ACL), 0x0203 target not found, 0x0205
 //! unsupported version, 0x0207 missing parameter, 0x0200 any other
-//! initiator error.
+//! initiator error (an InitiatorName not of RFC 3720's forms, see
+//! [`name`](crate::name), among them).
 
 use std::sync::Arc;
 
@@ -151,6 +155,8 @@ pub struct Login {
     session_type: Option<SessionType>,
     declared_tpgt: bool,
     pending_text: Vec<u8>,
+    /// Login PDUs joined into `pending_text` so far.
+    pending_pdus: u32,
 }
 
 fn status(class: u8, detail: u8) -> u16 {
@@ -181,6 +187,7 @@ impl Login {
             session_type: None,
             declared_tpgt: false,
             pending_text: Vec::new(),
+            pending_pdus: 0,
         }
     }
 
@@ -212,10 +219,25 @@ impl Login {
         if b.0[3] > 0 {
             return self.fail(request, status(2, 5));
         }
+        let limits = &self.config.limits;
+        let total = self.pending_text.len().saturating_add(request.data.len());
+        self.pending_pdus = self.pending_pdus.saturating_add(1);
+        if total > limits.max_login_text || self.pending_pdus > limits.max_login_pdus {
+            tracing::warn!(
+                bytes = total,
+                pdus = self.pending_pdus,
+                max_bytes = limits.max_login_text,
+                max_pdus = limits.max_login_pdus,
+                "login text too long; ending the login"
+            );
+            self.pending_text = Vec::new();
+            return self.fail(request, status(2, 0));
+        }
         self.pending_text.extend_from_slice(&request.data);
         if continued {
             return Step::Continue(self.response(request, false, csg, nsg, 0, Vec::new()));
         }
+        self.pending_pdus = 0;
         let keys = match text::parse(&std::mem::take(&mut self.pending_text)) {
             Ok(keys) => keys,
             Err(_) => return self.fail(request, status(2, 0)),
@@ -230,6 +252,12 @@ impl Login {
             let Some(name) = get("InitiatorName") else {
                 return self.fail(request, status(2, 7));
             };
+            // Present but not a name: an initiator error (0x0207 is for a
+            // missing one).
+            if !crate::name::is_valid(&name) {
+                tracing::warn!(initiator = %name.escape_debug(), "InitiatorName is not an iSCSI name");
+                return self.fail(request, status(2, 0));
+            }
             let session_type = match get("SessionType").as_deref() {
                 None | Some("Normal") => {
                     let Some(target) = get("TargetName") else {
@@ -403,6 +431,11 @@ impl Login {
         let mut pdu = Pdu::new(bhs);
         pdu.data = Bytes::from(text::encode(&answers));
         pdu
+    }
+
+    /// Bytes of continued login text held until its last PDU.
+    pub fn buffered(&self) -> usize {
+        self.pending_text.len()
     }
 
     fn fail(&mut self, request: &Pdu, status: u16) -> Step {
@@ -629,5 +662,96 @@ mod tests {
         let mut second = request(true, 1, 3, &[]);
         second.data = Bytes::copy_from_slice(b);
         assert!(matches!(l.handle_request(&second), Step::Done(..)));
+    }
+
+    #[test]
+    fn a_flood_of_continued_login_pdus_is_refused_with_memory_bounded() {
+        let mut l = login(Auth::None);
+        let limit = TargetLimits::default().max_login_text;
+        let mut continued = request(false, 1, 3, &[]);
+        continued.bhs.0[1] |= 0x40;
+        continued.data = Bytes::from(vec![b'a'; 8192]);
+        let mut refused = None;
+        for _ in 0..6000 {
+            match l.handle_request(&continued) {
+                Step::Continue(_) => assert!(l.buffered() <= limit),
+                step => {
+                    refused = Some(step);
+                    break;
+                }
+            }
+        }
+        let Some(Step::Fail(r)) = refused else {
+            panic!("the flood was not refused: {refused:?}")
+        };
+        assert_eq!(status_of(&r), 0x0200);
+        assert_eq!(l.buffered(), 0);
+    }
+
+    #[test]
+    fn empty_continued_login_pdus_are_counted() {
+        let mut l = login(Auth::None);
+        let max = TargetLimits::default().max_login_pdus;
+        let mut continued = request(false, 1, 3, &[]);
+        continued.bhs.0[1] |= 0x40;
+        for _ in 0..max {
+            assert!(matches!(l.handle_request(&continued), Step::Continue(_)));
+        }
+        let Step::Fail(r) = l.handle_request(&continued) else {
+            panic!("PDU {} of a continued text was accepted", max + 1)
+        };
+        assert_eq!(status_of(&r), 0x0200);
+    }
+
+    #[test]
+    fn a_continued_text_at_the_limit_logs_in() {
+        let mut l = login(Auth::None);
+        let keys = text::encode(&[("InitiatorName", NODE), ("TargetName", IQN)]);
+        let mut whole = vec![0u8; 0];
+        whole.extend_from_slice(&keys);
+        let limits = TargetLimits::default();
+        // Pad with harmless keys the negotiation answers NotUnderstood.
+        let mut i = 0;
+        while whole.len() < limits.max_login_text {
+            let key = format!("X-com.example.Pad{i}=");
+            let room = limits.max_login_text - whole.len() - key.len() - 1;
+            whole.extend_from_slice(key.as_bytes());
+            whole.extend(std::iter::repeat_n(b'p', room.min(4000)));
+            whole.push(0);
+            i += 1;
+        }
+        assert_eq!(whole.len(), limits.max_login_text);
+        let chunks: Vec<&[u8]> = whole.chunks(8192).collect();
+        for (i, chunk) in chunks.iter().enumerate() {
+            let last = i + 1 == chunks.len();
+            let mut pdu = request(last, 1, 3, &[]);
+            if !last {
+                pdu.bhs.0[1] |= 0x40;
+            }
+            pdu.data = Bytes::copy_from_slice(chunk);
+            let step = l.handle_request(&pdu);
+            if last {
+                assert!(matches!(step, Step::Done(..)), "{step:?}");
+            } else {
+                assert!(matches!(step, Step::Continue(_)), "{step:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn an_initiator_name_not_of_the_iscsi_forms_is_refused() {
+        for bad in ["node1", "iqn.2025-09.com.example:a b", "eui.123"] {
+            let mut l = login(Auth::None);
+            let step = l.handle_request(&request(
+                true,
+                1,
+                3,
+                &[("InitiatorName", bad), ("TargetName", IQN)],
+            ));
+            let Step::Fail(r) = step else {
+                panic!("{bad:?} logged in: {step:?}")
+            };
+            assert_eq!(status_of(&r), 0x0200, "{bad:?}");
+        }
     }
 }

@@ -97,6 +97,19 @@ pub struct TargetLimits {
     pub max_outstanding_r2t: u32,
     /// Highest error recovery level supported.
     pub error_recovery_level: u32,
+    /// Most bytes of login text continued over several PDUs (the C bit)
+    /// the target joins before it answers; more ends the login with status
+    /// 0x0200 (initiator error). Not negotiated: it bounds what an
+    /// unauthenticated peer can make the target hold. The default, 64 KiB,
+    /// is eight of RFC 7143's largest values (8192 bytes) at once, far
+    /// beyond any real login.
+    pub max_login_text: usize,
+    /// Most Login PDUs one continued text may span; more ends the login
+    /// like [`max_login_text`](Self::max_login_text). The default, 64,
+    /// lets an initiator with the smallest sensible data segment (1 KiB)
+    /// still send the whole 64 KiB, and stops a flood of empty continued
+    /// PDUs early.
+    pub max_login_pdus: u32,
 }
 
 impl Default for TargetLimits {
@@ -112,6 +125,8 @@ impl Default for TargetLimits {
             first_burst: 262_144,
             max_outstanding_r2t: 1,
             error_recovery_level: 0,
+            max_login_text: 65_536,
+            max_login_pdus: 64,
         }
     }
 }

@@ -40,6 +40,8 @@ pub use unit::{LogicalUnit, Nexus};
 pub const GOOD: u8 = 0x00;
 /// CHECK CONDITION status.
 pub const CHECK_CONDITION: u8 = 0x02;
+/// TASK SET FULL status: the initiator retries later.
+pub const TASK_SET_FULL: u8 = 0x28;
 
 /// The name of SCSI status `status` (SAM-5 5.3): "GOOD", "CHECK
 /// CONDITION", "RESERVATION CONFLICT"...

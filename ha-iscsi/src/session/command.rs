@@ -6,6 +6,7 @@
 use bytes::Bytes;
 
 use super::transfer::{OutOfSequence, Transfer};
+use super::window::COMMAND_WINDOW;
 use super::{
     Command, Executing, Flight, GATE_RETRY, IoRequest, NO_TAG, REJECT_PROTOCOL, Session, Task,
 };
@@ -60,8 +61,35 @@ impl Session {
             // Everything came as immediate data.
             return self.execute(command, pdu.data.slice(..expected));
         }
+        // Immediate commands skip the CmdSN window, so the window alone
+        // does not bound the writes waiting for data: at most a window's
+        // worth, the rest answered TASK SET FULL (SAM-5 5.3.1) for the
+        // initiator to retry.
+        if self.tasks.len() >= COMMAND_WINDOW as usize {
+            if !self.task_set_full_logged {
+                self.task_set_full_logged = true;
+                tracing::warn!(
+                    tasks = self.tasks.len(),
+                    "writes waiting for data at the limit: answering TASK SET FULL"
+                );
+            }
+            let full = Completion {
+                status: scsi::TASK_SET_FULL,
+                data: Vec::new(),
+                sense: None,
+            };
+            return self.respond(command.itt, &full, 0, 0);
+        }
         let transfer = Transfer::new(expected, &pdu.data, initial_r2t, first_burst);
-        self.tasks.insert(command.itt, Task { command, transfer });
+        let heard = self.now;
+        self.tasks.insert(
+            command.itt,
+            Task {
+                command,
+                transfer,
+                heard,
+            },
+        );
         self.request_data(command.itt);
     }
 
@@ -105,6 +133,7 @@ impl Session {
             // For a command already answered (refused, aborted): dropped.
             return;
         };
+        task.heard = self.now;
         let (ttt, data_sn, offset) = (b.u32_at(20), b.u32_at(36), b.u32_at(40) as usize);
         if let Err(OutOfSequence) =
             task.transfer

@@ -71,15 +71,27 @@ pub struct PortalOptions {
     /// On stop, how long initiators get to log out after the Async Message
     /// asking them to.
     pub logout_wait: Duration,
+    /// A connection not logged in this long after it was accepted closes:
+    /// an unauthenticated peer must not hold a connection open forever.
+    pub login_timeout: Duration,
+    /// A write that gets none of the data it waits for this long closes
+    /// the connection, as LIO does at ErrorRecoveryLevel 0 (the only
+    /// level this target offers): its data can no longer be recovered.
+    pub data_out_timeout: Duration,
 }
 
 impl Default for PortalOptions {
     fn default() -> Self {
-        // LIO's defaults: nopin_timeout 15 s, nopin_response_timeout 30 s.
+        // LIO's defaults: nopin_timeout 15 s, nopin_response_timeout 30 s,
+        // login_timeout 15 s. LIO's Data-Out timeout is 3 s; 30 s spares a
+        // slow or congested link a session reinstatement, while a write
+        // that never gets its data is still let go.
         Self {
             nop_interval: Some(Duration::from_secs(15)),
             nop_timeout: Duration::from_secs(30),
             logout_wait: Duration::from_secs(2),
+            login_timeout: Duration::from_secs(15),
+            data_out_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -141,6 +153,11 @@ pub enum CloseReason {
     ColdReset,
     /// The portal stops before the initiator logged in.
     Stopped,
+    /// The login did not complete within the options' `login_timeout`.
+    LoginTimeout,
+    /// A write got none of its data within the options'
+    /// `data_out_timeout`.
+    DataOutTimeout,
     /// What the initiator sent cannot be read on.
     Malformed(Error),
 }
@@ -186,6 +203,8 @@ struct Command {
 struct Task {
     command: Command,
     transfer: Transfer,
+    /// When its command or its latest Data-Out came.
+    heard: Instant,
 }
 
 /// The command whose storage operation is out, or waits to start.
@@ -252,6 +271,10 @@ pub struct Session {
     /// The latest time an input brought.
     now: Instant,
     logout_deadline: Option<Instant>,
+    /// When a connection still logging in closes.
+    login_deadline: Instant,
+    /// Whether TASK SET FULL was logged (once per connection).
+    task_set_full_logged: bool,
     closed: bool,
     transmit: VecDeque<Transmit>,
     io: VecDeque<IoRequest>,
@@ -267,6 +290,7 @@ impl Session {
         challenge.copy_from_slice(&seed[..16]);
         let stat_sn = u32::from_be_bytes([seed[0], seed[1], seed[2], seed[3]]);
         let login = Login::new(portal.config.clone(), tsih, stat_sn, challenge, seed[16]);
+        let login_deadline = now + portal.options.login_timeout;
         Self {
             portal,
             login,
@@ -282,6 +306,8 @@ impl Session {
             last_heard: now,
             now,
             logout_deadline: None,
+            login_deadline,
+            task_set_full_logged: false,
             closed: false,
             transmit: VecDeque::new(),
             io: VecDeque::new(),
@@ -323,11 +349,30 @@ impl Session {
         self.events.pop_front()
     }
 
-    /// When [`Session::handle_timeout`] is due: the keep-alive ping, its
-    /// answer's deadline, the logout deadline.
+    /// Bytes the session holds from the initiator: continued login text
+    /// and the data of writes still collecting it. Bounded: at most
+    /// [`TargetLimits::max_login_text`](crate::negotiation::TargetLimits::max_login_text)
+    /// while logging in, and at most [`COMMAND_WINDOW`](crate::login::COMMAND_WINDOW) writes, each
+    /// holding only the bytes it was sent (never more than its transfer,
+    /// which the SCSI layer caps).
+    pub fn buffered(&self) -> usize {
+        self.login.buffered()
+            + self
+                .tasks
+                .values()
+                .map(|t| t.transfer.buffered())
+                .sum::<usize>()
+    }
+
+    /// When [`Session::handle_timeout`] is due: the login's deadline
+    /// (before the full feature phase), the keep-alive ping, its answer's
+    /// deadline, the logout deadline.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        if self.closed || self.phase.is_none() {
+        if self.closed {
             return None;
+        }
+        if self.phase.is_none() {
+            return Some(self.login_deadline);
         }
         let keepalive = match (self.ping, self.portal.options.nop_interval) {
             (Some((_, sent)), _) => Some(sent + self.portal.options.nop_timeout),
@@ -341,18 +386,42 @@ impl Session {
             }) => Some(*retry),
             _ => None,
         };
-        [keepalive, self.logout_deadline, retry]
+        let data_out = self.data_out_deadline();
+        [keepalive, self.logout_deadline, retry, data_out]
             .into_iter()
             .flatten()
             .min()
     }
 
-    /// Time passed: pings the initiator after a quiet interval, closes when
-    /// a ping went unanswered or a requested logout did not come, retries
-    /// a storage operation the unit's gate held back.
+    /// When the write waiting longest for data times out. None while a
+    /// storage operation is out: the session reads no Data-Out then, so
+    /// the wait is the target's, not the initiator's.
+    fn data_out_deadline(&self) -> Option<Instant> {
+        if self.executing.is_some() {
+            return None;
+        }
+        let oldest = self.tasks.values().map(|t| t.heard).min()?;
+        Some(oldest + self.portal.options.data_out_timeout)
+    }
+
+    /// Time passed: closes a connection whose login took too long or a
+    /// write of which waited too long for its data, pings
+    /// the initiator after a quiet interval, closes when a ping went
+    /// unanswered or a requested logout did not come, retries a storage
+    /// operation the unit's gate held back.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.now = now;
-        if self.closed || self.phase.is_none() {
+        if self.closed {
+            return;
+        }
+        if self.phase.is_none() {
+            if now >= self.login_deadline {
+                tracing::warn!(
+                    timeout = ?self.portal.options.login_timeout,
+                    "login not completed in time: closing the connection"
+                );
+                self.close(CloseReason::LoginTimeout);
+            }
             return;
         }
         let due =
@@ -360,6 +429,13 @@ impl Session {
         if let Some(executing) = self.executing.take_if(due) {
             self.begin_io(executing);
             self.pump();
+        }
+        if self.data_out_deadline().is_some_and(|d| now >= d) {
+            tracing::warn!(
+                timeout = ?self.portal.options.data_out_timeout,
+                "a write waited too long for its data: closing the connection"
+            );
+            return self.close(CloseReason::DataOutTimeout);
         }
         if self.logout_deadline.is_some_and(|d| now >= d) {
             tracing::info!("initiator did not log out in time");
@@ -479,6 +555,10 @@ impl Session {
             None => Step::Done(Completion::check(Sense::NO_SUCH_LUN)),
         };
         self.advance(executing.command, executing.wanted, step);
+        // The session reads again: the writes' wait for data restarts.
+        for task in self.tasks.values_mut() {
+            task.heard = now;
+        }
         self.pump();
     }
 

@@ -573,6 +573,7 @@ proptest! {
         for op in ops {
             h.run(op);
             h.check_order();
+            prop_assert!(h.session.tasks.len() <= COMMAND_WINDOW as usize);
         }
         h.run(Op::HoldIo(false));
         h.check_order();
@@ -588,7 +589,9 @@ proptest! {
     ) {
         let mut s = session(params, 0);
         let now = Instant::now();
+        let mut fed = 0;
         for (header, data, complete) in pdus {
+            fed += data.len();
             let mut bhs = Bhs::new(Opcode::NopOut);
             bhs.0.copy_from_slice(&header);
             let mut pdu = Pdu::new(bhs);
@@ -610,6 +613,8 @@ proptest! {
             }
             s.handle_timeout(now + Duration::from_secs(1));
             while s.poll_event().is_some() {}
+            prop_assert!(s.buffered() <= fed, "{} bytes held of {fed} sent", s.buffered());
+            prop_assert!(s.tasks.len() <= COMMAND_WINDOW as usize);
         }
         s.handle_disconnect();
     }
@@ -647,6 +652,138 @@ fn a_stopping_portal_asks_for_a_logout_and_closes_when_none_comes() {
     assert_eq!(
         s.poll_event(),
         Some(Event::Close(CloseReason::LogoutTimeout))
+    );
+}
+
+#[test]
+fn a_connection_not_logged_in_in_time_closes() {
+    let config = SessionConfig {
+        config: Arc::new(LoginConfig::single("iqn.2025-09.com.example:t", Auth::None)),
+        luns: Arc::new(LunMap::default()),
+        advertised: Arc::new(vec!["127.0.0.1:3260".into()]),
+        options: PortalOptions::default(),
+    };
+    let accepted = Instant::now();
+    let mut s = Session::new(config, 1, [7; 17], accepted);
+    let deadline = accepted + PortalOptions::default().login_timeout;
+    assert_eq!(s.poll_timeout(), Some(deadline));
+    s.handle_timeout(deadline - Duration::from_millis(1));
+    assert_eq!(s.poll_event(), None, "still in time");
+    assert!(!s.is_closed());
+    s.handle_timeout(deadline);
+    assert_eq!(
+        s.poll_event(),
+        Some(Event::Close(CloseReason::LoginTimeout))
+    );
+    assert!(s.is_closed());
+    assert_eq!(s.poll_timeout(), None);
+}
+
+#[test]
+fn a_logged_in_connection_has_no_login_deadline() {
+    let mut s = session(Params::default(), 0);
+    s.handle_timeout(Instant::now() + PortalOptions::default().login_timeout);
+    assert_ne!(
+        s.poll_event(),
+        Some(Event::Close(CloseReason::LoginTimeout))
+    );
+    assert!(!s.is_closed());
+}
+
+#[test]
+fn writes_announcing_data_they_never_send_hold_nothing_and_are_capped() {
+    let mut s = session(Params::default(), 0);
+    let now = Instant::now();
+    let blocks = 4096u16;
+    let mut full = 0;
+    for itt in 0..COMMAND_WINDOW + 8 {
+        let mut b = Bhs::new(Opcode::ScsiCommand);
+        b.set_final(true);
+        b.set_immediate(true);
+        b.set_itt(itt);
+        b.0[1] |= 0x20;
+        b.set_u32_at(20, u32::from(blocks) * BLOCK as u32);
+        b.0[32] = 0x2a;
+        b.0[39..41].copy_from_slice(&blocks.to_be_bytes());
+        s.handle_pdu(now, Pdu::new(b));
+        while let Some(t) = s.poll_transmit() {
+            if t.pdu.bhs.opcode() == Ok(Opcode::ScsiResponse) {
+                assert_eq!(t.pdu.bhs.0[3], scsi::TASK_SET_FULL);
+                full += 1;
+            }
+        }
+        assert_eq!(s.buffered(), 0, "nothing was sent, nothing is held");
+    }
+    assert_eq!(full, 8, "the writes beyond a window's worth");
+    assert_eq!(s.tasks.len(), COMMAND_WINDOW as usize);
+}
+
+#[test]
+fn a_write_waiting_too_long_for_its_data_closes_the_connection() {
+    let mut s = session(Params::default(), 0);
+    let start = Instant::now();
+    let mut b = Bhs::new(Opcode::ScsiCommand);
+    b.set_final(true);
+    b.set_immediate(true);
+    b.set_itt(1);
+    b.0[1] |= 0x20;
+    b.set_u32_at(20, 8 * BLOCK as u32);
+    b.0[32] = 0x2a;
+    b.0[40] = 8;
+    s.handle_pdu(start, Pdu::new(b));
+    let r2t = s.poll_transmit().unwrap().pdu;
+    assert_eq!(r2t.bhs.opcode(), Ok(Opcode::R2t));
+    let timeout = PortalOptions::default().data_out_timeout;
+    // Half the data, later: the wait starts again.
+    let later = start + timeout / 2;
+    let mut d = Bhs::new(Opcode::DataOut);
+    d.set_itt(1);
+    d.set_u32_at(20, r2t.bhs.u32_at(20));
+    let mut data_out = Pdu::new(d);
+    data_out.data = Bytes::from(vec![1; 4 * BLOCK]);
+    s.handle_pdu(later, data_out);
+    assert_eq!(s.buffered(), 4 * BLOCK);
+    let deadline = later + timeout;
+    assert!(s.poll_timeout().unwrap() <= deadline);
+    s.handle_timeout(deadline - Duration::from_millis(1));
+    assert!(!s.is_closed());
+    while s.poll_event().is_some() {}
+    s.handle_timeout(deadline);
+    assert_eq!(
+        s.poll_event(),
+        Some(Event::Close(CloseReason::DataOutTimeout))
+    );
+}
+
+#[test]
+fn a_slow_storage_operation_does_not_time_writes_out() {
+    let mut s = session(Params::default(), 0);
+    let start = Instant::now();
+    let mut b = Bhs::new(Opcode::ScsiCommand);
+    b.set_final(true);
+    b.set_immediate(true);
+    b.set_itt(1);
+    b.0[1] |= 0x20;
+    b.set_u32_at(20, 8 * BLOCK as u32);
+    b.0[32] = 0x2a;
+    b.0[40] = 8;
+    s.handle_pdu(start, Pdu::new(b));
+    while s.poll_transmit().is_some() {}
+    s.handle_pdu(start, scsi(2, 0, &[0x28, 0, 0, 0, 0, 0, 0, 0, 1, 0], &[]));
+    let io = s.poll_io().expect("the READ goes to storage");
+    let timeout = PortalOptions::default().data_out_timeout;
+    let late = start + timeout * 2;
+    s.handle_timeout(late);
+    assert!(!s.is_closed(), "the write waited on the target's storage");
+    s.handle_io_done(late, io.tag, Ok(IoDone::Read(vec![0; BLOCK])));
+    while s.poll_event().is_some() {}
+    s.handle_timeout(late + timeout - Duration::from_millis(1));
+    assert!(!s.is_closed());
+    while s.poll_event().is_some() {}
+    s.handle_timeout(late + timeout);
+    assert_eq!(
+        s.poll_event(),
+        Some(Event::Close(CloseReason::DataOutTimeout))
     );
 }
 

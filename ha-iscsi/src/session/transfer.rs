@@ -5,6 +5,10 @@
 //! Yes: in each sequence the DataSN counts from 0 and each PDU starts where
 //! the one before ended, so the ranges never overlap and every byte is
 //! counted once.
+//!
+//! The data is kept as it arrives, never allocated to the announced
+//! length up front: a command announcing a large write and sending nothing
+//! costs nothing, and a write holds exactly the bytes it was sent.
 
 /// One R2T asked for a range of the write's data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,8 +30,10 @@ pub(crate) struct OutOfSequence;
 /// A write collecting its Data-Out.
 #[derive(Debug)]
 pub(crate) struct Transfer {
-    /// The data so far, as long as the Expected Data Transfer Length.
-    buffer: Vec<u8>,
+    /// The data so far, as it came: each PDU's offset and bytes.
+    chunks: Vec<(usize, Vec<u8>)>,
+    /// The Expected Data Transfer Length.
+    expected: usize,
     received: usize,
     /// Where the next R2T starts.
     next_offset: usize,
@@ -57,15 +63,15 @@ impl Transfer {
     /// immediate data with InitialR2T, FirstBurstLength otherwise).
     pub fn new(expected: usize, immediate: &[u8], initial_r2t: bool, first_burst: usize) -> Self {
         let immediate = &immediate[..immediate.len().min(expected)];
-        let mut buffer = vec![0u8; expected];
-        buffer[..immediate.len()].copy_from_slice(immediate);
+        let chunks = vec![(0, immediate.to_vec())];
         let next_offset = if initial_r2t {
             immediate.len()
         } else {
             first_burst.min(expected).max(immediate.len())
         };
         Self {
-            buffer,
+            chunks,
+            expected,
             received: immediate.len(),
             next_offset,
             outstanding: Vec::new(),
@@ -81,18 +87,22 @@ impl Transfer {
 
     /// Whether every byte came.
     pub fn complete(&self) -> bool {
-        self.received >= self.buffer.len()
+        self.received >= self.expected
+    }
+
+    /// Bytes held for the write.
+    pub fn buffered(&self) -> usize {
+        self.received
     }
 
     /// The next R2T, with `ttt`, if the write still needs data nobody
     /// asked for and fewer than `max_outstanding` are in flight.
     pub fn next_r2t(&mut self, ttt: u32, max_burst: usize, max_outstanding: usize) -> Option<R2t> {
-        if self.outstanding.len() >= max_outstanding.max(1) || self.next_offset >= self.buffer.len()
-        {
+        if self.outstanding.len() >= max_outstanding.max(1) || self.next_offset >= self.expected {
             return None;
         }
         let offset = self.next_offset;
-        let len = max_burst.max(1).min(self.buffer.len() - offset);
+        let len = max_burst.max(1).min(self.expected - offset);
         self.next_offset += len;
         self.outstanding.push(Sequence {
             ttt,
@@ -137,7 +147,7 @@ impl Transfer {
         }
         sequence.next = end;
         sequence.data_sn = sequence.data_sn.wrapping_add(1);
-        self.buffer[offset..end].copy_from_slice(data);
+        self.chunks.push((offset, data.to_vec()));
         self.received += data.len();
         if final_pdu && let Some(i) = index.filter(|_| ttt != super::NO_TAG) {
             self.outstanding.remove(i);
@@ -147,7 +157,11 @@ impl Transfer {
 
     /// The data, once complete.
     pub fn into_data(self) -> Vec<u8> {
-        self.buffer
+        let mut data = vec![0u8; self.expected];
+        for (offset, chunk) in self.chunks {
+            data[offset..offset + chunk.len()].copy_from_slice(&chunk);
+        }
+        data
     }
 }
 
@@ -155,6 +169,16 @@ impl Transfer {
 mod tests {
     use super::super::NO_TAG;
     use super::*;
+
+    #[test]
+    fn a_large_announced_write_holds_only_what_arrived() {
+        let mut t = Transfer::new(64 << 20, &[1; 512], true, 0);
+        assert_eq!(t.buffered(), 512);
+        let r2t = t.next_r2t(1, 4096, 1).unwrap();
+        assert_eq!(t.buffered(), 512, "asking holds nothing");
+        t.accept(1, 0, r2t.offset, &[2; 1024], false).unwrap();
+        assert_eq!(t.buffered(), 512 + 1024);
+    }
 
     #[test]
     fn r2ts_cover_the_rest_in_bursts() {
