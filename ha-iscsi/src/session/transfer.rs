@@ -30,8 +30,12 @@ pub(crate) struct OutOfSequence;
 /// A write collecting its Data-Out.
 #[derive(Debug)]
 pub(crate) struct Transfer {
-    /// The data so far, as it came: each PDU's offset and bytes.
-    chunks: Vec<(usize, Vec<u8>)>,
+    /// The data so far, each PDU's bytes at its offset. It only reaches
+    /// the end of the furthest range received, and ranges are what the
+    /// target asked for (R2Ts) or the unsolicited burst, so it never grows
+    /// to an announced length nobody sends; placing the bytes where they
+    /// go copies them once.
+    buffer: Vec<u8>,
     /// The Expected Data Transfer Length.
     expected: usize,
     received: usize,
@@ -63,14 +67,16 @@ impl Transfer {
     /// immediate data with InitialR2T, FirstBurstLength otherwise).
     pub fn new(expected: usize, immediate: &[u8], initial_r2t: bool, first_burst: usize) -> Self {
         let immediate = &immediate[..immediate.len().min(expected)];
-        let chunks = vec![(0, immediate.to_vec())];
+        let mut buffer = immediate.to_vec();
         let next_offset = if initial_r2t {
             immediate.len()
         } else {
             first_burst.min(expected).max(immediate.len())
         };
+        // Room for the unsolicited burst (at most FirstBurstLength).
+        buffer.reserve(next_offset - buffer.len());
         Self {
-            chunks,
+            buffer,
             expected,
             received: immediate.len(),
             next_offset,
@@ -90,7 +96,9 @@ impl Transfer {
         self.received >= self.expected
     }
 
-    /// Bytes held for the write.
+    /// Bytes of the write's data received. (The buffer holding them
+    /// reaches the end of the furthest range received, which the target
+    /// asked for.)
     pub fn buffered(&self) -> usize {
         self.received
     }
@@ -104,6 +112,10 @@ impl Transfer {
         let offset = self.next_offset;
         let len = max_burst.max(1).min(self.expected - offset);
         self.next_offset += len;
+        // Room for the range just asked for, so its PDUs land without
+        // the buffer moving under them.
+        self.buffer
+            .reserve((offset + len).saturating_sub(self.buffer.len()));
         self.outstanding.push(Sequence {
             ttt,
             next: offset,
@@ -147,7 +159,10 @@ impl Transfer {
         }
         sequence.next = end;
         sequence.data_sn = sequence.data_sn.wrapping_add(1);
-        self.chunks.push((offset, data.to_vec()));
+        if end > self.buffer.len() {
+            self.buffer.resize(end, 0);
+        }
+        self.buffer[offset..end].copy_from_slice(data);
         self.received += data.len();
         if final_pdu && let Some(i) = index.filter(|_| ttt != super::NO_TAG) {
             self.outstanding.remove(i);
@@ -156,12 +171,9 @@ impl Transfer {
     }
 
     /// The data, once complete.
-    pub fn into_data(self) -> Vec<u8> {
-        let mut data = vec![0u8; self.expected];
-        for (offset, chunk) in self.chunks {
-            data[offset..offset + chunk.len()].copy_from_slice(&chunk);
-        }
-        data
+    pub fn into_data(mut self) -> Vec<u8> {
+        self.buffer.resize(self.expected, 0);
+        self.buffer
     }
 }
 
