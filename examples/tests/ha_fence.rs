@@ -30,6 +30,23 @@ fn agent(port: u16, password: &str, extra: &[&str]) -> Output {
         .unwrap()
 }
 
+/// Runs ha-fence with `text` on its standard input, as Pacemaker's fencer
+/// passes parameters.
+fn on_stdin(text: &str) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ha-fence"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
 fn fence(bmc: &Bmc, extra: &[&str]) -> Output {
     let mut args = vec!["--login-timeout", "1"];
     args.extend_from_slice(extra);
@@ -63,18 +80,10 @@ fn the_fence_ipmilan_command_line_fences_the_simulated_node() {
         "off exits 2"
     );
     // The stdin protocol, as Pacemaker's fencer uses it.
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ha-fence"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    write!(
-        child.stdin.take().unwrap(),
+    let out = on_stdin(&format!(
         "# from the fencer\nip=127.0.0.1\nipport={}\nusername=admin\npassword=password\nlanplus=1\naction=on\n",
         bmc.addr.port()
-    )
-    .unwrap();
-    let out = child.wait_with_output().unwrap();
+    ));
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(
         fence(&bmc, &["-o", "status"]).status.code(),
@@ -134,17 +143,9 @@ fn the_password_comes_from_a_command_and_is_never_echoed() {
         "a failed script: bad arguments"
     );
     // On stdin, as Pacemaker's fencer passes it.
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ha-fence"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    write!(
-        child.stdin.take().unwrap(),
+    let out = on_stdin(&format!(
         "ip=127.0.0.1\nipport={port}\nusername=admin\npasswd_script=echo password\nlanplus=1\naction=status\n",
-    )
-    .unwrap();
-    let out = child.wait_with_output().unwrap();
+    ));
     assert_eq!(out.status.code(), Some(0));
 }
 

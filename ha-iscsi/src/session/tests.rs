@@ -697,15 +697,7 @@ fn writes_announcing_data_they_never_send_hold_nothing_and_are_capped() {
     let blocks = 4096u16;
     let mut full = 0;
     for itt in 0..COMMAND_WINDOW + 8 {
-        let mut b = Bhs::new(Opcode::ScsiCommand);
-        b.set_final(true);
-        b.set_immediate(true);
-        b.set_itt(itt);
-        b.0[1] |= 0x20;
-        b.set_u32_at(20, u32::from(blocks) * BLOCK as u32);
-        b.0[32] = 0x2a;
-        b.0[39..41].copy_from_slice(&blocks.to_be_bytes());
-        s.handle_pdu(now, Pdu::new(b));
+        s.handle_pdu(now, immediate_write(itt, blocks));
         while let Some(t) = s.poll_transmit() {
             if t.pdu.bhs.opcode() == Ok(Opcode::ScsiResponse) {
                 assert_eq!(t.pdu.bhs.0[3], scsi::TASK_SET_FULL);
@@ -718,19 +710,25 @@ fn writes_announcing_data_they_never_send_hold_nothing_and_are_capped() {
     assert_eq!(s.tasks.len(), COMMAND_WINDOW as usize);
 }
 
+/// An immediate WRITE(10) of `blocks` blocks at LBA 0 with no data
+/// attached: what announces a transfer and then waits for Data-Out.
+fn immediate_write(itt: u32, blocks: u16) -> Pdu {
+    let mut b = Bhs::new(Opcode::ScsiCommand);
+    b.set_final(true);
+    b.set_immediate(true);
+    b.set_itt(itt);
+    b.0[1] |= 0x20;
+    b.set_u32_at(20, u32::from(blocks) * BLOCK as u32);
+    b.0[32] = 0x2a;
+    b.0[39..41].copy_from_slice(&blocks.to_be_bytes());
+    Pdu::new(b)
+}
+
 #[test]
 fn a_write_waiting_too_long_for_its_data_closes_the_connection() {
     let mut s = session(Params::default(), 0);
     let start = Instant::now();
-    let mut b = Bhs::new(Opcode::ScsiCommand);
-    b.set_final(true);
-    b.set_immediate(true);
-    b.set_itt(1);
-    b.0[1] |= 0x20;
-    b.set_u32_at(20, 8 * BLOCK as u32);
-    b.0[32] = 0x2a;
-    b.0[40] = 8;
-    s.handle_pdu(start, Pdu::new(b));
+    s.handle_pdu(start, immediate_write(1, 8));
     let r2t = s.poll_transmit().unwrap().pdu;
     assert_eq!(r2t.bhs.opcode(), Ok(Opcode::R2t));
     let timeout = PortalOptions::default().data_out_timeout;
@@ -759,15 +757,7 @@ fn a_write_waiting_too_long_for_its_data_closes_the_connection() {
 fn a_slow_storage_operation_does_not_time_writes_out() {
     let mut s = session(Params::default(), 0);
     let start = Instant::now();
-    let mut b = Bhs::new(Opcode::ScsiCommand);
-    b.set_final(true);
-    b.set_immediate(true);
-    b.set_itt(1);
-    b.0[1] |= 0x20;
-    b.set_u32_at(20, 8 * BLOCK as u32);
-    b.0[32] = 0x2a;
-    b.0[40] = 8;
-    s.handle_pdu(start, Pdu::new(b));
+    s.handle_pdu(start, immediate_write(1, 8));
     while s.poll_transmit().is_some() {}
     s.handle_pdu(start, scsi(2, 0, &[0x28, 0, 0, 0, 0, 0, 0, 0, 1, 0], &[]));
     let io = s.poll_io().expect("the READ goes to storage");
