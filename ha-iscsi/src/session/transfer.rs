@@ -8,7 +8,18 @@
 //!
 //! The data is kept as it arrives, never allocated to the announced
 //! length up front: a command announcing a large write and sending nothing
-//! costs nothing, and a write holds exactly the bytes it was sent.
+//! costs nothing, and a write holds exactly the bytes it was sent. Room is
+//! reserved (not touched) when its first data comes, for the whole
+//! transfer up to [`RESERVE_AHEAD`], so a write of ordinary size is copied
+//! once into place, never zeroed first and never moved as it grows.
+
+/// Room reserved for a write's data when its first bytes arrive: the
+/// whole transfer up to this, more (in doublings) only as data comes.
+/// Initiators write at most a few MiB at a time (Linux's default
+/// max_sectors_kb is 512 KiB to 1,280 KiB, qemu's 1 MiB); reserving is
+/// address space, not memory, until data fills it, and this bounds what a
+/// write that trickles bytes can claim to 4 MiB.
+pub(crate) const RESERVE_AHEAD: usize = 4 << 20;
 
 /// One R2T asked for a range of the write's data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,11 +41,10 @@ pub(crate) struct OutOfSequence;
 /// A write collecting its Data-Out.
 #[derive(Debug)]
 pub(crate) struct Transfer {
-    /// The data so far, each PDU's bytes at its offset. It only reaches
+    /// The data so far, each byte at its offset. It only reaches
     /// the end of the furthest range received, and ranges are what the
     /// target asked for (R2Ts) or the unsolicited burst, so it never grows
-    /// to an announced length nobody sends; placing the bytes where they
-    /// go copies them once.
+    /// to an announced length nobody sends.
     buffer: Vec<u8>,
     /// The Expected Data Transfer Length.
     expected: usize,
@@ -67,16 +77,13 @@ impl Transfer {
     /// immediate data with InitialR2T, FirstBurstLength otherwise).
     pub fn new(expected: usize, immediate: &[u8], initial_r2t: bool, first_burst: usize) -> Self {
         let immediate = &immediate[..immediate.len().min(expected)];
-        let mut buffer = immediate.to_vec();
         let next_offset = if initial_r2t {
             immediate.len()
         } else {
             first_burst.min(expected).max(immediate.len())
         };
-        // Room for the unsolicited burst (at most FirstBurstLength).
-        buffer.reserve(next_offset - buffer.len());
-        Self {
-            buffer,
+        let mut transfer = Self {
+            buffer: Vec::new(),
             expected,
             received: immediate.len(),
             next_offset,
@@ -88,7 +95,11 @@ impl Transfer {
                 data_sn: 0,
             },
             r2t_sn: 0,
+        };
+        if !immediate.is_empty() {
+            transfer.place(0, immediate);
         }
+        transfer
     }
 
     /// Whether every byte came.
@@ -112,10 +123,6 @@ impl Transfer {
         let offset = self.next_offset;
         let len = max_burst.max(1).min(self.expected - offset);
         self.next_offset += len;
-        // Room for the range just asked for, so its PDUs land without
-        // the buffer moving under them.
-        self.buffer
-            .reserve((offset + len).saturating_sub(self.buffer.len()));
         self.outstanding.push(Sequence {
             ttt,
             next: offset,
@@ -159,15 +166,27 @@ impl Transfer {
         }
         sequence.next = end;
         sequence.data_sn = sequence.data_sn.wrapping_add(1);
-        if end > self.buffer.len() {
-            self.buffer.resize(end, 0);
-        }
-        self.buffer[offset..end].copy_from_slice(data);
+        self.place(offset, data);
         self.received += data.len();
         if final_pdu && let Some(i) = index.filter(|_| ttt != super::NO_TAG) {
             self.outstanding.remove(i);
         }
         Ok(())
+    }
+
+    /// Copies `data` to `at` in the buffer: appended when it continues
+    /// the buffer (the usual, in-order case, with nothing zeroed first),
+    /// over the zeroed gap a range ahead of it left otherwise.
+    fn place(&mut self, at: usize, data: &[u8]) {
+        if self.buffer.capacity() == 0 {
+            self.buffer.reserve_exact(self.expected.min(RESERVE_AHEAD));
+        }
+        if at > self.buffer.len() {
+            self.buffer.resize(at, 0);
+        }
+        let overlap = (self.buffer.len() - at).min(data.len());
+        self.buffer[at..at + overlap].copy_from_slice(&data[..overlap]);
+        self.buffer.extend_from_slice(&data[overlap..]);
     }
 
     /// The data, once complete.
@@ -190,6 +209,42 @@ mod tests {
         assert_eq!(t.buffered(), 512, "asking holds nothing");
         t.accept(1, 0, r2t.offset, &[2; 1024], false).unwrap();
         assert_eq!(t.buffered(), 512 + 1024);
+    }
+
+    #[test]
+    fn data_is_placed_once_without_the_buffer_moving() {
+        let mut t = Transfer::new(1 << 20, &[1; 8192], false, 65536);
+        let start = t.buffer.as_ptr();
+        t.accept(NO_TAG, 0, 8192, &[2; 57344], true).unwrap();
+        let mut ttt = 1;
+        while let Some(r2t) = t.next_r2t(ttt, 262144, 1) {
+            for (sn, at) in (r2t.offset..r2t.offset + r2t.len).step_by(8192).enumerate() {
+                let last = at + 8192 == r2t.offset + r2t.len;
+                t.accept(ttt, sn as u32, at, &[3; 8192], last).unwrap();
+            }
+            ttt += 1;
+        }
+        assert!(t.complete());
+        assert_eq!(t.buffer.as_ptr(), start, "reserved once, never moved");
+        let data = t.into_data();
+        assert_eq!(
+            (data[0], data[8192], data[65536], data.len()),
+            (1, 2, 3, 1 << 20)
+        );
+    }
+
+    #[test]
+    fn ranges_may_arrive_out_of_order() {
+        let mut t = Transfer::new(8192, &[], true, 0);
+        let a = t.next_r2t(1, 4096, 2).unwrap();
+        let b = t.next_r2t(2, 4096, 2).unwrap();
+        t.accept(2, 0, b.offset, &[2; 4096], true).unwrap();
+        t.accept(1, 0, a.offset, &[1; 2048], false).unwrap();
+        t.accept(1, 1, a.offset + 2048, &[9; 2048], true).unwrap();
+        let data = t.into_data();
+        assert_eq!(&data[..2048], &[1; 2048][..]);
+        assert_eq!(&data[2048..4096], &[9; 2048][..]);
+        assert_eq!(&data[4096..], &[2; 4096][..]);
     }
 
     #[test]
