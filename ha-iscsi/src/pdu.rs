@@ -305,10 +305,21 @@ impl Pdu {
     }
 }
 
+/// Room a [`Decoder`] first offers for a read: a login's or a small
+/// command's PDUs, and what a connection that idles holds.
+pub const READ_AHEAD: usize = 4096;
+
+/// The most room a [`Decoder`] offers beyond the PDU arriving.
+pub const MAX_READ_AHEAD: usize = 256 * 1024;
+
 /// Reassembles PDUs from a byte stream.
 #[derive(Debug)]
 pub struct Decoder {
     buf: BytesMut,
+    /// Room to offer a read beyond the PDU arriving.
+    read_ahead: usize,
+    /// Room the last [`read_buffer`](Self::read_buffer) offered.
+    offered: usize,
     digests: Digests,
     max_data_len: u32,
     last_header: Option<Bhs>,
@@ -321,6 +332,8 @@ impl Decoder {
     pub fn new(max_data_len: u32) -> Self {
         Self {
             buf: BytesMut::new(),
+            read_ahead: READ_AHEAD,
+            offered: 0,
             digests: Digests::default(),
             max_data_len,
             last_header: None,
@@ -354,6 +367,55 @@ impl Decoder {
         self.buf.extend_from_slice(bytes);
     }
 
+    /// The buffer to read the next bytes into (with tokio's `read_buf`
+    /// or by appending), so they arrive in place without a copy; say how
+    /// many came with [`handle_read`](Self::handle_read). It has room for
+    /// the rest of the PDU arriving now and at least the read-ahead: 4 KiB
+    /// ([`READ_AHEAD`]) at first, doubled up to [`MAX_READ_AHEAD`] each
+    /// time a read fills all the room offered. A connection that idles
+    /// holds a few KiB; a busy one reads many PDUs, or a large one, at
+    /// once.
+    pub fn read_buffer(&mut self) -> &mut BytesMut {
+        let rest = self
+            .arriving_len()
+            .map_or(0, |total| total.saturating_sub(self.buf.len()));
+        self.buf.reserve(rest.max(self.read_ahead));
+        self.offered = self.buf.capacity() - self.buf.len();
+        &mut self.buf
+    }
+
+    /// `n` bytes were read into [`read_buffer`](Self::read_buffer).
+    pub fn handle_read(&mut self, n: usize) {
+        if n >= self.offered {
+            self.read_ahead = (self.read_ahead * 2).min(MAX_READ_AHEAD);
+        }
+    }
+
+    /// The whole length of the PDU whose header has arrived, when its data
+    /// segment is within what this side accepts (else [`poll_pdu`]
+    /// refuses it without waiting for its data).
+    ///
+    /// [`poll_pdu`]: Self::poll_pdu
+    fn arriving_len(&self) -> Option<usize> {
+        let header: &[u8; BHS_LEN] = self.buf.get(..BHS_LEN)?.try_into().ok()?;
+        let bhs = Bhs(*header);
+        let data_len = bhs.data_len();
+        (data_len <= self.max_data_len as usize).then(|| self.pdu_len(&bhs))
+    }
+
+    /// The bytes a PDU with header `bhs` takes on the wire, with this
+    /// connection's digests.
+    fn pdu_len(&self, bhs: &Bhs) -> usize {
+        let data_len = bhs.data_len();
+        let header_digest = if self.digests.header { 4 } else { 0 };
+        let data_digest = if self.digests.data && data_len > 0 {
+            4
+        } else {
+            0
+        };
+        BHS_LEN + bhs.ahs_len() + header_digest + data_len + padding(data_len) + data_digest
+    }
+
     /// The next whole PDU, if one has arrived. An error means the stream
     /// cannot be trusted from here on: the connection should be closed
     /// (or, for a data digest error, the PDU rejected; its bytes are
@@ -374,13 +436,12 @@ impl Decoder {
             });
         }
         let ahs_len = bhs.ahs_len();
-        let header_digest = if self.digests.header { 4 } else { 0 };
         let data_digest = if self.digests.data && data_len > 0 {
             4
         } else {
             0
         };
-        let total = BHS_LEN + ahs_len + header_digest + data_len + padding(data_len) + data_digest;
+        let total = self.pdu_len(&bhs);
         if self.buf.len() < total {
             return Ok(None);
         }
@@ -427,6 +488,42 @@ mod tests {
         let mut pdu = Pdu::new(bhs);
         pdu.data = Bytes::from_static(b"InitiatorName=iqn.2025-09.com.example:node1\0");
         pdu
+    }
+
+    #[test]
+    fn reads_land_in_place_with_room_that_grows_only_when_filled() {
+        let mut decoder = Decoder::new(1 << 20);
+        let room = |d: &mut Decoder| {
+            let buf = d.read_buffer();
+            buf.capacity() - buf.len()
+        };
+        let idle = room(&mut decoder);
+        assert!((READ_AHEAD..2 * READ_AHEAD).contains(&idle), "{idle}");
+        decoder.handle_read(10);
+        assert!(
+            room(&mut decoder) < 2 * READ_AHEAD,
+            "a short read grows nothing"
+        );
+        for _ in 0..20 {
+            let offered = room(&mut decoder);
+            decoder.handle_read(offered);
+        }
+        let busy = room(&mut decoder);
+        assert!(busy >= MAX_READ_AHEAD, "{busy}");
+
+        // A header announcing a large segment gets room for all of it.
+        let mut decoder = Decoder::new(1 << 20);
+        let mut pdu = Pdu::new(Bhs::new(Opcode::DataOut));
+        pdu.data = Bytes::from(vec![7; 512 * 1024]);
+        let mut wire = BytesMut::new();
+        pdu.encode(Digests::default(), &mut wire).unwrap();
+        decoder.read_buffer().extend_from_slice(&wire[..BHS_LEN]);
+        decoder.handle_read(BHS_LEN);
+        let buf = decoder.read_buffer();
+        assert!(buf.capacity() >= wire.len(), "{}", buf.capacity());
+        buf.extend_from_slice(&wire[BHS_LEN..]);
+        let got = decoder.poll_pdu().unwrap().unwrap();
+        assert_eq!(got.data.len(), 512 * 1024);
     }
 
     #[test]

@@ -37,7 +37,6 @@ async fn drive(
     signals: &Signals,
 ) -> std::io::Result<()> {
     let mut decoder = Decoder::new(8192);
-    let mut buf = vec![0u8; 256 * 1024];
     let mut out = BytesMut::new();
     let mut cold_reset = signals.cold_reset.subscribe();
     let mut stopping = signals.stopping.subscribe();
@@ -45,12 +44,12 @@ async fn drive(
         let mut closing = None;
         let wake = session.poll_timeout().map(Instant::from_std);
         tokio::select! {
-            read = stream.read(&mut buf) => {
+            read = stream.read_buf(decoder.read_buffer()) => {
                 let n = read?;
                 if n == 0 {
                     return Ok(());
                 }
-                decoder.handle_bytes(&buf[..n]);
+                decoder.handle_read(n);
                 loop {
                     let now = Instant::now().into_std();
                     match decoder.poll_pdu() {
