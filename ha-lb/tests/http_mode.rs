@@ -375,13 +375,14 @@ async fn graceful_shutdown_finishes_requests_in_flight() {
 async fn requests_queue_for_a_full_server_until_timeout_queue() {
     let (server, seen, peak) = counting(Duration::from_millis(300)).await;
     let config = format!(
-        "defaults\n  mode http\n  timeout connect 1s\n  timeout client 5s\n  timeout server 5s\n  timeout queue 1s\n\
+        "defaults\n  mode http\n  timeout connect 1s\n  timeout client 5s\n  timeout server 5s\n  timeout queue 2s\n\
          frontend web\n  bind 127.0.0.1:0\n  default_backend app\n\
          backend app\n  server s1 {server} maxconn 1\n"
     );
     let (running, addr) = start(&config).await;
     // Three at once on a server that takes one at a time, 300 ms each:
-    // all fit in the 1 s queue timeout, one after the other.
+    // all fit in the 2 s queue timeout, one after the other (the last
+    // waits 600 ms: room for a busy machine).
     let started = std::time::Instant::now();
     let requests: Vec<_> = (0..3).map(|_| tokio::spawn(get(addr))).collect();
     for r in requests {
@@ -393,8 +394,8 @@ async fn requests_queue_for_a_full_server_until_timeout_queue() {
         started.elapsed()
     );
     assert_eq!(seen.load(std::sync::atomic::Ordering::SeqCst), 3);
-    // Six at once: the last ones would wait over 1 s and get 503.
-    let requests: Vec<_> = (0..6).map(|_| tokio::spawn(get(addr))).collect();
+    // Ten at once: the last ones would wait 2.1 s and more, and get 503.
+    let requests: Vec<_> = (0..10).map(|_| tokio::spawn(get(addr))).collect();
     let mut statuses = Vec::new();
     for r in requests {
         statuses.push(r.await.unwrap().unwrap().0);
@@ -537,7 +538,8 @@ async fn httpchk_takes_a_server_out_on_a_bad_status_and_back() {
     let wait_for = |state: ha_core::State| {
         let app = Arc::clone(&app);
         async move {
-            for _ in 0..100 {
+            // Two checks 100 ms apart; ten seconds for a busy machine.
+            for _ in 0..500 {
                 if app.server("s1").unwrap().health() == state {
                     return;
                 }
