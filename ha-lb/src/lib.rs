@@ -76,7 +76,10 @@
 //!   run-time state (weight, drain/maint, health), changeable while traffic
 //!   flows, and how each server is reached.
 //! - [`LoadBalancer`]: the tokio driver: listeners, TCP and HTTP proxying,
-//!   health checks through ha-core ([`HealthCheck`]), graceful shutdown.
+//!   health checks through ha-core ([`HealthCheck`]), graceful shutdown,
+//!   connection limits counted per frontend ([`FrontendCounters`]).
+//! - [`maxconn`]: the process-wide connection limit when the configuration
+//!   sets none, computed from the open file limit as HAProxy does.
 //!
 //! The same from haproxy.cfg:
 //!
