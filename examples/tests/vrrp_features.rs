@@ -8,6 +8,7 @@
 
 #[path = "../../ha-vrrp/tests/support/mod.rs"]
 mod support;
+mod vrrp_timing;
 mod vrrpd;
 
 use std::path::{Path, PathBuf};
@@ -15,7 +16,14 @@ use std::process::Command;
 use std::time::Duration;
 
 use support::{Lan, has_address, have_root, ip, neighbour, serve_name, wait_until, who_answers};
+use vrrp_timing::{holds_for, master_down, skew};
 use vrrpd::{Daemon, scratch};
+
+/// Every instance's `advert_int` (VRRPv2: the skew's unit is a second too).
+const ADVERT: Duration = Duration::from_secs(1);
+/// Long enough for anything that must happen eventually; the protocol's
+/// bounds are asserted on the measured times.
+const EVENTUALLY: Duration = Duration::from_secs(20);
 
 const VIP: &str = "10.199.0.100/24";
 const VIP2: &str = "10.199.0.101/24";
@@ -69,7 +77,7 @@ fn elected(lan: &Lan, master_config: &str) -> (Daemon, Daemon) {
     let (a, b) = (&lan.hosts[0], &lan.hosts[1]);
     let master = Daemon::start(a, master_config);
     let backup = Daemon::start(b, &instance("VI_1", 51, 100, VIP, ""));
-    wait_until(Duration::from_secs(8), || holds(a, VIP) && !holds(b, VIP))
+    wait_until(EVENTUALLY, || holds(a, VIP) && !holds(b, VIP))
         .expect("host 1 (priority 150) is elected");
     (master, backup)
 }
@@ -99,11 +107,11 @@ fn a_failing_track_script_lowers_the_priority_and_the_backup_takes_over() {
     std::fs::remove_file(&flag).unwrap();
     // 150 - 60 = 90 < 100: the backup discards the adverts and takes over
     // when its down timer runs out.
-    let moved = wait_until(Duration::from_secs(8), || holds(b, VIP) && !holds(a, VIP))
+    let moved = wait_until(EVENTUALLY, || holds(b, VIP) && !holds(a, VIP))
         .expect("the backup takes over from a master whose script fails");
     eprintln!("script failure moved the VIP in {moved:?}");
     std::fs::write(&flag, "").unwrap();
-    wait_until(Duration::from_secs(8), || holds(a, VIP) && !holds(b, VIP))
+    wait_until(EVENTUALLY, || holds(a, VIP) && !holds(b, VIP))
         .expect("the healthy master preempts again");
 }
 
@@ -127,14 +135,18 @@ fn a_tracked_interface_going_down_puts_the_master_in_fault() {
         "    track_interface {\n        trk0\n    }\n",
     );
     let (_master, _backup) = elected(&lan, &config);
+    // FAULT resigns with priority 0: the backup takes over after its skew,
+    // long before its Master_Down_Interval.
+    let slack = vrrp_timing::slack(|| holds(b, VIP) && !holds(a, VIP));
+    let bound = skew(ADVERT, 100) + slack;
+    assert!(bound < master_down(ADVERT, ADVERT, 100), "{slack:?}");
     ip(&["-n", a, "link", "set", "trk0", "down"]);
-    // FAULT resigns with priority 0: the backup takes over after its skew.
-    let moved = wait_until(Duration::from_secs(3), || holds(b, VIP) && !holds(a, VIP))
+    let moved = wait_until(EVENTUALLY, || holds(b, VIP) && !holds(a, VIP))
         .expect("the backup takes over from a faulted master");
-    eprintln!("interface down moved the VIP in {moved:?}");
-    assert!(moved <= Duration::from_millis(1200), "{moved:?}");
+    eprintln!("interface down moved the VIP in {moved:?} (slack {slack:?})");
+    assert!(moved <= bound, "{moved:?}");
     ip(&["-n", a, "link", "set", "trk0", "up"]);
-    wait_until(Duration::from_secs(8), || holds(a, VIP) && !holds(b, VIP))
+    wait_until(EVENTUALLY, || holds(a, VIP) && !holds(b, VIP))
         .expect("the master returns from FAULT and preempts");
 }
 
@@ -165,10 +177,10 @@ fn a_track_file_value_is_weighed() {
     );
     // 150 - 2 x 30 = 90 < 100.
     std::fs::write(&file, "2\n").unwrap();
-    wait_until(Duration::from_secs(8), || holds(b, VIP) && !holds(a, VIP))
+    wait_until(EVENTUALLY, || holds(b, VIP) && !holds(a, VIP))
         .expect("the backup takes over when the file lowers the priority");
     std::fs::write(&file, "0\n").unwrap();
-    wait_until(Duration::from_secs(8), || holds(a, VIP) && !holds(b, VIP))
+    wait_until(EVENTUALLY, || holds(a, VIP) && !holds(b, VIP))
         .expect("the master preempts when the file is back to 0");
 }
 
@@ -206,14 +218,17 @@ fn a_sync_group_fails_over_together() {
     let _backup = Daemon::start(b, &backup);
     let both = |ns: &str| holds(ns, VIP) && holds(ns, VIP2);
     let neither = |ns: &str| !holds(ns, VIP) && !holds(ns, VIP2);
-    wait_until(Duration::from_secs(8), || both(a) && neither(b)).expect("host 1 holds both VIPs");
+    wait_until(EVENTUALLY, || both(a) && neither(b)).expect("host 1 holds both VIPs");
+    // The faulted member resigns, and the group with it: both move after
+    // the skew, not after a Master_Down_Interval.
+    let slack = vrrp_timing::slack(|| both(b) && neither(a));
     ip(&["-n", a, "link", "set", "trk0", "down"]);
-    let moved = wait_until(Duration::from_secs(3), || both(b) && neither(a))
+    let moved = wait_until(EVENTUALLY, || both(b) && neither(a))
         .expect("both VIPs move when one member faults");
-    eprintln!("the group moved in {moved:?}");
+    eprintln!("the group moved in {moved:?} (slack {slack:?})");
+    assert!(moved <= skew(ADVERT, 100) + slack, "{moved:?}");
     ip(&["-n", a, "link", "set", "trk0", "up"]);
-    wait_until(Duration::from_secs(8), || both(a) && neither(b))
-        .expect("the group comes back together");
+    wait_until(EVENTUALLY, || both(a) && neither(b)).expect("the group comes back together");
 }
 
 #[test]
@@ -225,17 +240,22 @@ fn sighup_applies_changes_and_leaves_unchanged_instances_alone() {
     let (a, b) = (&lan.hosts[0], &lan.hosts[1]);
     let master_config = instance("VI_1", 51, 150, VIP, "");
     let (master, backup) = elected(&lan, &master_config);
-    // Unchanged (only a comment added): the master stays master throughout.
+    // Unchanged (only a comment added): the master stays master throughout
+    // (a restarted instance would start as a backup and lose the VIP for a
+    // Master_Down_Interval).
+    let down = master_down(ADVERT, ADVERT, 150);
     master.reload(&format!("# reloaded\n{master_config}"));
-    let blip = wait_until(Duration::from_secs(3), || !holds(a, VIP));
-    assert!(blip.is_none(), "an unchanged master must keep its VIP");
+    if let Err(at) = holds_for(down, || holds(a, VIP)) {
+        panic!("an unchanged master must keep its VIP; lost after {at:?}");
+    }
     // An invalid file changes nothing.
     master.reload("vrrp_instance VI_1 {\n    priority 999\n}\n");
-    std::thread::sleep(Duration::from_millis(500));
-    assert!(holds(a, VIP) && !holds(b, VIP));
+    if let Err(at) = holds_for(down, || holds(a, VIP) && !holds(b, VIP)) {
+        panic!("an invalid reload changed the master after {at:?}");
+    }
     // The backup's priority rises above the master's: it preempts.
     backup.reload(&instance("VI_1", 51, 200, VIP, ""));
-    wait_until(Duration::from_secs(8), || holds(b, VIP) && !holds(a, VIP))
+    wait_until(EVENTUALLY, || holds(b, VIP) && !holds(a, VIP))
         .expect("the reloaded backup, now 200, preempts");
 }
 
@@ -278,14 +298,19 @@ fn notify_scripts_run_under_script_security_and_insecure_ones_do_not() {
         "global_defs {{\n    enable_script_security\n    script_user root\n}}\n{}",
         instance("VI_1", 51, 150, VIP, &extra)
     );
-    let (_master, _backup) = elected(&lan, &config);
-    wait_until(Duration::from_secs(3), || {
+    let (master, _backup) = elected(&lan, &config);
+    wait_until(EVENTUALLY, || {
         std::fs::read_to_string(&secure_out).is_ok_and(|t| t.contains("MASTER"))
     })
     .expect("the secure generic notify ran");
     let text = std::fs::read_to_string(&secure_out).unwrap();
     assert!(text.contains("INSTANCE VI_1 MASTER 150"), "{text}");
-    std::thread::sleep(Duration::from_millis(300));
+    // A stopping daemon waits for every notify script it started (and runs
+    // the STOP notify): once it has exited, a script it had let run would
+    // have written its file.
+    master.stop();
+    let text = std::fs::read_to_string(&secure_out).unwrap();
+    assert!(text.contains("INSTANCE VI_1 STOP"), "{text}");
     assert!(
         !insecure_out.exists(),
         "a script in a world-writable directory must not run"
@@ -310,7 +335,7 @@ fn use_vmac_keeps_the_virtual_mac_across_a_failover() {
     let master = Daemon::start(a, &instance("VI_1", 51, 150, VIP, vmac));
     let _backup = Daemon::start(b, &instance("VI_1", 51, 100, VIP, vmac));
     let on_vmac = |ns: &str| has_address(ns, "vrrp.51", VIP);
-    wait_until(Duration::from_secs(8), || on_vmac(a) && !on_vmac(b))
+    wait_until(EVENTUALLY, || on_vmac(a) && !on_vmac(b))
         .expect("the master puts the VIP on its macvlan");
     assert!(!holds(a, VIP), "not on the base interface");
     assert_eq!(who_answers(client).as_deref(), Some(a.as_str()));
@@ -319,11 +344,18 @@ fn use_vmac_keeps_the_virtual_mac_across_a_failover() {
         neighbour(client, "10.199.0.100").as_deref(),
         Some(virtual_mac)
     );
+    let slack = vrrp_timing::slack(|| on_vmac(b));
     master.stop();
-    wait_until(Duration::from_secs(3), || on_vmac(b)).expect("the backup takes over");
+    let moved = wait_until(EVENTUALLY, || on_vmac(b)).expect("the backup takes over");
+    assert!(
+        moved <= skew(ADVERT, 100) + slack,
+        "{moved:?} (slack {slack:?})"
+    );
     // The client's cache is still right; the bridge learned the MAC's new
-    // port from the gratuitous ARP sent from the new master's macvlan.
-    wait_until(Duration::from_secs(1), || {
+    // port from the gratuitous ARP sent from the new master's macvlan (an
+    // unlearned port would flood, which also reaches it: the name says
+    // who answered).
+    wait_until(EVENTUALLY, || {
         who_answers(client).as_deref() == Some(b.as_str())
     })
     .expect("the client reaches the new master");

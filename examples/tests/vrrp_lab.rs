@@ -8,6 +8,7 @@
 
 #[path = "../../ha-vrrp/tests/support/mod.rs"]
 mod support;
+mod vrrp_timing;
 mod vrrpd;
 
 use std::time::Duration;
@@ -15,7 +16,17 @@ use std::time::Duration;
 use support::{
     Lan, Pair, has_address, have_root, mac, neighbour, serve_name, wait_until, who_answers,
 };
+use vrrp_timing::{holds_for, master_down, skew};
 use vrrpd::Daemon;
+
+/// The chapter's `advert_int` (VRRPv2: the skew's unit is a second too).
+const ADVERT: Duration = Duration::from_secs(1);
+/// Long enough for anything that must happen eventually; the protocol's
+/// bounds are asserted on the measured times.
+const EVENTUALLY: Duration = Duration::from_secs(20);
+/// Without a gratuitous ARP a client's stale neighbour entry is only
+/// re-resolved after its delay-probe time (5 s): sooner means the ARP did it.
+const ARP_FOLLOWS: Duration = Duration::from_secs(3);
 
 const CHAPTER: &str = include_str!("../../ha-vrrp/tests/fixtures/chapter.conf");
 
@@ -58,31 +69,34 @@ fn the_vip_lives_on_the_master_and_moves_when_it_stops() {
     let master = start(a, "eth0", false);
     let _backup = start(b, "eth0", true);
     // Both start as backups; 150 wins after 3 x 1 s + 106/256 s.
-    let elected = wait_until(Duration::from_secs(8), || has_vip(a, "eth0"))
-        .expect("the master takes the VIP");
+    let elected = wait_until(EVENTUALLY, || has_vip(a, "eth0")).expect("the master takes the VIP");
     eprintln!("elected after {elected:?}");
     assert!(!has_vip(b, "eth0"), "the backup must not hold the VIP");
-    std::thread::sleep(Duration::from_secs(2));
-    assert!(has_vip(a, "eth0") && !has_vip(b, "eth0"), "steady state");
+    if let Err(at) = holds_for(2 * ADVERT, || has_vip(a, "eth0") && !has_vip(b, "eth0")) {
+        panic!("steady state lost after {at:?}");
+    }
     assert_eq!(who_answers(client).as_deref(), Some(a.as_str()));
     assert_eq!(neighbour(client, "10.199.0.100"), Some(mac(a, "eth0")));
 
     // SIGTERM: the master resigns with priority 0; the backup takes over
-    // after its skew ((256 - 100) / 256 s = 0.61 s) and its gratuitous ARP
-    // repoints the client's neighbour entry.
+    // after its skew ((256 - 100) / 256 s = 0.61 s), long before its
+    // Master_Down_Interval, and its gratuitous ARP repoints the client's
+    // neighbour entry.
+    let slack = vrrp_timing::slack(|| has_vip(b, "eth0"));
+    let resign_bound = skew(ADVERT, 100) + slack;
+    assert!(resign_bound < master_down(ADVERT, ADVERT, 100), "{slack:?}");
     master.signal(nix::sys::signal::Signal::SIGTERM);
-    let moved = wait_until(Duration::from_secs(5), || has_vip(b, "eth0"))
-        .expect("the backup takes the VIP");
-    eprintln!("failover after SIGTERM: {moved:?}");
-    assert!(moved <= Duration::from_millis(1500), "{moved:?}");
+    let moved = wait_until(EVENTUALLY, || has_vip(b, "eth0")).expect("the backup takes the VIP");
+    eprintln!("failover after SIGTERM: {moved:?} (slack {slack:?})");
+    assert!(moved <= resign_bound, "{moved:?}");
     let b_mac = mac(b, "eth0");
-    wait_until(Duration::from_millis(500), || {
+    wait_until(ARP_FOLLOWS, || {
         neighbour(client, "10.199.0.100").as_ref() == Some(&b_mac)
     })
     .expect("the client's neighbour entry points at the new master");
     assert_eq!(who_answers(client).as_deref(), Some(b.as_str()));
     assert!(
-        wait_until(Duration::from_secs(2), || !has_vip(a, "eth0")).is_some(),
+        wait_until(EVENTUALLY, || !has_vip(a, "eth0")).is_some(),
         "the stopped master removed the VIP"
     );
     drop(master);
@@ -90,27 +104,29 @@ fn the_vip_lives_on_the_master_and_moves_when_it_stops() {
     // The master comes back and preempts (150 > 100) once its own down
     // timer runs out: it discards the lower master's adverts.
     let master = start(a, "eth0", false);
-    let back = wait_until(Duration::from_secs(8), || {
-        has_vip(a, "eth0") && !has_vip(b, "eth0")
-    })
-    .expect("the returning master preempts");
+    let back = wait_until(EVENTUALLY, || has_vip(a, "eth0") && !has_vip(b, "eth0"))
+        .expect("the returning master preempts");
     eprintln!("preempted after {back:?}");
     let a_mac = mac(a, "eth0");
-    wait_until(Duration::from_millis(500), || {
+    wait_until(ARP_FOLLOWS, || {
         neighbour(client, "10.199.0.100").as_ref() == Some(&a_mac)
     })
     .expect("the client's neighbour entry points back at the master");
     assert_eq!(who_answers(client).as_deref(), Some(a.as_str()));
 
     // SIGSTOP: a frozen master sends nothing; the backup takes over after
-    // Master_Down_Interval = 3 x 1 s + 0.61 s from the last advert it heard.
-    std::thread::sleep(Duration::from_millis(500));
+    // Master_Down_Interval = 3 x 1 s + 0.61 s from the last advert it heard
+    // (about one interval before the signal at most; half an interval more
+    // if that advert was late).
+    let down = master_down(ADVERT, ADVERT, 100);
+    let slack = vrrp_timing::slack(|| has_vip(b, "eth0"));
     master.signal(nix::sys::signal::Signal::SIGSTOP);
-    let moved = wait_until(Duration::from_secs(6), || has_vip(b, "eth0"))
+    let moved = wait_until(EVENTUALLY, || has_vip(b, "eth0"))
         .expect("the backup takes over from a frozen master");
-    eprintln!("failover after SIGSTOP: {moved:?}");
-    assert!(moved <= Duration::from_millis(3700), "{moved:?}");
-    wait_until(Duration::from_millis(500), || {
+    eprintln!("failover after SIGSTOP: {moved:?} (slack {slack:?})");
+    assert!(moved <= down + slack, "{moved:?}");
+    assert!(moved >= down - ADVERT - ADVERT / 2, "{moved:?}");
+    wait_until(ARP_FOLLOWS, || {
         neighbour(client, "10.199.0.100").as_ref() == Some(&b_mac)
     })
     .expect("the client's neighbour entry follows the VIP to the backup");
@@ -128,15 +144,14 @@ fn unicast_peers_elect_and_fail_over_without_multicast() {
     let b = "    unicast_src_ip 10.199.0.2\n    unicast_peer {\n        10.199.0.1\n    }\n";
     let master = start_with(&pair.a, "vra", false, a);
     let _backup = start_with(&pair.b, "vrb", true, b);
-    wait_until(Duration::from_secs(8), || has_vip(&pair.a, "vra"))
-        .expect("the master takes the VIP");
-    std::thread::sleep(Duration::from_secs(2));
-    assert!(
-        !has_vip(&pair.b, "vrb"),
-        "the backup hears the master over unicast"
-    );
+    wait_until(EVENTUALLY, || has_vip(&pair.a, "vra")).expect("the master takes the VIP");
+    if let Err(at) = holds_for(2 * ADVERT, || !has_vip(&pair.b, "vrb")) {
+        panic!("the backup took the VIP after {at:?}: it does not hear the master over unicast");
+    }
+    let slack = vrrp_timing::slack(|| has_vip(&pair.b, "vrb"));
     master.signal(nix::sys::signal::Signal::SIGTERM);
-    let moved = wait_until(Duration::from_secs(5), || has_vip(&pair.b, "vrb"))
-        .expect("the backup takes the VIP");
-    assert!(moved <= Duration::from_millis(1500), "{moved:?}");
+    let moved =
+        wait_until(EVENTUALLY, || has_vip(&pair.b, "vrb")).expect("the backup takes the VIP");
+    eprintln!("failover after SIGTERM: {moved:?} (slack {slack:?})");
+    assert!(moved <= skew(ADVERT, 100) + slack, "{moved:?}");
 }

@@ -1,4 +1,7 @@
 //! `ha-vrrpd -t`, `--help` and `--version`: what needs no root.
+//!
+//! The configurations use `lo`, the one interface every machine (and
+//! network namespace) has.
 
 use std::path::PathBuf;
 use std::process::{Command, Output};
@@ -11,7 +14,7 @@ fn config(name: &str, extra: &str) -> PathBuf {
     std::fs::write(
         &path,
         format!(
-            "vrrp_instance VI_1 {{\n    interface eth0\n    virtual_router_id 51\n    priority 100\n{extra}    virtual_ipaddress {{\n        192.168.122.100\n    }}\n}}\n"
+            "vrrp_instance VI_1 {{\n    interface lo\n    virtual_router_id 51\n    priority 100\n{extra}    virtual_ipaddress {{\n        192.168.122.100\n    }}\n}}\n"
         ),
     )
     .unwrap();
@@ -50,6 +53,48 @@ fn check_mode_refuses_the_intervals_start_up_refuses_with_file_and_line() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         stderr.contains("half.conf:1: advert_int 500ms cannot be sent with VRRP version 2"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn check_mode_refuses_an_interface_this_machine_does_not_have() {
+    // Like keepalived's configuration test, as start-up refuses it.
+    let missing = "ha-no-such0";
+    let text = format!(
+        "vrrp_instance VI_1 {{\n    interface {missing}\n    virtual_router_id 51\n    \
+         priority 100\n    virtual_ipaddress {{\n        192.168.122.100\n    }}\n}}\n"
+    );
+    let path = config("missing.conf", "");
+    std::fs::write(&path, text).unwrap();
+    let out = check(&path);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "missing.conf:1: interface {missing} for vrrp_instance VI_1 does not exist on this machine"
+        )),
+        "{stderr}"
+    );
+    assert!(
+        !String::from_utf8_lossy(&out.stdout).contains("valid"),
+        "{out:?}"
+    );
+
+    // A virtual address's `dev` is an interface start-up opens too.
+    let text = format!(
+        "vrrp_instance VI_1 {{\n    interface lo\n    virtual_router_id 51\n    \
+         priority 100\n    virtual_ipaddress {{\n        192.168.123.100 dev {missing}\n    }}\n}}\n"
+    );
+    let dev = config("dev.conf", "");
+    std::fs::write(&dev, text).unwrap();
+    let out = check(&dev);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "dev.conf:1: interface {missing} for vrrp_instance VI_1"
+        )),
         "{stderr}"
     );
 }

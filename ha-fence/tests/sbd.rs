@@ -105,6 +105,32 @@ const FAST: Timeouts = Timeouts {
     msgwait: 3,
 };
 
+/// Long enough for anything the watcher does on its next rounds (each
+/// `loop_interval` apart) on a busy machine; only bounds a test that would
+/// otherwise hang.
+const EVENTUALLY: Duration = Duration::from_secs(30);
+
+/// Waits until `ok`, polling; panics with `what` after [`EVENTUALLY`].
+async fn until(what: &str, mut ok: impl FnMut() -> bool) {
+    let deadline = Instant::now() + EVENTUALLY;
+    while !ok() {
+        assert!(
+            Instant::now() < deadline,
+            "not within {EVENTUALLY:?}: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// How many keepalives the watchdog file has had (each writes a byte).
+fn keepalives(dog: &Path) -> u64 {
+    std::fs::metadata(dog).map_or(0, |m| m.len())
+}
+
+fn slot_is_clear(device: &Path) -> bool {
+    sbd(device, &["list"]).contains("node1\tclear")
+}
+
 #[tokio::test]
 async fn sbd_and_ha_fence_read_each_others_disks() {
     let Some(dev) = loop_device("formats") else {
@@ -177,23 +203,20 @@ async fn the_watcher_fences_itself_on_a_pill_from_sbd() {
     let record = seen.clone();
     let action = SelfFence::Callback(Arc::new(move |c| record.lock().unwrap().push(c)));
     let (dog_path, watching) = dev.watch(action);
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    assert!(
-        sbd(&dev.device, &["list"]).contains("node1\tclear"),
-        "stale pill cleared"
-    );
+    until("the stale pill is cleared", || slot_is_clear(&dev.device)).await;
     // A test message is acknowledged by clearing it.
     sbd(&dev.device, &["message", "node1", "test"]);
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    assert!(
-        sbd(&dev.device, &["list"]).contains("node1\tclear"),
-        "test acknowledged"
-    );
-    let fed = std::fs::metadata(&dog_path).unwrap().len();
-    assert!(fed >= 2, "the watchdog is fed while healthy ({fed})");
+    until("the test message is acknowledged", || {
+        slot_is_clear(&dev.device)
+    })
+    .await;
+    until("the watchdog is fed while healthy", || {
+        keepalives(&dog_path) >= 2
+    })
+    .await;
     // The pill.
     sbd(&dev.device, &["message", "node1", "reset"]);
-    let ended = tokio::time::timeout(Duration::from_secs(5), watching)
+    let ended = tokio::time::timeout(EVENTUALLY, watching)
         .await
         .unwrap()
         .unwrap()
@@ -212,7 +235,10 @@ async fn a_watcher_that_loses_its_disk_stops_feeding_the_watchdog() {
     disk.allocate("node1").unwrap();
     drop(disk);
     let (dog_path, watching) = dev.watch(SelfFence::Callback(Arc::new(|_| {})));
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    until("the watchdog is fed while the disk is there", || {
+        keepalives(&dog_path) >= 1
+    })
+    .await;
     // The disk becomes unusable: its header is wiped.
     let wiped = Process::new("dd")
         .args(["if=/dev/zero", "bs=512", "count=1", "oflag=direct,sync"])
@@ -220,11 +246,35 @@ async fn a_watcher_that_loses_its_disk_stops_feeding_the_watchdog() {
         .output()
         .unwrap();
     assert!(wiped.status.success());
-    tokio::time::sleep(Duration::from_millis(1200)).await;
-    let before = std::fs::metadata(&dog_path).unwrap().len();
-    tokio::time::sleep(Duration::from_millis(2500)).await;
-    let after = std::fs::metadata(&dog_path).unwrap().len();
-    assert_eq!(before, after, "no keepalive without the disk");
+    // A healthy watcher feeds every loop_interval; one that lost its disk
+    // stops (a round already past its read may feed once more). Quiet for
+    // three intervals means it stopped, and it must stay quiet for as long
+    // again.
+    let interval = Duration::from_secs(FAST.loop_interval.into());
+    let quiet = 3 * interval;
+    let deadline = Instant::now() + EVENTUALLY;
+    let (mut count, mut since) = (keepalives(&dog_path), Instant::now());
+    while since.elapsed() < quiet {
+        assert!(
+            Instant::now() < deadline,
+            "still fed {EVENTUALLY:?} after the disk was wiped"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let now = keepalives(&dog_path);
+        if now != count {
+            (count, since) = (now, Instant::now());
+        }
+    }
+    let before = keepalives(&dog_path);
+    let started = Instant::now();
+    while started.elapsed() < quiet {
+        assert_eq!(
+            keepalives(&dog_path),
+            before,
+            "no keepalive without the disk"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     assert!(before >= 1, "it was fed before");
     watching.abort();
     let _ = std::fs::remove_file(dog_path);

@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use ha_core::State;
 use tokio::net::TcpListener;
-use tokio::sync::{Semaphore, mpsc, watch};
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 use crate::acl::Routing;
@@ -27,7 +27,7 @@ use crate::backend::{Backend, TcpBackend};
 use crate::config::{self, Config, Mode, ServerAddress};
 use crate::error::{Error, Result};
 use crate::health::{CheckPlan, CheckerTask};
-use crate::listener::{self, Limits, Route, Signals};
+use crate::listener::{self, FrontendCounters, FrontendStats, Limits, Route, Signals, Slots};
 use crate::pool::{Balancing, Pool};
 use crate::proxy::dispatch::Dispatch;
 use crate::proxy::http::{self, HttpRoute};
@@ -47,7 +47,10 @@ struct Plan {
     pools: HashMap<String, Arc<Pool>>,
     checks: Vec<(Arc<Pool>, CheckPlan)>,
     frontends: Vec<FrontendPlan>,
-    global_maxconn: Option<u32>,
+    /// The global `maxconn`, configured or computed from the fd limit.
+    maxconn: u32,
+    /// Whether `maxconn` was computed (and is logged as HAProxy does).
+    automatic_maxconn: bool,
 }
 
 #[derive(Debug)]
@@ -76,6 +79,13 @@ impl LoadBalancer {
         for warning in missing_timeouts(&config) {
             tracing::warn!("{warning}");
         }
+        if plan.automatic_maxconn {
+            tracing::info!(
+                "automatically setting global.maxconn to {} (from the open file limit, {})",
+                plan.maxconn,
+                crate::maxconn::fd_limit()
+            );
+        }
         let mut listeners = Vec::new();
         for (index, frontend) in plan.frontends.iter().enumerate() {
             for &addr in &frontend.binds {
@@ -85,6 +95,13 @@ impl LoadBalancer {
             }
         }
         Ok(Self { plan, listeners })
+    }
+
+    /// The process-wide connection limit in force: the `global` `maxconn`,
+    /// or, when the configuration sets none, the one computed from the
+    /// open file limit as HAProxy does ([`maxconn::automatic`](crate::maxconn::automatic)).
+    pub fn maxconn(&self) -> u32 {
+        self.plan.maxconn
     }
 
     /// The bound addresses, by frontend name (useful with port 0).
@@ -107,13 +124,16 @@ impl LoadBalancer {
         let (stop_tx, stop_rx) = watch::channel(false);
         let (kill_tx, kill_rx) = watch::channel(false);
         let (alive_tx, alive_rx) = mpsc::channel::<()>(1);
-        let global = plan
-            .global_maxconn
-            .map(|n| Arc::new(Semaphore::new(n as usize)));
-        let per_frontend: Vec<Option<Arc<Semaphore>>> = plan
+        let global = Slots::new(plan.maxconn);
+        let per_frontend: Vec<Option<Slots>> = plan
             .frontends
             .iter()
-            .map(|f| f.maxconn.map(|n| Arc::new(Semaphore::new(n as usize))))
+            .map(|f| f.maxconn.map(Slots::new))
+            .collect();
+        let stats: Vec<Arc<FrontendStats>> = plan
+            .frontends
+            .iter()
+            .map(|f| Arc::new(FrontendStats::new(&f.name)))
             .collect();
         let mut acceptors = Vec::new();
         let mut addrs = Vec::new();
@@ -128,6 +148,7 @@ impl LoadBalancer {
                     global: global.clone(),
                     frontend: per_frontend[index].clone(),
                 },
+                Arc::clone(&stats[index]),
                 Signals {
                     stop: stop_rx.clone(),
                     kill: kill_rx.clone(),
@@ -135,8 +156,16 @@ impl LoadBalancer {
                 },
             )));
         }
+        let frontends = plan
+            .frontends
+            .iter()
+            .map(|f| f.name.clone())
+            .zip(stats)
+            .collect();
         Ok(Running {
             pools: plan.pools,
+            maxconn: plan.maxconn,
+            frontends,
             addrs,
             checkers,
             acceptors,
@@ -189,7 +218,7 @@ impl Plan {
             }
             pools.insert(b.name.clone(), pool);
         }
-        let frontends = config
+        let frontends: Vec<FrontendPlan> = config
             .frontends
             .iter()
             .map(|f| {
@@ -201,11 +230,22 @@ impl Plan {
                 })
             })
             .collect::<Result<_>>()?;
+        // What the configuration itself holds open: a socket per listener,
+        // and one per checked server while it is probed.
+        let config_fds = frontends.iter().map(|f| f.binds.len()).sum::<usize>() + checks.len();
+        let (maxconn, automatic_maxconn) = match config.global.maxconn {
+            Some(n) => (n, false),
+            None => (
+                crate::maxconn::automatic(crate::maxconn::fd_limit(), config_fds as u64),
+                true,
+            ),
+        };
         Ok(Self {
             pools,
             checks,
             frontends,
-            global_maxconn: config.global.maxconn,
+            maxconn,
+            automatic_maxconn,
         })
     }
 }
@@ -214,6 +254,8 @@ impl Plan {
 #[derive(Debug)]
 pub struct Running {
     pools: HashMap<String, Arc<Pool>>,
+    maxconn: u32,
+    frontends: Vec<(String, Arc<FrontendStats>)>,
     addrs: Vec<(String, SocketAddr)>,
     checkers: Vec<CheckerTask>,
     acceptors: Vec<JoinHandle<()>>,
@@ -229,6 +271,20 @@ impl Running {
     /// The pool called `name`, for run-time changes.
     pub fn pool(&self, name: &str) -> Option<Arc<Pool>> {
         self.pools.get(name).cloned()
+    }
+
+    /// The process-wide connection limit in force (see
+    /// [`LoadBalancer::maxconn`]).
+    pub fn maxconn(&self) -> u32 {
+        self.maxconn
+    }
+
+    /// The connection counters of the frontend called `name`.
+    pub fn frontend_counters(&self, name: &str) -> Option<FrontendCounters> {
+        self.frontends
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, stats)| stats.counters())
     }
 
     /// The listening addresses, by frontend name.

@@ -76,7 +76,10 @@
 //!   run-time state (weight, drain/maint, health), changeable while traffic
 //!   flows, and how each server is reached.
 //! - [`LoadBalancer`]: the tokio driver: listeners, TCP and HTTP proxying,
-//!   health checks through ha-core ([`HealthCheck`]), graceful shutdown.
+//!   health checks through ha-core ([`HealthCheck`]), graceful shutdown,
+//!   connection limits counted per frontend ([`FrontendCounters`]).
+//! - [`maxconn`]: the process-wide connection limit when the configuration
+//!   sets none, computed from the open file limit as HAProxy does.
 //!
 //! The same from haproxy.cfg:
 //!
@@ -113,6 +116,7 @@ pub mod error;
 mod health;
 pub mod lb;
 mod listener;
+pub mod maxconn;
 pub mod pool;
 pub mod proxy;
 pub mod server;
@@ -122,5 +126,6 @@ pub use error::{Error, Result};
 pub use ha_core::async_trait;
 pub use ha_core::{CheckError, HealthCheck, State};
 pub use lb::{LoadBalancer, Running};
+pub use listener::FrontendCounters;
 pub use pool::{Balancing, Pool, Usable};
 pub use server::{Server, ServerCounters, ServerSpec, ServerState};

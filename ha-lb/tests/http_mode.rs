@@ -6,7 +6,7 @@ mod support;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use ha_lb::config::haproxy;
@@ -16,7 +16,8 @@ use http_body_util::{BodyExt, Full};
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use support::{Web, get, raw};
-use tokio::net::TcpListener;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
 
 async fn start(config: &str) -> (Running, SocketAddr) {
     let imported = haproxy::parse_str(config, "test.cfg".as_ref()).unwrap();
@@ -306,17 +307,13 @@ async fn bad_requests_get_400_and_the_proxy_keeps_serving() {
 async fn a_slow_request_head_gets_408_while_others_are_served() {
     let (server, _seen) = recorder(Duration::ZERO).await;
     let (running, addr) = start(&one_server(server, "  timeout http-request 500ms")).await;
-    let slow = tokio::spawn(async move {
-        raw(
-            addr,
-            b"GET / HTTP/1.1\r\nHost: a\r\nX-Slow",
-            Duration::from_secs(3),
-        )
+    // The slow head is on its way before the other request starts.
+    let mut slow = TcpStream::connect(addr).await.unwrap();
+    slow.write_all(b"GET / HTTP/1.1\r\nHost: a\r\nX-Slow")
         .await
-    });
-    tokio::time::sleep(Duration::from_millis(100)).await;
+        .unwrap();
     assert_eq!(get(addr).await.unwrap(), (200, "ok".to_owned()));
-    let response = slow.await.unwrap();
+    let (response, _) = until_closed(&mut slow, Duration::from_secs(10)).await;
     assert!(response.starts_with("HTTP/1.1 408"), "{response:?}");
     running.shutdown(Duration::from_secs(1)).await;
 }
@@ -353,8 +350,18 @@ async fn a_server_that_breaks_gets_502() {
 async fn graceful_shutdown_finishes_requests_in_flight() {
     let (server, _seen) = recorder(Duration::from_millis(500)).await;
     let (running, addr) = start(&one_server(server, "")).await;
+    let (server, seen) = (server, _seen);
     let in_flight = tokio::spawn(async move { get(addr).await });
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // Shut down once the request has reached the server.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while seen.lock().unwrap().is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "the request never reached the server"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let _ = server;
     let drained = running.shutdown(Duration::from_secs(5)).await;
     assert_eq!(in_flight.await.unwrap().unwrap(), (200, "ok".to_owned()));
     assert!(drained);
@@ -368,13 +375,14 @@ async fn graceful_shutdown_finishes_requests_in_flight() {
 async fn requests_queue_for_a_full_server_until_timeout_queue() {
     let (server, seen, peak) = counting(Duration::from_millis(300)).await;
     let config = format!(
-        "defaults\n  mode http\n  timeout connect 1s\n  timeout client 5s\n  timeout server 5s\n  timeout queue 1s\n\
+        "defaults\n  mode http\n  timeout connect 1s\n  timeout client 5s\n  timeout server 5s\n  timeout queue 2s\n\
          frontend web\n  bind 127.0.0.1:0\n  default_backend app\n\
          backend app\n  server s1 {server} maxconn 1\n"
     );
     let (running, addr) = start(&config).await;
     // Three at once on a server that takes one at a time, 300 ms each:
-    // all fit in the 1 s queue timeout, one after the other.
+    // all fit in the 2 s queue timeout, one after the other (the last
+    // waits 600 ms: room for a busy machine).
     let started = std::time::Instant::now();
     let requests: Vec<_> = (0..3).map(|_| tokio::spawn(get(addr))).collect();
     for r in requests {
@@ -386,8 +394,8 @@ async fn requests_queue_for_a_full_server_until_timeout_queue() {
         started.elapsed()
     );
     assert_eq!(seen.load(std::sync::atomic::Ordering::SeqCst), 3);
-    // Six at once: the last ones would wait over 1 s and get 503.
-    let requests: Vec<_> = (0..6).map(|_| tokio::spawn(get(addr))).collect();
+    // Ten at once: the last ones would wait 2.1 s and more, and get 503.
+    let requests: Vec<_> = (0..10).map(|_| tokio::spawn(get(addr))).collect();
     let mut statuses = Vec::new();
     for r in requests {
         statuses.push(r.await.unwrap().unwrap().0);
@@ -530,7 +538,8 @@ async fn httpchk_takes_a_server_out_on_a_bad_status_and_back() {
     let wait_for = |state: ha_core::State| {
         let app = Arc::clone(&app);
         async move {
-            for _ in 0..100 {
+            // Two checks 100 ms apart; ten seconds for a busy machine.
+            for _ in 0..500 {
                 if app.server("s1").unwrap().health() == state {
                     return;
                 }
@@ -687,5 +696,118 @@ async fn websocket_style_upgrades_become_tunnels() {
             .unwrap();
         assert_eq!(back, message);
     }
+    running.shutdown(Duration::from_secs(1)).await;
+}
+
+/// Reads until the proxy closes the connection (read returns 0, or the
+/// connection is reset), at most `limit`; returns what was read and how
+/// long the wait was.
+async fn until_closed(stream: &mut TcpStream, limit: Duration) -> (String, Duration) {
+    let started = Instant::now();
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let left = limit.saturating_sub(started.elapsed());
+        match tokio::time::timeout(left, stream.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => break,
+            Ok(Ok(n)) => out.extend_from_slice(&buf[..n]),
+            Err(_) => panic!(
+                "still open after {limit:?}; read {:?}",
+                String::from_utf8_lossy(&out)
+            ),
+        }
+    }
+    (
+        String::from_utf8_lossy(&out).into_owned(),
+        started.elapsed(),
+    )
+}
+
+/// Sends one keep-alive GET and reads its whole response (the recorder
+/// answers `ok`, two bytes).
+async fn keep_alive_get(stream: &mut TcpStream) {
+    stream
+        .write_all(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+        .await
+        .unwrap();
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !(out.windows(4).any(|w| w == b"\r\n\r\n") && out.ends_with(b"ok")) {
+        let n = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut buf))
+            .await
+            .expect("a response in time")
+            .unwrap();
+        assert!(n > 0, "closed before the response: {out:?}");
+        out.extend_from_slice(&buf[..n]);
+    }
+    let text = String::from_utf8_lossy(&out);
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    assert!(!text.contains("onnection: close"), "{text}");
+}
+
+/// After a response, an idle keep-alive connection is closed (quietly)
+/// once `timeout` has passed without a new request, and not before.
+async fn closes_when_idle_for(extra: &str, timeout: Duration) {
+    let (server, _seen) = recorder(Duration::ZERO).await;
+    let (running, addr) = start(&format!(
+        "defaults\n  mode http\n  timeout connect 1s\n  timeout server 5s\n{extra}\n\
+         frontend web\n  bind 127.0.0.1:0\n  default_backend app\n\
+         backend app\n  server s1 {server}\n"
+    ))
+    .await;
+    let mut client = TcpStream::connect(addr).await.unwrap();
+    keep_alive_get(&mut client).await;
+    keep_alive_get(&mut client).await;
+    let (rest, idle) = until_closed(&mut client, Duration::from_secs(20)).await;
+    assert_eq!(rest, "", "closed without a word between requests");
+    // The proxy's wait began as it finished the response, a moment before
+    // this client had read it all.
+    assert!(idle >= timeout.mul_f32(0.8), "closed after {idle:?}");
+    running.shutdown(Duration::from_secs(1)).await;
+}
+
+#[tokio::test]
+async fn an_idle_keep_alive_connection_closes_after_timeout_http_keep_alive() {
+    // Far below the other client timeouts, which would close it after 30 s.
+    closes_when_idle_for(
+        "  timeout client 30s\n  timeout http-request 30s\n  timeout http-keep-alive 500ms",
+        Duration::from_millis(500),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn without_http_keep_alive_the_idle_wait_is_timeout_http_request_then_client() {
+    closes_when_idle_for(
+        "  timeout client 30s\n  timeout http-request 500ms",
+        Duration::from_millis(500),
+    )
+    .await;
+    closes_when_idle_for("  timeout client 500ms", Duration::from_millis(500)).await;
+}
+
+#[tokio::test]
+async fn a_keep_alive_longer_than_http_request_lets_a_late_request_in() {
+    let (server, _seen) = recorder(Duration::ZERO).await;
+    let (running, addr) = start(&one_server(
+        server,
+        "  timeout http-request 300ms\n  timeout http-keep-alive 10s",
+    ))
+    .await;
+    let mut client = TcpStream::connect(addr).await.unwrap();
+    keep_alive_get(&mut client).await;
+    // Idle for longer than `timeout http-request`, within the keep-alive:
+    // the wait being tested, not a synchronisation.
+    tokio::time::sleep(Duration::from_millis(900)).await;
+    keep_alive_get(&mut client).await;
+    // Then a head that stalls gets `timeout http-request`, not the
+    // keep-alive's 10 s, and a 408.
+    client
+        .write_all(b"GET / HTTP/1.1\r\nHost: a\r\n")
+        .await
+        .unwrap();
+    let (response, took) = until_closed(&mut client, Duration::from_secs(8)).await;
+    assert!(response.starts_with("HTTP/1.1 408"), "{response:?}");
+    assert!(took >= Duration::from_millis(300), "{took:?}");
     running.shutdown(Duration::from_secs(1)).await;
 }

@@ -40,6 +40,39 @@ impl Config {
         Ok(())
     }
 
+    /// The start-up check that needs this machine's interfaces: every
+    /// instance's `interface`, and every `dev` a `virtual_ipaddress` names,
+    /// must be among `existing` (the interface names present, e.g. from
+    /// `/sys/class/net`). Start-up refuses an instance whose interface or
+    /// address device is missing, and keepalived's configuration test
+    /// reports a missing interface; a configuration check (`ha-vrrpd -t`)
+    /// therefore runs this too. `track_interface` names are not checked:
+    /// a tracked interface that is missing reads as down, as one that goes
+    /// away later does.
+    pub fn check_interfaces<S: AsRef<str>>(&self, existing: &[S]) -> crate::error::Result<()> {
+        let exists = |name: &str| existing.iter().any(|e| e.as_ref() == name);
+        for instance in &self.instances {
+            let missing = std::iter::once(instance.interface.as_str())
+                .chain(
+                    instance
+                        .virtual_addresses
+                        .iter()
+                        .filter_map(|v| v.dev.as_deref()),
+                )
+                .find(|name| !exists(name));
+            if let Some(name) = missing {
+                return Err(crate::error::Error::Config {
+                    location: instance.location.clone(),
+                    message: format!(
+                        "interface {name} for vrrp_instance {} does not exist on this machine",
+                        instance.name
+                    ),
+                });
+            }
+        }
+        Ok(())
+    }
+
     /// The instance called `name`.
     pub fn instance(&self, name: &str) -> Option<&Instance> {
         self.instances.iter().find(|i| i.name == name)
@@ -446,6 +479,27 @@ mod tests {
             .config
             .instances[0]
             .clone()
+    }
+
+    #[test]
+    fn every_interface_and_address_device_must_exist() {
+        let text = "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 51\n\
+                    virtual_ipaddress {\n 192.168.122.100/24\n 192.168.123.100/24 dev eth1\n }\n\
+                    track_interface {\n eth7\n }\n}\n";
+        let config = keepalived::parse_str(text, "k.conf".as_ref())
+            .unwrap()
+            .config;
+        assert!(config.check_interfaces(&["lo", "eth0", "eth1"]).is_ok());
+        let err = config.check_interfaces(&["lo", "eth1"]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "k.conf:1: interface eth0 for vrrp_instance VI_1 does not exist on this machine"
+        );
+        let err = config.check_interfaces(&["eth0"]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "k.conf:1: interface eth1 for vrrp_instance VI_1 does not exist on this machine"
+        );
     }
 
     #[test]

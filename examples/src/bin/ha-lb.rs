@@ -145,6 +145,11 @@ fn run(config: Config, args: &Args) -> Result<(), String> {
     init_logging(&config, args, daemonize)?;
     let nbthread = config.global.nbthread;
     let (user, group) = (config.global.user.clone(), config.global.group.clone());
+    // As HAProxy: use every descriptor the hard limit allows; the
+    // automatic global maxconn is computed from the result.
+    if let Err(e) = ha_lb::maxconn::raise_fd_limit() {
+        tracing::warn!("cannot raise the open file limit: {e}");
+    }
     // Bind first: privileged ports need root, which is dropped next.
     let lb = LoadBalancer::bind(config).map_err(|e| e.to_string())?;
     for (frontend, addr) in lb.local_addrs() {

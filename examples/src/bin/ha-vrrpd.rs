@@ -3,8 +3,8 @@
 //! ```text
 //! ha-vrrpd -f /etc/keepalived/keepalived.conf [-t] [-n]
 //! ```
-//! `-t` checks the configuration as start-up would (short of opening the
-//! interfaces) and exits 0 (valid) or 1. `-n` stays in the foreground
+//! `-t` checks the configuration as start-up would (every interface named
+//! must exist; short of opening them) and exits 0 (valid) or 1. `-n` stays in the foreground
 //! (otherwise it forks, like keepalived). `-h`/`--help` prints the usage,
 //! `-v`/`--version` the version. SIGTERM and SIGINT
 //! stop: a master resigns with priority 0 so a backup takes over at once,
@@ -106,12 +106,27 @@ fn main() -> ExitCode {
 }
 
 /// What `-t`, start-up and reload all check before opening an interface:
-/// the instances' settings ([`Config::check`]) and the script policy.
+/// the instances' settings ([`Config::check`]), that every interface they
+/// name exists here ([`Config::check_interfaces`]) and the script policy.
 fn validate(config: &Config) -> Result<ScriptPolicy, String> {
     config.check().map_err(|e| e.to_string())?;
+    config
+        .check_interfaces(&interfaces()?)
+        .map_err(|e| e.to_string())?;
     let file = CONFIG_FILE.get().map(|f| f.display().to_string());
     ScriptPolicy::from_global(&config.global)
         .map_err(|e| format!("{}: {e}", file.as_deref().unwrap_or("configuration")))
+}
+
+/// The names of this network namespace's interfaces (`if_nameindex`: the
+/// namespace the process is in, which `/sys/class/net` need not show).
+fn interfaces() -> Result<Vec<String>, String> {
+    let list =
+        nix::net::if_::if_nameindex().map_err(|e| format!("cannot list the interfaces: {e}"))?;
+    Ok(list
+        .iter()
+        .map(|i| i.name().to_string_lossy().into_owned())
+        .collect())
 }
 
 /// One running instance and what it was started from.

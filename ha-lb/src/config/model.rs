@@ -35,7 +35,8 @@ impl Config {
 /// The `global` section.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Global {
-    /// Process-wide connection limit (`maxconn`); `None` = unlimited.
+    /// Process-wide connection limit (`maxconn`); `None`: computed from
+    /// the open file limit, as HAProxy does ([`maxconn::automatic`](crate::maxconn::automatic)).
     pub maxconn: Option<u32>,
     /// User to switch to after binding (`user`).
     pub user: Option<String>,
@@ -139,7 +140,7 @@ pub struct Frontend {
     pub mode: Mode,
     /// Timeouts in force (client side ones apply here).
     pub timeouts: Timeouts,
-    /// Connection limit of this frontend; `None` = unlimited.
+    /// Connection limit of this frontend; `None`: only the global one.
     pub maxconn: Option<u32>,
     /// Options in force.
     pub options: Options,

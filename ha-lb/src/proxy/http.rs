@@ -14,6 +14,10 @@
 //! server fails, 504 when it goes quiet for `timeout server` before
 //! answering, 408 when a client does not finish its request head within
 //! `timeout http-request` or stalls its body for `timeout client`.
+//! Between requests, a keep-alive connection waits for the next one for
+//! `timeout http-keep-alive` (else `timeout http-request`, else `timeout
+//! client`, as HAProxy documents), then closes quietly; once the first
+//! byte of a request arrives, its head has `timeout http-request`.
 //! `timeout server` also bounds a server stalling mid-response, and
 //! `timeout client` a client that stops reading. Upgrade requests
 //! (WebSocket) become tunnels: see [`upgrade`](super::upgrade).
@@ -23,8 +27,9 @@ use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::task::{Context, Poll};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -83,6 +88,11 @@ impl HttpRoute {
     fn head_timeout(&self) -> Option<Duration> {
         self.timeouts.http_request.or(self.timeouts.client)
     }
+
+    /// `timeout http-keep-alive`, else the head timeout.
+    fn keep_alive_timeout(&self) -> Option<Duration> {
+        self.timeouts.http_keep_alive.or(self.head_timeout())
+    }
 }
 
 type ResBody = Either<TimedBody, Full<Bytes>>;
@@ -130,18 +140,37 @@ pub(crate) async fn serve(
         stream,
         state: Arc::clone(&state),
         write_stall: Stall::new(route.timeouts.client),
+        waits: Waits {
+            head: route.head_timeout(),
+            keep_alive: route.keep_alive_timeout(),
+            started: tokio::time::Instant::now(),
+            head_since: None,
+            timer: None,
+        },
     });
     let service = {
         let route = Arc::clone(&route);
+        let state = Arc::clone(&state);
         service_fn(move |req| {
             let route = Arc::clone(&route);
-            async move { Ok::<_, Infallible>(handle(req, peer, &route).await) }
+            let state = Arc::clone(&state);
+            state.requests.fetch_add(1, Ordering::Relaxed);
+            async move {
+                let response = handle(req, peer, &route).await;
+                if response.status() == StatusCode::SWITCHING_PROTOCOLS {
+                    state.upgraded.store(true, Ordering::Relaxed);
+                }
+                Ok::<_, Infallible>(response.map(|body| Sending { body, state }))
+            }
         })
     };
+    // The head and keep-alive timeouts are kept by `ClientIo`, not by
+    // hyper: hyper's header timeout runs from the moment the connection
+    // goes idle, so it cannot tell the wait for a request (keep-alive) from
+    // the wait for the rest of its head.
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder
         .timer(TokioTimer::new())
-        .header_read_timeout(route.head_timeout())
         .max_buf_size(MAX_HEAD.max(8192))
         .keep_alive(true);
     let connection = builder.serve_connection(io, service).with_upgrades();
@@ -154,16 +183,13 @@ pub(crate) async fn serve(
             connection.as_mut().await
         }
     };
-    if let Err(error) = result {
-        if error.is_timeout() && state.unanswered.load(Ordering::Relaxed) {
-            // A request head started but did not finish in time: say so, as
-            // HAProxy does, instead of vanishing. The page is written when
-            // the connection (and the stream inside it) is dropped.
-            tracing::debug!(frontend = %route.frontend, client = %peer, "request head timeout, answering 408");
-            state.head_timed_out.store(true, Ordering::Relaxed);
-        } else {
-            tracing::debug!(frontend = %route.frontend, client = %peer, %error, "client connection ended with an error");
-        }
+    if state.head_timed_out.load(Ordering::Relaxed) {
+        // A request head started but did not finish in time: say so, as
+        // HAProxy does, instead of vanishing. The page is written when the
+        // connection (and the stream inside it) is dropped.
+        tracing::debug!(frontend = %route.frontend, client = %peer, "request head timeout, answering 408");
+    } else if let Err(error) = result {
+        tracing::debug!(frontend = %route.frontend, client = %peer, %error, "client connection ended with an error");
     }
 }
 
@@ -407,24 +433,162 @@ pub(crate) fn method(name: &str) -> Result<Method, String> {
     Method::from_bytes(name.as_bytes()).map_err(|_| format!("invalid HTTP method '{name}'"))
 }
 
-/// The client stream as hyper sees it. It notes whether request bytes
-/// arrived that no response has followed yet (the mark of a request head in
-/// progress when hyper's head timeout fires), gives up on a client that
-/// stops reading for `timeout client`, and, when told the head timed out,
-/// answers 408 as it is dropped (hyper has given the connection up by then).
+/// The client stream as hyper sees it. It keeps the waits for a request
+/// (`timeout http-keep-alive` between requests, `timeout http-request` for
+/// a head once its first byte arrived), gives up on a client that stops
+/// reading for `timeout client`, and, when a head timed out, answers 408 as
+/// it is dropped (hyper has given the connection up by then).
 struct ClientIo {
     stream: TcpStream,
     state: Arc<ClientState>,
     write_stall: Stall,
+    waits: Waits,
 }
 
-/// What [`serve`] and the [`ClientIo`] inside hyper share.
+/// What [`serve`], its service and the [`ClientIo`] inside hyper share.
 #[derive(Debug, Default)]
 struct ClientState {
-    /// Request bytes arrived that no response bytes have followed yet.
-    unanswered: AtomicBool,
-    /// The request head timed out: answer 408 on drop.
+    /// Requests whose head hyper has read (the service was called).
+    requests: AtomicU64,
+    /// Responses hyper is done with (their body was dropped).
+    responses: AtomicU64,
+    /// When the last response was done: the connection is idle since.
+    idle_since: Mutex<Option<tokio::time::Instant>>,
+    /// The connection became a tunnel: no more requests, no waits.
+    upgraded: AtomicBool,
+    /// A request head timed out: answer 408 on drop.
     head_timed_out: AtomicBool,
+    /// The connection's reader, parked while a request is in progress: a
+    /// finished response wakes it to start the keep-alive wait (hyper
+    /// itself would only read again when bytes arrive).
+    reader: Mutex<Option<Waker>>,
+}
+
+impl ClientState {
+    /// Keeps the connection task's waker for when a response finishes.
+    fn park_reader(&self, cx: &Context<'_>) {
+        let mut reader = self.reader.lock().unwrap_or_else(|p| p.into_inner());
+        if !reader.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+            *reader = Some(cx.waker().clone());
+        }
+    }
+}
+
+/// A response body that tells the connection when hyper is done with it.
+struct Sending {
+    body: ResBody,
+    state: Arc<ClientState>,
+}
+
+impl Drop for Sending {
+    fn drop(&mut self) {
+        *self
+            .state
+            .idle_since
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = Some(tokio::time::Instant::now());
+        self.state.responses.fetch_add(1, Ordering::Relaxed);
+        let reader = self
+            .state
+            .reader
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(reader) = reader {
+            reader.wake();
+        }
+    }
+}
+
+impl Body for Sending {
+    type Data = Bytes;
+    type Error = <ResBody as Body>::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<hyper::body::Frame<Bytes>, Self::Error>>> {
+        Pin::new(&mut self.body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.body.size_hint()
+    }
+}
+
+/// The client's waits for a request.
+struct Waits {
+    /// `timeout http-request` (else `client`): for a head, from its first byte.
+    head: Option<Duration>,
+    /// `timeout http-keep-alive` (else the head's): for the next request.
+    keep_alive: Option<Duration>,
+    /// When the connection was handed to hyper.
+    started: tokio::time::Instant,
+    /// A head is arriving: the request count it will be, and since when.
+    head_since: Option<(u64, tokio::time::Instant)>,
+    timer: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+/// Why reading stopped waiting.
+enum Expired {
+    /// No request came in time: close quietly.
+    KeepAlive,
+    /// A head did not finish in time: 408.
+    Head,
+}
+
+impl Waits {
+    /// Notes request bytes read while no request is in progress.
+    fn bytes_read(&mut self, state: &ClientState) {
+        let requests = state.requests.load(Ordering::Relaxed);
+        if requests != state.responses.load(Ordering::Relaxed) {
+            return;
+        }
+        if self.head_since.is_none_or(|(count, _)| count != requests) {
+            self.head_since = Some((requests, tokio::time::Instant::now()));
+        }
+    }
+
+    /// The deadline of the current wait, if the connection is waiting for
+    /// a request (not serving one, not a tunnel).
+    fn deadline(&self, state: &ClientState) -> Option<(tokio::time::Instant, Expired)> {
+        if state.upgraded.load(Ordering::Relaxed) {
+            return None;
+        }
+        let requests = state.requests.load(Ordering::Relaxed);
+        if requests != state.responses.load(Ordering::Relaxed) {
+            // A request is in progress: its body and its response have
+            // their own timeouts.
+            return None;
+        }
+        match self.head_since {
+            Some((count, since)) if count == requests => Some((since + self.head?, Expired::Head)),
+            _ if requests == 0 => Some((self.started + self.head?, Expired::Head)),
+            _ => {
+                let idle = state.idle_since.lock().unwrap_or_else(|p| p.into_inner());
+                Some(((*idle)? + self.keep_alive?, Expired::KeepAlive))
+            }
+        }
+    }
+
+    /// Polls the current wait's timer.
+    fn poll_expired(&mut self, cx: &mut Context<'_>, state: &ClientState) -> Poll<Expired> {
+        let Some((deadline, why)) = self.deadline(state) else {
+            state.park_reader(cx);
+            return Poll::Pending;
+        };
+        let timer = self
+            .timer
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+        if timer.deadline() != deadline {
+            timer.as_mut().reset(deadline);
+        }
+        timer.as_mut().poll(cx).map(|()| why)
+    }
 }
 
 impl Drop for ClientIo {
@@ -445,9 +609,9 @@ impl ClientIo {
     ) -> Poll<std::io::Result<usize>> {
         match poll {
             Poll::Ready(Ok(n)) => {
-                if n > 0 {
-                    self.state.unanswered.store(false, Ordering::Relaxed);
-                }
+                // The same task reads: a response finishing must find it
+                // even if hyper did not try to read during the request.
+                self.state.park_reader(cx);
                 self.write_stall.progress();
                 Poll::Ready(Ok(n))
             }
@@ -470,11 +634,29 @@ impl AsyncRead for ClientIo {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<std::io::Result<()>> {
         let before = buf.filled().len();
-        let poll = Pin::new(&mut self.stream).poll_read(cx, buf);
-        if matches!(poll, Poll::Ready(Ok(()))) && buf.filled().len() > before {
-            self.state.unanswered.store(true, Ordering::Relaxed);
+        let this = &mut *self;
+        match Pin::new(&mut this.stream).poll_read(cx, buf) {
+            Poll::Ready(Ok(())) => {
+                if buf.filled().len() > before {
+                    this.waits.bytes_read(&this.state);
+                }
+                Poll::Ready(Ok(()))
+            }
+            Poll::Pending => match this.waits.poll_expired(cx, &this.state) {
+                Poll::Pending => Poll::Pending,
+                // Nothing came: end of input, which hyper takes, between
+                // requests, as the client leaving.
+                Poll::Ready(Expired::KeepAlive) => Poll::Ready(Ok(())),
+                Poll::Ready(Expired::Head) => {
+                    this.state.head_timed_out.store(true, Ordering::Relaxed);
+                    Poll::Ready(Err(std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        "request head timeout",
+                    )))
+                }
+            },
+            other => other,
         }
-        poll
     }
 }
 
