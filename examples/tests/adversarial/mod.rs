@@ -226,8 +226,9 @@ pub fn round_trip(daemon: &Daemon, name: &str, limit: Duration) -> Result<(), St
 pub struct Attacked {
     /// Connections the attack keeps open until measured.
     pub held: Box<dyn Any>,
-    /// Sessions among them, for memory per session.
-    pub sessions: Option<usize>,
+    /// How many connections it holds open (idle or logged in), for
+    /// memory per connection.
+    pub connections: Option<usize>,
     /// What happened, in a few words.
     pub note: String,
 }
@@ -246,7 +247,9 @@ pub struct Measured {
     pub after_kib: u64,
     pub alive: bool,
     pub serves: bool,
-    pub per_session_kib: Option<f64>,
+    /// Memory per connection held open (per session, when each is
+    /// logged in).
+    pub per_connection_kib: Option<f64>,
     pub panicked: bool,
     pub note: String,
 }
@@ -310,8 +313,8 @@ pub fn under_attack(
         after_kib,
         alive,
         serves: served.is_ok(),
-        per_session_kib: attacked
-            .sessions
+        per_connection_kib: attacked
+            .connections
             .filter(|n| *n > 0)
             .map(|n| held_kib.saturating_sub(before_kib) as f64 / n as f64),
         panicked,
@@ -336,8 +339,8 @@ fn report(m: &Measured) {
         m.after_kib,
         m.alive,
         m.serves,
-        m.per_session_kib
-            .map(|k| format!(", {k:.1} KiB per session"))
+        m.per_connection_kib
+            .map(|k| format!(", {k:.1} KiB per connection"))
             .unwrap_or_default(),
         m.note
     );
@@ -354,7 +357,7 @@ fn report(m: &Measured) {
         "alive": m.alive,
         "serves": m.serves,
         "panicked": m.panicked,
-        "per_session_kib": m.per_session_kib,
+        "per_connection_kib": m.per_connection_kib,
         "note": m.note,
     });
     use std::io::Write;
