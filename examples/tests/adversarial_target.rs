@@ -533,7 +533,7 @@ fn garbage(target: &Daemon) -> Attacked {
             }
         };
         connections += 1;
-        for _ in 0..10 {
+        for _ in 0..10.min(PDUS - sent) {
             let pdu = garbage_pdu(&mut noise, sent % 2 == 1);
             if connection.send_bytes(&pdu).is_err() {
                 break;
