@@ -48,6 +48,8 @@ pub struct Daemon {
     dir: PathBuf,
     /// Whether the scratch directory goes with the daemon.
     owns_dir: bool,
+    /// tgtd's control port number.
+    control: u32,
 }
 
 /// A scratch directory for one test.
@@ -75,7 +77,8 @@ impl Daemon {
     /// ha-target serving a 128 MiB file LUN in `dir` on the port `held`
     /// (released just before the start), with persistent reservations
     /// in `state_dir` if given; its stderr goes to `dir/stderr.log`,
-    /// and `dir` stays when it stops (to start it again).
+    /// and `dir` stays when it stops (to start it again). HA_TARGET=PATH
+    /// runs that build instead of this one's.
     pub fn ha_target_in(dir: &Path, held: TcpListener, state_dir: Option<&Path>) -> Self {
         let addr = held.local_addr().unwrap();
         let log = std::fs::OpenOptions::new()
@@ -83,7 +86,9 @@ impl Daemon {
             .append(true)
             .open(dir.join("stderr.log"))
             .unwrap();
-        let mut command = Command::new(env!("CARGO_BIN_EXE_ha-target"));
+        let binary = std::env::var_os("HA_TARGET")
+            .map_or_else(|| env!("CARGO_BIN_EXE_ha-target").into(), PathBuf::from);
+        let mut command = Command::new(binary);
         command
             .args(["--iqn", IQN, "--portal", &addr.to_string(), "--lun"])
             .arg(format!(
@@ -114,6 +119,7 @@ impl Daemon {
             process: Process::Child(child),
             dir: dir.to_owned(),
             owns_dir: false,
+            control: 0,
         }
     }
 
@@ -131,7 +137,26 @@ impl Daemon {
             process: Process::Tgtd(guard),
             dir: PathBuf::new(),
             owns_dir: false,
+            control,
         }
+    }
+
+    /// Sets tgtd's target parameter `name` (as `tgtadm --op update`).
+    pub fn set_tgtd_param(&self, name: &str, value: &str) {
+        let Process::Tgtd(_) = &self.process else {
+            panic!("a tgtd parameter for {}", self.name);
+        };
+        let out = Command::new("tgtadm")
+            .args(["-C", &self.control.to_string(), "--lld", "iscsi"])
+            .args(["--op", "update", "--mode", "target", "--tid", "1"])
+            .args(["--name", name, "--value", value])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "tgtadm: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     pub fn port(&self) -> u16 {

@@ -19,6 +19,8 @@ pub struct Raw {
     /// The CmdSN the next non-immediate command carries.
     pub cmd_sn: u32,
     exp_stat_sn: u32,
+    /// The keys the target answered during login.
+    answered: Vec<(String, String)>,
 }
 
 /// The Login PDU from stage `csg` to `nsg` (with the T bit when they
@@ -47,7 +49,17 @@ impl Raw {
             decoder: Decoder::new(1 << 24),
             cmd_sn: 1,
             exp_stat_sn: 0,
+            answered: Vec::new(),
         })
+    }
+
+    /// What the target answered for `key` during login.
+    pub fn answered(&self, key: &str) -> Option<&str> {
+        self.answered
+            .iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
 
     /// The client's port, naming the connection in `/proc/net/tcp`.
@@ -200,6 +212,9 @@ impl Raw {
             let status = response.bhs.u16_at(36);
             if response.bhs.opcode() != Ok(Opcode::LoginResponse) || status != LOGIN_OK {
                 return Ok(Err(Some(status)));
+            }
+            if let Ok(keys) = text::parse(&response.data) {
+                me.answered.extend(keys);
             }
             let tsih = response.bhs.u16_at(14);
             let transit = response.bhs.0[1] & 0x80 != 0;
