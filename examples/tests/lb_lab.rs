@@ -25,11 +25,17 @@ struct HaLb {
 
 impl HaLb {
     fn start(config: &str) -> Self {
+        Self::start_with(Command::new(env!("CARGO_BIN_EXE_ha-lb")), config)
+    }
+
+    /// Starts ha-lb through `command` (the binary, or a wrapper such as
+    /// `prlimit` with the binary as its first argument).
+    fn start_with(mut command: Command, config: &str) -> Self {
         let dir = std::env::temp_dir().join(format!("ha-lb-lab-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("haproxy.cfg");
         std::fs::write(&path, config).unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_ha-lb"))
+        let mut child = command
             .arg("-f")
             .arg(&path)
             .arg("-db")
@@ -371,4 +377,33 @@ async fn daemon_mode_detaches_writes_its_pid_and_stops_on_sigterm() {
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
     panic!("the daemon did not stop on SIGTERM");
+}
+
+#[test]
+fn without_maxconn_the_limit_comes_from_the_open_file_limit_as_haproxy_computes_it() {
+    if !have_prlimit() {
+        return;
+    }
+    // One listener, no checked server: (400 - 1 - 16 reserved) / 2. The
+    // hard limit is 400 too, so raising the soft limit to it changes
+    // nothing.
+    let mut command = Command::new("prlimit");
+    command.args(["--nofile=400:400", "--", env!("CARGO_BIN_EXE_ha-lb")]);
+    let config = "defaults\n    mode tcp\n    timeout connect 1s\n    timeout client 5s\n    timeout server 5s\n\
+                  listen l\n    bind 127.0.0.1:0\n    server s 127.0.0.1:9\n";
+    let lb = HaLb::start_with(command, config);
+    lb.wait_for("global maxconn 191", Duration::from_secs(20));
+}
+
+/// Whether util-linux's `prlimit` is here (Debian always has util-linux).
+fn have_prlimit() -> bool {
+    let found = Command::new("prlimit").arg("--version").output().is_ok();
+    if !found {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "prlimit is missing under CI"
+        );
+        eprintln!("skipped: prlimit (util-linux) is not installed");
+    }
+    found
 }

@@ -155,6 +155,7 @@ fn run(config: Config, args: &Args) -> Result<(), String> {
     for (frontend, addr) in lb.local_addrs() {
         tracing::info!("frontend '{frontend}' listening on {addr}");
     }
+    tracing::info!("global maxconn {}", lb.maxconn());
     // Created while still root and before `daemon()` moves to `/`, as
     // HAProxy does; written once the final process id is known.
     let mut pidfile = match &args.pidfile {
