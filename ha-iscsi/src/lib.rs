@@ -58,6 +58,7 @@
 //! # Ok::<(), ha_iscsi::Error>(())
 //! ```
 
+pub mod admission;
 pub mod backstore;
 pub mod chap;
 pub mod config;

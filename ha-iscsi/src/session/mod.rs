@@ -78,6 +78,9 @@ pub struct PortalOptions {
     /// the connection, as LIO does at ErrorRecoveryLevel 0 (the only
     /// level this target offers): its data can no longer be recovered.
     pub data_out_timeout: Duration,
+    /// How many connections the portal holds, in all, per initiator
+    /// address, and not logged in yet.
+    pub connections: crate::admission::ConnectionLimits,
 }
 
 impl Default for PortalOptions {
@@ -92,6 +95,7 @@ impl Default for PortalOptions {
             logout_wait: Duration::from_secs(2),
             login_timeout: Duration::from_secs(15),
             data_out_timeout: Duration::from_secs(30),
+            connections: crate::admission::ConnectionLimits::default(),
         }
     }
 }

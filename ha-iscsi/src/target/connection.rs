@@ -8,7 +8,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
-use super::Signals;
+use super::{Admitted, Signals};
 use crate::backstore;
 use crate::error::{Error, Operation};
 use crate::pdu::Decoder;
@@ -22,10 +22,11 @@ pub(super) async fn serve_connection(
     config: SessionConfig,
     tsih: u16,
     signals: &Signals,
+    admitted: &mut Admitted,
 ) -> std::io::Result<()> {
     let seed: [u8; 17] = crate::random().map_err(|e| std::io::Error::other(e.to_string()))?;
     let mut session = Session::new(config, tsih, seed, Instant::now().into_std());
-    let result = drive(&mut stream, &mut session, signals).await;
+    let result = drive(&mut stream, &mut session, signals, admitted).await;
     // Whatever ended the connection, the nexus is gone.
     session.handle_disconnect();
     result
@@ -35,6 +36,7 @@ async fn drive(
     stream: &mut TcpStream,
     session: &mut Session,
     signals: &Signals,
+    admitted: &mut Admitted,
 ) -> std::io::Result<()> {
     let mut decoder = Decoder::new(8192);
     let mut buf = vec![0u8; 256 * 1024];
@@ -59,7 +61,7 @@ async fn drive(
                         Err(e) => session.handle_decode_error(now, e, decoder.last_header()),
                     }
                     perform_io(session).await;
-                    closing = drain(session, &mut decoder, &mut out, signals)?;
+                    closing = drain(session, &mut decoder, &mut out, signals, admitted)?;
                     if closing.is_some() {
                         break;
                     }
@@ -84,7 +86,7 @@ async fn drive(
         }
         // A retried storage operation (the unit's gate let it start).
         perform_io(session).await;
-        closing = closing.or(drain(session, &mut decoder, &mut out, signals)?);
+        closing = closing.or(drain(session, &mut decoder, &mut out, signals, admitted)?);
         if !out.is_empty() {
             stream.write_all(&out).await?;
             out.clear();
@@ -129,6 +131,7 @@ fn drain(
     decoder: &mut Decoder,
     out: &mut BytesMut,
     signals: &Signals,
+    admitted: &mut Admitted,
 ) -> std::io::Result<Option<CloseReason>> {
     while let Some(transmit) = session.poll_transmit() {
         transmit
@@ -145,6 +148,7 @@ fn drain(
             } => {
                 decoder.set_digests(digests);
                 decoder.set_max_data_len(max_data_segment);
+                admitted.handle_logged_in();
             }
             Event::ColdReset(target) => {
                 signals.cold_reset.send_modify(|(t, n)| {
