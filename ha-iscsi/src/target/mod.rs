@@ -74,6 +74,7 @@ pub struct PortalStats(Arc<Counters>);
 struct Counters {
     connections: Mutex<Connections>,
     accept_failures: AtomicU64,
+    buffer_full: AtomicU64,
 }
 
 impl PortalStats {
@@ -81,6 +82,7 @@ impl PortalStats {
         Self(Arc::new(Counters {
             connections: Mutex::new(Connections::new(options.connections)),
             accept_failures: AtomicU64::new(0),
+            buffer_full: AtomicU64::new(0),
         }))
     }
 
@@ -98,6 +100,12 @@ impl PortalStats {
     pub fn accept_failures(&self) -> u64 {
         self.0.accept_failures.load(Ordering::Relaxed)
     }
+
+    /// Commands refused, or connections closed, because a connection held
+    /// the options' `max_buffered` ([`Session::buffer_full`](crate::session::Session::buffer_full)).
+    pub fn buffer_full(&self) -> u64 {
+        self.0.buffer_full.load(Ordering::Relaxed)
+    }
 }
 
 /// A connection the portal's limits took, given back when it ends.
@@ -106,6 +114,8 @@ pub(crate) struct Admitted {
     stats: PortalStats,
     address: IpAddr,
     logged_in: bool,
+    /// The session's `buffer_full` count already added to the portal's.
+    buffer_full: u64,
 }
 
 impl Admitted {
@@ -115,6 +125,16 @@ impl Admitted {
         if !self.logged_in {
             self.logged_in = true;
             self.stats.connections_mut().handle_logged_in(self.address);
+        }
+    }
+
+    /// The session's count of commands refused for its byte bound is now
+    /// `count`.
+    pub(crate) fn report_buffer_full(&mut self, count: u64) {
+        if count > self.buffer_full {
+            let new = count - self.buffer_full;
+            self.stats.0.buffer_full.fetch_add(new, Ordering::Relaxed);
+            self.buffer_full = count;
         }
     }
 }
@@ -314,6 +334,7 @@ pub(crate) async fn serve_incoming(
             stats: stats.clone(),
             address,
             logged_in: false,
+            buffer_full: 0,
         };
         let _ = stream.set_nodelay(true);
         let handle = tsih.fetch_add(1, Ordering::Relaxed).max(1);

@@ -1,6 +1,7 @@
-//! A portal's connection limits on real sockets: a connection over a
-//! bound (per address, not logged in, per portal) is closed at once and
-//! counted, while logged-in sessions go on.
+//! A portal's limits on real sockets: a connection over a bound (per
+//! address, not logged in, per portal) is closed at once and counted,
+//! while logged-in sessions go on; a command past a connection's byte
+//! bound is refused and counted.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -19,12 +20,17 @@ use tokio::net::{TcpSocket, TcpStream};
 mod support;
 
 async fn portal(limits: ConnectionLimits) -> (SocketAddr, PortalStats) {
-    let mut portal = support::bind(support::chapter_config(Auth::None, None)).await;
-    portal.set_options(PortalOptions {
+    portal_with(PortalOptions {
         connections: limits,
         ..PortalOptions::default()
-    });
-    let store = Arc::new(MemoryBackstore::new(512, 64).unwrap());
+    })
+    .await
+}
+
+async fn portal_with(options: PortalOptions) -> (SocketAddr, PortalStats) {
+    let mut portal = support::bind(support::chapter_config(Auth::None, None)).await;
+    portal.set_options(options);
+    let store = Arc::new(MemoryBackstore::new(512, 65_536).unwrap());
     portal
         .map_lun(IQN, 0, LogicalUnit::new(store, "disk1"))
         .unwrap();
@@ -133,5 +139,27 @@ async fn the_portal_holds_at_most_its_bound() {
     until(&stats, |c| c.open == 1).await;
     let _again = connect_from([127, 0, 0, 4], addr).await;
     until(&stats, |c| c.open == 2 && c.refused_portal == 1).await;
+    session.logout().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_read_past_the_byte_bound_is_refused_and_counted() {
+    let (addr, stats) = portal_with(PortalOptions {
+        max_buffered: 24 << 20,
+        ..PortalOptions::default()
+    })
+    .await;
+    let mut session = log_in(addr).await.unwrap();
+    // 4 MiB fits in 24 MiB beside the room kept for a command window of
+    // PDUs (about 17 MiB at the target's 256 KiB data segments); 8 MiB
+    // never can.
+    assert_eq!(session.read(0, 0, 8192).await.unwrap().len(), 4 << 20);
+    let err = session.read(0, 0, 16_384).await.unwrap_err();
+    assert!(
+        matches!(&err, ha_iscsi::Error::Scsi { status: 2, .. }),
+        "{err}"
+    );
+    assert_eq!(stats.buffer_full(), 1);
+    assert_eq!(session.test_unit_ready(0).await.unwrap().0, 0);
     session.logout().await.unwrap();
 }
