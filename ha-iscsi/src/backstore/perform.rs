@@ -122,8 +122,12 @@ static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 /// Replaces `path` with `text` atomically and durably: written to a
 /// temporary file of a name no one else uses (the process id and a
 /// counter, created exclusively) in the same directory, synced, renamed
-/// over `path`, and the directory synced. Any failure leaves `path` as it
-/// was (the temporary file is removed).
+/// over `path`, and the directory synced. A failure up to the rename
+/// leaves `path` as it was (the temporary file is removed). The rename
+/// is the point of no return: once it is done `path` holds `text` for
+/// whoever reads it next, so a failed directory sync after it is logged
+/// but not reported, or the change would be refused while the file
+/// already holds it.
 pub(crate) fn replace_file(path: &Path, text: &str) -> std::io::Result<()> {
     use std::io::Write;
     let dir = match path.parent() {
@@ -146,7 +150,10 @@ pub(crate) fn replace_file(path: &Path, text: &str) -> std::io::Result<()> {
         let _ = std::fs::remove_file(&tmp);
     }
     written?;
-    File::open(dir)?.sync_all()
+    if let Err(e) = File::open(dir).and_then(|d| d.sync_all()) {
+        tracing::error!(dir = %dir.display(), error = %e, "directory not synced: the new reservation file may not survive a power loss");
+    }
+    Ok(())
 }
 
 impl LogicalUnit {
@@ -163,5 +170,34 @@ impl LogicalUnit {
             }
         };
         self.with_reservations(path, saved.as_deref())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_is_replaced_whole_or_not_at_all() {
+        let dir = std::env::temp_dir().join(format!("ha-iscsi-replace-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("d.pr");
+        replace_file(&file, "one\n").unwrap();
+        replace_file(&file, "two\n").unwrap();
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), "two\n");
+        // A directory where the file should be: the rename fails, and
+        // the temporary file is gone.
+        let taken = dir.join("taken.pr");
+        std::fs::create_dir_all(taken.join("inside")).unwrap();
+        assert!(replace_file(&taken, "three\n").is_err());
+        let mut names: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["d.pr", "taken.pr"]);
+        assert!(replace_file(&dir.join("missing").join("d.pr"), "four\n").is_err());
+        let _ = std::fs::remove_dir_all(dir);
     }
 }
