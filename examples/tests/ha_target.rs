@@ -331,6 +331,9 @@ fn an_absurd_ramdisk_is_refused_naming_the_flag() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("memory available"), "{stderr}");
+    assert!(
+        stderr.contains("ramdisk 'disk1'") && stderr.contains("memory available"),
+        "{stderr}"
+    );
     let _ = std::fs::remove_dir_all(dir);
 }

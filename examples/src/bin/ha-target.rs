@@ -166,6 +166,21 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Options, String>
             other => return Err(format!("unknown option '{other}'")),
         }
     }
+    // Each ramdisk fits alone; together they must too.
+    let ramdisks: u64 = luns
+        .iter()
+        .map(|l| match l {
+            LunSpec::Memory { size, .. } => *size,
+            LunSpec::File { .. } => 0,
+        })
+        .fold(0, u64::saturating_add);
+    let available = ha_iscsi::backstore::available_memory();
+    if let Some(available) = available.filter(|a| ramdisks > *a) {
+        return Err(format!(
+            "--ramdisk: {ramdisks} bytes in all is more than the memory available ({} MiB)",
+            available >> 20
+        ));
+    }
     let source = match (file, iqn) {
         (Some(_), Some(_)) => return Err("-c and --iqn exclude each other".into()),
         (Some(file), None) if luns.is_empty() => Source::File(file),
@@ -423,6 +438,14 @@ mod tests {
             err.starts_with("--ramdisk r=16T: ") && err.contains("memory available"),
             "{err}"
         );
+        // Two ramdisks, each fitting alone, too large together.
+        if let Some(available) = ha_iscsi::backstore::available_memory() {
+            let half = format!("{}K", (available >> 11) + 1024);
+            let err = args(&format!("--iqn a --ramdisk a={half} --ramdisk b={half}"))
+                .err()
+                .unwrap();
+            assert!(err.starts_with("--ramdisk: "), "{err}");
+        }
         assert_eq!(parse_size("4096").unwrap(), 4096);
         assert_eq!(parse_size("2GiB").unwrap(), 2 << 30);
         assert!(parse_size("99999999999T").is_err());
