@@ -4,7 +4,9 @@
 //! perform, the next deadline and events come out.
 //!
 //! ```text
-//! session.handle_pdu(now, pdu);                  // decoded from the socket
+//! if session.wants_input() {                     // not while a command waits
+//!     session.handle_pdu(now, pdu);              // decoded from the socket
+//! }
 //! while let Some(t) = session.poll_transmit() { t.encode(&mut out)? }
 //! while let Some(io) = session.poll_io() {       // a read, a write, a flush...
 //!     let done = perform(&session.units()[io.unit].1, io.op).await;
@@ -24,7 +26,11 @@
 //! Message asking the initiator to log out when the portal stops.
 //!
 //! While a command waits for its storage operation, the PDUs that arrive
-//! wait too, so commands run, and are answered, in the order they came.
+//! wait too, so commands run, and are answered, in the order they came;
+//! the driver stops handing them in ([`Session::wants_input`]). What a
+//! connection holds ([`Session::buffered`]) stays under the options'
+//! `max_buffered`: a command that would take it past is answered TASK SET
+//! FULL before any of its data is asked for.
 
 mod command;
 mod luns;

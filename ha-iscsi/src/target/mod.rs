@@ -191,7 +191,7 @@ impl Portal {
     /// Sets keep-alive, limits and stop behaviour (before it serves).
     pub fn set_options(&mut self, options: PortalOptions) {
         self.options = options;
-        self.stats = PortalStats::new(&options);
+        *self.stats.connections_mut() = Connections::new(options.connections);
     }
 
     /// Its counts, readable while it serves.
