@@ -8,7 +8,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
-use super::{Admitted, Signals};
+use super::Signals;
+use super::stats::Admitted;
 use crate::backstore;
 use crate::error::{Error, Operation};
 use crate::pdu::Decoder;
