@@ -215,16 +215,29 @@ fn acknowledged_writes_survive_kill_9_and_a_torn_connection() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
+/// A running `ha-target`, killed when dropped (a failing test leaves no
+/// process behind).
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// `ha-target` with `args`, its stderr read line by line: the lines up
 /// to and including the one saying where it serves, and that address.
-fn start_logged(args: &[&str]) -> (Child, Vec<String>, std::net::SocketAddr) {
+fn start_logged(args: &[&str]) -> (Running, Vec<String>, std::net::SocketAddr) {
     use std::io::BufRead;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ha-target"))
-        .args(args)
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut child = Running(
+        Command::new(env!("CARGO_BIN_EXE_ha-target"))
+            .args(args)
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let stderr = std::io::BufReader::new(child.0.stderr.take().unwrap());
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         for line in stderr.lines().map_while(Result::ok) {
@@ -237,14 +250,9 @@ fn start_logged(args: &[&str]) -> (Child, Vec<String>, std::net::SocketAddr) {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let wait = deadline.saturating_duration_since(Instant::now());
-        let line = match rx.recv_timeout(wait) {
-            Ok(line) => line,
-            Err(e) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("ha-target did not say where it serves ({e}): {lines:?}");
-            }
-        };
+        let line = rx
+            .recv_timeout(wait)
+            .unwrap_or_else(|e| panic!("ha-target did not say where it serves ({e}): {lines:?}"));
         let addr = line
             .contains("serving")
             .then(|| line.split("addr=").nth(1))
@@ -259,7 +267,7 @@ fn start_logged(args: &[&str]) -> (Child, Vec<String>, std::net::SocketAddr) {
 
 #[test]
 fn the_quick_flags_warn_they_serve_without_chap_and_bind_only_where_told() {
-    let (mut child, lines, addr) =
+    let (target, lines, addr) =
         start_logged(&["--iqn", IQN, "--ramdisk", "r=1M", "--portal", "127.0.0.1:0"]);
     let warning = lines
         .iter()
@@ -279,8 +287,7 @@ fn the_quick_flags_warn_they_serve_without_chap_and_bind_only_where_told() {
         std::net::TcpStream::connect_timeout(&elsewhere, Duration::from_secs(5)).is_err(),
         "listens on {elsewhere} too"
     );
-    child.kill().unwrap();
-    child.wait().unwrap();
+    drop(target);
     let help = Command::new(env!("CARGO_BIN_EXE_ha-target"))
         .arg("--help")
         .output()

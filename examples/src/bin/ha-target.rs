@@ -353,9 +353,11 @@ async fn run(config: Config, state_dir: Option<PathBuf>) -> Result<(), String> {
     let mut int = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let mut serving = tokio::task::JoinSet::new();
+    let mut counts = Vec::new();
     for portal in launched.portals {
         let addr = portal.local_addr().map_err(|e| e.to_string())?;
         tracing::info!(%addr, "serving");
+        counts.push((addr, portal.stats()));
         let mut stopped = stopped.clone();
         serving.spawn(portal.serve_until(async move {
             let _ = stopped.wait_for(|s| *s).await;
@@ -368,6 +370,19 @@ async fn run(config: Config, state_dir: Option<PathBuf>) -> Result<(), String> {
     tracing::info!("stopping: asking initiators to log out");
     stop.send_replace(true);
     while serving.join_next().await.is_some() {}
+    // What each portal refused over its limits while it served.
+    for (addr, stats) in &counts {
+        let c = stats.connections();
+        tracing::info!(
+            %addr,
+            refused_portal = c.refused_portal,
+            refused_address = c.refused_address,
+            refused_logging_in = c.refused_logging_in + c.refused_address_logging_in,
+            accept_failures = stats.accept_failures(),
+            buffer_full = stats.buffer_full(),
+            "portal stopped"
+        );
+    }
     for (name, store) in &launched.backstores {
         if let Err(e) = store.flush().await {
             tracing::error!(lun = %name, error = %e, "flush failed");
