@@ -214,3 +214,133 @@ fn acknowledged_writes_survive_kill_9_and_a_torn_connection() {
     target.wait().unwrap();
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// A running `ha-target`, killed when dropped (a failing test leaves no
+/// process behind).
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `ha-target` with `args`, its stderr read line by line: the lines up
+/// to and including the one saying where it serves, and that address.
+fn start_logged(args: &[&str]) -> (Running, Vec<String>, std::net::SocketAddr) {
+    use std::io::BufRead;
+    let mut child = Running(
+        Command::new(env!("CARGO_BIN_EXE_ha-target"))
+            .args(args)
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let stderr = std::io::BufReader::new(child.0.stderr.take().unwrap());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in stderr.lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    let mut lines = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let wait = deadline.saturating_duration_since(Instant::now());
+        let line = rx
+            .recv_timeout(wait)
+            .unwrap_or_else(|e| panic!("ha-target did not say where it serves ({e}): {lines:?}"));
+        let addr = line
+            .contains("serving")
+            .then(|| line.split("addr=").nth(1))
+            .flatten()
+            .map(|a| a.trim().parse().unwrap());
+        lines.push(line);
+        if let Some(addr) = addr {
+            return (child, lines, addr);
+        }
+    }
+}
+
+#[test]
+fn the_quick_flags_warn_they_serve_without_chap_and_bind_only_where_told() {
+    let (target, lines, addr) =
+        start_logged(&["--iqn", IQN, "--ramdisk", "r=1M", "--portal", "127.0.0.1:0"]);
+    let warning = lines
+        .iter()
+        .find(|l| l.contains("WARN"))
+        .unwrap_or_else(|| panic!("no warning: {lines:?}"));
+    assert!(
+        warning.contains("without CHAP and without an initiator ACL")
+            && warning.contains("read-write")
+            && warning.contains(IQN),
+        "{warning}"
+    );
+    assert_eq!(addr.ip().to_string(), "127.0.0.1");
+    std::net::TcpStream::connect(addr).expect("serves where told");
+    // 127.0.0.2 is this host's loopback too, but not where it was told.
+    let elsewhere = std::net::SocketAddr::new([127, 0, 0, 2].into(), addr.port());
+    assert!(
+        std::net::TcpStream::connect_timeout(&elsewhere, Duration::from_secs(5)).is_err(),
+        "listens on {elsewhere} too"
+    );
+    drop(target);
+    let help = Command::new(env!("CARGO_BIN_EXE_ha-target"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&help.stdout);
+    assert!(
+        help.contains("WITHOUT\nCHAP and WITHOUT an initiator ACL"),
+        "{help}"
+    );
+}
+
+#[test]
+fn an_absurd_ramdisk_is_refused_naming_the_flag() {
+    let out = Command::new(env!("CARGO_BIN_EXE_ha-target"))
+        .args([
+            "--iqn",
+            IQN,
+            "--ramdisk",
+            "r=16T",
+            "--portal",
+            "127.0.0.1:0",
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("--ramdisk r=16T: 16T is more than the memory available"),
+        "{stderr}"
+    );
+    // From a configuration file the same size is refused, not aborted.
+    let dir = scratch("ramdisk");
+    let path = dir.join("config.json");
+    let text = include_str!("../lab/saveconfig.json");
+    let mut config: serde_json::Value = serde_json::from_str(text).unwrap();
+    config["storage_objects"][0] = serde_json::json!({
+        "plugin": "rd_mcp", "name": "disk1", "size": 16u64 << 40
+    });
+    let tpg = &mut config["targets"][0]["tpgs"][0];
+    tpg["luns"][0]["storage_object"] = "/backstores/ramdisk/disk1".into();
+    tpg["portals"][0]["ip_address"] = "127.0.0.1".into();
+    tpg["portals"][0]["port"] = 0.into();
+    std::fs::write(&path, config.to_string()).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_ha-target"))
+        .arg("-c")
+        .arg(&path)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("ramdisk 'disk1'") && stderr.contains("memory available"),
+        "{stderr}"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -95,10 +95,10 @@ pub async fn launch(config: &Config, state_dir: Option<&Path>) -> Result<Launche
             Storage::Block { path } => {
                 Arc::new(FileBackstore::open_with(path, None, b.block_size, options)?)
             }
-            Storage::Ramdisk { size } => Arc::new(MemoryBackstore::new(
-                b.block_size,
-                size / u64::from(b.block_size),
-            )?),
+            Storage::Ramdisk { size } => Arc::new(
+                MemoryBackstore::new(b.block_size, size / u64::from(b.block_size))
+                    .map_err(|e| Error::Config(format!("ramdisk '{}': {e}", b.name)))?,
+            ),
         };
         let mut unit = LogicalUnit::new(store.clone(), &b.name).read_only(b.read_only);
         if let Some(dir) = state_dir {

@@ -10,7 +10,8 @@
 //! PDUs, storage completions and the time in; PDUs, storage operations,
 //! deadlines and events out), SCSI emulation ([`scsi`]: SPC-4/SBC-3, unit
 //! attentions, RESERVE(6) and persistent reservations, asking for the
-//! storage operations it needs), and the initiator's login and commands
+//! storage operations it needs), which connections a portal takes
+//! ([`admission`]), and the initiator's login and commands
 //! ([`initiator`]). The tokio drivers own the sockets and files: the
 //! target portal ([`target`]), the initiator's [`InitiatorSession`], the
 //! backstores ([`backstore`]: memory, file, block device, or your own
@@ -58,6 +59,7 @@
 //! # Ok::<(), ha_iscsi::Error>(())
 //! ```
 
+pub mod admission;
 pub mod backstore;
 pub mod chap;
 pub mod config;

@@ -104,10 +104,16 @@ async fn stopping_asks_initiators_to_log_out() {
     .unwrap();
     assert_eq!(session.test_unit_ready(0).await.unwrap().0, 0);
     stop.send(()).unwrap();
-    tokio::time::sleep(Duration::from_millis(50)).await;
-    // The Async Message is read on the way to the next answer.
-    assert_eq!(session.test_unit_ready(0).await.unwrap().0, 0);
-    assert!(session.logout_requested());
+    // The Async Message is read on the way to an answer: the commands
+    // go on (still served) until one brings it.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while !session.logout_requested() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no Async Message asking for a logout"
+        );
+        assert_eq!(session.test_unit_ready(0).await.unwrap().0, 0);
+    }
     session.logout().await.unwrap();
     tokio::time::timeout(Duration::from_secs(1), serving)
         .await

@@ -14,6 +14,13 @@
 //! at SIZE if absent. With `--state-dir`, persistent reservations made
 //! with APTPL survive restarts. SIGTERM and SIGINT stop: initiators are
 //! asked to log out (an Async Message), then every LUN is flushed.
+//!
+//! The quick flags serve read-write with neither CHAP nor an initiator
+//! ACL: anyone who reaches the portal reads and writes the LUNs. `--help`
+//! says so, and at start a warning is logged for every portal group
+//! served that way (from `-c` too), naming where it listens. A
+//! `--ramdisk` larger than the memory available is refused naming the
+//! flag, before anything is allocated.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -31,9 +38,16 @@ const USAGE: &str = "usage: ha-target -c SAVECONFIG.json [--state-dir DIR]
   --lun NAME=PATH[:SIZE]
                      a file LUN (created sparse at SIZE, e.g. 1G, if absent)
   --ramdisk NAME=SIZE
-                     a memory LUN
-  --portal ADDR:PORT where to listen (default 0.0.0.0:3260)
-  --block-size N     logical block size of new LUNs (default 512)";
+                     a memory LUN, at most the memory available
+  --portal ADDR:PORT where to listen, and nowhere else (default 0.0.0.0:3260:
+                     every address of the host)
+  --block-size N     logical block size of new LUNs (default 512)
+
+Security: the quick flags (--iqn, --lun, --ramdisk) serve read-write WITHOUT
+CHAP and WITHOUT an initiator ACL (targetcli's demo mode): anyone who can
+reach the portal can read and write the LUNs. A warning is logged at start.
+Bind --portal to a trusted address, or use -c with a saveconfig.json that
+sets authentication (CHAP) and node ACLs.";
 
 /// A LUN as given on the command line.
 enum LunSpec {
@@ -78,9 +92,17 @@ fn parse_lun(spec: &str, memory: bool) -> Result<LunSpec, String> {
         return Err(format!("'{spec}': empty name"));
     }
     if memory {
+        let size = parse_size(rest)?;
+        let available = ha_iscsi::backstore::available_memory();
+        if let Some(available) = available.filter(|a| size > *a) {
+            return Err(format!(
+                "--ramdisk {spec}: {rest} is more than the memory available ({} MiB)",
+                available >> 20
+            ));
+        }
         return Ok(LunSpec::Memory {
             name: name.into(),
-            size: parse_size(rest)?,
+            size,
         });
     }
     let (path, size) = match rest.rsplit_once(':') {
@@ -143,6 +165,21 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Options, String>
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown option '{other}'")),
         }
+    }
+    // Each ramdisk fits alone; together they must too.
+    let ramdisks: u64 = luns
+        .iter()
+        .map(|l| match l {
+            LunSpec::Memory { size, .. } => *size,
+            LunSpec::File { .. } => 0,
+        })
+        .fold(0, u64::saturating_add);
+    let available = ha_iscsi::backstore::available_memory();
+    if let Some(available) = available.filter(|a| ramdisks > *a) {
+        return Err(format!(
+            "--ramdisk: {ramdisks} bytes in all is more than the memory available ({} MiB)",
+            available >> 20
+        ));
     }
     let source = match (file, iqn) {
         (Some(_), Some(_)) => return Err("-c and --iqn exclude each other".into()),
@@ -212,6 +249,49 @@ fn flags_config(iqn: &str, luns: &[LunSpec], portal: SocketAddr, block_size: u32
     }
 }
 
+/// A warning for every portal group anyone reaching it may use: no CHAP
+/// and no initiator ACL.
+fn open_access(config: &Config) -> Vec<String> {
+    let mut warnings = Vec::new();
+    for target in &config.targets {
+        for group in &target.portal_groups {
+            let (chap, acl) = (group.authentication, !group.generate_node_acls);
+            if chap && acl {
+                continue;
+            }
+            let missing = match (chap, acl) {
+                (false, false) => "without CHAP and without an initiator ACL",
+                (false, true) => "without CHAP",
+                _ => "without an initiator ACL",
+            };
+            let access = if group.demo_mode_write_protect && !acl {
+                "read-only"
+            } else {
+                "read-write"
+            };
+            let portals: Vec<String> = group
+                .portals
+                .iter()
+                .map(|p| {
+                    if p.ip().is_unspecified() {
+                        format!("{p} (every address of the host)")
+                    } else {
+                        p.to_string()
+                    }
+                })
+                .collect();
+            warnings.push(format!(
+                "target {} (portal group {}) is served {access} {missing} on {}: \
+                 anyone who reaches it can use its LUNs",
+                target.iqn,
+                group.tag,
+                portals.join(", ")
+            ));
+        }
+    }
+    warnings
+}
+
 fn main() -> ExitCode {
     let options = match parse_args(std::env::args().skip(1)) {
         Ok(options) => options,
@@ -240,6 +320,9 @@ fn main() -> ExitCode {
         } => flags_config(iqn, luns, *portal, *block_size),
     };
     ha_examples::logging::to_stderr("info");
+    for warning in open_access(&config) {
+        tracing::warn!("{warning}");
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -270,9 +353,11 @@ async fn run(config: Config, state_dir: Option<PathBuf>) -> Result<(), String> {
     let mut int = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let mut serving = tokio::task::JoinSet::new();
+    let mut counts = Vec::new();
     for portal in launched.portals {
         let addr = portal.local_addr().map_err(|e| e.to_string())?;
         tracing::info!(%addr, "serving");
+        counts.push((addr, portal.stats()));
         let mut stopped = stopped.clone();
         serving.spawn(portal.serve_until(async move {
             let _ = stopped.wait_for(|s| *s).await;
@@ -285,6 +370,19 @@ async fn run(config: Config, state_dir: Option<PathBuf>) -> Result<(), String> {
     tracing::info!("stopping: asking initiators to log out");
     stop.send_replace(true);
     while serving.join_next().await.is_some() {}
+    // What each portal refused over its limits while it served.
+    for (addr, stats) in &counts {
+        let c = stats.connections();
+        tracing::info!(
+            %addr,
+            refused_portal = c.refused_portal,
+            refused_address = c.refused_address,
+            refused_logging_in = c.refused_logging_in + c.refused_address_logging_in,
+            accept_failures = stats.accept_failures(),
+            buffer_full = stats.buffer_full(),
+            "portal stopped"
+        );
+    }
     for (name, store) in &launched.backstores {
         if let Err(e) = store.flush().await {
             tracing::error!(lun = %name, error = %e, "flush failed");
@@ -322,6 +420,13 @@ mod tests {
         assert_eq!(group.portals, vec!["127.0.0.1:3261".parse().unwrap()]);
         assert_eq!(group.luns.get(&1).map(String::as_str), Some("r"));
         assert!(group.generate_node_acls && !group.authentication);
+        let warnings = open_access(&config);
+        assert_eq!(warnings.len(), 1);
+        assert!(
+            warnings[0].contains("read-write without CHAP and without an initiator ACL")
+                && warnings[0].contains("127.0.0.1:3261"),
+            "{warnings:?}"
+        );
         assert!(matches!(
             args("-c /etc/target/saveconfig.json").unwrap().source,
             Source::File(_)
@@ -342,6 +447,19 @@ mod tests {
             "--state-dir",
         ] {
             assert!(args(bad).is_err(), "{bad}");
+        }
+        let err = args("--iqn a --ramdisk r=16T").err().unwrap();
+        assert!(
+            err.starts_with("--ramdisk r=16T: ") && err.contains("memory available"),
+            "{err}"
+        );
+        // Two ramdisks, each fitting alone, too large together.
+        if let Some(available) = ha_iscsi::backstore::available_memory() {
+            let half = format!("{}K", (available >> 11) + 1024);
+            let err = args(&format!("--iqn a --ramdisk a={half} --ramdisk b={half}"))
+                .err()
+                .unwrap();
+            assert!(err.starts_with("--ramdisk: "), "{err}");
         }
         assert_eq!(parse_size("4096").unwrap(), 4096);
         assert_eq!(parse_size("2GiB").unwrap(), 2 << 30);

@@ -193,6 +193,24 @@ pub struct MemoryBackstore {
     blocks: RwLock<Vec<u8>>,
 }
 
+/// Bytes of memory the system can still give without swapping (Linux's
+/// `MemAvailable` in `/proc/meminfo`); `None` where that is not known.
+pub fn available_memory() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    memavailable(&text)
+}
+
+/// `MemAvailable` of a `/proc/meminfo` text, in bytes.
+fn memavailable(meminfo: &str) -> Option<u64> {
+    let line = meminfo.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kib = line
+        .trim_start_matches("MemAvailable:")
+        .trim()
+        .strip_suffix("kB")?
+        .trim();
+    kib.parse::<u64>().ok()?.checked_mul(1024)
+}
+
 /// Block sizes a backstore may have (as targetcli allows).
 pub const BLOCK_SIZES: [u32; 4] = [512, 1024, 2048, 4096];
 
@@ -205,16 +223,28 @@ fn valid_block_size(block_size: u32) -> Result<()> {
 }
 
 impl MemoryBackstore {
-    /// `block_count` zeroed blocks of `block_size` bytes.
+    /// `block_count` zeroed blocks of `block_size` bytes. Refused, never
+    /// an allocation failure, when that is more than the memory available
+    /// ([`available_memory`]): such a ramdisk could not be filled without
+    /// the kernel killing the process.
     pub fn new(block_size: u32, block_count: u64) -> Result<Self> {
         valid_block_size(block_size)?;
+        let wanted = block_count.saturating_mul(u64::from(block_size));
+        let refused = |why: String| Error::Io {
+            operation: Operation::Allocate(wanted),
+            source: std::io::Error::new(std::io::ErrorKind::OutOfMemory, why),
+        };
+        if let Some(available) = available_memory().filter(|a| wanted > *a) {
+            return Err(refused(format!(
+                "more than the memory available ({} MiB)",
+                available >> 20
+            )));
+        }
         let len = block_count
             .checked_mul(u64::from(block_size))
             .and_then(|len| usize::try_from(len).ok())
-            .ok_or_else(|| Error::Io {
-                operation: Operation::Allocate(block_count.saturating_mul(u64::from(block_size))),
-                source: std::io::ErrorKind::OutOfMemory.into(),
-            })?;
+            .filter(|len| isize::try_from(*len).is_ok())
+            .ok_or_else(|| refused("more than this machine can address".into()))?;
         Ok(Self {
             block_size,
             blocks: RwLock::new(vec![0; len]),
@@ -335,5 +365,22 @@ pub(crate) mod tests {
             MemoryBackstore::new(1000, 1).err(),
             Some(Error::BlockSize(1000))
         );
+    }
+
+    #[test]
+    fn a_ramdisk_larger_than_memory_is_refused_not_aborted() {
+        // 16 TiB: more than any test machine has; refused with the size.
+        let err = MemoryBackstore::new(512, 1 << 35).unwrap_err();
+        assert!(
+            matches!(&err, Error::Io { operation: Operation::Allocate(n), .. } if *n == 16 << 40),
+            "{err}"
+        );
+        assert!(err.to_string().contains("memory available"), "{err}");
+        assert!(MemoryBackstore::new(4096, u64::MAX).is_err(), "no overflow");
+        assert_eq!(
+            memavailable("MemTotal: 100 kB\nMemAvailable:    2048 kB\n"),
+            Some(2 << 20)
+        );
+        assert_eq!(memavailable("MemTotal: 100 kB\n"), None);
     }
 }

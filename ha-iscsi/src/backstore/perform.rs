@@ -3,9 +3,11 @@
 //! the reservation file read and written.
 
 use std::fs::File;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::error::{Error, Operation, Result};
+use crate::scsi::reservation::ReservationChange;
 use crate::scsi::unit::Hold;
 use crate::scsi::{self, Completion, IoDone, IoOp, LogicalUnit, Request, Sense, Step};
 
@@ -99,34 +101,59 @@ pub async fn perform(unit: &LogicalUnit, op: IoOp) -> Result<IoDone> {
                 .await
                 .map(|()| IoDone::Done)
         }
-        IoOp::SaveReservations { text } => save_reservations(unit, text).await,
+        IoOp::SaveReservations { change } => save_reservations(unit, change).await,
     }
 }
 
-/// Writes the persistent reservations to the unit's reservation file
-/// (through a temporary file renamed over it, synced), off the runtime's
-/// threads: PERSISTENT RESERVE OUT is rare, the sync slow.
-async fn save_reservations(unit: &LogicalUnit, text: String) -> Result<IoDone> {
-    let Some(path) = unit.pr_file.clone() else {
-        return Ok(IoDone::Done);
+/// Makes a reservation change and saves it
+/// ([`LogicalUnit::change_reservations`]), off the runtime's threads:
+/// PERSISTENT RESERVE OUT is rare, the sync slow, and a change waits
+/// there for the one before it.
+async fn save_reservations(unit: &LogicalUnit, change: ReservationChange) -> Result<IoDone> {
+    let unit = unit.clone();
+    tokio::task::spawn_blocking(move || unit.change_reservations(&change, replace_file))
+        .await
+        .map_err(|e| Error::io(Operation::Other)(e.into()))?
+}
+
+/// Tells the temporary files of one process apart.
+static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// Replaces `path` with `text` atomically and durably: written to a
+/// temporary file of a name no one else uses (the process id and a
+/// counter, created exclusively) in the same directory, synced, renamed
+/// over `path`, and the directory synced. A failure up to the rename
+/// leaves `path` as it was (the temporary file is removed). The rename
+/// is the point of no return: once it is done `path` holds `text` for
+/// whoever reads it next, so a failed directory sync after it is logged
+/// but not reported, or the change would be refused while the file
+/// already holds it.
+pub(crate) fn replace_file(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
     };
-    let operation = Operation::SaveReservations(path.to_path_buf());
-    tokio::task::spawn_blocking(move || {
-        use std::io::Write;
-        let tmp = path.with_extension("tmp");
-        let mut f = File::create(&tmp)?;
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
+    let tmp = dir.join(format!(".{name}.{}.{n}.tmp", std::process::id()));
+    let written = (|| {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)?;
         f.write_all(text.as_bytes())?;
         f.sync_all()?;
-        std::fs::rename(&tmp, &*path)?;
-        if let Some(dir) = path.parent() {
-            File::open(dir)?.sync_all()?;
-        }
-        Ok::<(), std::io::Error>(())
-    })
-    .await
-    .map_err(|e| Error::io(operation.clone())(e.into()))?
-    .map_err(Error::io(operation))?;
-    Ok(IoDone::Done)
+        std::fs::rename(&tmp, path)
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written?;
+    if let Err(e) = File::open(dir).and_then(|d| d.sync_all()) {
+        tracing::error!(dir = %dir.display(), error = %e, "directory not synced: the new reservation file may not survive a power loss");
+    }
+    Ok(())
 }
 
 impl LogicalUnit {
@@ -143,5 +170,34 @@ impl LogicalUnit {
             }
         };
         self.with_reservations(path, saved.as_deref())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_is_replaced_whole_or_not_at_all() {
+        let dir = std::env::temp_dir().join(format!("ha-iscsi-replace-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("d.pr");
+        replace_file(&file, "one\n").unwrap();
+        replace_file(&file, "two\n").unwrap();
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), "two\n");
+        // A directory where the file should be: the rename fails, and
+        // the temporary file is gone.
+        let taken = dir.join("taken.pr");
+        std::fs::create_dir_all(taken.join("inside")).unwrap();
+        assert!(replace_file(&taken, "three\n").is_err());
+        let mut names: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["d.pr", "taken.pr"]);
+        assert!(replace_file(&dir.join("missing").join("d.pr"), "four\n").is_err());
+        let _ = std::fs::remove_dir_all(dir);
     }
 }

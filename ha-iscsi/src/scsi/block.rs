@@ -539,10 +539,16 @@ pub(super) fn resume(unit: &LogicalUnit, then: Then, result: crate::Result<IoDon
             tracing::warn!(error = %e, "flush failed");
             Step::check(Sense::WRITE_ERROR)
         }
-        (Then::Saved, Ok(_)) => Step::good(),
+        (Then::Saved, Ok(IoDone::Done)) => Step::good(),
+        (Then::Saved, Ok(IoDone::Refused(refusal))) => Step::Done(super::refused(refusal)),
         (Then::Saved, Err(e)) => {
-            tracing::error!(error = %e, "persistent reservations not saved");
-            Step::check(Sense::WRITE_ERROR)
+            // As LIO answers an APTPL file it could not write
+            // (core_scsi3_update_and_write_aptpl:
+            // TCM_LOGICAL_UNIT_COMMUNICATION_FAILURE, NOT READY 08h/00h in
+            // its sense table), but unlike LIO the change did not take
+            // effect: the initiator's view and the file still agree.
+            tracing::error!(error = %e, "persistent reservations not saved: the change is not made");
+            Step::check(Sense::COMMUNICATION_FAILURE)
         }
         (Then::Written(_) | Then::Unmap { .. }, Err(e)) => write_failed(&e, 0),
         (then, Ok(done)) => {

@@ -74,11 +74,14 @@ pub enum IoOp {
         /// Force Unit Access.
         fua: bool,
     },
-    /// Keep the persistent reservations (their text form) in the unit's
-    /// reservation file, durably.
+    /// A PERSISTENT RESERVE OUT on a unit with a reservation file: made
+    /// and saved durably by
+    /// [`LogicalUnit::change_reservations`](super::LogicalUnit::change_reservations),
+    /// answered with [`IoDone::Done`] or [`IoDone::Refused`]. It takes
+    /// effect only once saved.
     SaveReservations {
-        /// What the file holds.
-        text: String,
+        /// The command's change.
+        change: super::reservation::ReservationChange,
     },
 }
 
@@ -116,6 +119,9 @@ pub enum IoDone {
     /// COMPARE AND WRITE: `None` when it wrote, otherwise the offset of
     /// the first differing byte.
     Compared(Option<usize>),
+    /// A reservation change the reservation rules refused: nothing
+    /// changed, nothing saved.
+    Refused(super::reservation::Refusal),
 }
 
 /// Where a command stands: answered, or waiting for one storage

@@ -378,30 +378,42 @@ fn persistent_out(unit: &LogicalUnit, req: &Request<'_>) -> Step {
     if req.data.len() != declared {
         return Step::check(Sense::PARAMETER_LENGTH);
     }
-    let can_persist = unit.persists();
-    let (result, text) = {
-        let mut state = unit.lock();
-        if state.reserve6.is_some() {
-            return Step::Done(Completion::conflict());
-        }
-        let known: Vec<Nexus> = state.known.iter().cloned().collect();
-        let result = state
-            .pr
-            .handle_out(req.nexus, cdb[1], cdb[2], &req.data, can_persist, &known);
-        if let Ok(attentions) = &result {
+    if unit.persists() {
+        // Made by the driver under the unit's reservation lock, in force
+        // only once saved (an empty file when APTPL is off: nothing
+        // persists).
+        let change = reservation::ReservationChange {
+            nexus: req.nexus.clone(),
+            service: cdb[1],
+            scope_type: cdb[2],
+            params: req.data.clone(),
+        };
+        return Step::io(IoOp::SaveReservations { change }, io::Then::Saved);
+    }
+    let mut state = unit.lock();
+    if state.reserve6.is_some() {
+        return Step::Done(Completion::conflict());
+    }
+    let known: Vec<Nexus> = state.known.iter().cloned().collect();
+    match state
+        .pr
+        .handle_out(req.nexus, cdb[1], cdb[2], &req.data, false, &known)
+    {
+        Ok(attentions) => {
             for (nexus, sense) in attentions {
-                state.attention(nexus, *sense);
+                state.attention(&nexus, sense);
             }
+            Step::good()
         }
-        (result, state.pr.to_text())
-    };
-    match result {
-        // Kept in the reservation file (an empty one when APTPL is off:
-        // nothing persists).
-        Ok(_) if can_persist => Step::io(IoOp::SaveReservations { text }, io::Then::Saved),
-        Ok(_) => Step::good(),
-        Err(reservation::Refusal::Conflict) => Step::Done(Completion::conflict()),
-        Err(reservation::Refusal::Check(s)) => Step::check(s),
+        Err(refusal) => Step::Done(refused(refusal)),
+    }
+}
+
+/// The answer to a PERSISTENT RESERVE OUT the reservation rules refused.
+pub(crate) fn refused(refusal: reservation::Refusal) -> Completion {
+    match refusal {
+        reservation::Refusal::Conflict => Completion::conflict(),
+        reservation::Refusal::Check(s) => Completion::check(s),
     }
 }
 
@@ -444,7 +456,7 @@ mod tests {
 
     fn nexus(name: &str) -> Nexus {
         Nexus {
-            initiator: name.into(),
+            initiator: format!("iqn.2025-09.com.example:{name}"),
             isid: [0x40, 0, 0, 0, 0, 1],
             target_port: 1,
         }
@@ -462,7 +474,7 @@ mod tests {
     }
 
     async fn run(u: &LogicalUnit, cdb: &[u8]) -> Completion {
-        send(Some(u), "iqn.a", cdb, &[]).await
+        send(Some(u), "a", cdb, &[]).await
     }
 
     fn cdb16(opcode: u8, lba: u64, blocks: u32) -> [u8; 16] {
@@ -502,13 +514,13 @@ mod tests {
         let c = run(&u, &[0x12, 1, 0x83, 0, 255, 0]).await;
         assert_eq!(&c.data[8..24], &u.naa);
         assert_eq!(u.naa, unit().naa, "stable across restarts");
-        let c = send(None, "iqn.a", &[0xa0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0], &[]).await;
+        let c = send(None, "a", &[0xa0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0], &[]).await;
         assert_eq!(&c.data[..4], &[0, 0, 0, 16]);
         assert_eq!(
             lun_number(u64::from_be_bytes(c.data[16..24].try_into().unwrap())),
             1
         );
-        let c = send(None, "iqn.a", &[0x00, 0, 0, 0, 0, 0], &[]).await;
+        let c = send(None, "a", &[0x00, 0, 0, 0, 0, 0], &[]).await;
         assert_eq!(c.sense, Some(Sense::NO_SUCH_LUN));
     }
 
@@ -528,12 +540,12 @@ mod tests {
         // Fewer whole blocks than the CDB asks for: those are written.
         let write2 = [0x2a, 0, 0, 0, 0, 20, 0, 0, 2, 0];
         assert_eq!(data_out_length(&write2, 512), 1024);
-        let c = send(Some(&u), "iqn.a", &write2, &[9u8; 512]).await;
+        let c = send(Some(&u), "a", &write2, &[9u8; 512]).await;
         assert_eq!(c.status, GOOD);
         let mut back = [0u8; 1024];
         u.storage.read(20, &mut back).await.unwrap();
         assert!(back[..512].iter().all(|b| *b == 9) && back[512..].iter().all(|b| *b == 0));
-        let c = send(Some(&u), "iqn.a", &write2, &[9u8; 200]).await;
+        let c = send(Some(&u), "a", &write2, &[9u8; 200]).await;
         assert_eq!(
             c.sense,
             Some(Sense::INVALID_INFORMATION_UNIT),
@@ -552,11 +564,11 @@ mod tests {
         let mut data = vec![1u8; 512];
         data[100] = 2;
         data.extend_from_slice(&[3u8; 512]);
-        let c = send(Some(&u), "iqn.a", &cdb, &data).await;
+        let c = send(Some(&u), "a", &cdb, &data).await;
         assert_eq!(c.sense, Some(Sense::miscompare(100)));
         assert_eq!(c.sense.unwrap().fixed()[3..7], 100u32.to_be_bytes());
         data[100] = 1;
-        let c = send(Some(&u), "iqn.a", &cdb, &data).await;
+        let c = send(Some(&u), "a", &cdb, &data).await;
         assert_eq!(c.status, GOOD);
         let mut back = [0u8; 512];
         u.storage.read(5, &mut back).await.unwrap();
@@ -566,7 +578,7 @@ mod tests {
     #[tokio::test]
     async fn write_same_unmap_and_lba_status() {
         let u = unit();
-        let c = send(Some(&u), "iqn.a", &cdb16(0x93, 0, 64), &[0xaa; 512]).await;
+        let c = send(Some(&u), "a", &cdb16(0x93, 0, 64), &[0xaa; 512]).await;
         assert_eq!(c.status, GOOD);
         let mut back = vec![0u8; 64 * 512];
         u.storage.read(0, &mut back).await.unwrap();
@@ -576,13 +588,7 @@ mod tests {
         list.extend_from_slice(&8u64.to_be_bytes());
         list.extend_from_slice(&8u32.to_be_bytes());
         list.extend_from_slice(&[0; 4]);
-        let c = send(
-            Some(&u),
-            "iqn.a",
-            &[0x42, 0, 0, 0, 0, 0, 0, 0, 24, 0],
-            &list,
-        )
-        .await;
+        let c = send(Some(&u), "a", &[0x42, 0, 0, 0, 0, 0, 0, 0, 24, 0], &list).await;
         assert_eq!(c.status, GOOD);
         let mut status = [0u8; 16];
         status[0] = 0x9e;
@@ -605,7 +611,7 @@ mod tests {
     async fn mode_select_changes_the_cache_and_tells_the_others() {
         let u = unit();
         run(&u, &[0x00, 0, 0, 0, 0, 0]).await;
-        send(Some(&u), "iqn.b", &[0x00, 0, 0, 0, 0, 0], &[]).await;
+        send(Some(&u), "b", &[0x00, 0, 0, 0, 0, 0], &[]).await;
         let c = run(&u, &[0x1a, 0, 0x08, 0, 255, 0]).await;
         assert_eq!(c.status, GOOD);
         assert_eq!(c.data[3], 8, "a block descriptor");
@@ -618,14 +624,14 @@ mod tests {
         select.extend_from_slice(&new_page);
         let c = send(
             Some(&u),
-            "iqn.a",
+            "a",
             &[0x15, 0x10, 0, 0, select.len() as u8, 0],
             &select,
         )
         .await;
         assert_eq!(c.status, GOOD);
         assert!(!u.lock().wce);
-        let c = send(Some(&u), "iqn.b", &[0x00, 0, 0, 0, 0, 0], &[]).await;
+        let c = send(Some(&u), "b", &[0x00, 0, 0, 0, 0, 0], &[]).await;
         assert_eq!(c.sense, Some(Sense::MODE_CHANGED));
         assert_eq!(
             run(&u, &[0x00, 0, 0, 0, 0, 0]).await.status,
@@ -635,13 +641,7 @@ mod tests {
         // A non-changeable bit: refused.
         let mut bad = select.clone();
         bad[4 + 3] ^= 0x01;
-        let c = send(
-            Some(&u),
-            "iqn.a",
-            &[0x15, 0x10, 0, 0, bad.len() as u8, 0],
-            &bad,
-        )
-        .await;
+        let c = send(Some(&u), "a", &[0x15, 0x10, 0, 0, bad.len() as u8, 0], &bad).await;
         assert_eq!(c.sense, Some(Sense::INVALID_PARAMETER));
         let c = run(&u, &[0x1a, 0, 0xc8, 0, 255, 0]).await;
         assert_eq!(c.sense, Some(Sense::SAVING_NOT_SUPPORTED));
@@ -654,27 +654,27 @@ mod tests {
         assert_eq!(run(&u, &[0x16, 0, 0, 0, 0, 0]).await.status, GOOD);
         let read = [0x28, 0, 0, 0, 0, 0, 0, 0, 1, 0];
         assert_eq!(
-            send(Some(&u), "iqn.b", &read, &[]).await.status,
+            send(Some(&u), "b", &read, &[]).await.status,
             RESERVATION_CONFLICT
         );
         assert_eq!(
-            send(Some(&u), "iqn.b", &[0x12, 0, 0, 0, 36, 0], &[])
+            send(Some(&u), "b", &[0x12, 0, 0, 0, 36, 0], &[])
                 .await
                 .status,
             GOOD
         );
         assert_eq!(run(&u, &[0x17, 0, 0, 0, 0, 0]).await.status, GOOD);
-        assert_eq!(send(Some(&u), "iqn.b", &read, &[]).await.status, GOOD);
+        assert_eq!(send(Some(&u), "b", &read, &[]).await.status, GOOD);
         // Persistent: register, reserve Exclusive Access; the other conflicts.
         let mut p = vec![0u8; 24];
         p[8..16].copy_from_slice(&0xabu64.to_be_bytes());
         let prout = |action: u8, kind: u8| [0x5f, action, kind, 0, 0, 0, 0, 0, 24, 0];
-        assert_eq!(send(Some(&u), "iqn.a", &prout(0, 0), &p).await.status, GOOD);
+        assert_eq!(send(Some(&u), "a", &prout(0, 0), &p).await.status, GOOD);
         let mut r = vec![0u8; 24];
         r[0..8].copy_from_slice(&0xabu64.to_be_bytes());
-        assert_eq!(send(Some(&u), "iqn.a", &prout(1, 3), &r).await.status, GOOD);
+        assert_eq!(send(Some(&u), "a", &prout(1, 3), &r).await.status, GOOD);
         assert_eq!(
-            send(Some(&u), "iqn.b", &read, &[]).await.status,
+            send(Some(&u), "b", &read, &[]).await.status,
             RESERVATION_CONFLICT
         );
         assert_eq!(run(&u, &read).await.status, GOOD);
@@ -688,11 +688,11 @@ mod tests {
         u.handle_reset(Sense::LUN_RESET);
         assert_eq!(run(&u, &read).await.sense, Some(Sense::LUN_RESET));
         assert_eq!(
-            send(Some(&u), "iqn.b", &read, &[]).await.sense,
+            send(Some(&u), "b", &read, &[]).await.sense,
             Some(Sense::LUN_RESET)
         );
         assert_eq!(
-            send(Some(&u), "iqn.b", &read, &[]).await.status,
+            send(Some(&u), "b", &read, &[]).await.status,
             RESERVATION_CONFLICT
         );
     }
@@ -710,7 +710,7 @@ mod tests {
         let mut p = vec![0u8; 24];
         p[8..16].copy_from_slice(&7u64.to_be_bytes());
         p[20] = 0x01; // APTPL
-        let c = send(Some(&u), "iqn.a", &[0x5f, 6, 0, 0, 0, 0, 0, 0, 24, 0], &p).await;
+        let c = send(Some(&u), "a", &[0x5f, 6, 0, 0, 0, 0, 0, 0, 24, 0], &p).await;
         assert_eq!(c.status, GOOD);
         drop(u);
         let again = LogicalUnit::new(store, "disk1")
@@ -751,8 +751,8 @@ mod tests {
             let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
             let u = unit();
             runtime.block_on(async {
-                let _ = send(Some(&u), "iqn.a", &cdb, &data).await;
-                let _ = send(None, "iqn.a", &cdb, &data).await;
+                let _ = send(Some(&u), "a", &cdb, &data).await;
+                let _ = send(None, "a", &cdb, &data).await;
             });
             let _ = data_out_length(&cdb, 512);
         }

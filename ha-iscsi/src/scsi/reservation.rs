@@ -128,6 +128,22 @@ pub enum Refusal {
 /// Unit attentions a PERSISTENT RESERVE OUT raises: for these nexuses.
 pub type Attentions = Vec<(Nexus, Sense)>;
 
+/// A PERSISTENT RESERVE OUT for a unit with a reservation file, to be
+/// made by [`LogicalUnit::change_reservations`](super::LogicalUnit::change_reservations)
+/// when the driver performs [`IoOp::SaveReservations`](super::IoOp::SaveReservations):
+/// it takes effect only once saved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReservationChange {
+    /// Who sent it.
+    pub nexus: Nexus,
+    /// The CDB's service action (byte 1).
+    pub service: u8,
+    /// The CDB's scope and type (byte 2).
+    pub scope_type: u8,
+    /// The parameter list.
+    pub params: bytes::Bytes,
+}
+
 fn be_u64(b: &[u8]) -> u64 {
     let mut a = [0u8; 8];
     a.copy_from_slice(&b[..8]);
@@ -514,11 +530,23 @@ impl Reservations {
     }
 
     /// The text kept in the reservation file: empty of registrations
-    /// unless APTPL was asked for.
-    pub fn to_text(&self) -> String {
-        let mut text = String::from("# ha-iscsi persistent reservations\n");
+    /// unless APTPL was asked for. One record a line, its words separated
+    /// by one space; an initiator name is written only if it is an iSCSI
+    /// name ([`crate::name::is_valid`]: no space, no line break, nothing
+    /// that could end a word or a line), so nothing an initiator sends
+    /// becomes syntax in the file. `Err`: the name that cannot be written.
+    pub fn to_text(&self) -> Result<String, &str> {
+        let mut text = String::from(HEADER);
+        text.push('\n');
         if !self.aptpl {
-            return text;
+            return Ok(text);
+        }
+        fn port(nexus: &Nexus) -> Result<String, &str> {
+            if crate::name::is_valid(&nexus.initiator) {
+                Ok(nexus.port_name())
+            } else {
+                Err(nexus.initiator.as_str())
+            }
         }
         text.push_str(&format!("generation {}\naptpl\n", self.generation));
         for r in &self.registrations {
@@ -527,7 +555,7 @@ impl Reservations {
                 r.key,
                 r.nexus.target_port,
                 u8::from(r.all_target_ports),
-                r.nexus.port_name()
+                port(&r.nexus)?
             ));
         }
         if let Some(h) = &self.holder {
@@ -535,53 +563,107 @@ impl Reservations {
                 "reserve {} {} {}\n",
                 h.kind as u8,
                 h.nexus.target_port,
-                h.nexus.port_name()
+                port(&h.nexus)?
             ));
         }
-        text
+        Ok(text)
     }
 
-    /// Reads [`Reservations::to_text`] back; an error names the line.
+    /// Reads [`Reservations::to_text`] back, strictly: every line is a
+    /// comment, empty, or a record in exactly the form written (words
+    /// separated by one space, keys of 16 hex digits, valid iSCSI names),
+    /// `generation` and `aptpl` at most once, records only with `aptpl`,
+    /// a nexus registered once, one reservation, held by a registrant. An
+    /// error names the line (from 1).
     pub fn parse(text: &str) -> Result<Self, (usize, String)> {
         let mut pr = Self::default();
-        for (i, line) in text.lines().enumerate() {
+        let (mut generation_seen, mut records) = (false, false);
+        for (i, line) in text.split('\n').enumerate() {
             let line_no = i + 1;
-            let bad = |what: &str| (line_no, format!("{what}: '{line}'"));
-            let words: Vec<&str> = line.split_whitespace().collect();
+            let shown: String = line.chars().take(120).collect();
+            let bad = |what: &str| (line_no, format!("{what}: '{}'", shown.escape_debug()));
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let words: Vec<&str> = line.split(' ').collect();
             match words.as_slice() {
-                [] => {}
-                [first, ..] if first.starts_with('#') => {}
-                ["generation", n] => {
-                    pr.generation = n.parse().map_err(|_| bad("bad generation"))?
+                ["generation", n] if !generation_seen => {
+                    generation_seen = true;
+                    pr.generation = parse_decimal(n).ok_or_else(|| bad("bad generation"))?;
                 }
-                ["aptpl"] => pr.aptpl = true,
+                ["aptpl"] if !pr.aptpl => pr.aptpl = true,
                 ["register", key, port, all, name] => {
-                    let key = u64::from_str_radix(key, 16).map_err(|_| bad("bad key"))?;
-                    let target_port = port.parse().map_err(|_| bad("bad target port"))?;
+                    records = true;
+                    let key = parse_key(key).ok_or_else(|| bad("bad key"))?;
+                    let target_port = parse_decimal(port).ok_or_else(|| bad("bad target port"))?;
+                    let all_target_ports = match *all {
+                        "0" => false,
+                        "1" => true,
+                        _ => return Err(bad("bad all-target-ports flag (0 or 1)")),
+                    };
                     let nexus = parse_port_name(name, target_port)
                         .ok_or_else(|| bad("bad initiator port"))?;
+                    if pr.registrations.iter().any(|r| r.nexus == nexus) {
+                        return Err(bad("initiator port registered twice"));
+                    }
                     pr.registrations.push(Registration {
                         nexus,
                         key,
-                        all_target_ports: *all == "1",
+                        all_target_ports,
                     });
                 }
-                ["reserve", kind, port, name] => {
-                    let kind = kind
-                        .parse()
-                        .ok()
+                ["reserve", kind, port, name] if pr.holder.is_none() => {
+                    records = true;
+                    let kind = parse_decimal(kind)
                         .and_then(ReservationType::from_code)
                         .ok_or_else(|| bad("bad reservation type"))?;
-                    let target_port = port.parse().map_err(|_| bad("bad target port"))?;
+                    let target_port = parse_decimal(port).ok_or_else(|| bad("bad target port"))?;
                     let nexus = parse_port_name(name, target_port)
                         .ok_or_else(|| bad("bad initiator port"))?;
                     pr.holder = Some(Holder { nexus, kind });
                 }
-                _ => return Err(bad("unknown line")),
+                _ => return Err(bad("unknown or repeated line")),
             }
+            if records && !pr.aptpl {
+                return Err(bad("a record before 'aptpl'"));
+            }
+        }
+        // A reservation outlives its holder's registration only for the
+        // all-registrants types (every registrant holds those).
+        let orphan = pr.holder.as_ref().is_some_and(|h| {
+            let registered = pr.registrations.iter().any(|r| r.nexus == h.nexus);
+            pr.registrations.is_empty() || (!h.kind.all_registrants() && !registered)
+        });
+        if orphan {
+            let line = text
+                .split('\n')
+                .position(|l| l.starts_with("reserve "))
+                .map_or(1, |i| i + 1);
+            return Err((
+                line,
+                "the reservation's holder is not registered".to_owned(),
+            ));
         }
         Ok(pr)
     }
+}
+
+/// The first line of a reservation file.
+const HEADER: &str = "# ha-iscsi persistent reservations";
+
+/// A decimal number as [`Reservations::to_text`] writes it: digits only,
+/// no sign, no leading zero.
+fn parse_decimal<T: std::str::FromStr>(s: &str) -> Option<T> {
+    let canonical =
+        !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) && (s == "0" || !s.starts_with('0'));
+    canonical.then(|| s.parse().ok()).flatten()
+}
+
+/// A reservation key: exactly 16 hex digits.
+fn parse_key(s: &str) -> Option<u64> {
+    (s.len() == 16 && s.bytes().all(|b| b.is_ascii_hexdigit()))
+        .then(|| u64::from_str_radix(s, 16).ok())
+        .flatten()
 }
 
 fn parse_type(scope_type: u8) -> Result<ReservationType, Refusal> {
@@ -595,7 +677,10 @@ fn parse_type(scope_type: u8) -> Result<ReservationType, Refusal> {
 /// `NAME,i,0xISID` back into a nexus through `target_port`.
 fn parse_port_name(name: &str, target_port: u16) -> Option<Nexus> {
     let (initiator, isid_hex) = name.rsplit_once(",i,0x")?;
-    if isid_hex.len() != 12 || initiator.is_empty() {
+    // The name may come from an initiator's TransportID (REGISTER AND
+    // MOVE) and goes into the reservation file: only an iSCSI name.
+    let hex = isid_hex.len() == 12 && isid_hex.bytes().all(|b| b.is_ascii_hexdigit());
+    if !hex || !crate::name::is_valid(initiator) {
         return None;
     }
     let mut isid = [0u8; 6];
@@ -639,7 +724,7 @@ mod tests {
 
     fn nexus(name: &str, isid: u8) -> Nexus {
         Nexus {
-            initiator: name.into(),
+            initiator: format!("iqn.2025-09.com.example:{name}"),
             isid: [0x40, 0, 0, 0, 0, isid],
             target_port: 1,
         }
@@ -654,7 +739,7 @@ mod tests {
 
     #[test]
     fn fence_scsi_register_reserve_preempt() {
-        let (a, b) = (nexus("iqn.node1", 1), nexus("iqn.node2", 2));
+        let (a, b) = (nexus("node1", 1), nexus("node2", 2));
         let mut pr = Reservations::default();
         // Each node registers its key (register-and-ignore), node1 reserves
         // type 5 (Write Exclusive, Registrants Only).
@@ -665,7 +750,7 @@ mod tests {
         pr.handle_out(&a, 1, 5, &params(0xa, 0, 0), false, &[])
             .unwrap();
         assert!(!pr.conflicts(&b, Access::Write), "registrants write");
-        let stranger = nexus("iqn.other", 3);
+        let stranger = nexus("other", 3);
         assert!(pr.conflicts(&stranger, Access::Write));
         assert!(!pr.conflicts(&stranger, Access::Read));
         // node1 fences node2: its key is preempted, its writes conflict.
@@ -689,7 +774,7 @@ mod tests {
 
     #[test]
     fn register_rules() {
-        let a = nexus("iqn.a", 1);
+        let a = nexus("a", 1);
         let mut pr = Reservations::default();
         // REGISTER with a key while unregistered: conflict.
         assert_eq!(
@@ -732,7 +817,7 @@ mod tests {
 
     #[test]
     fn all_registrants_and_exclusive_access() {
-        let (a, b, c) = (nexus("iqn.a", 1), nexus("iqn.b", 2), nexus("iqn.c", 3));
+        let (a, b, c) = (nexus("a", 1), nexus("b", 2), nexus("c", 3));
         let mut pr = Reservations::default();
         pr.handle_out(&a, 6, 0, &params(0, 1, 0), false, &[])
             .unwrap();
@@ -762,7 +847,7 @@ mod tests {
 
     #[test]
     fn register_and_move_hands_over() {
-        let (a, b) = (nexus("iqn.a", 1), nexus("iqn.b", 2));
+        let (a, b) = (nexus("a", 1), nexus("b", 2));
         let mut pr = Reservations::default();
         pr.handle_out(&a, 6, 0, &params(0, 1, 0), false, &[])
             .unwrap();
@@ -781,7 +866,7 @@ mod tests {
 
     #[test]
     fn the_file_round_trips_only_with_aptpl() {
-        let (a, b) = (nexus("iqn.a", 1), nexus("iqn.b", 2));
+        let (a, b) = (nexus("a", 1), nexus("b", 2));
         let mut pr = Reservations::default();
         pr.handle_out(&a, 6, 0, &params(0, 1, 1), true, &[])
             .unwrap();
@@ -789,28 +874,154 @@ mod tests {
             .unwrap();
         pr.handle_out(&a, 1, 5, &params(1, 0, 0), true, &[])
             .unwrap();
-        let back = Reservations::parse(&pr.to_text()).unwrap();
+        let back = Reservations::parse(&pr.to_text().unwrap()).unwrap();
         assert_eq!(back, pr);
         pr.handle_out(&b, 0, 0, &params(2, 3, 0), true, &[])
             .unwrap();
         assert_eq!(
-            Reservations::parse(&pr.to_text()).unwrap(),
+            Reservations::parse(&pr.to_text().unwrap()).unwrap(),
             Reservations::default()
         );
         assert_eq!(Reservations::parse("register zz 1 0 x").unwrap_err().0, 1);
         assert_eq!(Reservations::parse("\n\nbogus").unwrap_err().0, 3);
     }
 
+    /// A REGISTER AND MOVE whose TransportID names `name` (format 01b).
+    fn move_to(name: &str, key: u64, sa_key: u64) -> Vec<u8> {
+        let mut id = vec![0x40 | 0x05, 0];
+        let mut text = name.as_bytes().to_vec();
+        text.push(0);
+        text.resize(text.len().next_multiple_of(4), 0);
+        id.extend_from_slice(&(text.len() as u16).to_be_bytes());
+        id.extend_from_slice(&text);
+        let mut p = params(key, sa_key, 0);
+        p[17] = 0x01; // APTPL
+        p[18..20].copy_from_slice(&1u16.to_be_bytes());
+        p[20..24].copy_from_slice(&(id.len() as u32).to_be_bytes());
+        p.extend_from_slice(&id);
+        p
+    }
+
+    #[test]
+    fn a_transport_id_cannot_forge_lines_of_the_file() {
+        let a = nexus("a", 1);
+        let mut pr = Reservations::default();
+        pr.handle_out(&a, 6, 0, &params(0, 1, 1), true, &[])
+            .unwrap();
+        pr.handle_out(&a, 1, 1, &params(1, 0, 0), true, &[])
+            .unwrap();
+        let before = pr.clone();
+        for forged in [
+            "iqn.2025-09.com.example:b\nregister 00000000000000ff 1 0 iqn.2025-09.com.evil:x,i,0x400000000009",
+            "iqn.2025-09.com.example:b register,i,0x400000000009",
+            "iqn.2025-09.com.example:b\r",
+        ] {
+            let port = format!("{forged},i,0x400000000002");
+            assert_eq!(
+                pr.handle_out(&a, 7, 1, &move_to(&port, 1, 2), true, &[]),
+                Err(Refusal::Check(Sense::INVALID_PARAMETER)),
+                "{forged:?}"
+            );
+            assert_eq!(pr, before);
+        }
+        // A proper name moves, and the file reads back the same.
+        let port = "iqn.2025-09.com.example:b,i,0x400000000002";
+        pr.handle_out(&a, 7, 1, &move_to(port, 1, 2), true, &[])
+            .unwrap();
+        assert_eq!(Reservations::parse(&pr.to_text().unwrap()).unwrap(), pr);
+    }
+
+    #[test]
+    fn a_name_that_is_no_iscsi_name_is_never_written() {
+        for name in [
+            "iqn.2025-09.com.example:a\nreserve 1 1 iqn.2025-09.com.example:a,i,0x400000000001",
+            "iqn.2025-09.com.example:a b",
+        ] {
+            let mut evil = nexus("a", 1);
+            evil.initiator = name.to_owned();
+            let mut pr = Reservations::default();
+            pr.handle_out(&evil, 6, 0, &params(0, 1, 1), true, &[])
+                .unwrap();
+            assert_eq!(pr.to_text(), Err(name), "{name:?}");
+        }
+    }
+
+    #[test]
+    fn the_file_is_read_strictly_naming_the_line() {
+        let port = "iqn.2025-09.com.example:a,i,0x400000000001";
+        let good = format!(
+            "# ha-iscsi persistent reservations\ngeneration 3\naptpl\nregister 0000000000000001 1 0 {port}\nreserve 1 1 {port}\n"
+        );
+        assert_eq!(Reservations::parse(&good).unwrap().generation, 3);
+        let head = "generation 1\naptpl\n";
+        let reg = format!("register 0000000000000001 1 0 {port}");
+        for (text, line) in [
+            ("aptpl\naptpl".to_owned(), 2),
+            ("generation 1\ngeneration 2".to_owned(), 2),
+            ("generation +1".to_owned(), 1),
+            ("generation 01".to_owned(), 1),
+            ("generation -1".to_owned(), 1),
+            (reg.clone(), 1),
+            (format!("{head}register 1 1 0 {port}"), 3),
+            (format!("{head}register +000000000000001 1 0 {port}"), 3),
+            (format!("{head}register 0000000000000001 1 2 {port}"), 3),
+            (format!("{head}register  0000000000000001 1 0 {port}"), 3),
+            (format!("{head}register\t0000000000000001 1 0 {port}"), 3),
+            (format!("{head}{reg} "), 3),
+            (format!("{head}{reg}\n{reg}"), 4),
+            (
+                format!(
+                    "{head}register 0000000000000001 1 0 iqn.2025-09.com.example:a,i,0x+00000000001"
+                ),
+                3,
+            ),
+            (
+                format!("{head}register 0000000000000001 1 0 node1,i,0x400000000001"),
+                3,
+            ),
+            (
+                format!("{head}{reg}\nreserve 1 1 {port}\nreserve 1 1 {port}"),
+                5,
+            ),
+            (format!("{head}{reg}\nreserve 1 2 {port}"), 4),
+            (format!("{head}reserve 7 1 {port}"), 3),
+            (format!("{head}{reg}\nbogus"), 4),
+        ] {
+            let err = Reservations::parse(&text).unwrap_err();
+            assert_eq!(err.0, line, "{text:?}: {err:?}");
+        }
+    }
+
     proptest::proptest! {
+        #[test]
+        fn the_file_holds_what_is_in_force(
+            ops in proptest::collection::vec((0u8..8, 0u8..9, 0u64..4, 0u64..4, proptest::prelude::any::<bool>(), 0u8..3), 0..40),
+        ) {
+            let who = [nexus("a", 1), nexus("b", 2), nexus("c", 3)];
+            let mut pr = Reservations::default();
+            for (service, kind, key, sa_key, aptpl, from) in ops {
+                let flags = u8::from(aptpl);
+                let _ = pr.handle_out(&who[from as usize], service, kind, &params(key, sa_key, flags), true, &who);
+                let text = pr.to_text().unwrap();
+                let back = Reservations::parse(&text).unwrap();
+                if pr.aptpl {
+                    proptest::prop_assert_eq!(&back, &pr);
+                } else {
+                    proptest::prop_assert_eq!(back, Reservations::default());
+                }
+            }
+        }
+
         #[test]
         fn arbitrary_parameters_never_panic(
             service in 0u8..=255, scope_type in 0u8..=255,
             p in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..80),
             text in ".{0,200}",
         ) {
-            let a = nexus("iqn.a", 1);
+            let a = nexus("a", 1);
             let mut pr = Reservations::default();
             let _ = pr.handle_out(&a, service, scope_type, &p, true, std::slice::from_ref(&a));
+            let _ = pr.to_text();
             let _ = pr.handle_in(service, true);
             let _ = Reservations::parse(&text);
         }

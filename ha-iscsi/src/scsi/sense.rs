@@ -66,6 +66,10 @@ impl Sense {
     pub const REMOVAL_PREVENTED: Sense = Sense::new(ILLEGAL_REQUEST, 0x53, 0x02);
     /// NOT READY, INITIALIZING COMMAND REQUIRED (stopped by START STOP UNIT).
     pub const STOPPED: Sense = Sense::new(NOT_READY, 0x04, 0x02);
+    /// NOT READY, LOGICAL UNIT COMMUNICATION FAILURE: the unit could not
+    /// save its persistent reservations (LIO's answer to an APTPL file it
+    /// could not write).
+    pub const COMMUNICATION_FAILURE: Sense = Sense::new(NOT_READY, 0x08, 0x00);
     /// HARDWARE ERROR, INTERNAL TARGET FAILURE.
     pub const INTERNAL_TARGET_FAILURE: Sense = Sense::new(0x04, 0x44, 0x00);
     /// MEDIUM ERROR, WRITE ERROR.

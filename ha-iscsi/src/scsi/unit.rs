@@ -8,15 +8,15 @@
 //! start).
 
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::backstore::BlockTarget;
 use crate::error::{Error, Result};
 
-use super::IoOp;
-use super::reservation::Reservations;
+use super::reservation::{Attentions, Refusal, ReservationChange, Reservations};
 use super::sense::Sense;
+use super::{IoDone, IoOp};
 
 /// An I_T nexus: one initiator port (the initiator's name and the
 /// session's ISID) talking through one target port. Reservations and unit
@@ -150,6 +150,29 @@ impl IoGate {
     }
 }
 
+/// A reservation change computed on a copy of the unit's reservations:
+/// the new reservations and the unit attentions they raise, or why the
+/// command is refused.
+fn stage(
+    state: &UnitState,
+    change: &ReservationChange,
+) -> std::result::Result<(Reservations, Attentions), Refusal> {
+    if state.reserve6.is_some() {
+        return Err(Refusal::Conflict);
+    }
+    let known: Vec<Nexus> = state.known.iter().cloned().collect();
+    let mut pr = state.pr.clone();
+    let attentions = pr.handle_out(
+        &change.nexus,
+        change.service,
+        change.scope_type,
+        &change.params,
+        true,
+        &known,
+    )?;
+    Ok((pr, attentions))
+}
+
 impl UnitState {
     /// Queues `sense` for every known nexus except `except`.
     pub fn attention_all(&mut self, sense: Sense, except: Option<&Nexus>) {
@@ -188,7 +211,19 @@ pub struct LogicalUnit {
     pub read_only: bool,
     pub(crate) state: Arc<Mutex<UnitState>>,
     /// Where persistent reservations are kept across restarts (APTPL).
-    pub(crate) pr_file: Option<Arc<PathBuf>>,
+    pub(crate) pr_file: Option<Arc<ReservationFile>>,
+}
+
+/// A unit's reservation file and the lock its changes take.
+#[derive(Debug)]
+pub(crate) struct ReservationFile {
+    path: PathBuf,
+    /// Held by every change of the persistent reservations from its
+    /// computation through its save to its taking effect, so changes, and
+    /// their saves, happen one at a time in the order they take effect.
+    /// Never held with the unit's state lock for longer than a copy: the
+    /// unit's other commands do not wait for a save.
+    writer: Mutex<()>,
 }
 
 impl std::fmt::Debug for LogicalUnit {
@@ -260,8 +295,70 @@ impl LogicalUnit {
                 })?;
             self.lock().pr = pr;
         }
-        self.pr_file = Some(Arc::new(path));
+        self.pr_file = Some(Arc::new(ReservationFile {
+            path,
+            writer: Mutex::new(()),
+        }));
         Ok(self)
+    }
+
+    /// The file persistent reservations are kept in, if any.
+    pub fn reservation_file(&self) -> Option<&Path> {
+        self.pr_file.as_deref().map(|f| f.path.as_path())
+    }
+
+    /// The persistent reservations in force.
+    pub fn reservations(&self) -> Reservations {
+        self.lock().pr.clone()
+    }
+
+    /// Makes a PERSISTENT RESERVE OUT on a unit with a reservation file
+    /// (what [`IoOp::SaveReservations`] asks the driver for): holding the
+    /// unit's reservation lock, the change is computed on a copy of the
+    /// reservations, its text handed to `save` (with the file's path),
+    /// and only once `save` succeeded does it take effect, with its unit
+    /// attentions. Changes wait for each other on that lock, so no two
+    /// saves race and the file holds the state in force; a failed save
+    /// leaves the previous state in force, in memory as on disk (`save`
+    /// must replace the file atomically or not at all). Blocks while
+    /// another change is saved: call it off an async runtime's threads.
+    ///
+    /// [`IoDone::Done`]: made and saved; [`IoDone::Refused`]: refused by
+    /// the reservation rules, nothing changed or saved; an error: not
+    /// saved (an initiator name that cannot be written counts as one).
+    pub fn change_reservations(
+        &self,
+        change: &ReservationChange,
+        save: impl FnOnce(&Path, &str) -> std::io::Result<()>,
+    ) -> Result<IoDone> {
+        let Some(file) = self.pr_file.as_deref() else {
+            return Err(Error::Config(
+                "a reservation change for a unit without a reservation file".into(),
+            ));
+        };
+        let _writer = file.writer.lock().unwrap_or_else(|e| e.into_inner());
+        let staged = {
+            let state = self.lock();
+            stage(&state, change)
+        };
+        let (pr, attentions) = match staged {
+            Ok(staged) => staged,
+            Err(refusal) => return Ok(IoDone::Refused(refusal)),
+        };
+        let failed = |e| Error::io(crate::error::Operation::SaveReservations(file.path.clone()))(e);
+        let text = pr.to_text().map_err(|name| {
+            failed(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("initiator name {name:?} is not an iSCSI name"),
+            ))
+        })?;
+        save(&file.path, &text).map_err(failed)?;
+        let mut state = self.lock();
+        state.pr = pr;
+        for (nexus, sense) in &attentions {
+            state.attention(nexus, *sense);
+        }
+        Ok(IoDone::Done)
     }
 
     pub(crate) fn lock(&self) -> MutexGuard<'_, UnitState> {
@@ -296,5 +393,61 @@ impl LogicalUnit {
         state.prevent.remove(nexus);
         state.attentions.remove(nexus);
         state.known.remove(nexus);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::backstore::MemoryBackstore;
+
+    fn register(key: u64, sa_key: u64) -> ReservationChange {
+        let mut params = key.to_be_bytes().to_vec();
+        params.extend_from_slice(&sa_key.to_be_bytes());
+        params.extend_from_slice(&[0, 0, 0, 0, 0x01, 0, 0, 0]);
+        ReservationChange {
+            nexus: Nexus {
+                initiator: "iqn.2025-09.com.example:node1".into(),
+                isid: [0x40, 0, 0, 0, 0, 1],
+                target_port: 1,
+            },
+            service: 0,
+            scope_type: 0,
+            params: params.into(),
+        }
+    }
+
+    #[test]
+    fn a_change_takes_effect_only_once_saved() {
+        let store = Arc::new(MemoryBackstore::new(512, 8).unwrap());
+        let unit = LogicalUnit::new(store, "d")
+            .with_reservations("/nowhere/d.pr", None)
+            .unwrap();
+        let mut disk = String::new();
+        let done = unit.change_reservations(&register(0, 7), |path, text| {
+            assert_eq!(path, Path::new("/nowhere/d.pr"));
+            disk = text.to_owned();
+            Ok(())
+        });
+        assert_eq!(done.unwrap(), IoDone::Done);
+        let in_force = unit.reservations();
+        assert_eq!(Reservations::parse(&disk).unwrap(), in_force);
+        // The save fails: neither memory nor the file changes.
+        let failed = unit.change_reservations(&register(7, 9), |_, _| {
+            Err(std::io::Error::other("no space left"))
+        });
+        assert!(failed.unwrap_err().to_string().contains("no space left"));
+        assert_eq!(unit.reservations(), in_force);
+        // A change the rules refuse is not saved at all.
+        let refused = unit.change_reservations(&register(5, 9), |_, _| {
+            panic!("a refused change is saved");
+        });
+        assert_eq!(
+            refused.unwrap(),
+            IoDone::Refused(super::super::reservation::Refusal::Conflict)
+        );
+        assert_eq!(unit.reservations(), in_force);
     }
 }

@@ -43,8 +43,13 @@ impl Session {
             expected,
             reads: b.0[1] & 0x40 != 0,
             unit: self.unit_index(b.lun()),
+            held: 0,
         };
         if !writes || expected == 0 {
+            // A read holds its Data-In until it is sent.
+            if command.reads && expected > 0 && !self.admit(&command) {
+                return;
+            }
             return self.execute(command, Bytes::new());
         }
         // A command that cannot run is answered at once, without asking
@@ -56,6 +61,9 @@ impl Session {
         });
         if let Some(completion) = refused {
             return self.respond(command.itt, &completion, 0, 0);
+        }
+        if !self.admit(&command) {
+            return;
         }
         if pdu.data.len() >= expected {
             // Everything came as immediate data.
@@ -73,12 +81,7 @@ impl Session {
                     "writes waiting for data at the limit: answering TASK SET FULL"
                 );
             }
-            let full = Completion {
-                status: scsi::TASK_SET_FULL,
-                data: Vec::new(),
-                sense: None,
-            };
-            return self.respond(command.itt, &full, 0, 0);
+            return self.respond(command.itt, &task_set_full(), 0, 0);
         }
         let transfer = Transfer::new(expected, &pdu.data, initial_r2t, first_burst);
         let heard = self.now;
@@ -91,6 +94,25 @@ impl Session {
             },
         );
         self.request_data(command.itt);
+    }
+
+    /// Whether the bytes `command` will hold (its Expected Data Transfer
+    /// Length: its data, or its Data-In) fit under the options'
+    /// `max_buffered`; if not it is answered: TASK SET FULL, or CHECK
+    /// CONDITION (INVALID FIELD IN CDB) for one that never could fit.
+    fn admit(&mut self, command: &Command) -> bool {
+        match self.room_for(command.expected) {
+            Ok(()) => true,
+            Err(never) => {
+                let refused = if never {
+                    Completion::check(Sense::INVALID_FIELD)
+                } else {
+                    task_set_full()
+                };
+                self.respond(command.itt, &refused, 0, 0);
+                false
+            }
+        }
     }
 
     /// Sends R2Ts for write `itt` while it needs data and fewer than
@@ -163,7 +185,12 @@ impl Session {
     }
 
     /// Runs a command whose data is all in.
-    fn execute(&mut self, command: Command, data: Bytes) {
+    fn execute(&mut self, mut command: Command, data: Bytes) {
+        command.held = if command.reads {
+            command.expected
+        } else {
+            data.len()
+        };
         let Some(phase) = &self.phase else { return };
         let unit = command.unit.map(|i| &phase.visible[i].1);
         let block_size = unit.map_or(512, |u| u.storage.block_size());
@@ -314,6 +341,15 @@ impl Session {
             response.data = Bytes::from(d);
         }
         self.send(response);
+    }
+}
+
+/// TASK SET FULL: the initiator retries later (SAM-5 5.3.1).
+fn task_set_full() -> Completion {
+    Completion {
+        status: scsi::TASK_SET_FULL,
+        data: Vec::new(),
+        sense: None,
     }
 }
 

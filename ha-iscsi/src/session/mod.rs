@@ -4,7 +4,9 @@
 //! perform, the next deadline and events come out.
 //!
 //! ```text
-//! session.handle_pdu(now, pdu);                  // decoded from the socket
+//! if session.wants_input() {                     // not while a command waits
+//!     session.handle_pdu(now, pdu);              // decoded from the socket
+//! }
 //! while let Some(t) = session.poll_transmit() { t.encode(&mut out)? }
 //! while let Some(io) = session.poll_io() {       // a read, a write, a flush...
 //!     let done = perform(&session.units()[io.unit].1, io.op).await;
@@ -24,7 +26,11 @@
 //! Message asking the initiator to log out when the portal stops.
 //!
 //! While a command waits for its storage operation, the PDUs that arrive
-//! wait too, so commands run, and are answered, in the order they came.
+//! wait too, so commands run, and are answered, in the order they came;
+//! the driver stops handing them in ([`Session::wants_input`]). What a
+//! connection holds ([`Session::buffered`]) stays under the options'
+//! `max_buffered`: a command that would take it past is answered TASK SET
+//! FULL before any of its data is asked for.
 
 mod command;
 mod luns;
@@ -51,7 +57,7 @@ use crate::scsi::unit::Hold;
 use crate::scsi::{self, Completion, IoDone, IoOp, LogicalUnit, Nexus, Pending, Sense, Step};
 use crate::text;
 use transfer::Transfer;
-use window::CommandWindow;
+use window::{COMMAND_WINDOW, CommandWindow};
 
 /// The Target Transfer Tag (and Initiator Task Tag) meaning "none".
 pub(crate) const NO_TAG: u32 = 0xffff_ffff;
@@ -78,6 +84,19 @@ pub struct PortalOptions {
     /// the connection, as LIO does at ErrorRecoveryLevel 0 (the only
     /// level this target offers): its data can no longer be recovered.
     pub data_out_timeout: Duration,
+    /// How many connections the portal holds, in all, per initiator
+    /// address, and not logged in yet.
+    pub connections: crate::admission::ConnectionLimits,
+    /// Bytes one connection holds at most ([`Session::buffered`]): the
+    /// data of its writes (collected, or with the storage), the Data-In
+    /// of its reads, the PDUs waiting for their turn and the responses
+    /// waiting to be sent. A command that would take it past (less the
+    /// room kept for PDUs that cannot be refused: a command window's
+    /// worth and pings) is answered TASK SET FULL; one that could never
+    /// fit, CHECK CONDITION. The default, 64 MiB, holds a command window
+    /// of 1 MiB writes and reads, or one of the largest a command may
+    /// move (32 MiB), with room to spare.
+    pub max_buffered: usize,
 }
 
 impl Default for PortalOptions {
@@ -92,6 +111,8 @@ impl Default for PortalOptions {
             logout_wait: Duration::from_secs(2),
             login_timeout: Duration::from_secs(15),
             data_out_timeout: Duration::from_secs(30),
+            connections: crate::admission::ConnectionLimits::default(),
+            max_buffered: 64 << 20,
         }
     }
 }
@@ -158,6 +179,10 @@ pub enum CloseReason {
     /// A write got none of its data within the options'
     /// `data_out_timeout`.
     DataOutTimeout,
+    /// PDUs kept coming while a command waited for storage
+    /// ([`Session::wants_input`] said to stop), past a command window's
+    /// worth.
+    BufferFull,
     /// What the initiator sent cannot be read on.
     Malformed(Error),
 }
@@ -196,6 +221,9 @@ struct Command {
     reads: bool,
     /// Its unit, an index into `visible` (`None`: no such LUN).
     unit: Option<usize>,
+    /// Bytes it holds while it runs: a write's data, a read's Data-In to
+    /// come (its Expected Data Transfer Length).
+    held: usize,
 }
 
 /// A write collecting its data.
@@ -275,6 +303,9 @@ pub struct Session {
     login_deadline: Instant,
     /// Whether TASK SET FULL was logged (once per connection).
     task_set_full_logged: bool,
+    /// Commands refused, or the connection closed, for the options'
+    /// `max_buffered`.
+    buffer_full: u64,
     closed: bool,
     transmit: VecDeque<Transmit>,
     io: VecDeque<IoRequest>,
@@ -308,6 +339,7 @@ impl Session {
             logout_deadline: None,
             login_deadline,
             task_set_full_logged: false,
+            buffer_full: 0,
             closed: false,
             transmit: VecDeque::new(),
             io: VecDeque::new(),
@@ -349,19 +381,102 @@ impl Session {
         self.events.pop_front()
     }
 
-    /// Bytes the session holds from the initiator: continued login text
-    /// and the data of writes still collecting it. Bounded: at most
-    /// [`TargetLimits::max_login_text`](crate::negotiation::TargetLimits::max_login_text)
-    /// while logging in, and at most [`COMMAND_WINDOW`](crate::login::COMMAND_WINDOW) writes, each
-    /// holding only the bytes it was sent (never more than its transfer,
-    /// which the SCSI layer caps).
+    /// Bytes the connection holds: continued login text, the data of
+    /// writes (as it arrives, and with the storage), the Data-In of the
+    /// read running, the data of PDUs waiting (the CmdSN window, those that
+    /// came while a command waited for storage), and the responses waiting
+    /// to be sent (their data segments; headers are 48 bytes each).
+    /// Bounded by the options' `max_buffered` after every input, as long
+    /// as the driver takes what the session sends after each and stops
+    /// reading while [`Session::wants_input`] says so.
     pub fn buffered(&self) -> usize {
-        self.login.buffered()
+        self.waiting()
             + self
                 .tasks
                 .values()
                 .map(|t| t.transfer.buffered())
                 .sum::<usize>()
+    }
+
+    /// Bytes of data in everything but the writes collecting theirs.
+    fn waiting(&self) -> usize {
+        self.login.buffered()
+            + self.pending_text.len()
+            + self.phase.as_ref().map_or(0, |p| p.window.buffered())
+            + self.backlog.iter().map(|p| p.data.len()).sum::<usize>()
+            + self
+                .transmit
+                .iter()
+                .map(|t| t.pdu.data.len())
+                .sum::<usize>()
+            + self.executing.as_ref().map_or(0, |e| e.command.held)
+    }
+
+    /// [`Session::buffered`] with each write collecting data counted at
+    /// the most it will hold.
+    fn committed(&self) -> usize {
+        self.waiting()
+            + self
+                .tasks
+                .values()
+                .map(|t| t.transfer.expected())
+                .sum::<usize>()
+    }
+
+    /// Room kept under the options' `max_buffered` for PDUs the session
+    /// cannot refuse: a command window of PDUs waiting for their turn and
+    /// as many arrived while a command waited for storage (each at most
+    /// the target's MaxRecvDataSegmentLength), a ping's echo, a Reject,
+    /// and the sense data of a window of answers.
+    fn headroom(&self) -> usize {
+        let max_recv = self
+            .phase
+            .as_ref()
+            .map_or(0, |p| p.outcome.params.target_max_recv as usize);
+        (2 * COMMAND_WINDOW as usize + 2) * max_recv + COMMAND_WINDOW as usize * 64 + 4096
+    }
+
+    /// Whether a command needing `need` more bytes fits under the
+    /// options' `max_buffered`: `Err(true)` if it never could.
+    pub(crate) fn room_for(&mut self, need: usize) -> std::result::Result<(), bool> {
+        let cap = self
+            .portal
+            .options
+            .max_buffered
+            .saturating_sub(self.headroom());
+        if self.committed().saturating_add(need) <= cap {
+            return Ok(());
+        }
+        self.note_buffer_full(need);
+        Err(need > cap)
+    }
+
+    /// Counts (and logs, once per connection) the options' `max_buffered`
+    /// reached.
+    fn note_buffer_full(&mut self, need: usize) {
+        self.buffer_full += 1;
+        if self.buffer_full == 1 {
+            tracing::warn!(
+                buffered = self.buffered(),
+                need,
+                max = self.portal.options.max_buffered,
+                "bytes held by the connection at the limit: command refused"
+            );
+        }
+    }
+
+    /// Commands refused, or the connection closed, because it held the
+    /// options' `max_buffered`.
+    pub fn buffer_full(&self) -> u64 {
+        self.buffer_full
+    }
+
+    /// Whether the driver should hand the session more PDUs: not while a
+    /// command waits for storage (the PDUs would only wait too; TCP holds
+    /// them back instead). A driver that does anyway may give a command
+    /// window's worth before the connection is closed.
+    pub fn wants_input(&self) -> bool {
+        !self.closed && self.executing.is_none()
     }
 
     /// When [`Session::handle_timeout`] is due: the login's deadline
@@ -533,7 +648,24 @@ impl Session {
         if self.phase.is_none() {
             return self.handle_login(pdu);
         }
+        let max_recv = self
+            .phase
+            .as_ref()
+            .map_or(0, |p| p.outcome.params.target_max_recv as usize);
+        if pdu.data.len() > max_recv {
+            // The decoder refuses these; a driver without one may not.
+            let error = Error::DataSegmentTooLong {
+                len: u32::try_from(pdu.data.len()).unwrap_or(u32::MAX),
+                max: max_recv as u32,
+            };
+            return self.close(CloseReason::Malformed(error));
+        }
         if self.executing.is_some() {
+            if self.backlog.len() >= COMMAND_WINDOW as usize {
+                self.note_buffer_full(pdu.data.len());
+                tracing::warn!("PDUs kept coming while a command waited: closing the connection");
+                return self.close(CloseReason::BufferFull);
+            }
             self.backlog.push_back(pdu);
             return;
         }

@@ -37,16 +37,27 @@ fn session(params: Params, exp_cmd_sn: u32) -> Session {
 
 /// A logged-in session seeing `unit` as LUN 0.
 fn session_on(unit: LogicalUnit, params: Params, exp_cmd_sn: u32) -> Session {
+    let options = PortalOptions {
+        nop_interval: Some(Duration::from_secs(5)),
+        ..PortalOptions::default()
+    };
+    session_with(unit, params, exp_cmd_sn, options)
+}
+
+/// [`session_on`] with the portal's `options`.
+fn session_with(
+    unit: LogicalUnit,
+    params: Params,
+    exp_cmd_sn: u32,
+    options: PortalOptions,
+) -> Session {
     let mut luns = LunMap::default();
     luns.map_lun(0, 0, unit);
     let config = SessionConfig {
         config: Arc::new(LoginConfig::single("iqn.2025-09.com.example:t", Auth::None)),
         luns: Arc::new(luns),
         advertised: Arc::new(vec!["127.0.0.1:3260".into()]),
-        options: PortalOptions {
-            nop_interval: Some(Duration::from_secs(5)),
-            ..PortalOptions::default()
-        },
+        options,
     };
     let mut s = Session::new(config, 1, [7; 17], Instant::now());
     s.enter_full_feature(Outcome {
@@ -694,7 +705,9 @@ fn a_logged_in_connection_has_no_login_deadline() {
 fn writes_announcing_data_they_never_send_hold_nothing_and_are_capped() {
     let mut s = session(Params::default(), 0);
     let now = Instant::now();
-    let blocks = 4096u16;
+    // 1 MiB each: a window of them fits the options' max_buffered (the
+    // byte bound has its own test).
+    let blocks = 2048u16;
     let mut full = 0;
     for itt in 0..COMMAND_WINDOW + 8 {
         s.handle_pdu(now, immediate_write(itt, blocks));
@@ -832,4 +845,242 @@ fn a_compare_and_write_has_the_unit_alone() {
     let _ = second;
     c.handle_timeout(c.poll_timeout().unwrap());
     assert!(c.poll_io().is_some(), "the unit is free again");
+}
+
+/// A session whose connection may hold `extra` bytes beyond the room it
+/// keeps for what it cannot refuse; that cap.
+fn capped(extra: usize) -> (Session, usize) {
+    let store = MemoryBackstore::new(BLOCK as u32, 4096).unwrap();
+    let unit = LogicalUnit::new(Arc::new(store), "disk1");
+    let probe = session_on(unit.clone(), Params::default(), 0);
+    let cap = probe.headroom() + extra;
+    let options = PortalOptions {
+        max_buffered: cap,
+        ..PortalOptions::default()
+    };
+    (session_with(unit, Params::default(), 0, options), cap)
+}
+
+/// A READ (10) or WRITE (10) of `blocks` at LBA 0, immediate, with
+/// `data`.
+fn transfer(itt: u32, write: bool, blocks: u16, data: &[u8]) -> Pdu {
+    let mut b = Bhs::new(Opcode::ScsiCommand);
+    b.set_final(true);
+    b.set_immediate(true);
+    b.set_itt(itt);
+    b.0[1] |= if write { 0x20 } else { 0x40 };
+    b.set_u32_at(20, u32::from(blocks) * BLOCK as u32);
+    b.0[32] = if write { 0x2a } else { 0x28 };
+    b.0[39..41].copy_from_slice(&blocks.to_be_bytes());
+    let mut pdu = Pdu::new(b);
+    pdu.data = Bytes::copy_from_slice(data);
+    pdu
+}
+
+/// The status of the SCSI Response to `itt` among what `s` sent.
+fn status_of(s: &mut Session, itt: u32) -> Option<(u8, Option<u8>)> {
+    let mut status = None;
+    while let Some(t) = s.poll_transmit() {
+        if t.pdu.bhs.opcode() == Ok(Opcode::ScsiResponse) && t.pdu.bhs.itt() == itt {
+            let sense_key = t.pdu.data.get(4).map(|k| k & 0x0f);
+            status = Some((t.pdu.bhs.0[3], sense_key));
+        }
+    }
+    status
+}
+
+#[test]
+fn commands_past_the_byte_bound_are_refused_and_counted() {
+    let (mut s, _) = capped(1 << 20);
+    let now = Instant::now();
+    // 768 KiB of write announced: kept, though nothing came yet.
+    s.handle_pdu(now, transfer(1, true, 1536, &[]));
+    assert_eq!(status_of(&mut s, 1), None);
+    // 512 KiB more does not fit beside it: TASK SET FULL.
+    s.handle_pdu(now, transfer(2, true, 1024, &[]));
+    assert_eq!(status_of(&mut s, 2), Some((scsi::TASK_SET_FULL, None)));
+    // Nor does a read of 512 KiB, whose Data-In would wait to be sent.
+    s.handle_pdu(now, transfer(3, false, 1024, &[]));
+    assert_eq!(status_of(&mut s, 3), Some((scsi::TASK_SET_FULL, None)));
+    // A read larger than the bound could never fit: CHECK CONDITION.
+    s.handle_pdu(now, transfer(4, false, 4096, &[]));
+    assert_eq!(
+        status_of(&mut s, 4),
+        Some((scsi::CHECK_CONDITION, Some(0x05)))
+    );
+    assert_eq!(s.buffer_full(), 3);
+    // 128 KiB fits.
+    s.handle_pdu(now, transfer(5, false, 256, &[]));
+    let io = s.poll_io().expect("the read runs");
+    assert!(!s.wants_input(), "not while it waits for storage");
+    s.handle_io_done(now, io.tag, Ok(IoDone::Read(vec![0; 256 * BLOCK])));
+    assert!(s.wants_input());
+    assert_eq!(s.buffer_full(), 3);
+}
+
+#[test]
+fn pdus_pressed_on_a_waiting_command_close_the_connection() {
+    let (mut s, cap) = capped(1 << 20);
+    let now = Instant::now();
+    s.handle_pdu(now, transfer(1, false, 8, &[]));
+    assert!(s.poll_io().is_some());
+    // The storage operation is out; a driver ignoring wants_input()
+    // presses on with pings.
+    for itt in 0..=COMMAND_WINDOW {
+        let mut b = Bhs::new(Opcode::NopOut);
+        b.set_immediate(true);
+        b.set_final(true);
+        b.set_itt(OTHER_ITT + itt);
+        let mut ping = Pdu::new(b);
+        ping.data = Bytes::from(vec![0; 8192]);
+        s.handle_pdu(now, ping);
+        assert!(s.buffered() <= cap);
+    }
+    assert_eq!(s.poll_event(), Some(Event::Close(CloseReason::BufferFull)));
+    assert_eq!(s.buffer_full(), 1);
+}
+
+/// What an initiator bent on making the target hold bytes sends.
+#[derive(Debug, Clone)]
+enum Press {
+    /// A WRITE or READ (10) of `blocks`, with `data` blocks of immediate
+    /// data, immediate or at a CmdSN `sn` ahead.
+    Command {
+        write: bool,
+        blocks: u16,
+        data: u8,
+        sn: Option<u8>,
+    },
+    /// Data-Out for the `pick`-th open R2T: `len` bytes from `offset`.
+    DataOut {
+        pick: usize,
+        offset: u32,
+        len: u16,
+        last: bool,
+    },
+    /// A ping with `len` bytes to echo.
+    Ping { len: u16 },
+    /// Any PDU at all.
+    Raw { header: Vec<u8>, data: Vec<u8> },
+    /// Storage answers wait, or flow again.
+    HoldIo(bool),
+    /// Time passes.
+    Wait(u8),
+}
+
+fn press() -> impl Strategy<Value = Press> {
+    prop_oneof![
+        4 => (any::<bool>(), 0u16..1200, 0u8..20, prop::option::of(0u8..40))
+            .prop_map(|(write, blocks, data, sn)| Press::Command { write, blocks, data, sn }),
+        4 => (any::<usize>(), 0u32..700_000, 0u16..8300, any::<bool>())
+            .prop_map(|(pick, offset, len, last)| Press::DataOut { pick, offset, len, last }),
+        1 => (0u16..9000).prop_map(|len| Press::Ping { len }),
+        1 => (prop::collection::vec(any::<u8>(), 48), prop::collection::vec(any::<u8>(), 0..600))
+            .prop_map(|(header, data)| Press::Raw { header, data }),
+        1 => any::<bool>().prop_map(Press::HoldIo),
+        1 => (0u8..40).prop_map(Press::Wait),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// Whatever the initiator sends, the connection holds at most the
+    /// options' max_buffered, counting responses not yet taken by the
+    /// driver (a driver taking them after every input, and reading only
+    /// while the session wants input, unless `heed` is off).
+    #[test]
+    fn the_bytes_held_never_pass_the_bound(
+        extra in 0usize..(1 << 20),
+        heed in prop::bool::weighted(0.9),
+        presses in prop::collection::vec(press(), 1..80),
+    ) {
+        let (mut s, cap) = capped(extra);
+        let mut now = Instant::now();
+        let mut hold = false;
+        let mut held: Vec<IoRequest> = Vec::new();
+        let mut r2ts: Vec<(u32, u32, u32)> = Vec::new();
+        let mut itt = 1u32;
+        let mut cmd_sn = 0u32;
+        for press in presses {
+            let pdu = match press {
+                Press::Command { write, blocks, data, sn } => {
+                    itt += 1;
+                    let immediate = vec![7u8; usize::from(data) * BLOCK];
+                    let mut pdu = transfer(itt, write, blocks, if write { &immediate } else { &[] });
+                    if let Some(ahead) = sn {
+                        pdu.bhs.set_immediate(false);
+                        pdu.bhs.set_u32_at(24, cmd_sn.wrapping_add(u32::from(ahead)));
+                        if ahead == 0 {
+                            cmd_sn = cmd_sn.wrapping_add(1);
+                        }
+                    }
+                    Some(pdu)
+                }
+                Press::DataOut { pick, offset, len, last } if !r2ts.is_empty() => {
+                    let (itt, ttt, asked) = r2ts[pick % r2ts.len()];
+                    // Half the time where the R2T asked, so data piles up.
+                    let offset = if pick % 2 == 0 { asked } else { offset };
+                    let mut d = Bhs::new(Opcode::DataOut);
+                    d.set_itt(itt);
+                    d.set_u32_at(20, ttt);
+                    d.set_u32_at(40, offset);
+                    d.set_final(last);
+                    let mut pdu = Pdu::new(d);
+                    pdu.data = Bytes::from(vec![1u8; usize::from(len)]);
+                    Some(pdu)
+                }
+                Press::DataOut { .. } => None,
+                Press::Ping { len } => {
+                    let mut b = Bhs::new(Opcode::NopOut);
+                    b.set_immediate(true);
+                    b.set_final(true);
+                    b.set_itt(OTHER_ITT + itt);
+                    itt += 1;
+                    let mut ping = Pdu::new(b);
+                    ping.data = Bytes::from(vec![0u8; usize::from(len)]);
+                    Some(ping)
+                }
+                Press::Raw { header, data } => {
+                    let mut bhs = Bhs::new(Opcode::NopOut);
+                    bhs.0.copy_from_slice(&header);
+                    let mut pdu = Pdu::new(bhs);
+                    pdu.data = Bytes::from(data);
+                    Some(pdu)
+                }
+                Press::HoldIo(h) => { hold = h; None }
+                Press::Wait(secs) => {
+                    now += Duration::from_millis(u64::from(secs) * 250);
+                    s.handle_timeout(now);
+                    None
+                }
+            };
+            if let Some(pdu) = pdu
+                && (s.wants_input() || !heed)
+            {
+                s.handle_pdu(now, pdu);
+            }
+            loop {
+                prop_assert!(s.buffered() <= cap, "{} held, bound {cap}", s.buffered());
+                while let Some(t) = s.poll_transmit() {
+                    if t.pdu.bhs.opcode() == Ok(Opcode::R2t) {
+                        r2ts.push((t.pdu.bhs.itt(), t.pdu.bhs.u32_at(20), t.pdu.bhs.u32_at(40)));
+                    }
+                }
+                held.extend(std::iter::from_fn(|| s.poll_io()));
+                if hold || held.is_empty() {
+                    break;
+                }
+                for io in std::mem::take(&mut held) {
+                    let done = match io.op {
+                        IoOp::Read { len, .. } => IoDone::Read(vec![0; len]),
+                        _ => IoDone::Done,
+                    };
+                    s.handle_io_done(now, io.tag, Ok(done));
+                    prop_assert!(s.buffered() <= cap, "{} held, bound {cap}", s.buffered());
+                }
+            }
+            while s.poll_event().is_some() {}
+        }
+    }
 }

@@ -114,6 +114,11 @@ impl Transfer {
         self.received
     }
 
+    /// The most it will hold: its Expected Data Transfer Length.
+    pub fn expected(&self) -> usize {
+        self.expected
+    }
+
     /// The next R2T, with `ttt`, if the write still needs data nobody
     /// asked for and fewer than `max_outstanding` are in flight.
     pub fn next_r2t(&mut self, ttt: u32, max_burst: usize, max_outstanding: usize) -> Option<R2t> {

@@ -72,6 +72,11 @@ impl CommandWindow {
         self.queued.retain(|_, p| keep(p));
     }
 
+    /// Bytes of data the queued commands carry.
+    pub fn buffered(&self) -> usize {
+        self.queued.values().map(|p| p.data.len()).sum()
+    }
+
     /// Whether a queued command has this Initiator Task Tag.
     pub fn holds(&self, itt: u32) -> bool {
         self.queued.values().any(|p| p.bhs.itt() == itt)

@@ -1,25 +1,29 @@
 //! The tokio driver of a target portal: listens, maps LUNs to targets and
-//! initiators, accepts connections and runs a
+//! initiators, accepts connections (within its
+//! [`ConnectionLimits`](crate::admission::ConnectionLimits), pausing
+//! after `accept` fails for lack of resources) and runs a
 //! [`Session`](crate::session::Session) on each, and on stop asks every
 //! initiator to log out.
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU16, Ordering};
-use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use crate::admission::Connections;
 use crate::error::{Error, Operation, Result};
 use crate::login::LoginConfig;
 use crate::scsi::LogicalUnit;
 use crate::session::{LunMap, SessionConfig};
 
+mod accept;
 mod connection;
+mod stats;
 
-use connection::serve_connection;
+use accept::serve_incoming;
+pub use stats::PortalStats;
 
 pub use crate::session::PortalOptions;
 
@@ -70,6 +74,7 @@ pub struct Portal {
     /// The addresses SendTargets reports (`ip:port`).
     advertised: Vec<String>,
     options: PortalOptions,
+    stats: PortalStats,
 }
 
 impl Portal {
@@ -84,12 +89,19 @@ impl Portal {
             luns: Arc::default(),
             advertised: vec![local.to_string()],
             options: PortalOptions::default(),
+            stats: PortalStats::new(&PortalOptions::default()),
         })
     }
 
-    /// Sets keep-alive and stop behaviour.
+    /// Sets keep-alive, limits and stop behaviour (before it serves).
     pub fn set_options(&mut self, options: PortalOptions) {
         self.options = options;
+        *self.stats.connections_mut() = Connections::new(options.connections);
+    }
+
+    /// Its counts, readable while it serves.
+    pub fn stats(&self) -> PortalStats {
+        self.stats.clone()
     }
 
     /// The index in the configuration of the target `target` names.
@@ -162,43 +174,20 @@ impl Portal {
     /// every initiator to log out (an Async Message), waits up to the
     /// options' `logout_wait` for them, and returns.
     pub async fn serve_until(self, stop: impl Future<Output = ()>) {
-        let tsih = Arc::new(AtomicU16::new(1));
-        let advertised = Arc::new(self.advertised);
-        let signals = Arc::new(Signals {
-            cold_reset: watch::channel((usize::MAX, 0)).0,
-            stopping: watch::channel(false).0,
-        });
-        let mut connections = tokio::task::JoinSet::new();
-        tokio::pin!(stop);
-        loop {
-            tokio::select! {
-                () = &mut stop => break,
-                accepted = self.listener.accept() => {
-                    let Ok((stream, peer)) = accepted else { continue };
-                    let _ = stream.set_nodelay(true);
-                    let handle = tsih.fetch_add(1, Ordering::Relaxed).max(1);
-                    let config = SessionConfig {
-                        config: self.config.clone(),
-                        luns: self.luns.clone(),
-                        advertised: advertised.clone(),
-                        options: self.options,
-                    };
-                    let signals = signals.clone();
-                    connections.spawn(async move {
-                        if let Err(e) = serve_connection(stream, config, handle, &signals).await {
-                            tracing::info!(%peer, error = %e, "iSCSI connection ended");
-                        }
-                    });
-                }
-                Some(_) = connections.join_next(), if !connections.is_empty() => {}
-            }
-        }
-        signals.stopping.send_replace(true);
-        let wait = self.options.logout_wait + Duration::from_millis(500);
-        let _ = tokio::time::timeout(wait, async {
-            while connections.join_next().await.is_some() {}
-        })
-        .await;
-        connections.shutdown().await;
+        let Self {
+            listener,
+            config,
+            luns,
+            advertised,
+            options,
+            stats,
+        } = self;
+        let template = SessionConfig {
+            config,
+            luns,
+            advertised: Arc::new(advertised),
+            options,
+        };
+        serve_incoming(&listener, template, stats, stop).await;
     }
 }
