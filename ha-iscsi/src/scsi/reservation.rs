@@ -361,11 +361,14 @@ impl Reservations {
                             self.holder = Some(Holder { nexus: me, kind });
                             gone
                         } else {
-                            let gone = self.unregister_where(|r| r.key != sa_key);
-                            if gone.is_empty() {
+                            // Only the key's registrations go, never the
+                            // preempter's own (SPC-4 5.13.11.2.4.4; LIO
+                            // skips the calling nexus the same way); a key
+                            // nobody holds is a conflict.
+                            if !self.registrations.iter().any(|r| r.key == sa_key) {
                                 return Err(Conflict);
                             }
-                            gone
+                            self.unregister_where(|r| r.key != sa_key || same_port(r, nexus))
                         }
                     }
                     Some(h) if self.key_of(&h.nexus) == Some(sa_key) => {
@@ -843,6 +846,27 @@ mod tests {
         assert_eq!(ua, vec![(a.clone(), Sense::REGISTRATIONS_PREEMPTED)]);
         assert!(pr.is_holder(&b) && !pr.is_holder(&a));
         assert!(pr.conflicts(&a, Access::Read));
+    }
+
+    #[test]
+    fn preempting_ones_own_key_under_an_all_registrants_reservation_keeps_ones_registration() {
+        // Found by the file property: both registered with key 2, a
+        // reserves Write Exclusive All Registrants and preempts key 2.
+        let (a, b) = (nexus("a", 1), nexus("b", 2));
+        let mut pr = Reservations::default();
+        pr.handle_out(&a, 0, 0, &params(0, 2, 0), false, &[]).unwrap();
+        pr.handle_out(&b, 0, 0, &params(0, 2, 0), false, &[]).unwrap();
+        pr.handle_out(&a, 1, 7, &params(2, 0, 0), false, &[]).unwrap();
+        let ua = pr.handle_out(&a, 4, 5, &params(2, 2, 0), false, &[]).unwrap();
+        assert_eq!(ua, vec![(b.clone(), Sense::REGISTRATIONS_PREEMPTED)]);
+        assert_eq!(pr.key_of(&a), Some(2), "the preempter stays registered");
+        assert_eq!(pr.key_of(&b), None);
+        assert!(pr.is_holder(&a));
+        // A key nobody holds is a conflict.
+        assert_eq!(
+            pr.handle_out(&a, 4, 5, &params(2, 9, 0), false, &[]),
+            Err(Refusal::Conflict)
+        );
     }
 
     #[test]
