@@ -9,26 +9,14 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use ha_lb::config::haproxy;
-use ha_lb::{LoadBalancer, Running, ServerState};
+use ha_lb::ServerState;
 use http::{HeaderMap, Request, Response};
 use http_body_util::{BodyExt, Full};
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
-use support::{Web, get, raw};
+use support::{Web, get, raw, start};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-
-async fn start(config: &str) -> (Running, SocketAddr) {
-    let imported = haproxy::parse_str(config, "test.cfg".as_ref()).unwrap();
-    let running = LoadBalancer::bind(imported.config)
-        .unwrap()
-        .start()
-        .await
-        .unwrap();
-    let addr = running.local_addrs()[0].1;
-    (running, addr)
-}
 
 fn two_servers(web1: &Web, web2: &Web, extra: &str) -> String {
     format!(

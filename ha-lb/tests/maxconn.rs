@@ -2,40 +2,16 @@
 //! clients in the listen queue and count it, and without a `maxconn` the
 //! global limit is computed from the open file limit.
 
+mod support;
+
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use ha_lb::config::haproxy;
 use ha_lb::{FrontendCounters, LoadBalancer, Running};
+use support::{echo_server, start};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
-
-/// Echoes until the client closes.
-async fn echo_server() -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        loop {
-            let (mut stream, _) = listener.accept().await.unwrap();
-            tokio::spawn(async move {
-                let (mut r, mut w) = stream.split();
-                let _ = tokio::io::copy(&mut r, &mut w).await;
-            });
-        }
-    });
-    addr
-}
-
-async fn start(config: &str) -> (Running, SocketAddr) {
-    let imported = haproxy::parse_str(config, "test.cfg".as_ref()).unwrap();
-    let running = LoadBalancer::bind(imported.config)
-        .unwrap()
-        .start()
-        .await
-        .unwrap();
-    let addr = running.local_addrs()[0].1;
-    (running, addr)
-}
+use tokio::net::TcpStream;
 
 fn config(global: &str, frontend: &str, echo: SocketAddr) -> String {
     format!(

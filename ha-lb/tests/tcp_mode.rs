@@ -5,35 +5,9 @@ mod support;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use ha_lb::LoadBalancer;
-use ha_lb::config::haproxy;
+use support::{echo_server, start};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-
-/// Echoes until the client half-closes, then closes its side.
-async fn echo_server() -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        loop {
-            let (mut stream, _) = listener.accept().await.unwrap();
-            tokio::spawn(async move {
-                let (mut r, mut w) = stream.split();
-                let _ = tokio::io::copy(&mut r, &mut w).await;
-                let _ = w.shutdown().await;
-            });
-        }
-    });
-    addr
-}
-
-async fn start(config: &str) -> (ha_lb::Running, SocketAddr) {
-    let imported = haproxy::parse_str(config, "test.cfg".as_ref()).unwrap();
-    let lb = LoadBalancer::bind(imported.config).unwrap();
-    let running = lb.start().await.unwrap();
-    let addr = running.local_addrs()[0].1;
-    (running, addr)
-}
 
 #[tokio::test]
 async fn a_hundred_megabytes_come_back_intact_and_half_close_works() {

@@ -854,10 +854,15 @@ mod tests {
         // reserves Write Exclusive All Registrants and preempts key 2.
         let (a, b) = (nexus("a", 1), nexus("b", 2));
         let mut pr = Reservations::default();
-        pr.handle_out(&a, 0, 0, &params(0, 2, 0), false, &[]).unwrap();
-        pr.handle_out(&b, 0, 0, &params(0, 2, 0), false, &[]).unwrap();
-        pr.handle_out(&a, 1, 7, &params(2, 0, 0), false, &[]).unwrap();
-        let ua = pr.handle_out(&a, 4, 5, &params(2, 2, 0), false, &[]).unwrap();
+        pr.handle_out(&a, 0, 0, &params(0, 2, 0), false, &[])
+            .unwrap();
+        pr.handle_out(&b, 0, 0, &params(0, 2, 0), false, &[])
+            .unwrap();
+        pr.handle_out(&a, 1, 7, &params(2, 0, 0), false, &[])
+            .unwrap();
+        let ua = pr
+            .handle_out(&a, 4, 5, &params(2, 2, 0), false, &[])
+            .unwrap();
         assert_eq!(ua, vec![(b.clone(), Sense::REGISTRATIONS_PREEMPTED)]);
         assert_eq!(pr.key_of(&a), Some(2), "the preempter stays registered");
         assert_eq!(pr.key_of(&b), None);

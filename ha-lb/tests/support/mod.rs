@@ -181,3 +181,34 @@ pub fn skip(reason: &str) -> bool {
     eprintln!("SKIPPED: {reason}");
     true
 }
+
+/// A balancer started from haproxy.cfg text, and its first frontend's
+/// address.
+pub async fn start(config: &str) -> (ha_lb::Running, SocketAddr) {
+    let imported = ha_lb::config::haproxy::parse_str(config, "test.cfg".as_ref()).unwrap();
+    let running = ha_lb::LoadBalancer::bind(imported.config)
+        .unwrap()
+        .start()
+        .await
+        .unwrap();
+    let addr = running.local_addrs()[0].1;
+    (running, addr)
+}
+
+/// A TCP server echoing each connection until the client half-closes,
+/// then closing its side.
+pub async fn echo_server() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            tokio::spawn(async move {
+                let (mut r, mut w) = stream.split();
+                let _ = tokio::io::copy(&mut r, &mut w).await;
+                let _ = w.shutdown().await;
+            });
+        }
+    });
+    addr
+}
