@@ -108,19 +108,26 @@ fn the_chapters_saveconfig_serves_its_target() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
+/// Runs `ha-target -c PATH`, expecting it to refuse the configuration
+/// (exit 1); what it printed on stderr.
+fn refused(path: &std::path::Path) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_ha-target"))
+        .arg("-c")
+        .arg(path)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    stderr
+}
+
 #[test]
 fn a_bad_config_is_refused_with_its_line() {
     let dir = scratch("bad");
     let path = dir.join("saveconfig.json");
     let text = include_str!("../lab/saveconfig.json").replace("fileio/disk1", "fileio/disk2");
     std::fs::write(&path, text).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_ha-target"))
-        .arg("-c")
-        .arg(&path)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let stderr = refused(&path);
     assert!(
         stderr.contains(&format!("{}:31: ", path.display())) && stderr.contains("disk2"),
         "{stderr}"
@@ -331,13 +338,7 @@ fn an_absurd_ramdisk_is_refused_naming_the_flag() {
     tpg["portals"][0]["ip_address"] = "127.0.0.1".into();
     tpg["portals"][0]["port"] = 0.into();
     std::fs::write(&path, config.to_string()).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_ha-target"))
-        .arg("-c")
-        .arg(&path)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let stderr = refused(&path);
     assert!(
         stderr.contains("ramdisk 'disk1'") && stderr.contains("memory available"),
         "{stderr}"
