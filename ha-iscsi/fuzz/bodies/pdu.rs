@@ -1,13 +1,13 @@
 //! Arbitrary bytes into the PDU decoder, in arbitrary chunks, with any
 //! digest setting: it must never panic, and whatever it accepts must encode
 //! again.
-#![no_main]
 
 use bytes::BytesMut;
 use ha_iscsi::pdu::{Decoder, Digests};
-use libfuzzer_sys::fuzz_target;
 
-fuzz_target!(|input: &[u8]| {
+/// `[flags, chunk, stream..]`: flags bit 0 header digests, bit 1 data
+/// digests; the stream arrives `chunk` bytes at a time.
+pub fn run(input: &[u8]) {
     let [flags, chunk, rest @ ..] = input else {
         return;
     };
@@ -23,11 +23,12 @@ fuzz_target!(|input: &[u8]| {
             match decoder.poll_pdu() {
                 Ok(Some(pdu)) => {
                     let mut out = BytesMut::new();
-                    pdu.encode(digests, &mut out).expect("a decoded PDU encodes");
+                    pdu.encode(digests, &mut out)
+                        .expect("a decoded PDU encodes");
                 }
                 Ok(None) => break,
                 Err(_) => return,
             }
         }
     }
-});
+}
