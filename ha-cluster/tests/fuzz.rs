@@ -98,10 +98,10 @@ fn generated(target: &str, cases: u32) {
 
 #[test]
 fn cib_on_generated_inputs() {
-    generated("cib", 256);
+    generated("cib", 1024);
 }
 
 #[test]
 fn xml_on_generated_inputs() {
-    generated("xml", 256);
+    generated("xml", 1024);
 }

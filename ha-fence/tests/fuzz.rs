@@ -98,25 +98,25 @@ fn generated(target: &str, cases: u32) {
 
 #[test]
 fn ipmi_session_on_generated_inputs() {
-    generated("ipmi_session", 512);
+    generated("ipmi_session", 1024);
 }
 
 #[test]
 fn metadata_on_generated_inputs() {
-    generated("metadata", 512);
+    generated("metadata", 1024);
 }
 
 #[test]
 fn params_on_generated_inputs() {
-    generated("params", 512);
+    generated("params", 1024);
 }
 
 #[test]
 fn sbd_on_generated_inputs() {
-    generated("sbd", 512);
+    generated("sbd", 1024);
 }
 
 #[test]
 fn topology_on_generated_inputs() {
-    generated("topology", 512);
+    generated("topology", 1024);
 }

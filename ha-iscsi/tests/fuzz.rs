@@ -98,25 +98,25 @@ fn generated(target: &str, cases: u32) {
 
 #[test]
 fn discovery_on_generated_inputs() {
-    generated("discovery", 256);
+    generated("discovery", 1024);
 }
 
 #[test]
 fn initiator_on_generated_inputs() {
-    generated("initiator", 256);
+    generated("initiator", 1024);
 }
 
 #[test]
 fn login_on_generated_inputs() {
-    generated("login", 256);
+    generated("login", 1024);
 }
 
 #[test]
 fn pdu_on_generated_inputs() {
-    generated("pdu", 256);
+    generated("pdu", 1024);
 }
 
 #[test]
 fn session_on_generated_inputs() {
-    generated("session", 256);
+    generated("session", 1024);
 }

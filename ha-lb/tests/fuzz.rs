@@ -98,7 +98,7 @@ fn generated(target: &str, cases: u32) {
 
 #[test]
 fn haproxy_cfg_on_generated_inputs() {
-    generated("haproxy_cfg", 256);
+    generated("haproxy_cfg", 1024);
 }
 
 #[test]

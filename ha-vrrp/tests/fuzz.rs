@@ -98,15 +98,15 @@ fn generated(target: &str, cases: u32) {
 
 #[test]
 fn advert_on_generated_inputs() {
-    generated("advert", 512);
+    generated("advert", 1024);
 }
 
 #[test]
 fn keepalived_conf_on_generated_inputs() {
-    generated("keepalived_conf", 512);
+    generated("keepalived_conf", 1024);
 }
 
 #[test]
 fn router_on_generated_inputs() {
-    generated("router", 512);
+    generated("router", 1024);
 }
