@@ -2,7 +2,8 @@
 //! (digests as the input says), then arbitrary bytes follow in arbitrary
 //! chunks (SCSI commands, Data-Out, task management, NOP-Out, Text,
 //! Logout, garbage), with time passing between them. It must never panic,
-//! and what it sends must encode.
+//! what it sends must encode, and it never holds more of the initiator's
+//! bytes than it was sent.
 
 use super::target::{INITIATOR, OPEN, Target, initiator};
 
@@ -18,8 +19,15 @@ pub fn run(input: &[u8]) {
         let logged_in = target.log_in(initiator(flags & 3), Some(OPEN), &mut Vec::new());
         assert!(logged_in.is_some(), "{INITIATOR} logs in to {OPEN}");
     }
+    let mut sent = 0;
     for piece in rest.chunks(usize::from(*chunk).max(1)) {
+        sent += piece.len();
         target.feed(piece);
+        assert!(
+            target.session.buffered() <= sent,
+            "the session holds {} bytes of the {sent} sent",
+            target.session.buffered()
+        );
         if flags >> 4 != 0 {
             target.wait(flags >> 4);
         }
