@@ -35,6 +35,13 @@ const IDLE: Duration = Duration::from_millis(25);
 /// Set by the panic hook: a task of the balancer panicked.
 static PANICKED: AtomicBool = AtomicBool::new(false);
 
+/// The name of the runtime's threads, which the panic hook looks for.
+const WORKER: &str = "ha-lb-fuzz-worker";
+
+/// One exchange at a time (tests run in parallel): the server's answer is
+/// the one the running input set.
+static EXCHANGE: Mutex<()> = Mutex::new(());
+
 fn harness() -> &'static Harness {
     static HARNESS: OnceLock<Harness> = OnceLock::new();
     HARNESS.get_or_init(|| {
@@ -42,11 +49,14 @@ fn harness() -> &'static Harness {
         // the previous hook, libFuzzer's abort, run too).
         let previous = panic::take_hook();
         panic::set_hook(Box::new(move |info| {
-            PANICKED.store(true, Ordering::SeqCst);
+            if std::thread::current().name() == Some(WORKER) {
+                PANICKED.store(true, Ordering::SeqCst);
+            }
             previous(info);
         }));
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
+            .thread_name(WORKER)
             .enable_all()
             .build()
             .expect("a runtime");
@@ -115,6 +125,7 @@ pub fn run(input: &[u8]) {
     let split = usize::from(u16::from_be_bytes([*hi, *lo])).min(rest.len());
     let (request, answer) = rest.split_at(split);
     let harness = harness();
+    let _turn = EXCHANGE.lock().unwrap_or_else(|e| e.into_inner());
     *harness.answer.lock().expect("not poisoned") = answer.to_vec();
     let ended = harness.runtime.block_on(async {
         let mut client = TcpStream::connect(harness.addr)
