@@ -1,33 +1,8 @@
-//! Arbitrary bytes into the PDU decoder, in arbitrary chunks, with any
-//! digest setting: it must never panic, and whatever it accepts must encode
-//! again.
+//! cargo-fuzz target `pdu`: see `bodies/pdu.rs`.
 #![no_main]
 
-use bytes::BytesMut;
-use ha_iscsi::pdu::{Decoder, Digests};
-use libfuzzer_sys::fuzz_target;
+#[allow(dead_code)]
+#[path = "../bodies/mod.rs"]
+mod bodies;
 
-fuzz_target!(|input: &[u8]| {
-    let [flags, chunk, rest @ ..] = input else {
-        return;
-    };
-    let digests = Digests {
-        header: flags & 1 != 0,
-        data: flags & 2 != 0,
-    };
-    let mut decoder = Decoder::new(8192);
-    decoder.set_digests(digests);
-    for piece in rest.chunks(usize::from(*chunk).max(1)) {
-        decoder.handle_bytes(piece);
-        loop {
-            match decoder.poll_pdu() {
-                Ok(Some(pdu)) => {
-                    let mut out = BytesMut::new();
-                    pdu.encode(digests, &mut out).expect("a decoded PDU encodes");
-                }
-                Ok(None) => break,
-                Err(_) => return,
-            }
-        }
-    }
-});
+libfuzzer_sys::fuzz_target!(|input: &[u8]| bodies::pdu::run(input));

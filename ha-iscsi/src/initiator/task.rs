@@ -42,6 +42,9 @@ pub struct Task {
     lun_field: u64,
     data_out: Bytes,
     data_in: Vec<u8>,
+    /// The most Data-In the command accepts (its Expected Data Transfer
+    /// Length): a target sending past it is refused, not buffered.
+    data_in_len: usize,
     /// The most the target receives in one PDU.
     max_send: usize,
     data_digest: bool,
@@ -97,6 +100,7 @@ impl Task {
             lun_field,
             data_out,
             data_in: Vec::new(),
+            data_in_len,
             max_send: params.target_max_recv as usize,
             data_digest: params.data_digest,
         };
@@ -166,9 +170,13 @@ impl Task {
             }
             Ok(Opcode::DataIn) => {
                 let offset = b.u32_at(40) as usize;
-                let end = offset + pdu.data.len();
-                if end > 1 << 30 {
-                    return Err(Error::Protocol("Data-In offset out of range".into()));
+                let end = offset.saturating_add(pdu.data.len());
+                if end > self.data_in_len {
+                    return Err(Error::Protocol(format!(
+                        "Data-In for {offset}+{} beyond the {} bytes expected",
+                        pdu.data.len(),
+                        self.data_in_len
+                    )));
                 }
                 if self.data_in.len() < end {
                     self.data_in.resize(end, 0);
@@ -294,5 +302,27 @@ mod tests {
         }
         let data = outcome.unwrap().data;
         assert_eq!((data[0], data[511], data[512], data.len()), (1, 1, 1, 1024));
+    }
+
+    #[test]
+    fn data_in_beyond_the_expected_length_is_refused() {
+        // A hostile target must not make the initiator buffer what it
+        // chooses: Data-In far past the command's length once grew the
+        // buffer to its offset.
+        let command = Command {
+            lun_field: 0,
+            cdb: &[0x28, 0, 0, 0, 0, 0, 0, 0, 2, 0],
+            data_out: Bytes::new(),
+            data_in_len: 1024,
+        };
+        let (mut task, _) = Task::start(3, command, &params(), 1, 1).unwrap();
+        for (offset, len) in [(1 << 24, 512), (1024, 1), (u32::MAX, 512)] {
+            let mut bhs = Bhs::new(Opcode::DataIn);
+            bhs.0[1] = 0x81;
+            bhs.set_u32_at(40, offset);
+            let mut pdu = Pdu::new(bhs);
+            pdu.data = Bytes::from(vec![1; len]);
+            assert!(task.handle_pdu(&pdu).is_err(), "{offset}+{len}");
+        }
     }
 }

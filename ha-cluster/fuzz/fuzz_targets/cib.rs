@@ -1,0 +1,8 @@
+//! cargo-fuzz target `cib`: see `bodies/cib.rs`.
+#![no_main]
+
+#[allow(dead_code)]
+#[path = "../bodies/mod.rs"]
+mod bodies;
+
+libfuzzer_sys::fuzz_target!(|input: &[u8]| bodies::cib::run(input));

@@ -1,0 +1,8 @@
+//! cargo-fuzz target `topology`: see `bodies/topology.rs`.
+#![no_main]
+
+#[allow(dead_code)]
+#[path = "../bodies/mod.rs"]
+mod bodies;
+
+libfuzzer_sys::fuzz_target!(|input: &[u8]| bodies::topology::run(input));

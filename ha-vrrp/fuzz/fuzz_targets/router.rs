@@ -1,0 +1,8 @@
+//! cargo-fuzz target `router`: see `bodies/router.rs`.
+#![no_main]
+
+#[allow(dead_code)]
+#[path = "../bodies/mod.rs"]
+mod bodies;
+
+libfuzzer_sys::fuzz_target!(|input: &[u8]| bodies::router::run(input));
