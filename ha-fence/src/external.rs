@@ -95,7 +95,7 @@ impl ExternalAgent {
         }
         let shown: Vec<String> = lines.iter().map(|(k, v)| shown(k, v)).collect();
         tracing::debug!(program = %self.program.display(), params = ?shown, "running a fence agent");
-        let stdin: String = lines.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
+        let stdin = crate::params::format(&lines);
         run_program(&self.program, &[], Some(&stdin), self.timeout).await
     }
 

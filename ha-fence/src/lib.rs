@@ -95,6 +95,7 @@ pub mod external;
 pub mod fencer;
 pub mod ipmi;
 pub mod metadata;
+pub mod params;
 pub mod sbd;
 #[cfg(feature = "scsi")]
 pub mod scsi;

@@ -195,16 +195,6 @@ fn password_from_script(
     Ok(params)
 }
 
-/// fence-agents' stdin protocol: `key=value` lines, `#` comments.
-fn params_from_stdin(text: &str) -> Vec<(String, String)> {
-    text.lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
-        .collect()
-}
-
 /// The agent's metadata, with the `action` parameter every fence agent
 /// lists first.
 fn metadata_xml(mut m: Metadata) -> String {
@@ -362,7 +352,7 @@ fn main() -> ExitCode {
             eprintln!("ha-fence: cannot read stdin: {e}");
             return ExitCode::from(EC_BAD_ARGS);
         }
-        params_from_stdin(&text)
+        ha_fence::params::parse(&text)
     } else {
         match params_from_args(&args) {
             Ok(Invocation::Fence(p)) => p,
@@ -559,23 +549,24 @@ mod tests {
             panic!("parameters");
         };
         assert_eq!(p[0].0, PASSWORD_SCRIPT);
-        let from_stdin = params_from_stdin("passwd_script=echo pw1\nip=127.0.0.1\n");
+        let from_stdin = ha_fence::params::parse("passwd_script=echo pw1\nip=127.0.0.1\n");
         let p = password_from_script(from_stdin).unwrap();
         assert!(p.contains(&("password".to_owned(), "pw1".to_owned())));
-        let failed = params_from_stdin("passwd_script=echo hunter2pw; exit 3\n");
+        let failed = ha_fence::params::parse("passwd_script=echo hunter2pw; exit 3\n");
         let e = password_from_script(failed).unwrap_err();
         assert!(
             e.contains("passwd_script") && !e.contains("hunter2pw"),
             "{e}"
         );
-        let none = params_from_stdin("password=plain\n");
+        let none = ha_fence::params::parse("password=plain\n");
         assert_eq!(password_from_script(none.clone()).unwrap(), none);
     }
 
     #[test]
     fn stdin_lines_and_metadata() {
-        let p =
-            params_from_stdin("# a comment\nip=127.0.0.1\n\nlanplus = 1\naction=off\nnonsense\n");
+        let p = ha_fence::params::parse(
+            "# a comment\nip=127.0.0.1\n\nlanplus = 1\naction=off\nnonsense\n",
+        );
         assert_eq!(p.len(), 3);
         let xml = metadata_xml(metadata());
         assert!(xml.contains("<resource-agent name=\"fence_ipmilan\""));

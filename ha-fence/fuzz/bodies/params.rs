@@ -8,20 +8,10 @@ use std::net::IpAddr;
 use ha_fence::ipmi::{IpmiFencer, IpmiOptions};
 use ha_fence::topology::DeviceOptions;
 
-/// fence-agents' stdin protocol, as the `ha-fence` binary reads it.
-pub fn lines(text: &str) -> Vec<(String, String)> {
-    text.lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
-        .collect()
-}
-
 /// The input as the text on an agent's stdin.
 pub fn run(input: &[u8]) {
     let text = String::from_utf8_lossy(input);
-    let mut params = lines(&text);
+    let mut params = ha_fence::params::parse(&text);
     // A host name would be looked up in DNS: only addresses are fuzzed.
     for (key, value) in &mut params {
         if matches!(key.as_str(), "ip" | "ipaddr")

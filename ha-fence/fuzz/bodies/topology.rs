@@ -10,8 +10,6 @@ use std::time::{Duration, Instant};
 use ha_fence::topology::{Device, DeviceOptions, Plan, Request, Topology};
 use ha_fence::{Action, Error, Fencer, PowerState, Result, async_trait};
 
-use super::params::lines;
-
 /// A device the plan only names (a plan does no I/O).
 struct Named;
 
@@ -49,7 +47,7 @@ pub fn run(input: &[u8]) {
         let words: Vec<&str> = line.split_whitespace().collect();
         match words.as_slice() {
             ["device", name, params @ ..] => {
-                let params = lines(&params.join("\n"));
+                let params = ha_fence::params::parse(&params.join("\n"));
                 if let Ok((options, _)) = DeviceOptions::from_params(&params) {
                     topology.add_device(Device {
                         name: (*name).to_owned(),
