@@ -2,7 +2,7 @@
 //! encoding, sending exactly what it is told, well-formed or not.
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
@@ -39,10 +39,31 @@ pub fn login_pdu(isid: u32, csg: u8, nsg: u8, tsih: u16, data: Vec<u8>) -> Pdu {
     pdu
 }
 
+/// The loopback address standing for attacking host `i`: every 127/8
+/// address is this machine's, so each host of an attack has an address of
+/// its own, as on a network (127.0.0.1, the normal client's, is never one).
+pub fn host(i: u32) -> IpAddr {
+    let [_, a, b, c] = (i + 1).to_be_bytes();
+    IpAddr::V4(Ipv4Addr::new(127, 1 + a, b, c))
+}
+
+/// A TCP connection to `addr` from `source` (any port).
+pub fn tcp_from(addr: SocketAddr, source: IpAddr) -> std::io::Result<TcpStream> {
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)?;
+    socket.bind(&SocketAddr::new(source, 0).into())?;
+    socket.connect_timeout(&addr.into(), Duration::from_secs(10))?;
+    Ok(socket.into())
+}
+
 impl Raw {
-    /// Connects to `addr`.
+    /// Connects to `addr` from attacking host 0 ([`host`]).
     pub fn connect(addr: SocketAddr) -> std::io::Result<Self> {
-        let stream = TcpStream::connect_timeout(&addr, Duration::from_secs(10))?;
+        Self::connect_from(addr, host(0))
+    }
+
+    /// Connects to `addr` from `source`.
+    pub fn connect_from(addr: SocketAddr, source: IpAddr) -> std::io::Result<Self> {
+        let stream = tcp_from(addr, source)?;
         stream.set_nodelay(true)?;
         Ok(Self {
             stream,
@@ -183,7 +204,18 @@ impl Raw {
         name: &str,
         isid: u32,
     ) -> std::io::Result<Result<Self, Option<u16>>> {
-        let mut me = Self::connect(addr)?;
+        Self::login_from(addr, host(0), target, name, isid)
+    }
+
+    /// [`login`](Self::login) from `source`.
+    pub fn login_from(
+        addr: SocketAddr,
+        source: IpAddr,
+        target: &str,
+        name: &str,
+        isid: u32,
+    ) -> std::io::Result<Result<Self, Option<u16>>> {
+        let mut me = Self::connect_from(addr, source)?;
         let security = text::encode(&[
             ("InitiatorName", name),
             ("TargetName", target),
