@@ -584,9 +584,19 @@ impl Waits {
         let timer = self
             .timer
             .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
-        if timer.deadline() != deadline {
+        // The deadline moves later with every request; the timer is moved
+        // only when it fires early, not per request (each move re-files it
+        // in the runtime's timer wheel, a cost on every keep-alive request).
+        if timer.deadline() > deadline {
             timer.as_mut().reset(deadline);
         }
+        if timer.as_mut().poll(cx).is_pending() {
+            return Poll::Pending;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Poll::Ready(why);
+        }
+        timer.as_mut().reset(deadline);
         timer.as_mut().poll(cx).map(|()| why)
     }
 }
