@@ -29,7 +29,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -458,20 +458,6 @@ struct ClientState {
     upgraded: AtomicBool,
     /// A request head timed out: answer 408 on drop.
     head_timed_out: AtomicBool,
-    /// The connection's reader, parked while a request is in progress: a
-    /// finished response wakes it to start the keep-alive wait (hyper
-    /// itself would only read again when bytes arrive).
-    reader: Mutex<Option<Waker>>,
-}
-
-impl ClientState {
-    /// Keeps the connection task's waker for when a response finishes.
-    fn park_reader(&self, cx: &Context<'_>) {
-        let mut reader = self.reader.lock().unwrap_or_else(|p| p.into_inner());
-        if !reader.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
-            *reader = Some(cx.waker().clone());
-        }
-    }
 }
 
 /// A response body that tells the connection when hyper is done with it.
@@ -488,15 +474,6 @@ impl Drop for Sending {
             .lock()
             .unwrap_or_else(|p| p.into_inner()) = Some(tokio::time::Instant::now());
         self.state.responses.fetch_add(1, Ordering::Relaxed);
-        let reader = self
-            .state
-            .reader
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take();
-        if let Some(reader) = reader {
-            reader.wake();
-        }
     }
 }
 
@@ -578,7 +555,6 @@ impl Waits {
     /// Polls the current wait's timer.
     fn poll_expired(&mut self, cx: &mut Context<'_>, state: &ClientState) -> Poll<Expired> {
         let Some((deadline, why)) = self.deadline(state) else {
-            state.park_reader(cx);
             return Poll::Pending;
         };
         let timer = self
@@ -619,9 +595,6 @@ impl ClientIo {
     ) -> Poll<std::io::Result<usize>> {
         match poll {
             Poll::Ready(Ok(n)) => {
-                // The same task reads: a response finishing must find it
-                // even if hyper did not try to read during the request.
-                self.state.park_reader(cx);
                 self.write_stall.progress();
                 Poll::Ready(Ok(n))
             }
@@ -694,7 +667,15 @@ impl AsyncWrite for ClientIo {
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.stream).poll_flush(cx)
+        let this = &mut *self;
+        // hyper flushes at the end of every pass over the connection, the
+        // one that finished a response included, but reads again only when
+        // bytes arrive: the wait for the next request is armed here, so its
+        // timer wakes the connection (and the read that then ends it).
+        if this.waits.poll_expired(cx, &this.state).is_ready() {
+            cx.waker().wake_by_ref();
+        }
+        Pin::new(&mut this.stream).poll_flush(cx)
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
