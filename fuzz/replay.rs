@@ -97,3 +97,28 @@ pub fn generated(corpus_dir: &str, targets: &[(&str, Body)], target: &str, cases
         Err(e) => panic!("{target}: {e}"),
     }
 }
+
+/// A crate's stable fuzz tests, in its `tests/fuzz.rs` after `mod bodies`
+/// and `mod replay`: `every_corpus_input_replays`, and
+/// `on_generated_inputs::TARGET` running each named target on that many
+/// generated inputs.
+macro_rules! fuzz_tests {
+    ($($target:ident: $cases:expr),+ $(,)?) => {
+        const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fuzz/corpus");
+
+        #[test]
+        fn every_corpus_input_replays() {
+            replay::replay_corpus(CORPUS, &bodies::TARGETS);
+        }
+
+        mod on_generated_inputs {
+            use super::{CORPUS, bodies, replay};
+            $(
+                #[test]
+                fn $target() {
+                    replay::generated(CORPUS, &bodies::TARGETS, stringify!($target), $cases);
+                }
+            )+
+        }
+    };
+}

@@ -7,22 +7,11 @@
 #[allow(dead_code)]
 #[path = "../fuzz/bodies/mod.rs"]
 mod bodies;
+#[macro_use]
 #[path = "../../fuzz/replay.rs"]
 mod replay;
 
-const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fuzz/corpus");
-
-#[test]
-fn every_corpus_input_replays() {
-    replay::replay_corpus(CORPUS, &bodies::TARGETS);
-}
-
-#[test]
-fn cib_on_generated_inputs() {
-    replay::generated(CORPUS, &bodies::TARGETS, "cib", 1024);
-}
-
-#[test]
-fn xml_on_generated_inputs() {
-    replay::generated(CORPUS, &bodies::TARGETS, "xml", 1024);
+fuzz_tests! {
+    cib: 1024,
+    xml: 1024,
 }

@@ -7,37 +7,14 @@
 #[allow(dead_code)]
 #[path = "../fuzz/bodies/mod.rs"]
 mod bodies;
+#[macro_use]
 #[path = "../../fuzz/replay.rs"]
 mod replay;
 
-const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fuzz/corpus");
-
-#[test]
-fn every_corpus_input_replays() {
-    replay::replay_corpus(CORPUS, &bodies::TARGETS);
-}
-
-#[test]
-fn ipmi_session_on_generated_inputs() {
-    replay::generated(CORPUS, &bodies::TARGETS, "ipmi_session", 1024);
-}
-
-#[test]
-fn metadata_on_generated_inputs() {
-    replay::generated(CORPUS, &bodies::TARGETS, "metadata", 1024);
-}
-
-#[test]
-fn params_on_generated_inputs() {
-    replay::generated(CORPUS, &bodies::TARGETS, "params", 1024);
-}
-
-#[test]
-fn sbd_on_generated_inputs() {
-    replay::generated(CORPUS, &bodies::TARGETS, "sbd", 1024);
-}
-
-#[test]
-fn topology_on_generated_inputs() {
-    replay::generated(CORPUS, &bodies::TARGETS, "topology", 1024);
+fuzz_tests! {
+    ipmi_session: 1024,
+    metadata: 1024,
+    params: 1024,
+    sbd: 1024,
+    topology: 1024,
 }

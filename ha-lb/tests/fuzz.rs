@@ -7,22 +7,11 @@
 #[allow(dead_code)]
 #[path = "../fuzz/bodies/mod.rs"]
 mod bodies;
+#[macro_use]
 #[path = "../../fuzz/replay.rs"]
 mod replay;
 
-const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fuzz/corpus");
-
-#[test]
-fn every_corpus_input_replays() {
-    replay::replay_corpus(CORPUS, &bodies::TARGETS);
-}
-
-#[test]
-fn haproxy_cfg_on_generated_inputs() {
-    replay::generated(CORPUS, &bodies::TARGETS, "haproxy_cfg", 1024);
-}
-
-#[test]
-fn http_on_generated_inputs() {
-    replay::generated(CORPUS, &bodies::TARGETS, "http", 64);
+fuzz_tests! {
+    haproxy_cfg: 1024,
+    http: 64,
 }

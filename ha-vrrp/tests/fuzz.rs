@@ -7,27 +7,12 @@
 #[allow(dead_code)]
 #[path = "../fuzz/bodies/mod.rs"]
 mod bodies;
+#[macro_use]
 #[path = "../../fuzz/replay.rs"]
 mod replay;
 
-const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fuzz/corpus");
-
-#[test]
-fn every_corpus_input_replays() {
-    replay::replay_corpus(CORPUS, &bodies::TARGETS);
-}
-
-#[test]
-fn advert_on_generated_inputs() {
-    replay::generated(CORPUS, &bodies::TARGETS, "advert", 1024);
-}
-
-#[test]
-fn keepalived_conf_on_generated_inputs() {
-    replay::generated(CORPUS, &bodies::TARGETS, "keepalived_conf", 1024);
-}
-
-#[test]
-fn router_on_generated_inputs() {
-    replay::generated(CORPUS, &bodies::TARGETS, "router", 1024);
+fuzz_tests! {
+    advert: 1024,
+    keepalived_conf: 1024,
+    router: 1024,
 }
